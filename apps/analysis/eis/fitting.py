@@ -1,0 +1,656 @@
+"""Complex non-linear least-squares fitting of equivalent circuits.
+
+The fitter needs no initial guess: it reads the spectrum (high-frequency
+real intercept, arcs, low-frequency tail, inductive part) to build a
+structural first guess for every element of the circuit, then runs a few
+perturbed starts and keeps the best.
+
+Objective (weighted, real and imaginary parts stacked)::
+
+    χ² = Σ_i [w'_i (Z'_model,i − Z'_i)]² + [w''_i (Z''_model,i − Z''_i)]²
+
+with weights ``modulus``: w' = w'' = 1/|Z_i|; ``proportional``:
+w' = 1/|Z'_i|, w'' = 1/|Z''_i|; ``unit``: w' = w'' = 1.
+
+Parameters are searched in an internal space: parameters spanning decades
+(R, C, Q, L, σ, τ) in log space, exponents (CPE n, La α) linearly, each
+mapped into its bounds with a smooth sine transform (as MINUIT does) so
+that the unconstrained Levenberg–Marquardt of MINPACK can be used with the
+analytic Jacobian. Standard errors come from the linear-space covariance
+s²·(JᵀJ)⁻¹ of the weighted problem, s² = χ²/(2N − p).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.signal import find_peaks
+
+from .circuits import Circuit, Element, Parallel, Series, parse_circuit
+
+__all__ = ["FitError", "FitResult", "fit_circuit"]
+
+WEIGHTINGS = ("modulus", "unit", "proportional")
+DEFAULT_MAX_STARTS = 8
+
+
+class FitError(ValueError):
+    """The input cannot be fitted (bad shapes, NaN, too few points...)."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit_circuit`.
+
+    ``parameters``/``stderr`` are dicts by parameter name (fixed parameters
+    have stderr 0). ``covariance`` and ``correlations`` are square arrays in
+    ``parameter_names`` order (rows/columns of fixed parameters are 0/NaN).
+    ``chi_square`` is the weighted sum of squared residuals, ``cost`` is
+    χ²/2 (the scipy convention), ``reduced_chi_square`` = χ²/(2N − p_free).
+    ``residuals_real``/``residuals_imag`` are (Z − Z_model)/|Z| at the fitted
+    frequencies; ``predicted`` is the model at *all* given frequencies.
+    """
+
+    circuit: str
+    parameter_names: list[str]
+    parameters: dict[str, float]
+    stderr: dict[str, float]
+    covariance: np.ndarray
+    correlations: np.ndarray
+    chi_square: float
+    reduced_chi_square: float
+    residuals_real: np.ndarray
+    residuals_imag: np.ndarray
+    predicted: np.ndarray
+    converged: bool
+    cost: float
+    weighting: str
+    n_starts: int
+    message: str
+    frequencies_hz: np.ndarray = field(repr=False, default=None)
+
+
+# --------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------
+
+
+def _validated(frequencies, impedances):
+    f = np.asarray(frequencies, dtype=float)
+    z = np.asarray(impedances)
+    if f.ndim != 1 or z.ndim != 1:
+        raise FitError(f"frequencies and impedances must be 1-D, got shapes {f.shape} and {z.shape}")
+    if f.shape != z.shape:
+        raise FitError(f"shape mismatch: {f.size} frequencies but {z.size} impedances")
+    if not np.iscomplexobj(z):
+        raise FitError("impedances must be complex (Z' + jZ'')")
+    z = z.astype(complex)
+    if not (np.all(np.isfinite(f)) and np.all(np.isfinite(z))):
+        raise FitError("frequencies and impedances must be finite (found NaN or inf)")
+    if np.any(f <= 0):
+        raise FitError("frequencies must be positive (Hz)")
+    if np.any(z == 0):
+        raise FitError("impedance of exactly zero cannot be weighted")
+    return f, z
+
+
+def _weights(z, weighting):
+    if weighting == "modulus":
+        w = 1.0 / np.abs(z)
+        return w, w
+    if weighting == "proportional":
+        # Floor at a tiny share of |Z| so points on an axis do not blow up.
+        floor = 1e-6 * np.abs(z)
+        return 1.0 / np.maximum(np.abs(z.real), floor), 1.0 / np.maximum(np.abs(z.imag), floor)
+    if weighting == "unit":
+        one = np.ones(z.size)
+        return one, one
+    raise FitError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+
+
+# --------------------------------------------------------------------------
+# Parameter transform: bounded sine map in log or linear space
+# --------------------------------------------------------------------------
+
+
+class _Transform:
+    """Internal coordinates: u = ln p for log-scaled parameters, u = p for
+    exponents; the box [a, b] is the bounds in the same coordinates."""
+
+    def __init__(self, lower, upper, log_scale):
+        self.log = np.asarray(log_scale, dtype=bool)
+        lo = np.asarray(lower, float)
+        hi = np.asarray(upper, float)
+        self.a = np.where(self.log, np.log(np.maximum(lo, 1e-300)), lo)
+        self.b = np.where(self.log, np.log(hi), hi)
+
+    def to_internal(self, p):
+        u = np.where(self.log, np.log(np.maximum(p, 1e-300)), p)
+        return np.clip(u, self.a, self.b)
+
+    def to_external(self, u):
+        return np.where(self.log, np.exp(np.where(self.log, u, 0.0)), u)
+
+    def derivative(self, u, p):
+        return np.where(self.log, p, 1.0)
+
+
+def _levenberg_marquardt(fun_jac, u0, a, b, max_step, *, max_iter=200, ftol=1e-10, xtol=1e-10):
+    """Box-constrained Levenberg–Marquardt (projected steps, Marquardt's
+    diagonal scaling). Steps are capped at ``max_step`` per coordinate (a
+    trust region: at most a factor e² per iteration for log parameters) so
+    that a Gauss–Newton jump cannot throw an element into a flat region of
+    the cost (e.g. a capacitor so small its branch is open). fun_jac(u) -> (r, J). Returns (u, cost, converged,
+    n_iter, message) with cost = ½‖r‖²."""
+    u = np.clip(u0, a, b)
+    r, jac = fun_jac(u)
+    cost = 0.5 * float(r @ r)
+    lam = 1e-3
+    n = u.size
+    for it in range(1, max_iter + 1):
+        g = jac.T @ r
+        # Parameters sitting on a bound and pushed outward are frozen this step.
+        active = ((u <= a) & (g > 0)) | ((u >= b) & (g < 0))
+        A = jac.T @ jac
+        d = np.diag(A).copy()
+        d[d <= 0] = 1e-12 * max(d.max(), 1e-300)
+        while True:
+            M = A + lam * np.diag(d)
+            M[active, :] = 0.0
+            M[:, active] = 0.0
+            M[active, active] = 1.0
+            rhs = -g.copy()
+            rhs[active] = 0.0
+            try:
+                step = np.linalg.solve(M, rhs)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(M, rhs, rcond=None)[0]
+            over = np.max(np.abs(step) / max_step)
+            if over > 1:
+                step = step / over
+            u_new = np.clip(u + step, a, b)
+            r_new, jac_new = fun_jac(u_new)
+            cost_new = 0.5 * float(r_new @ r_new)
+            if np.isfinite(cost_new) and cost_new < cost:
+                break
+            lam *= 4.0
+            if lam > 1e12:
+                return u, cost, True, it, "no further decrease possible"
+        du = np.abs(u_new - u).max()
+        rel_drop = (cost - cost_new) / max(cost, 1e-300)
+        u, r, jac, cost = u_new, r_new, jac_new, cost_new
+        lam = max(lam / 5.0, 1e-12)
+        if rel_drop < ftol or du < xtol:
+            return u, cost, True, it, "converged"
+    return u, cost, False, max_iter, "iteration limit reached"
+
+
+# --------------------------------------------------------------------------
+# Reading the spectrum for a first guess
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Features:
+    r_inf: float
+    inductance: float
+    arcs: list  # [(R ohm, tau s)] sorted by tau
+    tail_n: float
+    tail_q: float
+    tail_sigma: float
+    tail_c: float
+    low_f_extra_r: float
+    omega_min: float
+    omega_max: float
+    z_scale: float
+    has_tail: bool
+
+
+def _spectrum_features(f, z) -> _Features:
+    order = np.argsort(f)[::-1]  # high → low frequency
+    f = f[order]
+    z = z[order]
+    w = 2 * np.pi * f
+    zr, zi = z.real, z.imag
+
+    inductance = 0.0
+    r_inf = float(np.min(zr[: max(3, len(zr) // 10)]))
+    if zi[0] > 0:
+        inductance = float(zi[0] / w[0])
+        cross = np.nonzero(zi <= 0)[0]
+        if cross.size:
+            k = cross[0]
+            t = zi[k - 1] / (zi[k - 1] - zi[k]) if k > 0 else 0.0
+            r_inf = float(zr[k - 1] + t * (zr[k] - zr[k - 1])) if k > 0 else float(zr[k])
+    r_inf = max(r_inf, 1e-6 * np.abs(z).max())
+
+    # Low-frequency tail: slope of log(-Z'') against log ω at the lowest points.
+    n_lf = min(5, max(3, len(f) // 8))
+    mzi = -zi[-n_lf:]
+    has_tail = bool(np.all(mzi > 0)) and mzi[-1] > mzi[0]
+    if has_tail:
+        slope = np.polyfit(np.log(w[-n_lf:]), np.log(mzi), 1)[0]
+        tail_n = float(np.clip(-slope, 0.4, 1.0))
+        has_tail = -slope > 0.25
+    else:
+        tail_n = 0.8
+    mz_low = max(-zi[-1], 1e-3 * np.abs(z[-1]))
+    w_min = w[-1]
+    tail_q = float(np.sin(tail_n * np.pi / 2) / (mz_low * w_min**tail_n))
+    tail_c = float(1.0 / (mz_low * w_min))
+    tail_sigma = float(mz_low * np.sqrt(w_min))
+
+    arcs = _arcs_from_rc_distribution(w, z, r_inf)
+    r_arcs = sum(a[0] for a in arcs)
+    low_f_extra_r = float(max(zr[-1] - r_inf - r_arcs, 0.1 * (zr[-1] - r_inf), 1e-6 * np.abs(z).max()))
+    return _Features(
+        r_inf=r_inf, inductance=inductance, arcs=arcs, tail_n=tail_n, tail_q=tail_q,
+        tail_sigma=tail_sigma, tail_c=tail_c, low_f_extra_r=low_f_extra_r,
+        omega_min=float(w[-1]), omega_max=float(w[0]), z_scale=float(np.median(np.abs(z))),
+        has_tail=has_tail,
+    )
+
+
+def _arcs_from_rc_distribution(w, z, r_inf):
+    """Arcs (R, τ) from a coarse non-negative RC-distribution fit.
+
+    Voigt elements R_k/(1 + jωτ_k) on a log τ grid reaching a decade past the
+    measured range, plus R∞, a series inductance and a series capacitance
+    (all ≥ 0), fitted to |Z|-weighted data with light ridge smoothing; peaks
+    of R_k (each with the resistance of its basin) are the arcs.
+    """
+    tau = np.logspace(np.log10(0.1 / w.max()), np.log10(10 / w.min()), 5 * int(np.ceil(np.log10(100 * w.max() / w.min()))))
+    wt = w[:, None] * tau[None, :]
+    denom = 1 + wt**2
+    a_re = np.hstack([1 / denom, np.ones((w.size, 1)), np.zeros((w.size, 2))])
+    a_im = np.hstack([-wt / denom, np.zeros((w.size, 1)), w[:, None] * 1e-6, -1 / w[:, None]])
+    scale = 1.0 / np.abs(z)
+    a = np.vstack([a_re * scale[:, None], a_im * scale[:, None]])
+    b = np.concatenate([z.real * scale, z.imag * scale])
+    # Scale columns so that nnls is well conditioned, then add smoothing rows.
+    col = np.linalg.norm(a, axis=0)
+    col[col == 0] = 1
+    a = a / col
+    k = tau.size
+    lam = 0.05
+    smooth = np.zeros((k - 2, a.shape[1]))
+    for i in range(k - 2):
+        smooth[i, i : i + 3] = lam * np.array([1.0, -2.0, 1.0])
+    x, _ = nnls(np.vstack([a, smooth]), np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
+    r_k = x[:k] / col[:k]
+    total = r_k.sum()
+    if total <= 0:
+        return []
+    padded = np.concatenate([[0.0], r_k, [0.0]])
+    peaks, _ = find_peaks(padded)
+    peaks = peaks - 1
+    if peaks.size == 0:
+        return []
+    # Basins: split at the minimum between neighbouring peaks.
+    edges = [0]
+    for p, q in zip(peaks[:-1], peaks[1:]):
+        edges.append(p + int(np.argmin(r_k[p : q + 1])))
+    edges.append(k)
+    arcs = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        r = r_k[lo:hi].sum()
+        if r > 0.02 * total:
+            ln_tau = np.sum(r_k[lo:hi] * np.log(tau[lo:hi])) / r
+            arcs.append((float(r), float(np.exp(ln_tau))))
+    return arcs
+
+
+# --------------------------------------------------------------------------
+# Structural first guess
+# --------------------------------------------------------------------------
+
+_CAPACITIVE_TAIL = ("C", "CPE", "W", "Wo")
+_ARC_LIKE = ("Ws", "G")
+_INDUCTIVE = ("L", "La")
+
+
+def _flatten_series(node):
+    if isinstance(node, Series):
+        out = []
+        for c in node.children:
+            out.extend(_flatten_series(c))
+        return out
+    return [node]
+
+
+def _fill_element(el: Element, p, r, tau, feat: _Features, tail: bool):
+    i = el.first_index
+    s = el.type.symbol
+    if s == "R":
+        p[i] = r
+    elif s == "C":
+        p[i] = feat.tail_c if tail else tau / r
+    elif s == "CPE":
+        n = feat.tail_n if tail else 0.85
+        p[i + 1] = n
+        p[i] = feat.tail_q if tail else tau**n / r
+    elif s == "L":
+        p[i] = max(feat.inductance, 1e-3 / feat.omega_max * feat.r_inf)
+    elif s == "La":
+        p[i] = max(feat.inductance, 1e-3 / feat.omega_max * feat.r_inf)
+        p[i + 1] = 0.95
+    elif s == "W":
+        p[i] = feat.tail_sigma if tail else r / np.sqrt(2 * tau)
+    elif s in ("Wo", "Ws", "G"):
+        if tail:
+            p[i] = feat.low_f_extra_r
+            p[i + 1] = 1.0 / feat.omega_min
+        else:
+            p[i] = r
+            p[i + 1] = tau
+
+
+_DIFFUSION = ("Wo", "Ws", "G")
+
+
+def _fill(node, p, r, tau, feat, skip=frozenset()):
+    """Guess every parameter under ``node`` for an arc of resistance r and
+    time constant tau (resistive branches take r, capacitive ones τ/r).
+    Elements in ``skip`` were guessed already."""
+    if isinstance(node, Element):
+        if node.name not in skip:
+            _fill_element(node, p, r, tau, feat, False)
+    elif isinstance(node, Parallel):
+        for child in node.children:
+            _fill(child, p, r, tau, feat, skip)
+    else:
+        # A series branch inside an arc: resistors share r; a W describes the
+        # low-frequency tail; a capacitor in series blocks at lower frequency.
+        items = _flatten_series(node)
+        n_r = sum(1 for it in items if isinstance(it, Element) and it.type.symbol == "R") or 1
+        for it in items:
+            if isinstance(it, Element) and it.name in skip:
+                continue
+            if isinstance(it, Element) and it.type.symbol == "W":
+                _fill_element(it, p, r, tau, feat, tail=True)
+            elif isinstance(it, Element) and it.type.symbol in ("C", "CPE"):
+                _fill_element(it, p, r, 10 * tau, feat, tail=False)
+            else:
+                _fill(it, p, r / n_r, tau, feat, skip)
+
+
+def _inner_diffusion(node, out):
+    if isinstance(node, Element):
+        if node.type.symbol in _DIFFUSION:
+            out.append(node)
+    else:
+        for child in node.children:
+            _inner_diffusion(child, out)
+    return out
+
+
+def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
+    """One guess vector: top-level resistors take R∞; parallel blocks take
+    the detected arcs (by default in order of increasing τ, i.e. written high
+    to low frequency; ``variant`` permutes that order and the way missing
+    arcs are invented); diffusion elements inside blocks take the slowest
+    arcs; capacitive series elements take the low-frequency tail and
+    inductors the inductive part."""
+    p = np.array([0.5 * (lo + hi) if not log else np.sqrt(max(lo, 1e-300) * hi)
+                  for (lo, hi), log in zip(circuit.bounds, circuit.log_scale)])
+    items = _flatten_series(circuit.root)
+    series_r = [it for it in items if isinstance(it, Element) and it.type.symbol == "R"]
+    blocks = [it for it in items if isinstance(it, Parallel)
+              or (isinstance(it, Element) and it.type.symbol in _ARC_LIKE)]
+    diffusion = []
+    for b in blocks:
+        if isinstance(b, Parallel):
+            _inner_diffusion(b, diffusion)
+    n_perm = 2 if len(blocks) > 1 else 1
+    arcs = _pick_arcs(feat, len(blocks) + len(diffusion), variant // n_perm)
+    block_arcs, diff_arcs = arcs[: len(blocks)], arcs[len(blocks):]
+    if variant % n_perm == 1:
+        block_arcs = block_arcs[::-1]
+    for el, (r, tau) in zip(diffusion, diff_arcs):
+        _fill_element(el, p, r, 3 * tau if el.type.symbol == "Wo" else tau, feat, tail=False)
+    skip = frozenset(el.name for el in diffusion)
+    for el in series_r:
+        p[el.first_index] = feat.r_inf / len(series_r)
+    for slot, (r, tau) in zip(blocks, block_arcs):
+        _fill(slot, p, r, tau, feat, skip)
+    for it in items:
+        if isinstance(it, Element):
+            if it.type.symbol in _CAPACITIVE_TAIL:
+                _fill_element(it, p, feat.z_scale, 1 / feat.omega_min, feat, tail=True)
+            elif it.type.symbol in _INDUCTIVE:
+                _fill_element(it, p, feat.r_inf, 0.0, feat, tail=False)
+    return p
+
+
+def _pick_arcs(feat: _Features, n_slots: int, variant: int):
+    """Choose n_slots arcs (R, τ) sorted by τ; invent missing ones by
+    splitting the largest arc or placing arcs beyond the measured range."""
+    arcs = sorted(feat.arcs, key=lambda a: a[1])
+    if n_slots == 0:
+        return []
+    if not arcs:
+        arcs = [(feat.z_scale, 1.0 / np.sqrt(feat.omega_min * feat.omega_max))]
+    if len(arcs) > n_slots:
+        keep = sorted(sorted(arcs, key=lambda a: -a[0])[:n_slots], key=lambda a: a[1])
+        arcs = keep
+    while len(arcs) < n_slots:
+        if variant % 3 == 1:
+            # split the largest arc in two, a factor 10 apart in τ
+            j = int(np.argmax([a[0] for a in arcs]))
+            r, tau = arcs[j]
+            arcs[j : j + 1] = [(r / 2, tau / 3.16), (r / 2, tau * 3.16)]
+        elif variant % 3 == 0:
+            # an arc above the highest measured frequency (e.g. a bulk arc)
+            arcs.insert(0, (max(feat.r_inf, 0.1 * arcs[0][0]), 0.3 / feat.omega_max))
+        else:
+            # an arc below the lowest measured frequency
+            arcs.append((arcs[-1][0], 3.0 / feat.omega_min))
+    return arcs
+
+
+# --------------------------------------------------------------------------
+# The fit
+# --------------------------------------------------------------------------
+
+
+def _resolve_bounds(circuit: Circuit, bounds):
+    lower = np.array([b[0] for b in circuit.bounds], float)
+    upper = np.array([b[1] for b in circuit.bounds], float)
+    if bounds is None:
+        return lower, upper
+    if isinstance(bounds, Mapping):
+        for name, (lo, hi) in bounds.items():
+            if name not in circuit.parameter_names:
+                raise FitError(f"bounds given for unknown parameter {name!r}; known: {circuit.parameter_names}")
+            k = circuit.parameter_names.index(name)
+            lower[k], upper[k] = lo, hi
+    else:
+        pairs = list(bounds)
+        if len(pairs) == 2 and np.size(pairs[0]) == circuit.n_parameters:
+            lower, upper = np.asarray(pairs[0], float), np.asarray(pairs[1], float)
+        elif len(pairs) == circuit.n_parameters:
+            lower = np.array([b[0] for b in pairs], float)
+            upper = np.array([b[1] for b in pairs], float)
+        else:
+            raise FitError("bounds must be a dict name -> (low, high), a list of pairs, or (lows, highs)")
+    if np.any(lower >= upper):
+        raise FitError("every lower bound must be below its upper bound")
+    log = np.array(circuit.log_scale)
+    if np.any(log & (lower < 0)):
+        raise FitError("log-scaled parameters need non-negative bounds")
+    return lower, upper
+
+
+def fit_circuit(
+    frequencies,
+    impedances,
+    circuit: str | Circuit,
+    initial_guess: Sequence[float] | Mapping[str, float] | None = None,
+    *,
+    weighting: str = "modulus",
+    bounds=None,
+    fixed: Mapping[str, float] | None = None,
+    frequency_window_hz: tuple[float, float] | None = None,
+    n_starts: int | None = None,
+    seed: int = 0,
+) -> FitResult:
+    """Fit ``circuit`` to a spectrum by complex non-linear least squares.
+
+    frequencies: Hz; impedances: complex Ohm, same length. ``initial_guess``
+    (sequence in ``parameter_names`` order, or a partial dict) is optional:
+    without it the spectrum itself gives the starting point. ``bounds``:
+    dict name → (low, high) overriding the circuit defaults; ``fixed``: dict
+    name → value held constant; ``frequency_window_hz``: (fmin, fmax), only
+    points inside are fitted; ``n_starts``: most starts to try (default 8;
+    the search stops early once two starts agree on the best cost);
+    ``seed``: seeds the perturbed starts, so results are reproducible.
+    """
+    c = parse_circuit(circuit)
+    f_all, z_all = _validated(frequencies, impedances)
+    if weighting not in WEIGHTINGS:
+        raise FitError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    mask = np.ones(f_all.size, dtype=bool)
+    if frequency_window_hz is not None:
+        fmin, fmax = frequency_window_hz
+        mask = (f_all >= fmin) & (f_all <= fmax)
+    f, z = f_all[mask], z_all[mask]
+
+    lower, upper = _resolve_bounds(c, bounds)
+    fixed = dict(fixed or {})
+    unknown = [k for k in fixed if k not in c.parameter_names]
+    if unknown:
+        raise FitError(f"fixed parameters {unknown} not in circuit; known: {c.parameter_names}")
+    is_free = np.array([n not in fixed for n in c.parameter_names])
+    n_free = int(is_free.sum())
+    if 2 * f.size < n_free or f.size < 2:
+        raise FitError(
+            f"{f.size} points ({2 * f.size} real values) cannot determine {n_free} free parameters"
+        )
+
+    w_re, w_im = _weights(z, weighting)
+    omega_target = np.concatenate([z.real * w_re, z.imag * w_im])
+    tr = _Transform(lower[is_free], upper[is_free], np.array(c.log_scale)[is_free])
+    full = np.zeros(c.n_parameters)
+    for name, value in fixed.items():
+        full[c.parameter_names.index(name)] = value
+
+    def expand(u):
+        pf = tr.to_external(u)
+        p = full.copy()
+        p[is_free] = pf
+        return p, pf
+
+    def fun_jac(u):
+        p, pf = expand(u)
+        with np.errstate(all="ignore"):
+            zm, jac = c.impedance_and_jacobian(p, f)
+        r = np.concatenate([zm.real * w_re, zm.imag * w_im]) - omega_target
+        jac = jac[:, is_free] * tr.derivative(u, pf)
+        jr = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])
+        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jr))):
+            return np.full(r.size, np.inf), np.zeros_like(jr)
+        return r, jr
+
+    max_step = np.where(tr.log, 2.0, 0.15)
+
+    # Starting points
+    feat = _spectrum_features(f, z)
+    rng = np.random.default_rng(seed)
+    max_starts = DEFAULT_MAX_STARTS if n_starts is None else max(1, int(n_starts))
+
+    def clip_inside(p):
+        return np.clip(p, lower[is_free], upper[is_free])
+
+    auto = [_structural_guess(c, feat, 0)]
+    user = None
+    if initial_guess is not None:
+        user = auto[0].copy()
+        if isinstance(initial_guess, Mapping):
+            for k, v in initial_guess.items():
+                if k not in c.parameter_names:
+                    raise FitError(f"initial_guess names unknown parameter {k!r}")
+                user[c.parameter_names.index(k)] = v
+        else:
+            g = np.asarray(initial_guess, float).ravel()
+            if g.size != c.n_parameters:
+                raise FitError(f"initial_guess needs {c.n_parameters} values {c.parameter_names}, got {g.size}")
+            user = g
+
+    def start_vector(k):
+        if k == 0:
+            return user if user is not None else auto[0]
+        if user is not None and k == 1:
+            return auto[0]
+        j = k - (1 if user is not None else 0)
+        if j <= 3:
+            # alternative arc assignments (block order, invented arcs)
+            return _structural_guess(c, feat, j)
+        base = auto[0]
+        logs = np.array(c.log_scale)
+        p = np.where(logs, base * np.exp(rng.normal(0.0, 1.0, base.size)),
+                     np.clip(base + rng.normal(0.0, 0.1, base.size), 0.3, 1.0))
+        return p
+
+    best = None
+    best_cost = np.inf
+    tried = 0
+    agreements = 0
+    for k in range(max_starts):
+        p0 = start_vector(k)
+        for name, value in fixed.items():
+            p0[c.parameter_names.index(name)] = value
+        u0 = tr.to_internal(clip_inside(p0[is_free]))
+        u, cost, ok, n_iter, mesg = _levenberg_marquardt(fun_jac, u0, tr.a, tr.b, max_step)
+        tried += 1
+        if cost < best_cost * (1 - 1e-6):
+            agreements = 1 if best is None or cost < best_cost * (1 - 1e-3) else agreements + 1
+            best_cost, best = cost, (u.copy(), ok, mesg)
+        elif cost <= best_cost * (1 + 1e-3):
+            agreements += 1
+        # Two independent starts landing on the same minimum: accept it.
+        if agreements >= 2:
+            break
+
+    u, ok, mesg = best
+    p, _ = expand(u)
+    return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, ok, mesg)
+
+
+def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, converged, mesg):
+    zm, jac = c.impedance_and_jacobian(p, f)
+    r = np.concatenate([(zm.real - z.real) * w_re, (zm.imag - z.imag) * w_im])
+    chi2 = float(r @ r)
+    n_free = int(is_free.sum())
+    dof = max(2 * f.size - n_free, 1)
+    jw = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])[:, is_free]
+    cov_free = chi2 / dof * np.linalg.pinv(jw.T @ jw)
+    cov = np.zeros((c.n_parameters, c.n_parameters))
+    cov[np.ix_(is_free, is_free)] = cov_free
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    corr[~np.isfinite(corr)] = np.nan
+    names = list(c.parameter_names)
+    resid = (z - zm) / np.abs(z)
+    return FitResult(
+        circuit=c.text,
+        parameter_names=names,
+        parameters={n: float(v) for n, v in zip(names, p)},
+        stderr={n: float(v) for n, v in zip(names, sd)},
+        covariance=cov,
+        correlations=corr,
+        chi_square=chi2,
+        reduced_chi_square=chi2 / dof,
+        residuals_real=resid.real,
+        residuals_imag=resid.imag,
+        predicted=c.impedance(p, f_all),
+        converged=bool(converged),
+        cost=0.5 * chi2,
+        weighting=weighting,
+        n_starts=tried,
+        message=f"{tried} start(s); best: {mesg}",
+        frequencies_hz=f,
+    )
