@@ -1,0 +1,247 @@
+"""Fit protocols and everything computed from spectra, plus the background jobs."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.accounts.models import ResearchGroup
+from apps.catalog.models import Separator
+from apps.measurements.models import ImpedanceSpectrum
+
+
+class Weighting(models.TextChoices):
+    MODULUS = "modulus", "Modulus"
+    UNIT = "unit", "Unit"
+    PROPORTIONAL = "proportional", "Proportional"
+
+
+class ElementRole(models.TextChoices):
+    BULK = "bulk", "Bulk"
+    GRAIN_BOUNDARY = "grain_boundary", "Grain boundary"
+    TOTAL = "total", "Total electrolyte"
+    INTERFACE = "interface", "Interface"
+    ELECTRODE = "electrode", "Electrode"
+    SERIES = "series", "Series / leads"
+    INDUCTANCE = "inductance", "Lead inductance"
+
+
+class FitProtocol(models.Model):
+    """A named, versioned way of fitting spectra. Immutable once used: a change is a new version."""
+
+    name = models.CharField(max_length=120)
+    version = models.PositiveIntegerField(default=1)
+    description = models.TextField(blank=True)
+    circuit = models.CharField(max_length=300, help_text="impedance.py syntax, e.g. R0-p(R1,CPE1)-CPE2.")
+    weighting = models.CharField(max_length=15, choices=Weighting.choices, default=Weighting.MODULUS)
+    frequency_min_hz = models.FloatField(null=True, blank=True)
+    frequency_max_hz = models.FloatField(null=True, blank=True)
+    bounds = models.JSONField(default=dict, blank=True, help_text='{"R1": [1e-3, 1e9], ...}')
+    element_roles = models.JSONField(default=dict, blank=True, help_text='{"R1": "bulk", "CPE1": "bulk", ...}')
+    is_standard = models.BooleanField(default=False, help_text="Used for benchmarks.")
+    applies_to = models.JSONField(default=list, blank=True, help_text="Cell configurations it is the standard for.")
+    group = models.ForeignKey(ResearchGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="fit_protocol_unique_version"),
+            models.CheckConstraint(
+                condition=Q(frequency_min_hz__isnull=True)
+                | Q(frequency_max_hz__isnull=True)
+                | Q(frequency_max_hz__gt=models.F("frequency_min_hz")),
+                name="fit_protocol_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class FitStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class FitResult(models.Model):
+    """One spectrum fitted under one protocol version; parameters in SI units (Ω, F, H, s)."""
+
+    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="fits")
+    protocol = models.ForeignKey(FitProtocol, on_delete=models.PROTECT, related_name="fits")
+    status = models.CharField(max_length=10, choices=FitStatus.choices)
+    error = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    stderr = models.JSONField(default=dict, blank=True, help_text="Standard errors from the covariance, same units.")
+    correlations = models.JSONField(default=list, blank=True)
+    chi_square = models.FloatField(null=True, blank=True)
+    reduced_chi_square = models.FloatField(null=True, blank=True)
+    residuals_real = models.JSONField(default=list, blank=True, help_text="Relative residuals per point.")
+    residuals_imag = models.JSONField(default=list, blank=True)
+    converged = models.BooleanField(default=False)
+    derived = models.JSONField(
+        default=dict, blank=True, help_text="Resistances, effective capacitances and arc assignments per element."
+    )
+    flags = models.JSONField(default=list, blank=True)
+    engine_version = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["spectrum", "protocol"]
+        constraints = [models.UniqueConstraint(fields=["spectrum", "protocol"], name="fit_unique_spectrum_protocol")]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} on spectrum {self.spectrum_id} ({self.status})"
+
+
+class KramersKronigCheck(models.Model):
+    """Lin-KK validation of a spectrum (Schönleber et al. 2014)."""
+
+    spectrum = models.OneToOneField(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="kk_check")
+    n_elements = models.PositiveIntegerField(help_text="M, RC elements chosen by the μ criterion.")
+    mu = models.FloatField()
+    max_abs_residual = models.FloatField(help_text="Largest |residual| relative to |Z|.")
+    threshold = models.FloatField()
+    passed = models.BooleanField()
+    residuals_real = models.JSONField(default=list)
+    residuals_imag = models.JSONField(default=list)
+    engine_version = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
+
+
+class ConductivityKind(models.TextChoices):
+    BULK = "bulk", "Bulk"
+    GRAIN_BOUNDARY = "grain_boundary", "Grain boundary"
+    TOTAL = "total", "Total"
+
+
+class Conductivity(models.Model):
+    """σ = L / (R·A) from one fit, with the error propagated from R, L and A."""
+
+    fit = models.ForeignKey(FitResult, on_delete=models.CASCADE, related_name="conductivities")
+    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="conductivities")
+    kind = models.CharField(max_length=15, choices=ConductivityKind.choices)
+    resistance_ohm = models.FloatField()
+    resistance_stderr_ohm = models.FloatField(null=True, blank=True)
+    conductivity_s_per_cm = models.FloatField()
+    conductivity_stderr_s_per_cm = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField(null=True, blank=True)
+    thickness_um = models.FloatField()
+    area_cm2 = models.FloatField()
+
+    class Meta:
+        ordering = ["spectrum", "kind"]
+        verbose_name_plural = "conductivities"
+        constraints = [
+            models.UniqueConstraint(fields=["fit", "kind"], name="conductivity_unique_fit_kind"),
+            models.CheckConstraint(condition=Q(conductivity_s_per_cm__gt=0), name="conductivity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"σ_{self.kind} = {self.conductivity_s_per_cm:.3g} S/cm"
+
+
+class ArrheniusForm(models.TextChoices):
+    SIGMA_T = "sigma_t", "σT = A·exp(−Ea/kT)"
+    SIGMA = "sigma", "σ = σ0·exp(−Ea/kT)"
+    VTF = "vtf", "VTF: σ = A·T^(−1/2)·exp(−B/(T−T0))"
+
+
+class ArrheniusFit(models.Model):
+    """Temperature dependence of one conductivity kind of a separator, under one protocol."""
+
+    separator = models.ForeignKey(Separator, on_delete=models.CASCADE, related_name="arrhenius_fits")
+    protocol = models.ForeignKey(FitProtocol, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=15, choices=ConductivityKind.choices)
+    form = models.CharField(max_length=10, choices=ArrheniusForm.choices)
+    activation_energy_ev = models.FloatField(null=True, blank=True)
+    activation_energy_stderr_ev = models.FloatField(null=True, blank=True)
+    prefactor = models.FloatField(null=True, blank=True, help_text="A (S·K/cm) or σ0 (S/cm), by form.")
+    vtf_b_k = models.FloatField(null=True, blank=True)
+    vtf_t0_k = models.FloatField(null=True, blank=True)
+    sigma_25c_s_per_cm = models.FloatField(null=True, blank=True)
+    sigma_25c_ci_low_s_per_cm = models.FloatField(null=True, blank=True)
+    sigma_25c_ci_high_s_per_cm = models.FloatField(null=True, blank=True)
+    temperature_min_c = models.FloatField()
+    temperature_max_c = models.FloatField()
+    n_points = models.PositiveIntegerField()
+    r_squared = models.FloatField(null=True, blank=True)
+    extrapolated_25c = models.BooleanField(default=False)
+    points = models.JSONField(default=list, help_text="[[temperature_c, σ S/cm, stderr], ...] that were fitted.")
+    engine_version = models.CharField(max_length=20)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["separator", "kind", "form"]
+        constraints = [
+            models.UniqueConstraint(fields=["separator", "protocol", "kind", "form"], name="arrhenius_unique")
+        ]
+
+    def __str__(self) -> str:
+        ea = f"{self.activation_energy_ev:.3f} eV" if self.activation_energy_ev is not None else "VTF"
+        return f"{self.separator} {self.kind} ({self.form}): {ea}"
+
+
+class Job(models.Model):
+    """One background computation, as the pages and the API show it."""
+
+    class Kind(models.TextChoices):
+        ANALYSE_SPECTRUM = "analyse_spectrum", "Analyse spectrum"
+        VALIDATE_SPECTRUM = "validate_spectrum", "Kramers–Kronig check"
+        FIT_SPECTRUM = "fit_spectrum", "Fit spectrum"
+        FIT_ARRHENIUS = "fit_arrhenius", "Arrhenius fit"
+        REFIT_PROTOCOL = "refit_protocol", "Re-fit under protocol"
+        RECOMPUTE_BENCHMARKS = "recompute_benchmarks", "Recompute benchmarks"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=25, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    target_type = models.CharField(max_length=40, help_text="spectrum, separator, protocol, cell …")
+    target_id = models.PositiveBigIntegerField()
+    target_label = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    group = models.ForeignKey(ResearchGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")), name="job_progress_within_total"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.target_label or f'{self.target_type} {self.target_id}'}: {self.state}"
+
+    @property
+    def progress_fraction(self) -> float:
+        return self.progress_done / self.progress_total if self.progress_total else 1.0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}

@@ -1,0 +1,110 @@
+"""Comparable numbers per separator or cell, and published values for context."""
+from django.db import models
+from django.db.models import Q
+
+from apps.analysis.models import FitProtocol
+from apps.catalog.models import Cell, MaterialFamily, Separator
+
+
+class Metric(models.TextChoices):
+    SIGMA_25C_TOTAL = "sigma_25c_total", "Total conductivity at 25 °C"
+    SIGMA_25C_BULK = "sigma_25c_bulk", "Bulk conductivity at 25 °C"
+    SIGMA_25C_GRAIN_BOUNDARY = "sigma_25c_grain_boundary", "Grain-boundary conductivity at 25 °C"
+    ACTIVATION_ENERGY = "activation_energy", "Activation energy"
+    SEPARATOR_ASR = "separator_asr", "Separator area-specific resistance"
+    INTERFACIAL_ASR = "interfacial_asr", "Interfacial area-specific resistance"
+    IMPEDANCE_GROWTH_PER_CYCLE = "impedance_growth_per_cycle", "Impedance growth per cycle"
+    IMPEDANCE_GROWTH_PER_HOUR = "impedance_growth_per_hour", "Impedance growth per hour"
+    ELECTRONIC_CONDUCTIVITY = "electronic_conductivity", "Electronic conductivity"
+    CRITICAL_CURRENT_DENSITY = "critical_current_density", "Critical current density"
+
+
+METRIC_UNITS = {
+    Metric.SIGMA_25C_TOTAL: "S/cm",
+    Metric.SIGMA_25C_BULK: "S/cm",
+    Metric.SIGMA_25C_GRAIN_BOUNDARY: "S/cm",
+    Metric.ACTIVATION_ENERGY: "eV",
+    Metric.SEPARATOR_ASR: "Ω·cm²",
+    Metric.INTERFACIAL_ASR: "Ω·cm²",
+    Metric.IMPEDANCE_GROWTH_PER_CYCLE: "Ω·cm²/cycle",
+    Metric.IMPEDANCE_GROWTH_PER_HOUR: "Ω·cm²/h",
+    Metric.ELECTRONIC_CONDUCTIVITY: "S/cm",
+    Metric.CRITICAL_CURRENT_DENSITY: "mA/cm²",
+}
+
+
+class BenchmarkEntry(models.Model):
+    """One comparable number of a separator or a cell, with uncertainty, completeness and flags.
+
+    Visibility follows the separator or cell it belongs to.
+    """
+
+    separator = models.ForeignKey(
+        Separator, null=True, blank=True, on_delete=models.CASCADE, related_name="benchmark_entries"
+    )
+    cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.CASCADE, related_name="benchmark_entries")
+    metric = models.CharField(max_length=30, choices=Metric.choices)
+    value = models.FloatField(help_text="In the metric's unit (see `unit`).")
+    unit = models.CharField(max_length=20)
+    stderr = models.FloatField(null=True, blank=True)
+    ci_low = models.FloatField(null=True, blank=True, help_text="95 % confidence interval, lower end.")
+    ci_high = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField(null=True, blank=True)
+    stack_pressure_mpa = models.FloatField(null=True, blank=True)
+    thickness_um = models.FloatField(null=True, blank=True)
+    method = models.CharField(max_length=200, blank=True, help_text="How it was obtained: measured, Arrhenius, …")
+    protocol = models.ForeignKey(FitProtocol, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    completeness_score = models.FloatField(help_text="0–1, from the reporting checklist.")
+    missing_items = models.JSONField(default=list, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    blocking = models.BooleanField(default=False, help_text="A flag that keeps it off leaderboards.")
+    details = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["metric", "-value"]
+        verbose_name_plural = "benchmark entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(separator__isnull=False) | Q(cell__isnull=False), name="benchmark_entry_has_subject"
+            ),
+            models.CheckConstraint(
+                condition=Q(completeness_score__gte=0) & Q(completeness_score__lte=1),
+                name="benchmark_completeness_fraction",
+            ),
+            models.UniqueConstraint(
+                fields=["separator", "metric"], condition=Q(cell__isnull=True), name="benchmark_unique_separator_metric"
+            ),
+            models.UniqueConstraint(
+                fields=["cell", "metric"], condition=Q(cell__isnull=False), name="benchmark_unique_cell_metric"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.cell or self.separator
+        return f"{self.get_metric_display()} of {subject}: {self.value:.3g} {self.unit}"
+
+
+class LiteratureValue(models.Model):
+    """A reported room-temperature conductivity (OBELiX, CC BY 4.0): not re-fitted, conditions unknown."""
+
+    dataset = models.CharField(max_length=40, default="OBELiX")
+    external_id = models.CharField(max_length=40)
+    composition = models.CharField(max_length=200)
+    family_reported = models.CharField(max_length=80, help_text="Structural family as the dataset names it.")
+    family = models.CharField(max_length=20, choices=MaterialFamily.choices, default=MaterialFamily.OTHER)
+    conductivity_s_per_cm = models.FloatField()
+    conductivity_total_s_per_cm = models.FloatField(null=True, blank=True)
+    conductivity_bulk_s_per_cm = models.FloatField(null=True, blank=True)
+    space_group = models.CharField(max_length=30, blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["family", "-conductivity_s_per_cm"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="literature_value_unique"),
+            models.CheckConstraint(condition=Q(conductivity_s_per_cm__gt=0), name="literature_conductivity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.composition}: {self.conductivity_s_per_cm:.2g} S/cm ({self.dataset})"

@@ -1,0 +1,43 @@
+"""Reads of catalog records, each through the visibility rule."""
+from django.db.models import Prefetch, QuerySet
+
+from apps.accounts.selectors import visible_q
+
+from .models import Cell, Electrode, Interface, InterfaceEvidence, Material, Separator, SeparatorComponent, Source
+
+
+def visible_separators(*, user) -> QuerySet[Separator]:
+    return (
+        Separator.objects.filter(visible_q(user))
+        .select_related("group", "source")
+        .prefetch_related(Prefetch("components", SeparatorComponent.objects.select_related("material")))
+    )
+
+
+def visible_cells(*, user) -> QuerySet[Cell]:
+    return (
+        Cell.objects.filter(visible_q(user))
+        .select_related("group", "source", "separator")
+        .prefetch_related("layers", "pressure_steps", "interfaces")
+    )
+
+
+def visible_electrodes(*, user) -> QuerySet[Electrode]:
+    return Electrode.objects.filter(visible_q(user)).select_related("group", "active_material")
+
+
+def visible_interfaces(*, user) -> QuerySet[Interface]:
+    return (
+        Interface.objects.filter(visible_q(user))
+        .select_related("group", "material_a", "material_b", "interlayer_material", "source")
+        .prefetch_related(Prefetch("evidence", InterfaceEvidence.objects.select_related("source")))
+    )
+
+
+def all_materials() -> QuerySet[Material]:
+    """Materials are shared reference data."""
+    return Material.objects.all()
+
+
+def all_sources() -> QuerySet[Source]:
+    return Source.objects.all()

@@ -1,0 +1,196 @@
+"""Raw instrument files, impedance spectra and the other measurements of a cell."""
+from __future__ import annotations
+
+import numpy as np
+from django.db import models
+from django.db.models import Q
+
+from apps.accounts.models import OwnedRecord
+from apps.catalog.models import Cell
+
+
+def raw_file_path(instance: "RawFile", filename: str) -> str:
+    # Content-addressed: the same bytes always land at the same path.
+    return f"raw/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class RawFile(OwnedRecord):
+    """An uploaded instrument file, kept byte for byte."""
+
+    file = models.FileField(upload_to=raw_file_path, max_length=300)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=40, help_text="Format the parser detected.")
+    parser_version = models.CharField(max_length=20)
+    cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.PROTECT, related_name="raw_files")
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["group", "sha256"], name="raw_file_unique_per_group")]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:10]})"
+
+
+class Atmosphere(models.TextChoices):
+    ARGON = "argon", "Argon"
+    NITROGEN = "nitrogen", "Nitrogen"
+    DRY_AIR = "dry_air", "Dry air"
+    AMBIENT_AIR = "ambient_air", "Ambient air"
+    VACUUM = "vacuum", "Vacuum"
+    SEALED = "sealed", "Sealed cell"
+
+
+class ImpedanceSpectrum(OwnedRecord):
+    """One impedance spectrum and the conditions it was measured under.
+
+    The arrays live in one binary column (float64 little-endian: frequencies,
+    Z', Z'') so a spectrum reads back in one query on SQLite and PostgreSQL.
+    """
+
+    class Mode(models.TextChoices):
+        POTENTIOSTATIC = "potentiostatic", "Potentiostatic"
+        GALVANOSTATIC = "galvanostatic", "Galvanostatic"
+
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra")
+    raw_file = models.ForeignKey(RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="spectra")
+    index_in_file = models.PositiveIntegerField(default=0)
+    label = models.CharField(max_length=200, blank=True)
+    data = models.BinaryField(help_text="float64 LE: n frequencies (Hz), n Z' (Ω), n Z'' (Ω).")
+    n_points = models.PositiveIntegerField()
+    frequency_min_hz = models.FloatField()
+    frequency_max_hz = models.FloatField()
+    points_per_decade = models.FloatField(null=True, blank=True)
+    # Conditions that decide comparability.
+    temperature_c = models.FloatField(null=True, blank=True)
+    equilibration_time_min = models.FloatField(null=True, blank=True)
+    atmosphere = models.CharField(max_length=15, choices=Atmosphere.choices, blank=True)
+    stack_pressure_mpa = models.FloatField(null=True, blank=True, help_text="Stack pressure during the measurement.")
+    cycle_index = models.PositiveIntegerField(null=True, blank=True)
+    state_of_charge = models.FloatField(null=True, blank=True, help_text="0–1.")
+    elapsed_time_h = models.FloatField(null=True, blank=True, help_text="Time since assembly, h.")
+    dc_bias_v = models.FloatField(null=True, blank=True)
+    ac_amplitude_mv = models.FloatField(null=True, blank=True)
+    mode = models.CharField(max_length=15, choices=Mode.choices, blank=True)
+    instrument = models.CharField(max_length=120, blank=True)
+    measured_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="Everything the instrument file stated.")
+
+    class Meta:
+        ordering = ["cell", "index_in_file", "pk"]
+        verbose_name = "impedance spectrum"
+        verbose_name_plural = "impedance spectra"
+        indexes = [models.Index(fields=["temperature_c"]), models.Index(fields=["stack_pressure_mpa"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(n_points__gte=5), name="spectrum_at_least_5_points"),
+            models.CheckConstraint(condition=Q(frequency_min_hz__gt=0), name="spectrum_frequencies_positive"),
+            models.CheckConstraint(
+                condition=Q(frequency_max_hz__gte=models.F("frequency_min_hz")), name="spectrum_frequency_range_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(state_of_charge__isnull=True) | (Q(state_of_charge__gte=0) & Q(state_of_charge__lte=1)),
+                name="spectrum_state_of_charge_fraction",
+            ),
+            models.CheckConstraint(
+                condition=Q(stack_pressure_mpa__isnull=True) | Q(stack_pressure_mpa__gte=0),
+                name="spectrum_stack_pressure_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature_c__isnull=True) | Q(temperature_c__gt=-273.15),
+                name="spectrum_temperature_above_absolute_zero",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        temperature = f" at {self.temperature_c:g} °C" if self.temperature_c is not None else ""
+        return f"{self.label or 'Spectrum'} — {self.cell.name}{temperature}"
+
+    @staticmethod
+    def pack(frequencies_hz, impedance_ohm) -> bytes:
+        f = np.asarray(frequencies_hz, dtype="<f8")
+        z = np.asarray(impedance_ohm, dtype=complex)
+        return np.concatenate([f, z.real.astype("<f8"), z.imag.astype("<f8")]).tobytes()
+
+    def set_arrays(self, frequencies_hz, impedance_ohm) -> None:
+        f = np.asarray(frequencies_hz, dtype=float)
+        self.data = self.pack(f, impedance_ohm)
+        self.n_points = int(f.size)
+        self.frequency_min_hz = float(f.min())
+        self.frequency_max_hz = float(f.max())
+
+    def _columns(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.data), dtype="<f8").reshape(3, -1)
+
+    @property
+    def frequencies_hz(self) -> np.ndarray:
+        return self._columns()[0].astype(float)
+
+    @property
+    def impedance_ohm(self) -> np.ndarray:
+        columns = self._columns()
+        return columns[1] + 1j * columns[2]
+
+
+class DCPolarisation(OwnedRecord):
+    """Hebb–Wagner-type DC polarisation with blocking electrodes: σ_e = L / (A·ΔV/I_ss)."""
+
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="dc_polarisations")
+    voltage_v = models.FloatField(help_text="Applied DC voltage ΔV, V.")
+    steady_current_a = models.FloatField(help_text="Steady-state current I_ss, A.")
+    initial_current_a = models.FloatField(null=True, blank=True)
+    duration_h = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField(null=True, blank=True)
+    stack_pressure_mpa = models.FloatField(null=True, blank=True)
+    measured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["cell", "pk"]
+        verbose_name = "DC polarisation"
+        constraints = [
+            models.CheckConstraint(condition=~Q(voltage_v=0), name="dc_polarisation_voltage_nonzero"),
+            models.CheckConstraint(condition=Q(steady_current_a__gt=0), name="dc_polarisation_current_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"DC polarisation of {self.cell.name} at {self.voltage_v:g} V"
+
+
+class CriticalCurrentDensityTest(OwnedRecord):
+    """A critical-current-density test and the protocol without which its number means little."""
+
+    class FailureRule(models.TextChoices):
+        VOLTAGE_DROP = "voltage_drop", "Sudden voltage drop (short circuit)"
+        VOLTAGE_LIMIT = "voltage_limit", "Voltage exceeds a limit"
+        IMPEDANCE_DROP = "impedance_drop", "Impedance drop"
+        OTHER = "other", "Other"
+
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="ccd_tests")
+    temperature_c = models.FloatField(null=True, blank=True)
+    stack_pressure_mpa = models.FloatField(null=True, blank=True)
+    initial_current_density_ma_per_cm2 = models.FloatField()
+    step_ma_per_cm2 = models.FloatField(help_text="Current-density increment per step, mA/cm².")
+    capacity_per_half_cycle_mah_per_cm2 = models.FloatField(null=True, blank=True)
+    half_cycle_duration_h = models.FloatField(null=True, blank=True)
+    failure_rule = models.CharField(max_length=15, choices=FailureRule.choices)
+    failure_voltage_limit_v = models.FloatField(null=True, blank=True)
+    critical_current_density_ma_per_cm2 = models.FloatField(null=True, blank=True, help_text="Null: did not fail.")
+    measured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["cell", "pk"]
+        verbose_name = "critical current density test"
+        constraints = [
+            models.CheckConstraint(condition=Q(step_ma_per_cm2__gt=0), name="ccd_step_positive"),
+            models.CheckConstraint(
+                condition=Q(initial_current_density_ma_per_cm2__gt=0), name="ccd_initial_current_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_per_half_cycle_mah_per_cm2__isnull=False) | Q(half_cycle_duration_h__isnull=False),
+                name="ccd_states_capacity_or_duration",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        ccd = self.critical_current_density_ma_per_cm2
+        return f"CCD of {self.cell.name}: " + (f"{ccd:g} mA/cm²" if ccd is not None else "no failure")

@@ -1,0 +1,200 @@
+"""Delimited tables: generic CSV/TSV/semicolon/whitespace files and the
+instrument exports that are just a table with a header row.
+
+Dialects recognised from the header names (content, not the file name):
+``biologic-txt`` (EC-Lab "Export as text"), ``parstat-text`` (PAR Parstat),
+``powersuite-text`` (PowerSuite), ``autolab-nova`` (Metrohm Nova ASCII
+export), ``assbdb-csv`` (our own export) and ``csv`` for anything else with
+recognisable columns, or a headerless three-column f, Z', Z'' table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .core import (
+    Context,
+    ParsedSpectrum,
+    build_spectra,
+    classify_column,
+    find_roles,
+    is_number,
+    read_rows,
+    require_roles,
+    split_cells,
+    split_lines,
+    split_sweeps,
+    to_float,
+)
+
+ASSBDB_HEADER = ("frequency_hz", "z_real_ohm", "z_imag_ohm")
+ASSBDB_COMMENT = "# assbdb"
+
+_DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
+
+
+@dataclass
+class Table:
+    fmt: str
+    names: list[str]
+    header_line: int | None
+    data: list[tuple[int, str]]
+    delimiter: str | None
+    decimal_comma: bool
+    comment_metadata: dict[str, Any]
+    is_assbdb: bool
+
+
+def _numeric_row(line: str, delimiter: str | None) -> list[str] | None:
+    cells = split_cells(line, delimiter)
+    if len(cells) < 3:
+        return None
+    if all(is_number(c) for c in cells):
+        return cells
+    if delimiter != "," and all(is_number(c.replace(",", ".")) for c in cells):
+        return cells
+    return None
+
+
+def _split_header(line: str, delimiter: str | None, width: int) -> list[str] | None:
+    options = [split_cells(line, delimiter)]
+    if delimiter is None:
+        options.insert(0, [c for c in re.split(r"\t|\s{2,}", line.strip()) if c])
+    for cells in options:
+        cells = [c.strip().strip('"').strip() for c in cells]
+        if len(cells) == width:
+            return cells
+    return None
+
+
+def _comment_metadata(ctx: Context, number: int, line: str) -> dict[str, Any]:
+    """``# assbdb key=<JSON value>`` lines written by :func:`export.to_csv`."""
+    body = line[len(ASSBDB_COMMENT):].strip()
+    if "=" not in body:
+        return {}
+    key, _, value = body.partition("=")
+    try:
+        return {key.strip(): json.loads(value)}
+    except ValueError:
+        raise ctx.error(f"metadata value of {key.strip()!r} is not valid JSON", line=number) from None
+
+
+def locate_table(ctx: Context, lines: list[str]) -> Table:
+    """Find delimiter, header and data rows of a delimited table."""
+    meaningful: list[tuple[int, str]] = []
+    metadata: dict[str, Any] = {}
+    is_assbdb = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            if stripped.startswith(ASSBDB_COMMENT):
+                is_assbdb = True
+                metadata.update(_comment_metadata(ctx, number, stripped))
+            continue
+        meaningful.append((number, line))
+    if not meaningful:
+        raise ctx.error("no data table found")
+
+    first = None
+    for position, (number, line) in enumerate(meaningful):
+        for delimiter in _DELIMITERS:
+            cells = _numeric_row(line, delimiter)
+            if cells is not None:
+                first = (position, delimiter, len(cells))
+                break
+        if first is not None:
+            break
+    if first is None:
+        raise ctx.error("no numeric data table found (need rows of at least 3 numbers)")
+    position, delimiter, width = first
+    data = meaningful[position:]
+
+    names: list[str] | None = None
+    header_line: int | None = None
+    if position > 0:
+        number, candidate = meaningful[position - 1]
+        names = _split_header(candidate, delimiter, width)
+        header_line = number
+        if names is None:
+            found = split_cells(candidate, delimiter)
+            if len(found) >= 2 and any(classify_column(c) for c in found):
+                raise ctx.error(
+                    f"header has {len(found)} columns but the first data row (line {data[0][0]}) has {width}",
+                    line=number,
+                )
+            header_line = None
+    if names is None:
+        if width != 3:
+            raise ctx.error(
+                f"no header row; a table without one must have exactly 3 columns (f, Z', Z''), found {width}",
+                line=data[0][0],
+            )
+        names = list(ASSBDB_HEADER)
+
+    decimal_comma = False
+    if delimiter != ",":
+        sample = [c for _, row in data[:50] for c in split_cells(row, delimiter)]
+        has_comma = any("," in c for c in sample)
+        has_point = any("." in c for c in sample)
+        decimal_comma = has_comma and not has_point
+    fmt = _dialect(names, is_assbdb)
+    return Table(fmt, names, header_line, data, delimiter, decimal_comma, metadata, is_assbdb)
+
+
+def _dialect(names: list[str], is_assbdb: bool) -> str:
+    stripped = [n.strip() for n in names]
+    if is_assbdb or tuple(stripped) == ASSBDB_HEADER:
+        return "assbdb-csv"
+    if "freq/Hz" in stripped and any(n.startswith("Re(Z)") for n in stripped):
+        return "biologic-txt"
+    if "Frequency (Hz)" in stripped and "Zre (ohms)" in stripped and "Zim (ohms)" in stripped:
+        return "parstat-text"
+    if stripped == ["Frequency", "Zre", "Zimg"]:
+        return "powersuite-text"
+    if "Frequency (Hz)" in stripped and any(n.replace(" ", "") in ("-Z''(Ω)", "-Z''(\u2126)") for n in stripped):
+        return "autolab-nova"
+    return "csv"
+
+
+_DIALECT_METADATA = {
+    "biologic-txt": {"instrument": "BioLogic", "software": "EC-Lab"},
+    "parstat-text": {"instrument": "Princeton Applied Research Parstat"},
+    "powersuite-text": {"software": "PowerSuite"},
+    "autolab-nova": {"instrument": "Metrohm Autolab", "software": "NOVA"},
+}
+
+
+def parse_table(ctx: Context, text: str) -> list[ParsedSpectrum]:
+    """Spectra from a delimited table; several sweeps in one table are split where the frequency restarts."""
+    table = locate_table(ctx, split_lines(text))
+    roles = find_roles(table.names)
+    require_roles(roles, ctx, line=table.header_line)
+    skip_row = None
+    if table.fmt == "parstat-text":
+        # Parstat files hold the DC part of the experiment too, with frequency 0.
+        f_pos = roles["freq"][0]
+
+        def skip_row(cells, number, _pos=f_pos):
+            return to_float(cells[_pos], ctx, line=number, column=table.names[_pos]) == 0.0
+
+    rows = read_rows(
+        ctx,
+        table.data,
+        table.names,
+        roles,
+        delimiter=table.delimiter,
+        decimal_comma=table.decimal_comma,
+        skip_row=skip_row,
+    )
+    if table.fmt == "assbdb-csv":
+        metadata = dict(table.comment_metadata)
+        parts = [rows]
+    else:
+        metadata = {"format": table.fmt, **_DIALECT_METADATA.get(table.fmt, {})}
+        parts = split_sweeps(rows)
+    return build_spectra(ctx, parts, metadata=metadata, fmt=table.fmt, table_line=table.header_line)

@@ -1,0 +1,28 @@
+"""Reads of spectra, raw files and other measurements, through the visibility rule.
+
+A spectrum is visible when both it and its cell are visible to the user.
+"""
+from django.db.models import QuerySet
+
+from apps.accounts.selectors import visible_q
+
+from .models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile
+
+
+def visible_spectra(*, user, with_arrays: bool = False) -> QuerySet[ImpedanceSpectrum]:
+    qs = ImpedanceSpectrum.objects.filter(visible_q(user), visible_q(user, "cell__")).select_related(
+        "cell", "cell__separator", "group", "raw_file"
+    )
+    return qs if with_arrays else qs.defer("data")
+
+
+def visible_raw_files(*, user) -> QuerySet[RawFile]:
+    return RawFile.objects.filter(visible_q(user)).select_related("group", "cell")
+
+
+def visible_dc_polarisations(*, user) -> QuerySet[DCPolarisation]:
+    return DCPolarisation.objects.filter(visible_q(user), visible_q(user, "cell__")).select_related("cell")
+
+
+def visible_ccd_tests(*, user) -> QuerySet[CriticalCurrentDensityTest]:
+    return CriticalCurrentDensityTest.objects.filter(visible_q(user), visible_q(user, "cell__")).select_related("cell")

@@ -1,0 +1,82 @@
+import datetime
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from apps.accounts.models import Visibility
+from apps.accounts.selectors import can_edit, visible
+from apps.catalog.models import Separator
+from apps.catalog.selectors import visible_separators
+from apps.measurements.selectors import visible_spectra
+from tests.factories import MembershipFactory, SeparatorFactory, SpectrumFactory, UserFactory
+
+TODAY = datetime.date(2026, 6, 1)
+FUTURE = TODAY + datetime.timedelta(days=30)
+PAST = TODAY - datetime.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_today(monkeypatch):
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
+
+
+
+
+# (visibility, embargo) -> who sees it
+MATRIX = [
+    (Visibility.PUBLIC, None, {"anonymous", "outsider", "member", "owner", "uploader"}),
+    (Visibility.GROUP, None, {"member", "owner", "uploader"}),
+    (Visibility.PRIVATE, None, {"owner", "uploader"}),
+    (Visibility.PUBLIC, FUTURE, {"member", "owner", "uploader"}),
+    (Visibility.GROUP, FUTURE, {"member", "owner", "uploader"}),
+    (Visibility.PRIVATE, FUTURE, {"owner", "uploader"}),
+    (Visibility.GROUP, PAST, {"anonymous", "outsider", "member", "owner", "uploader"}),
+    (Visibility.PRIVATE, PAST, {"anonymous", "outsider", "member", "owner", "uploader"}),
+    (Visibility.PUBLIC, TODAY, {"anonymous", "outsider", "member", "owner", "uploader"}),
+]
+
+
+@pytest.mark.parametrize("visibility,embargo,seen_by", MATRIX)
+@pytest.mark.parametrize("viewer", ["anonymous", "outsider", "member", "owner", "uploader"])
+def test_separator_visibility_matrix(group, owner, member, outsider, visibility, embargo, seen_by, viewer):
+    uploader = MembershipFactory(group=group).user
+    separator = SeparatorFactory(group=group, visibility=visibility, embargo_until=embargo, created_by=uploader)
+    user = {"anonymous": AnonymousUser(), "outsider": outsider, "member": member, "owner": owner, "uploader": uploader}[
+        viewer
+    ]
+    assert (separator in visible_separators(user=user)) == (viewer in seen_by)
+
+
+def test_embargoed_record_becomes_public_once_embargo_passes(group, outsider, monkeypatch):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC, embargo_until=FUTURE)
+    assert not visible(Separator.objects.all(), outsider).filter(pk=separator.pk).exists()
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: FUTURE)
+    assert visible(Separator.objects.all(), outsider).filter(pk=separator.pk).exists()
+
+
+def test_public_spectrum_of_private_cell_hidden_from_outsider(group, outsider, member):
+    spectrum = SpectrumFactory(group=group, visibility=Visibility.PUBLIC, cell__visibility=Visibility.PRIVATE)
+    assert not visible_spectra(user=outsider).filter(pk=spectrum.pk).exists()
+    assert not visible_spectra(user=member).filter(pk=spectrum.pk).exists()
+
+
+def test_superuser_sees_private_records(group):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PRIVATE)
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    assert separator in visible_separators(user=admin)
+
+
+def test_membership_added_later_takes_effect_for_same_user_object(group):
+    separator = SeparatorFactory(group=group, visibility=Visibility.GROUP)
+    user = UserFactory()
+    assert separator not in visible_separators(user=user)
+    MembershipFactory(group=group, user=user)
+    assert separator in visible_separators(user=user)
+
+
+@pytest.mark.parametrize("role,may_edit", [("member", True), ("owner", True), ("outsider", False), ("anonymous", False)])
+def test_only_group_members_may_edit(group, owner, member, outsider, role, may_edit):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    user = {"member": member, "owner": owner, "outsider": outsider, "anonymous": AnonymousUser()}[role]
+    assert can_edit(separator, user) is may_edit

@@ -1,0 +1,52 @@
+"""Shared fixtures: users in every role and records in every visibility."""
+from pathlib import Path
+
+import pytest
+
+INSTRUMENT_FILES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "instrument-files"
+LITERATURE_CSV = INSTRUMENT_FILES.parent / "literature" / "obelix-all.csv"
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(request, tmp_path):
+    """Raw files go to a throwaway folder; no test writes into var/. Tasks run eagerly unless a test says not."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # pure-code tests may run with -p no:django
+    settings = request.getfixturevalue("settings")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+
+
+@pytest.fixture
+def instrument_files() -> Path:
+    assert INSTRUMENT_FILES.is_dir(), f"shared instrument files not found at {INSTRUMENT_FILES}"
+    return INSTRUMENT_FILES
+
+
+@pytest.fixture
+def group(db):
+    from tests.factories import ResearchGroupFactory
+
+    return ResearchGroupFactory()
+
+
+@pytest.fixture
+def owner(group):
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory(group=group, role="owner").user
+
+
+@pytest.fixture
+def member(group):
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory(group=group, role="member").user
+
+
+@pytest.fixture
+def outsider(db):
+    from tests.factories import MembershipFactory
+
+    return MembershipFactory().user  # member of another group

@@ -1,0 +1,197 @@
+"""factory_boy factories for every model that tests create."""
+import datetime
+
+import factory
+import numpy as np
+from django.contrib.auth import get_user_model
+
+from apps.accounts.models import Membership, ResearchGroup, Visibility
+from apps.analysis.models import FitProtocol
+from apps.catalog.models import (
+    Cell,
+    CellLayer,
+    Electrode,
+    Interface,
+    InterfaceEvidence,
+    Material,
+    MaterialFamily,
+    PressureStep,
+    Separator,
+    SeparatorComponent,
+    Source,
+)
+from apps.measurements.models import ImpedanceSpectrum
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"researcher{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.django.Password("correct horse battery")
+
+
+class ResearchGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ResearchGroup
+
+    name = factory.Sequence(lambda n: f"Solid-State Ionics Lab {n}")
+    slug = factory.Sequence(lambda n: f"ssi-lab-{n}")
+    institution = "Example University"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    group = factory.SubFactory(ResearchGroupFactory)
+    role = Membership.Role.MEMBER
+
+
+class OwnedFactory(factory.django.DjangoModelFactory):
+    group = factory.SubFactory(ResearchGroupFactory)
+    visibility = Visibility.PUBLIC
+    embargo_until = None
+
+
+class MaterialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Material
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Li7La3Zr2O12-variant-{n}")
+    formula = "Li6.4La3Zr1.4Ta0.6O12"
+    family = MaterialFamily.GARNET
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    doi = factory.Sequence(lambda n: f"10.1000/assb.{n}")
+    citation = factory.Sequence(lambda n: f"A. Author et al., J. Solid State Ionics {n} (2024)")
+    year = 2024
+
+
+class SeparatorFactory(OwnedFactory):
+    class Meta:
+        model = Separator
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"LLZTO pellet {n}")
+    form = Separator.Form.PELLET
+    processing_route = "sintering"
+    densification_pressure_mpa = 300.0
+    sintering_temperature_c = 1150.0
+    thickness_um = 800.0
+    area_cm2 = 0.785
+    relative_density = 0.95
+
+    @factory.post_generation
+    def with_component(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            SeparatorComponent.objects.create(
+                separator=obj, material=MaterialFactory(), role=SeparatorComponent.Role.FAST_ION_PHASE, fraction=1.0
+            )
+
+
+class ElectrodeFactory(OwnedFactory):
+    class Meta:
+        model = Electrode
+
+    name = factory.Sequence(lambda n: f"Li foil {n}")
+    kind = Electrode.Kind.ANODE
+    is_metal_foil = True
+    thickness_um = 50.0
+
+
+class CellFactory(OwnedFactory):
+    class Meta:
+        model = Cell
+
+    name = factory.Sequence(lambda n: f"Au|LLZTO|Au cell {n}")
+    configuration = Cell.Configuration.BLOCKING
+    housing = Cell.Housing.DIE
+    electrode_contact = Cell.ElectrodeContact.AU
+    separator = factory.SubFactory(SeparatorFactory, group=factory.SelfAttribute("..group"))
+    active_area_cm2 = 0.785
+
+
+class CellLayerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CellLayer
+
+    cell = factory.SubFactory(CellFactory)
+    position = factory.Sequence(lambda n: n)
+    kind = CellLayer.Kind.SEPARATOR
+
+
+class PressureStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PressureStep
+
+    cell = factory.SubFactory(CellFactory)
+    position = factory.Sequence(lambda n: n)
+    phase = PressureStep.Phase.MEASUREMENT
+    pressure_mpa = 10.0
+
+
+class InterfaceFactory(OwnedFactory):
+    class Meta:
+        model = Interface
+
+    name = factory.Sequence(lambda n: f"Li|LLZTO interface {n}")
+    material_a = factory.SubFactory(MaterialFactory, name="Li", formula="Li", family=MaterialFamily.OTHER)
+    material_b = factory.SubFactory(MaterialFactory)
+
+
+class InterfaceEvidenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InterfaceEvidence
+
+    interface = factory.SubFactory(InterfaceFactory)
+    technique = InterfaceEvidence.Technique.XPS
+    assigned_species = "Li2CO3"
+
+
+def rc_spectrum(
+    r_ohm: float = 1000.0, c_f: float = 1e-9, r0_ohm: float = 10.0, n_points: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz, 1e6 … 1e-1) and Z (Ω) of R0-p(R,C): a closed form for tests."""
+    f = np.logspace(6, -1, n_points)
+    z = r0_ohm + r_ohm / (1 + 1j * 2 * np.pi * f * r_ohm * c_f)
+    return f, z
+
+
+class SpectrumFactory(OwnedFactory):
+    class Meta:
+        model = ImpedanceSpectrum
+
+    cell = factory.SubFactory(CellFactory, group=factory.SelfAttribute("..group"))
+    label = factory.Sequence(lambda n: f"EIS {n}")
+    temperature_c = 25.0
+    stack_pressure_mpa = 10.0
+
+    @factory.lazy_attribute
+    def data(self):
+        return ImpedanceSpectrum.pack(*rc_spectrum())
+
+    n_points = 50
+    frequency_min_hz = 0.1
+    frequency_max_hz = 1e6
+    measured_at = factory.LazyFunction(lambda: datetime.datetime(2026, 1, 15, 12, 0, tzinfo=datetime.timezone.utc))
+
+
+class FitProtocolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FitProtocol
+        django_get_or_create = ["name", "version"]
+
+    name = factory.Sequence(lambda n: f"test protocol {n}")
+    version = 1
+    circuit = "R0-p(R1,C1)"
+    element_roles = {"R0": "series", "R1": "total", "C1": "total"}

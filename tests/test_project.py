@@ -1,0 +1,81 @@
+"""Project-level checks: migrations, deploy settings, the compose file."""
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.django_db
+def test_migrations_are_up_to_date():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def _manage(*args, env_extra):
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_debug_off_and_a_real_secret():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env_extra={"DEBUG": "0", "SECRET_KEY": "x" * 64 + "-real-secret-for-check", "ALLOWED_HOSTS": "example.org"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_default_secret():
+    result = _manage("check", env_extra={"DEBUG": "0", "SECRET_KEY": ""})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_production_services(compose):
+    assert {"web", "worker", "db", "redis"} <= set(compose["services"])
+
+
+@pytest.mark.parametrize("service", ["db", "redis"])
+def test_compose_backing_services_have_health_checks(compose, service):
+    assert compose["services"][service]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_compose_app_services_wait_for_healthy_backends(compose, service):
+    depends = compose["services"][service]["depends_on"]
+    assert depends["db"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    env = compose["services"][service]["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
+
+
+def test_compose_postgres_keeps_data_in_a_named_volume(compose):
+    mounts = compose["services"]["db"]["volumes"]
+    assert any(m.split(":")[0] in compose["volumes"] for m in mounts)
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_compose_commands_name_modules_that_exist(compose, service):
+    command = compose["services"][service]["command"]
+    modules = re.findall(r"(?:gunicorn\s+)([\w.]+):(\w+)", command) + [
+        (m, "celery_app") for m in re.findall(r"celery -A ([\w.]+)", command)
+    ]
+    assert modules, f"no module found in {command!r}"
+    for module, attribute in modules:
+        assert hasattr(importlib.import_module(module), attribute), f"{module}:{attribute}"
+    if "manage.py" in command:
+        assert (ROOT / "manage.py").exists()
