@@ -1,0 +1,2 @@
+"""REST API routes (/api/v1/, schema, docs)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Web page routes."""
+urlpatterns: list = []
