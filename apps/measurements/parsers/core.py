@@ -205,9 +205,18 @@ def _unit_scale(name: str) -> float:
     return 1.0
 
 
+def unquote(text: str) -> str:
+    """Text without surrounding whitespace and one pair of matching quotes."""
+    text = text.strip()
+    for quote in ('"', "'"):
+        if len(text) >= 2 and text[0] == quote and text[-1] == quote:
+            return text[1:-1].strip()
+    return text
+
+
 def column_base(name: str) -> str:
     """Column name without quotes, units, spaces and underscores, lower-cased."""
-    base = name.strip().strip('"').strip("'").strip()
+    base = unquote(name)
     for _ in range(2):
         match = _UNIT_GROUP.search(base)
         if not match:

@@ -28,10 +28,13 @@ from .core import (
     split_lines,
     split_sweeps,
     to_float,
+    unquote,
 )
 
 ASSBDB_HEADER = ("frequency_hz", "z_real_ohm", "z_imag_ohm")
 ASSBDB_COMMENT = "# assbdb"
+ASSBDB_MARKER = "# assbdb-spectrum"
+HEADERLESS_NAMES = ("f", "Z'", "Z''")
 
 _DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
 
@@ -64,7 +67,7 @@ def _split_header(line: str, delimiter: str | None, width: int) -> list[str] | N
     if delimiter is None:
         options.insert(0, [c for c in re.split(r"\t|\s{2,}", line.strip()) if c])
     for cells in options:
-        cells = [c.strip().strip('"').strip() for c in cells]
+        cells = [unquote(c) for c in cells]
         if len(cells) == width:
             return cells
     return None
@@ -92,8 +95,9 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
         if not stripped:
             continue
         if stripped.startswith("#"):
-            if stripped.startswith(ASSBDB_COMMENT):
+            if stripped.startswith(ASSBDB_MARKER):
                 is_assbdb = True
+            elif stripped.startswith(ASSBDB_COMMENT + " "):
                 metadata.update(_comment_metadata(ctx, number, stripped))
             continue
         meaningful.append((number, line))
@@ -134,7 +138,7 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
                 f"no header row; a table without one must have exactly 3 columns (f, Z', Z''), found {width}",
                 line=data[0][0],
             )
-        names = list(ASSBDB_HEADER)
+        names = list(HEADERLESS_NAMES)
 
     decimal_comma = False
     if delimiter != ",":
@@ -148,7 +152,7 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
 
 def _dialect(names: list[str], is_assbdb: bool) -> str:
     stripped = [n.strip() for n in names]
-    if is_assbdb or tuple(stripped) == ASSBDB_HEADER:
+    if is_assbdb and tuple(stripped) == ASSBDB_HEADER:
         return "assbdb-csv"
     if "freq/Hz" in stripped and any(n.startswith("Re(Z)") for n in stripped):
         return "biologic-txt"

@@ -54,14 +54,6 @@ def _mode(text: str) -> str | None:
     return None
 
 
-def _check_count(ctx: Context, stated: int | None, rows, last_line: int) -> None:
-    if stated is not None and len(rows) < stated:
-        raise ctx.error(
-            f"table ends after {len(rows)} of the {stated} data points the header states (file truncated?)",
-            line=last_line,
-        )
-
-
 def parse_z(ctx: Context, text: str) -> list[ParsedSpectrum]:
     lines = split_lines(text)
     settings: dict[str, str] = {}
@@ -96,8 +88,8 @@ def parse_z(ctx: Context, text: str) -> list[ParsedSpectrum]:
     require_roles(roles, ctx, line=header_line, expected_freq="'Freq(Hz)'")
     data = [(i + 1, line) for i, line in enumerate(lines) if i > end_comments and line.strip()]
     rows = read_rows(ctx, data, names, roles, delimiter="\t")
-    stated = parse_number_or_none(settings.get("Data Points", ""))
-    _check_count(ctx, int(stated) if stated is not None else None, rows, data[-1][0] if data else header_line)
+    # "Data Points" is the number planned; a stopped sweep writes fewer rows.
+    planned = parse_number_or_none(settings.get("Data Points", ""))
 
     meta: dict[str, Any] = {"format": FORMAT_Z}
     if "Measured Data, ZPlot" in settings:
@@ -121,6 +113,8 @@ def parse_z(ctx: Context, text: str) -> list[ParsedSpectrum]:
             meta[target] = plain_number(value)
     if notes:
         meta["notes"] = "\n".join(notes)
+    if planned is not None:
+        meta["points_planned"] = plain_number(planned)
     return [build_spectrum(ctx, rows, metadata=clean_metadata(meta), fmt=FORMAT_Z, index=0, table_line=header_line)]
 
 
@@ -138,14 +132,13 @@ def parse_zw(ctx: Context, text: str) -> list[ParsedSpectrum]:
     names = [n for n in re.split(r"\s{2,}|\t", lines[header_index].strip().strip('"').strip()) if n]
     roles = find_roles(names)
     require_roles(roles, ctx, line=header_line, expected_freq="'Freq(Hz)'")
-    stated = None
+    planned = None
     if header_index >= 1:
         value = parse_number_or_none(lines[header_index - 1])
         if value is not None and value.is_integer():
-            stated = int(value)
+            planned = int(value)
     data = [(i + 1, line) for i, line in enumerate(lines) if i > header_index and line.strip()]
     rows = read_rows(ctx, data, names, roles, delimiter=",")
-    _check_count(ctx, stated, rows, data[-1][0] if data else header_line)
 
     preamble = [line.strip().strip('"').strip() for line in lines[:header_index]]
     meta: dict[str, Any] = {"format": FORMAT_ZW}
@@ -177,4 +170,6 @@ def parse_zw(ctx: Context, text: str) -> list[ParsedSpectrum]:
         free_text.append(line)
     if free_text:
         meta["notes"] = "\n".join(free_text)
+    if planned is not None:
+        meta["points_planned"] = planned
     return [build_spectrum(ctx, rows, metadata=clean_metadata(meta), fmt=FORMAT_ZW, index=0, table_line=header_line)]
