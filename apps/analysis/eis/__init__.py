@@ -1,0 +1,38 @@
+"""EIS analysis engine: circuits, fitting, Kramers–Kronig, DRT and derived
+quantities. Pure numpy/scipy; imports no Django, so it can be used, tested
+and benchmarked on its own."""
+
+from .circuits import Circuit, CircuitSyntaxError, circuit_impedance, parse_circuit
+from .derived import (
+    EPSILON_0_F_PER_CM,
+    K_B_EV_PER_K,
+    ArrheniusResult,
+    Conductivity,
+    VTFResult,
+    area_specific_resistance,
+    assign_arc,
+    brug_capacitance,
+    conductivity,
+    effective_capacitance_rq,
+    electronic_conductivity,
+    fit_arrhenius,
+    fit_vtf,
+    relative_permittivity,
+)
+from .drt import DRTResult, compute_drt
+from .fitting import FitError, FitResult, fit_circuit
+from .kramers_kronig import DEFAULT_KK_THRESHOLD, KramersKronigResult, kramers_kronig_test
+
+ENGINE_VERSION = "1.0.0"
+
+__all__ = [
+    "ENGINE_VERSION",
+    "Circuit", "CircuitSyntaxError", "circuit_impedance", "parse_circuit",
+    "FitError", "FitResult", "fit_circuit",
+    "DEFAULT_KK_THRESHOLD", "KramersKronigResult", "kramers_kronig_test",
+    "DRTResult", "compute_drt",
+    "EPSILON_0_F_PER_CM", "K_B_EV_PER_K", "ArrheniusResult", "Conductivity", "VTFResult",
+    "area_specific_resistance", "assign_arc", "brug_capacitance", "conductivity",
+    "effective_capacitance_rq", "electronic_conductivity", "fit_arrhenius", "fit_vtf",
+    "relative_permittivity",
+]
