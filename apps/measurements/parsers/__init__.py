@@ -115,7 +115,7 @@ def _detect(data: bytes, ctx: Context) -> tuple[str, str | None]:
         text = decode_text(data, ctx)
     except ParseError as exc:
         hint = _extension_hint(ctx.filename)
-        if hint:
+        if hint and exc.reason != "file is empty":
             raise ctx.error(f"{exc.reason}{hint}") from None
         raise
     for format_id, sniff in _TEXT_SNIFFERS:

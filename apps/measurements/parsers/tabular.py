@@ -53,7 +53,7 @@ class Table:
 
 def _numeric_row(line: str, delimiter: str | None) -> list[str] | None:
     cells = split_cells(line, delimiter)
-    if len(cells) < 3:
+    if len(cells) < 2:
         return None
     if all(is_number(c) for c in cells):
         return cells
@@ -114,7 +114,7 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
         if first is not None:
             break
     if first is None:
-        raise ctx.error("no numeric data table found (need rows of at least 3 numbers)")
+        raise ctx.error("no numeric data table found")
     position, delimiter, width = first
     data = meaningful[position:]
 

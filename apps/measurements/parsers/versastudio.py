@@ -54,7 +54,10 @@ def _sections(ctx: Context, lines: list[str]) -> list[tuple[str, int, list[tuple
             continue
         current[2].append((i + 1, line))
     if current is not None and current[0].startswith("Segment"):
-        raise ctx.error(f"section <{current[0]}> is never closed (file truncated?)", line=current[1])
+        last = max((n for n, line in current[2] if line.strip()), default=current[1])
+        raise ctx.error(
+            f"section <{current[0]}> opened on line {current[1]} is never closed (file truncated?)", line=last
+        )
     return sections
 
 
