@@ -124,7 +124,7 @@ def _detect(data: bytes, ctx: Context) -> tuple[str, str | None]:
     try:
         table = tabular.locate_table(ctx, text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     except ParseError as exc:
-        raise ctx.error(f"unrecognised file format: {exc.reason}{_extension_hint(ctx.filename)}", line=exc.line) from None
+        raise ctx.error(f"{exc.reason}{_extension_hint(ctx.filename)}", line=exc.line, field=exc.field) from None
     return table.fmt, text
 
 

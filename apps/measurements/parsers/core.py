@@ -451,7 +451,7 @@ def build_spectrum(
         if not math.isfinite(freq[i]):
             raise ctx.error("non-finite frequency", line=line, field="frequency")
         if freq[i] <= 0:
-            raise ctx.error(f"frequency must be > 0, found {freq[i]!r}", line=line, field="frequency")
+            raise ctx.error(f"frequency must be > 0, found {float(freq[i])!r}", line=line, field="frequency")
         if not (math.isfinite(z[i].real) and math.isfinite(z[i].imag)):
             raise ctx.error("non-finite impedance value", line=line, field="impedance")
     _, first = np.unique(freq, return_index=True)

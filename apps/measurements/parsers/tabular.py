@@ -102,7 +102,7 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
             continue
         meaningful.append((number, line))
     if not meaningful:
-        raise ctx.error("no data table found")
+        raise ctx.error("unrecognised file format: no data table found")
 
     first = None
     for position, (number, line) in enumerate(meaningful):
@@ -114,7 +114,7 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
         if first is not None:
             break
     if first is None:
-        raise ctx.error("no numeric data table found")
+        raise ctx.error("unrecognised file format: no known instrument header and no numeric data table")
     position, delimiter, width = first
     data = meaningful[position:]
 
