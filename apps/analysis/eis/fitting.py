@@ -209,6 +209,23 @@ class _Features:
     has_tail: bool
 
 
+def _linear_floor_cost(f, z, w_re, w_im):
+    """χ²/2 of a flexible KK-compliant linear model (R∞, L, series C and
+    3 RC elements per decade) under the fit's weights: roughly the cost a
+    good circuit fit can reach, used to stop the multi-start search early."""
+    w = 2 * np.pi * f
+    tau = np.logspace(np.log10(1 / w.max()), np.log10(10 / w.min()),
+                      int(np.ceil(3 * np.log10(10 * w.max() / w.min()))))
+    voigt = 1.0 / (1 + 1j * w[:, None] * tau[None, :])
+    a = np.hstack([np.ones((f.size, 1)), voigt, (1j * w)[:, None], (1 / (1j * w))[:, None]])
+    a_r = np.vstack([a.real * w_re[:, None], a.imag * w_im[:, None]])
+    b = np.concatenate([z.real * w_re, z.imag * w_im])
+    a_r /= np.maximum(np.linalg.norm(a_r, axis=0), 1e-300)
+    x = np.linalg.lstsq(a_r, b, rcond=None)[0]
+    r = a_r @ x - b
+    return 0.5 * float(r @ r)
+
+
 def _spectrum_features(f, z) -> _Features:
     order = np.argsort(f)[::-1]  # high → low frequency
     f = f[order]
@@ -243,7 +260,10 @@ def _spectrum_features(f, z) -> _Features:
     tail_c = float(1.0 / (mz_low * w_min))
     tail_sigma = float(mz_low * np.sqrt(w_min))
 
-    arcs = _arcs_from_rc_distribution(w, z, r_inf)
+    arcs, r_inf_fit = _arcs_from_rc_distribution(w, z, r_inf)
+    if any(tau < 1.0 / w.max() for _, tau in arcs) and r_inf_fit > 0:
+        # An arc above the highest frequency hides R∞ below Re Z(f_max).
+        r_inf = min(r_inf, r_inf_fit)
     r_arcs = sum(a[0] for a in arcs)
     low_f_extra_r = float(max(zr[-1] - r_inf - r_arcs, 0.1 * (zr[-1] - r_inf), 1e-6 * np.abs(z).max()))
     return _Features(
@@ -281,14 +301,15 @@ def _arcs_from_rc_distribution(w, z, r_inf):
         smooth[i, i : i + 3] = lam * np.array([1.0, -2.0, 1.0])
     x, _ = nnls(np.vstack([a, smooth]), np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
     r_k = x[:k] / col[:k]
+    r_inf_fit = float(x[k] / col[k])
     total = r_k.sum()
     if total <= 0:
-        return []
+        return [], r_inf_fit
     padded = np.concatenate([[0.0], r_k, [0.0]])
     peaks, _ = find_peaks(padded)
     peaks = peaks - 1
     if peaks.size == 0:
-        return []
+        return [], r_inf_fit
     # Basins: split at the minimum between neighbouring peaks.
     edges = [0]
     for p, q in zip(peaks[:-1], peaks[1:]):
@@ -299,8 +320,10 @@ def _arcs_from_rc_distribution(w, z, r_inf):
         r = r_k[lo:hi].sum()
         if r > 0.02 * total:
             ln_tau = np.sum(r_k[lo:hi] * np.log(tau[lo:hi])) / r
-            arcs.append((float(r), float(np.exp(ln_tau))))
-    return arcs
+            # Slower than the lowest measured frequency is the tail, not an arc.
+            if np.exp(ln_tau) < 1.0 / w.min():
+                arcs.append((float(r), float(np.exp(ln_tau))))
+    return arcs, r_inf_fit
 
 
 # --------------------------------------------------------------------------
@@ -505,7 +528,8 @@ def fit_circuit(
     dict name → (low, high) overriding the circuit defaults; ``fixed``: dict
     name → value held constant; ``frequency_window_hz``: (fmin, fmax), only
     points inside are fitted; ``n_starts``: most starts to try (default 8;
-    the search stops early once two starts agree on the best cost);
+    the search stops early once a start reaches the cost of a flexible
+    KK-compliant linear model of the data, or three starts agree);
     ``seed``: seeds the perturbed starts, so results are reproducible.
     """
     c = parse_circuit(circuit)
@@ -594,6 +618,8 @@ def fit_circuit(
                      np.clip(base + rng.normal(0.0, 0.1, base.size), 0.3, 1.0))
         return p
 
+    # Accept a start at once when it is as good as a flexible linear model.
+    good_enough = 1.25 * _linear_floor_cost(f, z, w_re, w_im) if 2 * f.size > 3 * n_free else 0.0
     best = None
     best_cost = np.inf
     tried = 0
@@ -610,8 +636,8 @@ def fit_circuit(
             best_cost, best = cost, (u.copy(), ok, mesg)
         elif cost <= best_cost * (1 + 1e-3):
             agreements += 1
-        # Two independent starts landing on the same minimum: accept it.
-        if agreements >= 2:
+        # Several starts landing on the same minimum: accept it.
+        if best_cost <= good_enough or agreements >= 3:
             break
 
     u, ok, mesg = best
