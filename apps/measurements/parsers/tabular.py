@@ -37,6 +37,7 @@ ASSBDB_MARKER = "# assbdb-spectrum"
 HEADERLESS_NAMES = ("f", "Z'", "Z''")
 
 _DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
+_DELIMITER_NAMES = {"\t": "tabs", ";": "semicolons", ",": "commas", None: "whitespace"}
 
 
 @dataclass
@@ -125,12 +126,15 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
         names = _split_header(candidate, delimiter, width)
         header_line = number
         if names is None:
-            found = split_cells(candidate, delimiter)
-            if len(found) >= 2 and any(classify_column(c) for c in found):
-                raise ctx.error(
-                    f"header has {len(found)} columns but the first data row (line {data[0][0]}) has {width}",
-                    line=number,
-                )
+            # A column-name line that does not fit the rows must not be skipped as preamble.
+            for other in _DELIMITERS:
+                found = split_cells(candidate, other)
+                if len(found) >= 2 and any(classify_column(c) for c in found):
+                    raise ctx.error(
+                        f"column names do not line up with the data rows (line {data[0][0]} has {width} values "
+                        f"separated by {_DELIMITER_NAMES[delimiter]})",
+                        line=number,
+                    )
             header_line = None
     if names is None:
         if width != 3:

@@ -119,3 +119,12 @@ def test_mpt_cycle_number_splits_spectra():
     assert [len(s) for s in spectra] == [20, 23]
     assert [s.metadata["cycle"] for s in spectra] == [1, 2]
     assert spectra[1].source_line == 82
+
+
+def test_header_that_does_not_fit_the_rows_is_an_error_not_preamble():
+    data = _table("freq,Z',Z''", zip(F, ZR, ZI), "\t")
+    with pytest.raises(ParseError) as caught:
+        parse(data, filename="mixed.txt")
+    assert str(caught.value) == (
+        "mixed.txt, line 1: column names do not line up with the data rows (line 2 has 3 values separated by tabs)"
+    )
