@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from apps.measurements.parsers import ParseError, parse, to_csv
-from parser_test_files import EXPECTED, INSTRUMENT_FILES, TEXT_LAYOUT, read
+from parser_test_files import INSTRUMENT_FILES, TEXT_LAYOUT, read
 
 pytestmark = pytest.mark.skipif(not INSTRUMENT_FILES.is_dir(), reason=f"no instrument files at {INSTRUMENT_FILES}")
 
