@@ -302,12 +302,19 @@ def _arcs_from_rc_distribution(w, z, r_inf):
     x, _ = nnls(np.vstack([a, smooth]), np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
     r_k = x[:k] / col[:k]
     r_inf_fit = float(x[k] / col[k])
+    # Slower than the lowest measured frequency is the tail, not an arc: cut
+    # it off so that it cannot swallow a neighbouring arc's basin.
+    inside = tau < 1.0 / w.min()
+    r_k = np.where(inside, r_k, 0.0)
+    k_in = int(inside.sum())
     total = r_k.sum()
     if total <= 0:
         return [], r_inf_fit
     padded = np.concatenate([[0.0], r_k, [0.0]])
     peaks, _ = find_peaks(padded)
     peaks = peaks - 1
+    # A maximum at the cut is the tail rising into the measured range.
+    peaks = peaks[peaks < k_in - 1]
     if peaks.size == 0:
         return [], r_inf_fit
     # Basins: split at the minimum between neighbouring peaks.
@@ -549,7 +556,7 @@ def fit_circuit(
         raise FitError(f"fixed parameters {unknown} not in circuit; known: {c.parameter_names}")
     is_free = np.array([n not in fixed for n in c.parameter_names])
     n_free = int(is_free.sum())
-    if 2 * f.size < n_free or f.size < 2:
+    if 2 * f.size <= n_free or f.size < 2:
         raise FitError(
             f"{f.size} points ({2 * f.size} real values) cannot determine {n_free} free parameters"
         )
@@ -603,15 +610,21 @@ def fit_circuit(
                 raise FitError(f"initial_guess needs {c.n_parameters} values {c.parameter_names}, got {g.size}")
             user = g
 
+    # Alternative arc assignments (block order, invented arcs), duplicates dropped.
+    variants = [auto[0]]
+    for v in range(1, 4):
+        g = _structural_guess(c, feat, v)
+        if not any(np.allclose(g, h) for h in variants):
+            variants.append(g)
+
     def start_vector(k):
         if k == 0:
             return user if user is not None else auto[0]
         if user is not None and k == 1:
             return auto[0]
         j = k - (1 if user is not None else 0)
-        if j <= 3:
-            # alternative arc assignments (block order, invented arcs)
-            return _structural_guess(c, feat, j)
+        if j < len(variants):
+            return variants[j]
         base = auto[0]
         logs = np.array(c.log_scale)
         p = np.where(logs, base * np.exp(rng.normal(0.0, 1.0, base.size)),
