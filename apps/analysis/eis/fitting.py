@@ -302,19 +302,12 @@ def _arcs_from_rc_distribution(w, z, r_inf):
     x, _ = nnls(np.vstack([a, smooth]), np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
     r_k = x[:k] / col[:k]
     r_inf_fit = float(x[k] / col[k])
-    # Slower than the lowest measured frequency is the tail, not an arc: cut
-    # it off so that it cannot swallow a neighbouring arc's basin.
-    inside = tau < 1.0 / w.min()
-    r_k = np.where(inside, r_k, 0.0)
-    k_in = int(inside.sum())
     total = r_k.sum()
     if total <= 0:
         return [], r_inf_fit
     padded = np.concatenate([[0.0], r_k, [0.0]])
     peaks, _ = find_peaks(padded)
     peaks = peaks - 1
-    # A maximum at the cut is the tail rising into the measured range.
-    peaks = peaks[peaks < k_in - 1]
     if peaks.size == 0:
         return [], r_inf_fit
     # Basins: split at the minimum between neighbouring peaks.
