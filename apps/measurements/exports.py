@@ -1,0 +1,100 @@
+"""A stored spectrum back out as CSV or JSON, in the parser package's own formats.
+
+Both exports go through ``apps.measurements.parsers.to_csv`` / ``to_json``,
+so ``parse(spectrum_csv(s).encode())`` returns bit-identical arrays and the
+same metadata, and an exported file can be uploaded again as it is.
+
+JSON document (``assbdb-spectrum`` version 1)::
+
+    {
+      "format": "assbdb-spectrum",
+      "version": 1,
+      "frequencies_hz": [...],          # Hz, as measured (file order)
+      "z_real_ohm": [...],              # Z' in ohm
+      "z_imag_ohm": [...],              # Z'' in ohm, capacitive arcs negative
+      "metadata": {
+        "assbdb_spectrum_id": 12, "label": "...", "cell": "...", "cell_id": 3,
+        "separator": "...", "separator_thickness_um": 800.0, "separator_area_cm2": 0.785,
+        "temperature_c": 25.0, "stack_pressure_mpa": 10.0, ...   # conditions, where known
+        "instrument_metadata": {...}    # what the instrument file stated
+      }
+    }
+
+CSV: ``# assbdb <key>=<JSON value>`` comment lines with the same metadata,
+then ``frequency_hz,z_real_ohm,z_imag_ohm`` rows.
+"""
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from .models import ImpedanceSpectrum
+from .parsers import to_csv, to_json
+
+EXPORTED_CONDITIONS: tuple[str, ...] = (
+    "temperature_c",
+    "equilibration_time_min",
+    "atmosphere",
+    "stack_pressure_mpa",
+    "cycle_index",
+    "state_of_charge",
+    "elapsed_time_h",
+    "dc_bias_v",
+    "ac_amplitude_mv",
+    "points_per_decade",
+    "mode",
+    "instrument",
+    "measured_at",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def spectrum_metadata(spectrum: ImpedanceSpectrum) -> dict[str, Any]:
+    """The metadata written into both exports: identity, cell and separator geometry, conditions, instrument facts."""
+    cell = spectrum.cell
+    separator = cell.separator
+    metadata: dict[str, Any] = {
+        "assbdb_spectrum_id": spectrum.pk,
+        "label": spectrum.label,
+        "cell": cell.name,
+        "cell_id": cell.pk,
+        "cell_configuration": cell.configuration,
+    }
+    if separator is not None:
+        metadata["separator"] = separator.name
+        metadata["separator_id"] = separator.pk
+        if separator.thickness_um is not None:
+            metadata["separator_thickness_um"] = separator.thickness_um
+        if separator.area_cm2 is not None:
+            metadata["separator_area_cm2"] = separator.area_cm2
+    for name in EXPORTED_CONDITIONS:
+        value = getattr(spectrum, name)
+        if value not in (None, ""):
+            metadata[name] = _plain(value)
+    if spectrum.raw_file_id:
+        metadata["raw_file"] = spectrum.raw_file.original_name
+        metadata["raw_file_sha256"] = spectrum.raw_file.sha256
+    if spectrum.metadata:
+        metadata["instrument_metadata"] = dict(spectrum.metadata)
+    return metadata
+
+
+def spectrum_csv(spectrum: ImpedanceSpectrum) -> str:
+    """CSV text of a stored spectrum, metadata in ``# assbdb`` comment lines."""
+    return to_csv((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum)))
+
+
+def spectrum_json(spectrum: ImpedanceSpectrum) -> str:
+    """JSON text of a stored spectrum in the ``assbdb-spectrum`` version 1 schema (see module docstring)."""
+    return to_json((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum)))
+
+
+def export_filename(spectrum: ImpedanceSpectrum, extension: str) -> str:
+    """A download name a researcher recognises: ``spectrum-12-25C.csv``."""
+    temperature = f"-{spectrum.temperature_c:g}C" if spectrum.temperature_c is not None else ""
+    return f"spectrum-{spectrum.pk}{temperature}.{extension.lstrip('.')}"
