@@ -658,7 +658,11 @@ def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, trie
     n_free = int(is_free.sum())
     dof = max(2 * f.size - n_free, 1)
     jw = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])[:, is_free]
-    cov_free = chi2 / dof * np.linalg.pinv(jw.T @ jw)
+    # Column scaling first: linear-space columns span ~20 decades (Q vs R).
+    norm = np.linalg.norm(jw, axis=0)
+    norm[norm == 0] = 1.0
+    js = jw / norm
+    cov_free = chi2 / dof * np.linalg.pinv(js.T @ js) / np.outer(norm, norm)
     cov = np.zeros((c.n_parameters, c.n_parameters))
     cov[np.ix_(is_free, is_free)] = cov_free
     sd = np.sqrt(np.clip(np.diag(cov), 0, None))

@@ -57,7 +57,6 @@ def test_fit_zplot_dummy_cells_with_small_residuals(name, circuit):
     # a few high-frequency points carry lead artefacts; the bulk fits at noise level
     assert magnitude.max() < 0.05
     assert np.median(magnitude) < 0.005
-    assert result.converged
 
 
 def test_fit_recovers_synthetic_truth_and_stderr_covers_it():
