@@ -99,11 +99,52 @@ def _resolve(model: type[models.Model], value: Any, parameter: str, position: in
     return found
 
 
+def _constraint_fields(constraint) -> set[str]:
+    condition = getattr(constraint, "condition", None)
+    if condition is None:
+        return set(getattr(constraint, "fields", ()) or ())
+    names: set[str] = set()
+    pending = [condition]
+    while pending:
+        node = pending.pop()
+        for child in getattr(node, "children", ()):
+            if isinstance(child, tuple):
+                names.add(child[0].split("__")[0])
+            else:
+                pending.append(child)
+    return names
+
+
+def full_clean_by_field(record: models.Model, **kwargs: Any) -> None:
+    """``record.full_clean()``, with a violated single-field check constraint reported under that field's name.
+
+    Django reports database constraints under ``__all__``; a form or an API
+    client needs to know which field to correct.
+    """
+    try:
+        record.full_clean(**kwargs)
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict") or "__all__" not in exc.error_dict:
+            raise
+        by_name = {c.name: _constraint_fields(c) for c in record._meta.constraints}
+        errors: dict[str, list] = {k: list(v) for k, v in exc.error_dict.items() if k != "__all__"}
+        for error in exc.error_dict["__all__"]:
+            message = " ".join(error.messages)
+            fields = next((f for name, f in by_name.items() if name in message and len(f) == 1), None)
+            if fields:
+                field = next(iter(fields))
+                label = record._meta.get_field(field).verbose_name
+                errors.setdefault(field, []).append(ValidationError(f"{label} is out of range ({message})"))
+            else:
+                errors.setdefault("__all__", []).append(error)
+        raise ValidationError(errors) from None
+
+
 def _save_owned(record: models.Model, *, user, group: ResearchGroup, is_new: bool) -> None:
     record.group = group
     if is_new and user is not None and user.is_authenticated:
         record.created_by = user
-    record.full_clean()
+    full_clean_by_field(record)
     record.save()
 
 
@@ -184,7 +225,7 @@ def _write_components(separator: Separator, components: list[dict[str, Any]]) ->
             raise ValidationError({"components": f"item {position + 1}, material: a material is required."})
         row = SeparatorComponent(separator=separator, **data)
         try:
-            row.full_clean(exclude=["separator"])
+            full_clean_by_field(row, exclude=["separator"])
         except ValidationError as exc:
             raise _nested_error("components", position, exc) from None
         if row.fraction is not None:
@@ -295,7 +336,7 @@ def _write_evidence(interface: Interface, evidence: list[dict[str, Any]]) -> Non
         data["source"] = _resolve(Source, data.get("source"), "evidence", position, "source")
         row = InterfaceEvidence(interface=interface, **data)
         try:
-            row.full_clean(exclude=["interface"])
+            full_clean_by_field(row, exclude=["interface"])
         except ValidationError as exc:
             raise _nested_error("evidence", position, exc) from None
         rows.append(row)
@@ -353,7 +394,7 @@ def _write_layers(cell: Cell, layers: list[dict[str, Any]], user) -> None:
                 raise _nested_error("layers", position, exc) from None
         row = CellLayer(cell=cell, position=position, **data)
         try:
-            row.full_clean(exclude=["cell"], validate_unique=False)
+            full_clean_by_field(row, exclude=["cell"], validate_unique=False)
         except ValidationError as exc:
             raise _nested_error("layers", position, exc) from None
         if row.kind == CellLayer.Kind.SEPARATOR and row.separator is None and row.material is None:
@@ -378,7 +419,7 @@ def _write_pressure_steps(cell: Cell, steps: list[dict[str, Any]]) -> None:
             )
         row = PressureStep(cell=cell, position=position, **item)
         try:
-            row.full_clean(exclude=["cell"], validate_unique=False)
+            full_clean_by_field(row, exclude=["cell"], validate_unique=False)
         except ValidationError as exc:
             raise _nested_error("pressure_steps", position, exc) from None
         rows.append(row)

@@ -95,6 +95,6 @@ def spectrum_json(spectrum: ImpedanceSpectrum) -> str:
 
 
 def export_filename(spectrum: ImpedanceSpectrum, extension: str) -> str:
-    """A download name a researcher recognises: ``spectrum-12-25C.csv``."""
-    temperature = f"-{spectrum.temperature_c:g}C" if spectrum.temperature_c is not None else ""
+    """A download name a researcher recognises: ``spectrum-12_25C.csv``."""
+    temperature = f"_{spectrum.temperature_c:g}C" if spectrum.temperature_c is not None else ""
     return f"spectrum-{spectrum.pk}{temperature}.{extension.lstrip('.')}"

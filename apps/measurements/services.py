@@ -28,6 +28,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.models import Membership, ResearchGroup, Visibility
 from apps.catalog.models import Cell
+from apps.catalog.services import full_clean_by_field
 
 from .models import Atmosphere, ImpedanceSpectrum, RawFile, raw_file_path
 from .parsers import PARSER_VERSION, ParsedSpectrum, ParseError, parse
@@ -378,7 +379,7 @@ def _build_spectrum(
     spectrum.set_arrays(frequencies_hz, impedance_ohm)
     spectrum.points_per_decade = points_per_decade(frequencies_hz)
     try:
-        spectrum.full_clean(exclude=["raw_file", "cell", "group", "created_by"], validate_unique=False)
+        full_clean_by_field(spectrum, exclude=["raw_file", "cell", "group", "created_by"], validate_unique=False)
     except ValidationError as exc:
         name, messages = next(iter(exc.message_dict.items()))
         field_name = None if name == "__all__" else f"{error_prefix}{name}"
@@ -666,7 +667,9 @@ def create_spectra_from_arrays(*, cell: Cell, user, spectra: list[dict[str, Any]
             raise IngestError(
                 f"lists differ in length ({f.size}, {real.size}, {imag.size})", field=f"spectra[{position}].z_real_ohm"
             )
-        validate_arrays(f, real + 1j * imag, field_prefix=prefix)
+        z = np.empty(f.size, dtype=complex)
+        z.real, z.imag = real, imag  # not real + 1j*imag: inf*1j would turn a finite real part into NaN
+        validate_arrays(f, z, field_prefix=prefix)
         metadata = item.pop("metadata", None) or {}
         if not isinstance(metadata, dict):
             raise IngestError("must be an object", field=f"{prefix}metadata")
@@ -698,7 +701,7 @@ def create_spectra_from_arrays(*, cell: Cell, user, spectra: list[dict[str, Any]
                 visibility=owner_visibility,
                 embargo_until=owner_embargo,
                 frequencies_hz=f,
-                impedance_ohm=real + 1j * imag,
+                impedance_ohm=z,
                 metadata=metadata,
                 conditions=conditions,
                 raw_file=None,
