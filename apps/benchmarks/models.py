@@ -44,6 +44,9 @@ class BenchmarkEntry(models.Model):
     )
     cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.CASCADE, related_name="benchmark_entries")
     metric = models.CharField(max_length=30, choices=Metric.choices)
+    family = models.CharField(
+        max_length=20, choices=MaterialFamily.choices, blank=True, help_text="Family of the separator's fast-ion phase."
+    )
     value = models.FloatField(help_text="In the metric's unit (see `unit`).")
     unit = models.CharField(max_length=20)
     stderr = models.FloatField(null=True, blank=True)
@@ -94,6 +97,9 @@ class LiteratureValue(models.Model):
     family_reported = models.CharField(max_length=80, help_text="Structural family as the dataset names it.")
     family = models.CharField(max_length=20, choices=MaterialFamily.choices, default=MaterialFamily.OTHER)
     conductivity_s_per_cm = models.FloatField()
+    is_upper_bound = models.BooleanField(
+        default=False, help_text='Reported only as an upper limit ("<1E-10"); the limit is stored.'
+    )
     conductivity_total_s_per_cm = models.FloatField(null=True, blank=True)
     conductivity_bulk_s_per_cm = models.FloatField(null=True, blank=True)
     space_group = models.CharField(max_length=30, blank=True)

@@ -1,0 +1,864 @@
+"""Comparable metrics of a separator or a cell, from the stored analysis rows.
+
+Inputs are the fits under *standard* protocols (one per spectrum, see
+`standard_fits`), the `Conductivity` rows computed from them, the stored
+`ArrheniusFit` rows, `DCPolarisation` and `CriticalCurrentDensityTest`.
+
+Metrics and how each is obtained
+--------------------------------
+σ at 25 °C (total, bulk, grain boundary), S/cm
+    Measured: spectra at 25 ± 2 °C; several are averaged, the standard error is
+    the larger of the propagated one (√Σδσᵢ² / n) and the scatter (s/√n).
+    Otherwise from the Arrhenius fit (stored under a standard protocol, or
+    fitted here when ≥ 3 temperatures exist), flagged "extrapolated" when
+    25 °C lies outside the measured range.
+Activation energy, eV
+    From the same Arrhenius fit (σT form preferred), with its form, kind,
+    temperature range and a 95 % CI from Student's t with n − 2 dof.
+Separator ASR at its real thickness, Ω·cm²
+    ASR = L / σ_total(25 °C); (δASR/ASR)² = (δσ/σ)² + (δL/L)².
+Interfacial ASR, Ω·cm²
+    R_interface · A from the standard fit of the cell's reference spectrum
+    (closest to 25 °C, earliest cycle); halved for symmetric cells, which
+    have two identical interfaces in series.
+Impedance growth per cycle / per hour, Ω·cm² per cycle or per h
+    Ordinary least-squares slope of the interfacial ASR (or, without an
+    interface element, the whole cell's resistive ASR) against cycle index or
+    elapsed time, over spectra at comparable temperature (± 2 °C) and pressure
+    (within a factor 2); stderr from the regression, CI with n − 2 dof.
+Electronic conductivity, S/cm
+    σ_e = L / (A · ΔV / I_ss) per DC polarisation; averaged like σ.
+Critical current density, mA/cm²
+    The current density at failure; the true CCD lies between the last step
+    survived and the failing one, so stderr = step/√12 (uniform over one
+    step) and the interval is [CCD − step, CCD]. Protocol kept in `details`.
+
+Flags (`FLAGS`): blocking ones keep an entry off the leaderboards.
+"""
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Q
+from scipy import stats
+
+from apps.analysis.eis import derived as eis_derived
+from apps.analysis.models import ArrheniusFit, Conductivity, ConductivityKind, FitResult, FitStatus
+from apps.catalog.models import Cell, MaterialFamily, Separator, SeparatorComponent
+from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
+
+from .models import METRIC_UNITS, Metric
+
+ROOM_TEMPERATURE_C = 25.0
+#: Spectra within this many kelvin of 25 °C count as "measured at 25 °C"; also the round-robin tolerance.
+TEMPERATURE_TOLERANCE_C = 2.0
+#: Pressures within this factor of each other count as comparable.
+PRESSURE_FACTOR = 2.0
+#: A fit whose root-mean-square relative residual, √mean((ΔZ'² + ΔZ''²)/|Z|²), exceeds this is a poor fit.
+POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.03
+#: A parameter within this relative distance of a protocol bound sits at the bound.
+AT_BOUND_RELATIVE_TOLERANCE = 1e-3
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    label: str
+    blocking: bool
+    why: str
+
+
+FLAGS: dict[str, Flag] = {
+    f.code: f
+    for f in (
+        Flag("kk_failed", "Kramers–Kronig test failed", True,
+             "The spectrum is not linear, causal and stable (drift, noise); no circuit fit of it can be trusted."),
+        Flag("poor_fit", "Poor fit (residuals > 3 %)", True,
+             "The circuit does not describe the spectrum, so its resistances are not the sample's."),
+        Flag("parameter_at_bound", "Fit parameter at a protocol bound", True,
+             "A parameter pinned at its bound has no meaningful value or uncertainty."),
+        Flag("implausible_for_family", "Conductivity implausible for the family", True,
+             "Outside the physically plausible range of its family: usually a unit, thickness or area error."),
+        Flag("ccd_without_protocol", "CCD without its protocol", True,
+             "A CCD without step size, capacity per half-cycle, temperature and failure rule cannot be compared."),
+        Flag("arc_assignment_mismatch", "Arc assignment at odds with its capacitance", False,
+             "The element's effective capacitance points to another origin (Irvine, Sinclair & West 1990)."),
+        Flag("extrapolated", "Extrapolated to 25 °C", False,
+             "25 °C lies outside the measured temperatures; the value rests on the Arrhenius law holding there."),
+        Flag("no_pressure_history", "No stack-pressure history", False,
+             "Without the pressure history the number cannot be set beside others measured under load."),
+    )
+}
+BLOCKING_FLAGS = frozenset(code for code, f in FLAGS.items() if f.blocking)
+
+#: Physically plausible σ(25 °C), S/cm, per family: wide ranges spanning the published
+#: values (OBELiX and reviews); a value outside is almost always a unit or geometry error.
+PLAUSIBLE_SIGMA_25C_S_PER_CM: dict[str, tuple[float, float]] = {
+    MaterialFamily.GARNET: (1e-10, 5e-3),
+    MaterialFamily.NASICON: (1e-10, 1e-2),
+    MaterialFamily.PEROVSKITE: (1e-10, 1e-2),
+    MaterialFamily.ARGYRODITE: (1e-7, 5e-2),
+    MaterialFamily.THIOPHOSPHATE: (1e-9, 5e-2),
+    MaterialFamily.HALIDE: (1e-10, 2e-2),
+    MaterialFamily.HYDRIDE: (1e-11, 2e-2),
+    MaterialFamily.POLYMER: (1e-11, 1e-2),
+    MaterialFamily.OTHER: (1e-13, 1e-1),
+}
+
+SIGMA_METRICS = {
+    ConductivityKind.TOTAL: Metric.SIGMA_25C_TOTAL,
+    ConductivityKind.BULK: Metric.SIGMA_25C_BULK,
+    ConductivityKind.GRAIN_BOUNDARY: Metric.SIGMA_25C_GRAIN_BOUNDARY,
+}
+
+_RESISTOR = re.compile(r"^R\d*$")
+_CAPACITOR = re.compile(r"^C\d*$")
+_CPE = re.compile(r"^CPE\d*$")
+
+
+@dataclass
+class MetricValue:
+    """One computed metric before it is stored as a BenchmarkEntry."""
+
+    metric: str
+    value: float
+    stderr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    method: str
+    temperature_c: float | None = None
+    stack_pressure_mpa: float | None = None
+    thickness_um: float | None = None
+    protocol_id: int | None = None
+    flags: dict[str, str] = field(default_factory=dict)  # code -> note
+    details: dict = field(default_factory=dict)
+    cells: list = field(default_factory=list)
+    spectra: list = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        return METRIC_UNITS[Metric(self.metric)]
+
+    @property
+    def blocking(self) -> bool:
+        return any(code in BLOCKING_FLAGS for code in self.flags)
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+
+def ci95(value: float, stderr: float | None, dof: int | None = None) -> tuple[float | None, float | None]:
+    """value ± q·stderr, q from Student's t with `dof` degrees of freedom (normal when None)."""
+    if stderr is None or not math.isfinite(stderr):
+        return None, None
+    q = float(stats.t.ppf(0.975, dof)) if dof and dof > 0 else Z_95
+    return value - q * stderr, value + q * stderr
+
+
+@dataclass(frozen=True)
+class Combined:
+    mean: float
+    stderr: float | None
+    dof: int | None
+    n: int
+
+
+def combine(values, stderrs) -> Combined:
+    """Mean of repeated measurements; stderr = max(√Σδᵢ²/n, s/√n) (propagated vs scatter)."""
+    values = [float(v) for v in values]
+    n = len(values)
+    mean = sum(values) / n
+    known = [float(s) for s in stderrs if s is not None]
+    propagated = math.sqrt(sum(s * s for s in known)) / n if len(known) == n else None
+    if n == 1:
+        return Combined(mean, propagated, None, 1)
+    scatter = statistics.stdev(values) / math.sqrt(n)
+    if propagated is not None and propagated >= scatter:
+        return Combined(mean, propagated, None, n)
+    return Combined(mean, scatter, n - 1, n)
+
+
+@dataclass(frozen=True)
+class Trend:
+    slope: float
+    slope_stderr: float
+    intercept: float
+    n: int
+    ci_low: float
+    ci_high: float
+    r_squared: float
+
+
+def linear_trend(x, y) -> Trend:
+    """Ordinary least squares y = a + b·x; stderr of b = √(s² / Σ(x − x̄)²), s² = SSR/(n − 2)."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    n = x.size
+    if n < 3 or np.ptp(x) == 0:
+        raise ValueError("a trend needs at least 3 points at 2 or more distinct x")
+    fit = stats.linregress(x, y)
+    low, high = ci95(float(fit.slope), float(fit.stderr), n - 2)
+    return Trend(float(fit.slope), float(fit.stderr), float(fit.intercept), int(n), low, high, float(fit.rvalue**2))
+
+
+# ---------------------------------------------------------------------------
+# Which fits count
+# ---------------------------------------------------------------------------
+
+
+def _standard_protocol_id_for(spectrum) -> int | None:
+    """The analysis pipeline's own choice of protocol, when it offers one."""
+    try:
+        from apps.analysis.services import standard_protocol_for
+    except ImportError:
+        return None
+    try:
+        protocol = standard_protocol_for(spectrum)
+    except Exception:  # a spectrum no rule covers: fall back to the ranking below
+        return None
+    return getattr(protocol, "pk", None)
+
+
+def standard_fits(spectra) -> dict[int, FitResult]:
+    """One succeeded standard-protocol fit per spectrum id.
+
+    The pipeline's `standard_protocol_for(spectrum)` decides when it names a
+    protocol that was fitted; otherwise the protocol made for the cell's
+    configuration wins, then the highest version, then the latest fit.
+    """
+    spectra = list(spectra)
+    by_spectrum: dict[int, list[FitResult]] = {}
+    fits = (
+        FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
+                                 status=FitStatus.SUCCEEDED)
+        .select_related("protocol")
+        .order_by("pk")
+    )
+    for fit in fits:
+        by_spectrum.setdefault(fit.spectrum_id, []).append(fit)
+    chosen: dict[int, FitResult] = {}
+    spectra_by_id = {s.pk: s for s in spectra}
+    for spectrum_id, candidates in by_spectrum.items():
+        spectrum = spectra_by_id[spectrum_id]
+        preferred = _standard_protocol_id_for(spectrum) if len(candidates) > 1 else None
+        configuration = spectrum.cell.configuration
+
+        def rank(fit: FitResult):
+            return (
+                fit.protocol_id == preferred,
+                configuration in (fit.protocol.applies_to or []),
+                fit.protocol.version,
+                fit.pk,
+            )
+
+        chosen[spectrum_id] = max(candidates, key=rank)
+    return chosen
+
+
+def _roles(fit: FitResult) -> dict[str, str]:
+    return dict(fit.protocol.element_roles or {})
+
+
+def resistance_for(fit: FitResult, roles: set[str]) -> tuple[float, float | None] | None:
+    """Sum of the resistor parameters whose element has one of `roles`, with the quadrature-summed stderr."""
+    names = [n for n, r in _roles(fit).items() if r in roles and _RESISTOR.match(n) and n in fit.parameters]
+    if not names:
+        return None
+    value = sum(float(fit.parameters[n]) for n in names)
+    errors = [fit.stderr.get(n) for n in names]
+    if any(e is None or not math.isfinite(float(e)) for e in errors):
+        return value, None
+    return value, math.sqrt(sum(float(e) ** 2 for e in errors))
+
+
+# ---------------------------------------------------------------------------
+# Flags of one fit
+# ---------------------------------------------------------------------------
+
+
+def _rms_relative_residual(fit: FitResult) -> float | None:
+    real, imag = fit.residuals_real or [], fit.residuals_imag or []
+    if real and len(real) == len(imag):
+        r = np.asarray(real, float)
+        i = np.asarray(imag, float)
+        return float(np.sqrt(np.mean(r**2 + i**2)))
+    if fit.reduced_chi_square is not None and fit.protocol.weighting == "modulus":
+        return math.sqrt(max(fit.reduced_chi_square, 0.0) * 2)
+    return None
+
+
+def _at_bound(value: float, low: float | None, high: float | None) -> bool:
+    """True when `value` lies within the tolerance of a bound: relative to the span for
+    linear ranges (CPE n in [0.5, 1]), relative to the bound itself for ranges spanning decades."""
+    both = low is not None and high is not None
+    decades = both and low > 0 and high / low > 100
+    for bound in (low, high):
+        if bound is None:
+            continue
+        if both and not decades:
+            tolerance = AT_BOUND_RELATIVE_TOLERANCE * (high - low)
+        else:
+            tolerance = AT_BOUND_RELATIVE_TOLERANCE * abs(bound) if bound != 0 else 1e-15
+        if abs(value - bound) <= tolerance:
+            return True
+    return False
+
+
+def _effective_capacitance(fit: FitResult, r_name: str, c_name: str) -> float | None:
+    p = fit.parameters
+    if _CAPACITOR.match(c_name) and c_name in p:
+        return float(p[c_name])
+    if _CPE.match(c_name) and f"{c_name}_Q" in p and f"{c_name}_n" in p:
+        return eis_derived.effective_capacitance_rq(float(p[r_name]), float(p[f"{c_name}_Q"]), float(p[f"{c_name}_n"]))
+    return None
+
+
+ACCEPTED_ARC_LABELS = {
+    "bulk": {"bulk"},
+    "grain_boundary": {"grain_boundary", "surface_layer"},
+    "total": {"bulk", "grain_boundary"},
+}
+
+
+def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: float | None,
+              area_cm2: float | None) -> dict[str, str]:
+    """Flags of one standard fit: {code: note}."""
+    flags: dict[str, str] = {}
+    stored = {str(f).lower() for f in (fit.flags or [])}
+    kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
+    if (kk is not None and not kk.passed) or any("kk" in f or "kramers" in f for f in stored):
+        detail = f" (max residual {kk.max_abs_residual:.1%} > {kk.threshold:.1%})" if kk is not None else ""
+        flags["kk_failed"] = f"spectrum {spectrum.pk}{detail}"
+    rms = _rms_relative_residual(fit)
+    if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL:
+        flags["poor_fit"] = f"spectrum {spectrum.pk}: rms residual {rms:.1%}"
+    at_bound = [name for name, b in (fit.protocol.bounds or {}).items()
+                if name in fit.parameters and isinstance(b, (list, tuple)) and len(b) == 2
+                and _at_bound(float(fit.parameters[name]), b[0], b[1])]
+    if at_bound or any("bound" in f for f in stored):
+        flags["parameter_at_bound"] = f"spectrum {spectrum.pk}: " + (", ".join(sorted(at_bound)) or "reported by the fit")
+    if thickness_cm and area_cm2:
+        mismatches = []
+        roles = _roles(fit)
+        for role, accepted in ACCEPTED_ARC_LABELS.items():
+            rs = [n for n, r in roles.items() if r == role and _RESISTOR.match(n) and n in fit.parameters]
+            cs = [n for n, r in roles.items() if r == role and (_CAPACITOR.match(n) or _CPE.match(n))]
+            if len(rs) != 1 or len(cs) != 1:
+                continue
+            capacitance = _effective_capacitance(fit, rs[0], cs[0])
+            if capacitance is None or not capacitance > 0 or not math.isfinite(capacitance):
+                continue
+            label = eis_derived.assign_arc(capacitance, thickness_cm, area_cm2)
+            if label not in accepted:
+                mismatches.append(f"{rs[0]} as {role} but C = {capacitance:.2g} F looks {label.replace('_', ' ')}")
+        if mismatches:
+            flags["arc_assignment_mismatch"] = f"spectrum {spectrum.pk}: " + "; ".join(mismatches)
+    return flags
+
+
+def _has_kk(spectrum) -> bool:
+    try:
+        spectrum.kk_check
+    except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
+        return False
+    return True
+
+
+def _merge_flags(target: dict[str, str], more: dict[str, str]) -> None:
+    for code, note in more.items():
+        target[code] = f"{target[code]}; {note}" if code in target else note
+
+
+# ---------------------------------------------------------------------------
+# Separator metrics
+# ---------------------------------------------------------------------------
+
+
+def separator_family(separator: Separator) -> str:
+    material = separator.primary_material
+    return material.family if material is not None else ""
+
+
+def _is_hybrid(separator: Separator) -> bool:
+    roles = {c.role for c in separator.components.all()}
+    return SeparatorComponent.Role.POLYMER_MATRIX in roles
+
+
+def plausible_range(separator: Separator, family: str) -> tuple[float, float]:
+    low, high = PLAUSIBLE_SIGMA_25C_S_PER_CM.get(family or MaterialFamily.OTHER, PLAUSIBLE_SIGMA_25C_S_PER_CM["other"])
+    if _is_hybrid(separator):
+        p_low, p_high = PLAUSIBLE_SIGMA_25C_S_PER_CM[MaterialFamily.POLYMER]
+        low, high = min(low, p_low), max(high, p_high)
+    return low, high
+
+
+def cells_of_separator(separator: Separator) -> list[Cell]:
+    return list(
+        Cell.objects.filter(Q(separator=separator) | Q(layers__separator=separator))
+        .distinct()
+        .select_related("separator", "source")
+        .prefetch_related("pressure_steps", "interfaces")
+        .order_by("pk")
+    )
+
+
+def _spectra_of(cells) -> list[ImpedanceSpectrum]:
+    return list(
+        ImpedanceSpectrum.objects.filter(cell__in=[c.pk for c in cells])
+        .defer("data")
+        .select_related("cell", "cell__separator", "kk_check", "raw_file")
+        .prefetch_related("fits__protocol")
+        .order_by("pk")
+    )
+
+
+def _pressure_history_flag(cells) -> dict[str, str]:
+    if cells and not any(len(c.pressure_steps.all()) for c in cells):
+        names = ", ".join(c.name for c in cells[:3])
+        return {"no_pressure_history": f"no pressure steps for {names}"}
+    return {}
+
+
+def _median_or_none(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def _arrhenius_from_rows(rows: list[Conductivity]):
+    temperatures = sorted({round(r.temperature_c, 6) for r in rows if r.temperature_c is not None})
+    if len(temperatures) < 3:
+        return None
+    usable = [r for r in rows if r.temperature_c is not None]
+    stderr = [r.conductivity_stderr_s_per_cm for r in usable]
+    use_stderr = all(s is not None and s > 0 for s in stderr)
+    try:
+        return eis_derived.fit_arrhenius(
+            [r.temperature_c for r in usable], [r.conductivity_s_per_cm for r in usable],
+            stderr if use_stderr else None, form="sigma_t",
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+
+
+@dataclass
+class _Arrhenius:
+    """An Arrhenius result, stored or fitted here, in one shape."""
+
+    form: str
+    kind: str
+    activation_energy_ev: float | None
+    activation_energy_stderr_ev: float | None
+    sigma_25c: float | None
+    sigma_25c_ci: tuple[float | None, float | None]
+    temperature_min_c: float
+    temperature_max_c: float
+    n_points: int
+    r_squared: float | None
+    extrapolated: bool
+    source: str
+    protocol_id: int | None
+
+
+def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
+    candidates = [
+        a for a in ArrheniusFit.objects.filter(separator=separator, kind=kind, protocol__is_standard=True)
+        .select_related("protocol").order_by("pk")
+        if a.form in ("sigma_t", "sigma") and a.activation_energy_ev is not None
+    ]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda a: (a.n_points, a.form == "sigma_t", a.protocol.version, a.pk))
+    return _Arrhenius(
+        form=best.form, kind=kind, activation_energy_ev=best.activation_energy_ev,
+        activation_energy_stderr_ev=best.activation_energy_stderr_ev, sigma_25c=best.sigma_25c_s_per_cm,
+        sigma_25c_ci=(best.sigma_25c_ci_low_s_per_cm, best.sigma_25c_ci_high_s_per_cm),
+        temperature_min_c=best.temperature_min_c, temperature_max_c=best.temperature_max_c, n_points=best.n_points,
+        r_squared=best.r_squared, extrapolated=best.extrapolated_25c, source=f"Arrhenius fit #{best.pk}",
+        protocol_id=best.protocol_id,
+    )
+
+
+def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity]) -> _Arrhenius | None:
+    stored = _stored_arrhenius(separator, kind)
+    if stored is not None:
+        return stored
+    result = _arrhenius_from_rows(rows)
+    if result is None:
+        return None
+    protocols = [r.fit.protocol_id for r in rows]
+    return _Arrhenius(
+        form=result.form, kind=kind, activation_energy_ev=result.activation_energy_ev,
+        activation_energy_stderr_ev=result.activation_energy_stderr_ev, sigma_25c=result.sigma_25c_s_per_cm,
+        sigma_25c_ci=result.sigma_25c_ci95_s_per_cm, temperature_min_c=result.temperature_min_c,
+        temperature_max_c=result.temperature_max_c, n_points=result.n_points, r_squared=result.r_squared,
+        extrapolated=result.extrapolated_25c, source="Arrhenius fit of the stored conductivities",
+        protocol_id=max(set(protocols), key=protocols.count) if protocols else None,
+    )
+
+
+def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | None:
+    near = [r for r in rows if r.temperature_c is not None
+            and abs(r.temperature_c - ROOM_TEMPERATURE_C) <= TEMPERATURE_TOLERANCE_C]
+    flags: dict[str, str] = {}
+    if near:
+        c = combine([r.conductivity_s_per_cm for r in near], [r.conductivity_stderr_s_per_cm for r in near])
+        low, high = ci95(c.mean, c.stderr, c.dof)
+        used = near
+        value = MetricValue(
+            metric=SIGMA_METRICS[kind], value=c.mean, stderr=c.stderr, ci_low=low, ci_high=high,
+            method=f"measured at 25 ± {TEMPERATURE_TOLERANCE_C:g} °C (n = {c.n})",
+            temperature_c=sum(r.temperature_c for r in near) / len(near),
+            details={"n_spectra": c.n, "conductivity_ids": [r.pk for r in near],
+                     "temperatures_c": [r.temperature_c for r in near]},
+        )
+    elif arrhenius is not None and arrhenius.sigma_25c:
+        low, high = arrhenius.sigma_25c_ci
+        stderr = None
+        if low and high and low > 0 and high > 0:
+            dof = max(arrhenius.n_points - 2, 1)
+            # The interval is symmetric in ln σ: recover δ(ln σ) and express it in S/cm.
+            stderr = arrhenius.sigma_25c * (math.log(high) - math.log(low)) / (2 * float(stats.t.ppf(0.975, dof)))
+        used = rows
+        value = MetricValue(
+            metric=SIGMA_METRICS[kind], value=arrhenius.sigma_25c, stderr=stderr, ci_low=low, ci_high=high,
+            method=f"{arrhenius.source} ({arrhenius.form}, {arrhenius.temperature_min_c:g}–"
+                   f"{arrhenius.temperature_max_c:g} °C, n = {arrhenius.n_points})",
+            temperature_c=ROOM_TEMPERATURE_C,
+            details={"arrhenius_form": arrhenius.form, "temperature_min_c": arrhenius.temperature_min_c,
+                     "temperature_max_c": arrhenius.temperature_max_c, "n_points": arrhenius.n_points},
+        )
+        if arrhenius.extrapolated:
+            flags["extrapolated"] = (f"measured {arrhenius.temperature_min_c:g}–{arrhenius.temperature_max_c:g} °C")
+    else:
+        return None
+    for r in used:
+        _merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+    family = separator_family(separator)
+    low_ok, high_ok = plausible_range(separator, family)
+    if not (low_ok <= value.value <= high_ok):
+        flags["implausible_for_family"] = (
+            f"{value.value:.2g} S/cm outside {low_ok:.0e}–{high_ok:.0e} S/cm for {family or 'unknown family'}")
+    value.flags = flags
+    value.thickness_um = separator.thickness_um
+    protocols = [r.fit.protocol_id for r in used]
+    value.protocol_id = max(set(protocols), key=protocols.count) if protocols else None
+    value.spectra = [r.spectrum for r in used]
+    value.stack_pressure_mpa = _median_or_none([r.spectrum.stack_pressure_mpa for r in used])
+    return value
+
+
+def separator_metrics(separator: Separator) -> list[MetricValue]:
+    """Every metric that the stored rows allow for this separator."""
+    cells = cells_of_separator(separator)
+    spectra = _spectra_of(cells)
+    fits = standard_fits(spectra)
+    spectra_by_id = {s.pk: s for s in spectra}
+    rows = list(
+        Conductivity.objects.filter(fit__in=[f.pk for f in fits.values()])
+        .select_related("fit", "fit__protocol")
+        .order_by("pk")
+    )
+    for row in rows:
+        row.spectrum = spectra_by_id[row.spectrum_id]
+    fit_flag_map = {}
+    for fit in fits.values():
+        spectrum = spectra_by_id[fit.spectrum_id]
+        thickness_um = separator.thickness_um
+        area = spectrum.cell.active_area_cm2 or separator.area_cm2
+        fit_flag_map[fit.pk] = fit_flags(fit, spectrum, thickness_cm=thickness_um * 1e-4 if thickness_um else None,
+                                         area_cm2=area)
+    history_flag = _pressure_history_flag(cells)
+    out: list[MetricValue] = []
+
+    sigma_total = None
+    arrhenius_by_kind: dict[str, _Arrhenius | None] = {}
+    for kind in (ConductivityKind.TOTAL, ConductivityKind.BULK, ConductivityKind.GRAIN_BOUNDARY):
+        kind_rows = [r for r in rows if r.kind == kind]
+        arrhenius_by_kind[kind] = _arrhenius(separator, kind, kind_rows)
+        value = _sigma_25c(separator, kind, kind_rows, fit_flag_map, arrhenius_by_kind[kind])
+        if value is None:
+            continue
+        _merge_flags(value.flags, history_flag)
+        value.cells = cells
+        out.append(value)
+        if kind == ConductivityKind.TOTAL:
+            sigma_total = value
+
+    arrhenius = arrhenius_by_kind.get(ConductivityKind.TOTAL) or arrhenius_by_kind.get(ConductivityKind.BULK)
+    if arrhenius is not None and arrhenius.activation_energy_ev is not None:
+        stderr = arrhenius.activation_energy_stderr_ev
+        low, high = ci95(arrhenius.activation_energy_ev, stderr, max(arrhenius.n_points - 2, 1))
+        kind_rows = [r for r in rows if r.kind == arrhenius.kind]
+        flags: dict[str, str] = {}
+        for r in kind_rows:
+            _merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+        _merge_flags(flags, history_flag)
+        out.append(MetricValue(
+            metric=Metric.ACTIVATION_ENERGY, value=arrhenius.activation_energy_ev, stderr=stderr, ci_low=low,
+            ci_high=high, method=f"{arrhenius.source}, {dict(_FORMS).get(arrhenius.form, arrhenius.form)}",
+            thickness_um=separator.thickness_um, protocol_id=arrhenius.protocol_id, flags=flags, cells=cells,
+            spectra=[r.spectrum for r in kind_rows],
+            details={"arrhenius_form": arrhenius.form, "kind": arrhenius.kind,
+                     "temperature_min_c": arrhenius.temperature_min_c, "temperature_max_c": arrhenius.temperature_max_c,
+                     "n_points": arrhenius.n_points, "r_squared": arrhenius.r_squared},
+        ))
+
+    if sigma_total is not None and separator.thickness_um:
+        out.append(_separator_asr(separator, sigma_total))
+
+    electronic = _electronic_conductivity(separator, cells)
+    if electronic is not None:
+        _merge_flags(electronic.flags, history_flag)
+        out.append(electronic)
+    return out
+
+
+_FORMS = (("sigma_t", "σT = A·exp(−Ea/kT)"), ("sigma", "σ = σ0·exp(−Ea/kT)"))
+
+
+def _separator_asr(separator: Separator, sigma: MetricValue) -> MetricValue:
+    thickness_cm = separator.thickness_um * 1e-4
+    asr = thickness_cm / sigma.value
+    rel_sigma = (sigma.stderr / sigma.value) if sigma.stderr is not None else None
+    rel_l = (separator.thickness_stderr_um / separator.thickness_um) if separator.thickness_stderr_um else 0.0
+    stderr = asr * math.hypot(rel_sigma, rel_l) if rel_sigma is not None else None
+    low = high = None
+    if sigma.ci_low and sigma.ci_high and sigma.ci_low > 0:
+        # Map σ's interval through L/σ, then widen by the thickness error in quadrature.
+        low_s, high_s = thickness_cm / sigma.ci_high, thickness_cm / sigma.ci_low
+        widen_low = math.sqrt(((asr - low_s) / asr) ** 2 + (Z_95 * rel_l) ** 2)
+        widen_high = math.sqrt(((high_s - asr) / asr) ** 2 + (Z_95 * rel_l) ** 2)
+        low, high = asr * max(1 - widen_low, 0.0), asr * (1 + widen_high)
+    elif stderr is not None:
+        low, high = ci95(asr, stderr)
+    return MetricValue(
+        metric=Metric.SEPARATOR_ASR, value=asr, stderr=stderr, ci_low=low, ci_high=high,
+        method=f"L/σ with L = {separator.thickness_um:g} µm and σ {sigma.method}",
+        temperature_c=sigma.temperature_c, stack_pressure_mpa=sigma.stack_pressure_mpa,
+        thickness_um=separator.thickness_um, protocol_id=sigma.protocol_id, flags=dict(sigma.flags),
+        cells=sigma.cells, spectra=sigma.spectra,
+        details={"sigma_25c_s_per_cm": sigma.value, "thickness_um": separator.thickness_um,
+                 "thickness_stderr_um": separator.thickness_stderr_um},
+    )
+
+
+def _electronic_conductivity(separator: Separator, cells) -> MetricValue | None:
+    if not separator.thickness_um:
+        return None
+    values, errors, used = [], [], []
+    rel_l = (separator.thickness_stderr_um / separator.thickness_um) if separator.thickness_stderr_um else 0.0
+    for dc in DCPolarisation.objects.filter(cell__in=[c.pk for c in cells]).select_related("cell").order_by("pk"):
+        area = dc.cell.active_area_cm2 or separator.area_cm2
+        if not area:
+            continue
+        sigma_e = eis_derived.electronic_conductivity(
+            separator.thickness_um * 1e-4, area, abs(dc.voltage_v), dc.steady_current_a)
+        values.append(sigma_e)
+        errors.append(sigma_e * rel_l)
+        used.append(dc)
+    if not values:
+        return None
+    c = combine(values, errors)
+    stderr = c.stderr if (c.stderr or c.n > 1) else (c.stderr if rel_l else None)
+    low, high = ci95(c.mean, stderr, c.dof)
+    return MetricValue(
+        metric=Metric.ELECTRONIC_CONDUCTIVITY, value=c.mean, stderr=stderr, ci_low=low, ci_high=high,
+        method=f"DC polarisation, σe = L·I_ss/(A·ΔV) (n = {c.n})",
+        temperature_c=_median_or_none([d.temperature_c for d in used]),
+        stack_pressure_mpa=_median_or_none([d.stack_pressure_mpa for d in used]),
+        thickness_um=separator.thickness_um, cells=cells,
+        details={"dc_polarisation_ids": [d.pk for d in used], "voltages_v": [d.voltage_v for d in used],
+                 "steady_currents_a": [d.steady_current_a for d in used]},
+    )
+
+
+# ---------------------------------------------------------------------------
+# Cell metrics
+# ---------------------------------------------------------------------------
+
+INTERFACE_ROLES = {"interface"}
+CELL_RESISTANCE_ROLES = {"bulk", "grain_boundary", "total", "interface"}
+
+
+def _cell_area(cell: Cell) -> float | None:
+    return cell.active_area_cm2 or (cell.separator.area_cm2 if cell.separator_id else None)
+
+
+def _interfaces_in_series(cell: Cell) -> int:
+    """Identical interfaces the current crosses: two in a symmetric cell."""
+    return 2 if cell.configuration == Cell.Configuration.SYMMETRIC else 1
+
+
+def _reference_key(spectrum: ImpedanceSpectrum):
+    temperature_gap = abs(spectrum.temperature_c - ROOM_TEMPERATURE_C) if spectrum.temperature_c is not None else 1e9
+    return (
+        temperature_gap > TEMPERATURE_TOLERANCE_C,
+        spectrum.cycle_index if spectrum.cycle_index is not None else 0,
+        spectrum.elapsed_time_h if spectrum.elapsed_time_h is not None else 0.0,
+        temperature_gap,
+        spectrum.pk,
+    )
+
+
+def _comparable(reference: ImpedanceSpectrum, other: ImpedanceSpectrum) -> bool:
+    if reference.temperature_c is not None and other.temperature_c is not None:
+        if abs(reference.temperature_c - other.temperature_c) > TEMPERATURE_TOLERANCE_C:
+            return False
+    elif (reference.temperature_c is None) != (other.temperature_c is None):
+        return False
+    p, q = reference.stack_pressure_mpa, other.stack_pressure_mpa
+    if p and q and max(p, q) / min(p, q) > PRESSURE_FACTOR:
+        return False
+    return True
+
+
+def cell_metrics(cell: Cell) -> list[MetricValue]:
+    """Interfacial ASR, impedance growth and CCD of one cell."""
+    cell = (Cell.objects.select_related("separator", "source").prefetch_related("pressure_steps", "interfaces")
+            .get(pk=cell.pk))
+    out: list[MetricValue] = []
+    history_flag = _pressure_history_flag([cell])
+    area = _cell_area(cell)
+    spectra = _spectra_of([cell])
+    fits = standard_fits(spectra)
+    separator = cell.separator
+    thickness_cm = separator.thickness_um * 1e-4 if separator is not None and separator.thickness_um else None
+    fitted = [s for s in spectra if s.pk in fits]
+
+    if area and fitted and cell.configuration != Cell.Configuration.BLOCKING:
+        with_interface = [s for s in fitted if resistance_for(fits[s.pk], INTERFACE_ROLES) is not None]
+        if with_interface:
+            reference = min(with_interface, key=_reference_key)
+            fit = fits[reference.pk]
+            r_ohm, r_se = resistance_for(fit, INTERFACE_ROLES)
+            n_if = _interfaces_in_series(cell)
+            asr = r_ohm * area / n_if
+            stderr = r_se * area / n_if if r_se is not None else None
+            low, high = ci95(asr, stderr)
+            flags = fit_flags(fit, reference, thickness_cm=thickness_cm, area_cm2=area)
+            _merge_flags(flags, history_flag)
+            out.append(MetricValue(
+                metric=Metric.INTERFACIAL_ASR, value=asr, stderr=stderr, ci_low=low, ci_high=high,
+                method=f"R_interface·A{' / 2 (two interfaces)' if n_if == 2 else ''} from spectrum {reference.pk}",
+                temperature_c=reference.temperature_c,
+                stack_pressure_mpa=reference.stack_pressure_mpa if reference.stack_pressure_mpa is not None
+                else cell.measurement_pressure_mpa,
+                thickness_um=separator.thickness_um if separator else None, protocol_id=fit.protocol_id,
+                flags=flags, cells=[cell], spectra=[reference],
+                details={"resistance_ohm": r_ohm, "resistance_stderr_ohm": r_se, "area_cm2": area,
+                         "interfaces_in_series": n_if, "spectrum_id": reference.pk, "fit_id": fit.pk,
+                         "cycle_index": reference.cycle_index},
+            ))
+
+    out.extend(_growth(cell, fitted, fits, area, thickness_cm, history_flag))
+    ccd = _ccd(cell)
+    if ccd is not None:
+        _merge_flags(ccd.flags, history_flag)
+        out.append(ccd)
+    for value in out:
+        value.cells = value.cells or [cell]
+    return out
+
+
+def _growth(cell, fitted, fits, area, thickness_cm, history_flag) -> list[MetricValue]:
+    if not area or len(fitted) < 3:
+        return []
+    use_interface = cell.configuration != Cell.Configuration.BLOCKING and all(
+        resistance_for(fits[s.pk], INTERFACE_ROLES) is not None for s in fitted)
+    roles = INTERFACE_ROLES if use_interface else CELL_RESISTANCE_ROLES
+    n_if = _interfaces_in_series(cell) if use_interface else 1
+    quantity = "interfacial ASR" if use_interface else "cell resistance × area"
+    points = []
+    for s in fitted:
+        r = resistance_for(fits[s.pk], roles)
+        if r is not None:
+            points.append((s, r[0] * area / n_if))
+    if len(points) < 3:
+        return []
+    reference = min((s for s, _ in points), key=_reference_key)
+    points = [(s, v) for s, v in points if _comparable(reference, s)]
+    out = []
+    for metric, attribute, unit_label in (
+        (Metric.IMPEDANCE_GROWTH_PER_CYCLE, "cycle_index", "cycle"),
+        (Metric.IMPEDANCE_GROWTH_PER_HOUR, "elapsed_time_h", "h"),
+    ):
+        series = [(getattr(s, attribute), v, s) for s, v in points if getattr(s, attribute) is not None]
+        if len({x for x, _, _ in series}) < 2 or len(series) < 3:
+            continue
+        trend = linear_trend([x for x, _, _ in series], [v for _, v, _ in series])
+        flags: dict[str, str] = {}
+        for _, _, s in series:
+            _merge_flags(flags, fit_flags(fits[s.pk], s, thickness_cm=thickness_cm, area_cm2=area))
+        _merge_flags(flags, history_flag)
+        spectra = [s for _, _, s in series]
+        out.append(MetricValue(
+            metric=metric, value=trend.slope, stderr=trend.slope_stderr, ci_low=trend.ci_low, ci_high=trend.ci_high,
+            method=f"least-squares slope of {quantity} per {unit_label} (n = {trend.n})",
+            temperature_c=reference.temperature_c, stack_pressure_mpa=reference.stack_pressure_mpa,
+            thickness_um=cell.separator.thickness_um if cell.separator_id else None,
+            protocol_id=fits[reference.pk].protocol_id, flags=flags, cells=[cell], spectra=spectra,
+            details={"quantity": quantity, "intercept_ohm_cm2": trend.intercept, "r_squared": trend.r_squared,
+                     "x": [x for x, _, _ in series], "asr_ohm_cm2": [v for _, v, _ in series],
+                     "spectrum_ids": [s.pk for s in spectra]},
+        ))
+    return out
+
+
+def ccd_protocol(test: CriticalCurrentDensityTest) -> dict:
+    return {
+        "initial_current_density_ma_per_cm2": test.initial_current_density_ma_per_cm2,
+        "step_ma_per_cm2": test.step_ma_per_cm2,
+        "capacity_per_half_cycle_mah_per_cm2": test.capacity_per_half_cycle_mah_per_cm2,
+        "half_cycle_duration_h": test.half_cycle_duration_h,
+        "failure_rule": test.failure_rule,
+        "failure_voltage_limit_v": test.failure_voltage_limit_v,
+        "temperature_c": test.temperature_c,
+        "stack_pressure_mpa": test.stack_pressure_mpa,
+    }
+
+
+def _ccd_protocol_gaps(test: CriticalCurrentDensityTest) -> list[str]:
+    gaps = []
+    if not test.step_ma_per_cm2:
+        gaps.append("step size")
+    if test.capacity_per_half_cycle_mah_per_cm2 is None and test.half_cycle_duration_h is None:
+        gaps.append("capacity per half-cycle")
+    if test.temperature_c is None:
+        gaps.append("temperature")
+    if test.failure_rule == CriticalCurrentDensityTest.FailureRule.VOLTAGE_LIMIT and test.failure_voltage_limit_v is None:
+        gaps.append("failure voltage limit")
+    return gaps
+
+
+def _ccd(cell: Cell) -> MetricValue | None:
+    tests = [t for t in CriticalCurrentDensityTest.objects.filter(cell=cell).order_by("measured_at", "pk")
+             if t.critical_current_density_ma_per_cm2 is not None]
+    if not tests:
+        return None
+    test = tests[-1]
+    ccd = test.critical_current_density_ma_per_cm2
+    step = test.step_ma_per_cm2
+    flags = {}
+    gaps = _ccd_protocol_gaps(test)
+    if gaps:
+        flags["ccd_without_protocol"] = "missing " + ", ".join(gaps)
+    capacity = test.capacity_per_half_cycle_mah_per_cm2
+    protocol_text = f"step {step:g} mA/cm²" + (f", {capacity:g} mAh/cm² per half-cycle" if capacity is not None else
+                                                f", {test.half_cycle_duration_h:g} h per half-cycle"
+                                                if test.half_cycle_duration_h is not None else "")
+    return MetricValue(
+        metric=Metric.CRITICAL_CURRENT_DENSITY, value=ccd, stderr=step / math.sqrt(12), ci_low=max(ccd - step, 0.0),
+        ci_high=ccd, method=f"CCD test #{test.pk}: {protocol_text}, failure: {test.get_failure_rule_display()}",
+        temperature_c=test.temperature_c,
+        stack_pressure_mpa=test.stack_pressure_mpa if test.stack_pressure_mpa is not None
+        else cell.measurement_pressure_mpa,
+        thickness_um=cell.separator.thickness_um if cell.separator_id else None, flags=flags, cells=[cell],
+        details={"protocol": ccd_protocol(test), "ccd_test_id": test.pk, "n_tests": len(tests)},
+    )
