@@ -1,4 +1,10 @@
-"""Celery application: configured from Django settings (CELERY_* names)."""
+"""Celery application: configured from Django settings (CELERY_* names).
+
+The beat schedule runs the job sweep every minute: jobs left running by a
+dead worker, and queued jobs whose message was lost, are sent again (and
+failed with a clear reason after a few attempts). `manage.py run_site`
+embeds beat in its worker (`-B`); docker-compose runs a beat service.
+"""
 import os
 
 from celery import Celery
@@ -8,3 +14,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assbdb.settings")
 app = Celery("assbdb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "sweep-analysis-jobs": {
+        "task": "analysis.sweep_jobs",
+        "schedule": float(os.environ.get("JOB_SWEEP_INTERVAL_S", "60")),
+        "options": {"expires": 55},
+    },
+}

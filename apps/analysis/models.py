@@ -196,6 +196,7 @@ class Job(models.Model):
         FIT_SPECTRUM = "fit_spectrum", "Fit spectrum"
         FIT_ARRHENIUS = "fit_arrhenius", "Arrhenius fit"
         REFIT_PROTOCOL = "refit_protocol", "Re-fit under protocol"
+        REFIT_CHUNK = "refit_chunk", "Re-fit a chunk of spectra"
         RECOMPUTE_BENCHMARKS = "recompute_benchmarks", "Recompute benchmarks"
 
     class State(models.TextChoices):
@@ -214,7 +215,9 @@ class Job(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=1)
     error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
+    dispatches = models.PositiveSmallIntegerField(default=0, help_text="Times it was sent to the broker.")
+    result = models.JSONField(default=dict, blank=True, help_text="Summary of what the job produced.")
     celery_task_id = models.CharField(max_length=64, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     group = models.ForeignKey(ResearchGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -225,6 +228,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last time it was sent to the broker.")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

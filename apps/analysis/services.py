@@ -1,0 +1,1133 @@
+"""Every write of the analysis app: fits, Kramers–Kronig checks, conductivities,
+Arrhenius fits, protocols, and the background jobs that run them.
+
+How a spectrum is analysed (``queue_analysis`` → task → ``run_job``):
+
+1. Kramers–Kronig check (``validate_spectrum``): one row per spectrum.
+2. Fit under the standard protocol the rule in ``protocols.py`` picks
+   (``fit_spectrum``): one row per spectrum and protocol, succeeded or
+   failed with its reason; derived resistances, effective capacitances,
+   arc assignments and flags; conductivities per kind with propagated error.
+3. When a job ends, follow-ups are queued once per separator (debounced:
+   at most one queued Arrhenius job per separator; it steps aside while
+   analyses of that separator are still pending, and the last one to
+   finish queues it again), and after the Arrhenius fit the separator's
+   and its cells' benchmark entries are recomputed.
+
+Every row is written with ``update_or_create`` on a key the database keeps
+unique, so running any job twice leaves the same rows.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.accounts.selectors import can_view, groups_of
+from apps.catalog.models import Cell, Separator
+from apps.measurements.models import ImpedanceSpectrum
+
+from . import protocols as protocol_rules
+from .models import (
+    ArrheniusFit,
+    ArrheniusForm,
+    Conductivity,
+    ConductivityKind,
+    FitProtocol,
+    FitResult,
+    FitStatus,
+    Job,
+    KramersKronigCheck,
+)
+
+logger = logging.getLogger(__name__)
+
+#: A job started this many times without finishing (worker killed, time limit) is failed.
+MAX_ATTEMPTS = 5
+#: A queued job sent this many times and never started is failed.
+MAX_DISPATCHES = 5
+#: Spectra per re-fit chunk task.
+REFIT_CHUNK_SIZE = 25
+#: Seconds a follow-up (Arrhenius, benchmarks) waits, so one upload's spectra are grouped.
+FOLLOWUP_DELAY_S = 3
+#: rms of the relative residuals above which a fit is flagged "poor_chi_square".
+POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.02
+#: Relative distance to a bound that counts as "at the bound".
+AT_BOUND_TOLERANCE = 1e-3
+
+UNFINISHED = (Job.State.QUEUED, Job.State.RUNNING)
+FINISHED = (Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED)
+_ROLES_NOT_CHECKED_AT_BOUND = {"series", "inductance"}
+
+
+class AnalysisError(Exception):
+    """A job cannot do its work; the message is shown to people as the job's error."""
+
+
+def stale_running_after() -> datetime.timedelta:
+    """A running job whose heartbeat is older than this lost its worker (hard limit + margin)."""
+    return datetime.timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 360)) + 120)
+
+
+def stale_queued_after() -> datetime.timedelta:
+    return datetime.timedelta(seconds=int(getattr(settings, "ANALYSIS_STALE_QUEUED_S", 1800)))
+
+
+def engine_version() -> str:
+    from apps.analysis import eis
+
+    return str(getattr(eis, "ENGINE_VERSION", "") or "unversioned")
+
+
+# ---------------------------------------------------------------------------
+# Protocols
+# ---------------------------------------------------------------------------
+
+PROTOCOL_FIT_FIELDS = (
+    "circuit", "weighting", "frequency_min_hz", "frequency_max_hz", "bounds", "element_roles", "applies_to",
+)
+PROTOCOL_EDITABLE_FIELDS = PROTOCOL_FIT_FIELDS + ("description", "is_standard")
+
+
+def validate_circuit(circuit: str) -> None:
+    """Raise ValidationError(circuit=...) naming the position of a syntax error."""
+    from apps.analysis.eis.circuits import parse_circuit
+
+    try:
+        parse_circuit(circuit)
+    except ValueError as exc:
+        raise ValidationError({"circuit": f"Circuit {circuit!r}: {exc}"}) from exc
+
+
+def _validate_protocol_fields(fields: dict[str, Any]) -> None:
+    from apps.analysis.eis.circuits import parse_circuit
+
+    validate_circuit(fields["circuit"])
+    names = parse_circuit(fields["circuit"]).parameter_names
+    element_names = {n.split("_")[0] for n in names}
+    errors: dict[str, str] = {}
+    for name, pair in (fields.get("bounds") or {}).items():
+        if name not in names:
+            errors["bounds"] = f"bounds name {name!r}, which is not a parameter of the circuit ({', '.join(names)})"
+        elif not (isinstance(pair, (list, tuple)) and len(pair) == 2 and float(pair[0]) < float(pair[1])):
+            errors["bounds"] = f"bounds of {name} must be [low, high] with low < high"
+    for name, role in (fields.get("element_roles") or {}).items():
+        if name not in element_names:
+            errors["element_roles"] = f"role given for {name!r}, which is not an element of the circuit"
+        elif role not in {r for r, _ in _ELEMENT_ROLE_CHOICES()}:
+            errors["element_roles"] = f"unknown role {role!r} for {name}"
+    if errors:
+        raise ValidationError(errors)
+
+
+def _ELEMENT_ROLE_CHOICES():
+    from .models import ElementRole
+
+    return ElementRole.choices
+
+
+def protocol_is_used(protocol: FitProtocol) -> bool:
+    return protocol.fits.exists() or ArrheniusFit.objects.filter(protocol=protocol).exists()
+
+
+def _may_manage_protocol(protocol: FitProtocol, user) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    if protocol.is_standard or protocol.group_id is None:
+        return False  # standard protocols change only through staff
+    return groups_of(user).filter(pk=protocol.group_id).exists()
+
+
+@transaction.atomic
+def create_protocol(
+    *, user, group, name: str, circuit: str, element_roles: dict | None = None, bounds: dict | None = None,
+    weighting: str = "modulus", frequency_min_hz: float | None = None, frequency_max_hz: float | None = None,
+    description: str = "", applies_to: list | None = None,
+) -> FitProtocol:
+    """A user protocol owned by ``group`` (the user must be a member); version 1."""
+    if not (user and user.is_authenticated and (user.is_superuser or groups_of(user).filter(pk=group.pk).exists())):
+        raise ValidationError({"group": "You can only create protocols for a group you belong to."})
+    fields = {
+        "circuit": circuit.strip(), "element_roles": element_roles or {}, "bounds": bounds or {},
+        "weighting": weighting, "frequency_min_hz": frequency_min_hz, "frequency_max_hz": frequency_max_hz,
+        "applies_to": applies_to or [],
+    }
+    _validate_protocol_fields(fields)
+    if FitProtocol.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"A protocol named {name!r} exists; make a new version of it instead."})
+    protocol = FitProtocol(name=name, version=1, description=description, group=group, created_by=user, **fields)
+    protocol.full_clean()
+    protocol.save()
+    return protocol
+
+
+@transaction.atomic
+def update_protocol(*, protocol: FitProtocol, user, **changes) -> FitProtocol:
+    """Edit a protocol that has not been used yet; a used one is immutable (ValidationError)."""
+    if not _may_manage_protocol(protocol, user):
+        raise ValidationError("You may not change this protocol.")
+    unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    if protocol_is_used(protocol) and any(k in PROTOCOL_FIT_FIELDS for k in changes):
+        raise ValidationError(
+            f"{protocol} has been used for fits and is immutable; create a new version "
+            f"(create_protocol_version) to change it."
+        )
+    for key, value in changes.items():
+        setattr(protocol, key, value)
+    _validate_protocol_fields({k: getattr(protocol, k) for k in PROTOCOL_FIT_FIELDS})
+    protocol.full_clean()
+    protocol.save()
+    return protocol
+
+
+@transaction.atomic
+def create_protocol_version(*, base: FitProtocol, user, **changes) -> FitProtocol:
+    """A copy of ``base`` with ``changes`` as version (newest version of the name) + 1."""
+    if not _may_manage_protocol(base, user):
+        raise ValidationError("You may not make a new version of this protocol.")
+    unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    latest = FitProtocol.objects.select_for_update().filter(name=base.name).order_by("-version").first()
+    fields = {k: getattr(base, k) for k in PROTOCOL_EDITABLE_FIELDS}
+    fields.update(changes)
+    _validate_protocol_fields(fields)
+    protocol = FitProtocol(
+        name=base.name, version=latest.version + 1, group=base.group, created_by=user if user.is_authenticated else None,
+        **fields,
+    )
+    protocol.full_clean()
+    protocol.save()
+    return protocol
+
+
+def latest_standard_protocol(name: str) -> FitProtocol:
+    protocol = FitProtocol.objects.filter(name=name, is_standard=True).order_by("-version").first()
+    if protocol is None:
+        raise AnalysisError(f"The standard protocol {name!r} is not installed (run `manage.py migrate`).")
+    return protocol
+
+
+def standard_protocol_name_for(spectrum: ImpedanceSpectrum) -> str:
+    cell = spectrum.cell
+    return protocol_rules.select_standard_protocol_name(
+        configuration=cell.configuration,
+        polymer_separator=protocol_rules.is_polymer_separator(cell.separator),
+        frequencies_hz=spectrum.frequencies_hz,
+        impedance_ohm=spectrum.impedance_ohm,
+    )
+
+
+def standard_protocol_for(spectrum: ImpedanceSpectrum) -> FitProtocol:
+    """The newest version of the standard protocol the rule picks for this spectrum."""
+    return latest_standard_protocol(standard_protocol_name_for(spectrum))
+
+
+def _custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitProtocol:
+    validate_circuit(circuit)
+    user_groups = groups_of(user)
+    group = user_groups.filter(pk=spectrum.group_id).first() or user_groups.first()
+    if group is None:
+        raise ValidationError({"circuit": "Custom circuits belong to a research group; you are in none."})
+    name = f"Custom {circuit.strip()} ({group.slug})"
+    protocol, _ = FitProtocol.objects.get_or_create(
+        name=name, version=1,
+        defaults={
+            "circuit": circuit.strip(), "group": group, "created_by": user,
+            "description": f"Circuit entered by {user.get_username()} for group {group}.",
+        },
+    )
+    return protocol
+
+
+# ---------------------------------------------------------------------------
+# Kramers–Kronig
+# ---------------------------------------------------------------------------
+
+
+def _finite_list(values) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, float).ravel()]
+
+
+@transaction.atomic
+def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
+    """Lin-KK test of the spectrum; one row per spectrum (update_or_create)."""
+    from apps.analysis.eis.kramers_kronig import kramers_kronig_test
+
+    spectrum = ImpedanceSpectrum.objects.get(pk=spectrum_id)
+    try:
+        f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
+        # A blocking electrode's spike is a series capacitance, outside the RC elements of Lin-KK.
+        kk = kramers_kronig_test(f, z, add_capacitance=protocol_rules.has_capacitive_tail(f, z))
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        raise AnalysisError(f"Kramers–Kronig test of spectrum {spectrum_id} impossible: {exc}") from exc
+    check, _ = KramersKronigCheck.objects.update_or_create(
+        spectrum=spectrum,
+        defaults={
+            "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
+            "threshold": float(kk.threshold), "passed": bool(kk.passed),
+            "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
+            "engine_version": engine_version(),
+        },
+    )
+    return check
+
+
+# ---------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------
+
+
+def _blocks(circuit) -> list[tuple[Any, ...]]:
+    """R‖CPE (or R‖C) blocks in series at the top level, as (R element, capacitive element)."""
+    from apps.analysis.eis.circuits import Element, Parallel, Series
+
+    root = circuit.root
+    children = root.children if isinstance(root, Series) else (root,)
+    blocks = []
+    for child in children:
+        if isinstance(child, Parallel) and len(child.children) == 2 and all(isinstance(c, Element) for c in child.children):
+            r = [c for c in child.children if c.type.symbol == "R"]
+            cap = [c for c in child.children if c.type.symbol in ("CPE", "C")]
+            if len(r) == 1 and len(cap) == 1:
+                blocks.append((r[0], cap[0]))
+    return blocks
+
+
+def _time_constant_s(r_ohm: float, cap_element, params: dict) -> float:
+    if cap_element.type.symbol == "C":
+        return r_ohm * params[cap_element.name]
+    q, n = params[f"{cap_element.name}_Q"], params[f"{cap_element.name}_n"]
+    return (r_ohm * q) ** (1.0 / n) if n > 0 else math.inf
+
+
+def _canonical_order(circuit, params: dict) -> list[int]:
+    """Permutation of parameter indices that numbers identical R‖CPE blocks by increasing τ.
+
+    The fit cannot tell two identical blocks apart; the protocols' roles
+    assume the first-numbered block is the faster (higher-frequency) arc.
+    """
+    names = circuit.parameter_names
+    perm = list(range(len(names)))
+    by_shape: dict[tuple, list] = {}
+    for r, cap in _blocks(circuit):
+        by_shape.setdefault((cap.type.symbol,), []).append((r, cap))
+    for blocks in by_shape.values():
+        if len(blocks) < 2:
+            continue
+        taus = [_time_constant_s(params[r.name], cap, params) for r, cap in blocks]
+        order = sorted(range(len(blocks)), key=lambda i: taus[i])
+        for slot, source in enumerate(order):
+            if slot == source:
+                continue
+            for target_el, source_el in zip(blocks[slot], blocks[source]):
+                for t_name, s_name in zip(target_el.parameter_names, source_el.parameter_names):
+                    perm[names.index(t_name)] = names.index(s_name)
+    return perm
+
+
+@dataclass
+class _Derived:
+    derived: dict
+    flags: list[str]
+    resistances: dict[str, tuple[float, float]]  # kind -> (R ohm, stderr ohm)
+
+
+def _geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float | None, float, float, str]:
+    """(thickness cm, area cm², thickness stderr cm, area stderr cm², reason when missing)."""
+    cell = spectrum.cell
+    separator = cell.separator
+    if separator is None:
+        return None, None, 0.0, 0.0, "the cell names no separator"
+    if not separator.thickness_um:
+        return None, None, 0.0, 0.0, f"separator {separator.name!r} has no thickness"
+    area = cell.active_area_cm2 or separator.area_cm2
+    if not area:
+        return None, None, 0.0, 0.0, f"neither cell {cell.name!r} nor separator {separator.name!r} states an area"
+    thickness_stderr_cm = (separator.thickness_stderr_um or 0.0) * 1e-4
+    return separator.thickness_um * 1e-4, float(area), thickness_stderr_cm, 0.0, ""
+
+
+_EXPECTED_ASSIGNMENT = {
+    "bulk": {"bulk"},
+    "grain_boundary": {"grain_boundary", "surface_layer"},
+    "interface": {"grain_boundary", "surface_layer", "electrode"},
+    "electrode": {"surface_layer", "electrode"},
+}
+
+
+def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covariance: np.ndarray,
+            rms_residual: float, converged: bool, bounds: dict, spectrum: ImpedanceSpectrum) -> _Derived:
+    from apps.analysis.eis import derived as eis_derived
+
+    roles = protocol.element_roles or {}
+    names = circuit.parameter_names
+    thickness_cm, area_cm2, _, _, missing = _geometry(spectrum)
+    flags: list[str] = []
+    details: dict[str, str] = {}
+    elements: dict[str, dict] = {}
+    capacitive_of = {r.name: cap for r, cap in _blocks(circuit)}
+
+    for element in circuit.elements:
+        if element.type.symbol != "R":
+            continue
+        r = params[element.name]
+        entry: dict[str, Any] = {
+            "role": roles.get(element.name, ""), "resistance_ohm": r, "resistance_stderr_ohm": stderr.get(element.name),
+        }
+        cap = capacitive_of.get(element.name)
+        if cap is not None and r > 0:
+            if cap.type.symbol == "C":
+                c_eff = params[cap.name]
+            else:
+                c_eff = eis_derived.effective_capacitance_rq(r, params[f"{cap.name}_Q"], params[f"{cap.name}_n"])
+            tau = _time_constant_s(r, cap, params)
+            entry.update({
+                "capacitive_element": cap.name, "capacitance_f": c_eff, "time_constant_s": tau,
+                "apex_frequency_hz": 1.0 / (2 * math.pi * tau) if tau > 0 else None,
+            })
+            if thickness_cm and area_cm2 and c_eff > 0 and math.isfinite(c_eff):
+                assignment = eis_derived.assign_arc(c_eff, thickness_cm, area_cm2)
+                entry["capacitance_normalised_f_per_cm"] = c_eff * thickness_cm / area_cm2
+                entry["assignment"] = assignment
+                role = entry["role"]
+                if role in _EXPECTED_ASSIGNMENT and assignment not in _EXPECTED_ASSIGNMENT[role]:
+                    flags.append("assignment_at_odds_with_role")
+                    details.setdefault("assignment_at_odds_with_role", "")
+                    details["assignment_at_odds_with_role"] += (
+                        f"{element.name} is fitted as {role} but its capacitance "
+                        f"({entry['capacitance_normalised_f_per_cm']:.2g} F/cm) suggests {assignment}. "
+                    )
+        elements[element.name] = entry
+
+    # Resistances per conductivity kind, with the error of the sum from the covariance.
+    resistances: dict[str, tuple[float, float]] = {}
+    for kind, kind_roles in protocol_rules.CONDUCTIVITY_ROLES.items():
+        members = [n for n in elements if elements[n]["role"] in kind_roles]
+        if not members:
+            continue
+        g = np.zeros(len(names))
+        for n in members:
+            g[names.index(n)] = 1.0
+        value = float(sum(params[n] for n in members))
+        variance = float(g @ covariance @ g) if covariance is not None and covariance.size else 0.0
+        resistances[kind] = (value, math.sqrt(variance) if variance > 0 and math.isfinite(variance) else 0.0)
+
+    at_bound = []
+    for name in names:
+        element_name = name.split("_")[0]
+        if roles.get(element_name) in _ROLES_NOT_CHECKED_AT_BOUND:
+            continue
+        low, high = bounds[name]
+        value = params[name]
+        if circuit.log_scale[names.index(name)]:
+            near = value <= low * (1 + AT_BOUND_TOLERANCE) or value >= high * (1 - AT_BOUND_TOLERANCE)
+        else:
+            span = AT_BOUND_TOLERANCE * (high - low)
+            near = value <= low + span or value >= high - span
+        if near:
+            at_bound.append(f"{name} = {value:.4g} (bounds {low:g} … {high:g})")
+    if at_bound:
+        flags.append("parameter_at_bound")
+        details["parameter_at_bound"] = "; ".join(at_bound)
+    if rms_residual > POOR_FIT_RMS_RELATIVE_RESIDUAL:
+        flags.append("poor_chi_square")
+        details["poor_chi_square"] = (
+            f"rms relative residual {rms_residual:.2%} exceeds {POOR_FIT_RMS_RELATIVE_RESIDUAL:.0%}"
+        )
+    if not converged:
+        flags.append("not_converged")
+        details["not_converged"] = "the optimiser stopped before meeting its tolerance"
+    kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).only("passed", "max_abs_residual").first()
+    if kk is not None and not kk.passed:
+        flags.append("kk_failed")
+        details["kk_failed"] = f"Kramers–Kronig residuals up to {kk.max_abs_residual:.2%}"
+
+    derived = {
+        "elements": elements,
+        "resistances_ohm": {k: {"value": v, "stderr": e} for k, (v, e) in resistances.items()},
+        "thickness_cm": thickness_cm,
+        "area_cm2": area_cm2,
+        "cell_constant_per_cm": (thickness_cm / area_cm2) if thickness_cm and area_cm2 else None,
+        "rms_relative_residual": rms_residual,
+        "flag_details": details,
+    }
+    if missing:
+        derived["conductivity_skipped"] = f"No conductivity: {missing}."
+    return _Derived(derived=derived, flags=sorted(set(flags)), resistances=resistances)
+
+
+def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]]:
+    bounds = {n: tuple(b) for n, b in zip(circuit.parameter_names, circuit.bounds)}
+    for name, pair in (protocol.bounds or {}).items():
+        bounds[name] = (float(pair[0]), float(pair[1]))
+    return bounds
+
+
+def _store_failed_fit(spectrum: ImpedanceSpectrum, protocol: FitProtocol, reason: str) -> FitResult:
+    fit, _ = FitResult.objects.update_or_create(
+        spectrum=spectrum, protocol=protocol,
+        defaults={
+            "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
+            "chi_square": None, "reduced_chi_square": None, "residuals_real": [], "residuals_imag": [],
+            "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
+        },
+    )
+    fit.conductivities.all().delete()
+    return fit
+
+
+@transaction.atomic
+def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
+    """Fit one spectrum under one protocol; store succeeded or failed (with reason) and its conductivities."""
+    from apps.analysis.eis.circuits import parse_circuit
+    from apps.analysis.eis.fitting import fit_circuit
+
+    spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").get(pk=spectrum_id)
+    protocol = FitProtocol.objects.get(pk=protocol_id)
+    try:
+        circuit = parse_circuit(protocol.circuit)
+        bounds = _fit_bounds(circuit, protocol)
+        window = None
+        if protocol.frequency_min_hz is not None or protocol.frequency_max_hz is not None:
+            window = (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
+        result = fit_circuit(
+            spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
+            weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
+        )
+        values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("the fit returned non-finite parameters")
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        return _store_failed_fit(spectrum, protocol, f"Fit of {protocol} failed: {exc}")
+
+    names = circuit.parameter_names
+    perm = _canonical_order(circuit, result.parameters)
+    errors = np.array([result.stderr[n] for n in names], float)
+    params = {n: float(values[perm[i]]) for i, n in enumerate(names)}
+    stderr = {n: (float(errors[perm[i]]) if math.isfinite(errors[perm[i]]) else None) for i, n in enumerate(names)}
+    covariance = np.asarray(result.covariance, float)[np.ix_(perm, perm)]
+    correlations = np.asarray(result.correlations, float)[np.ix_(perm, perm)]
+    residuals = np.concatenate([np.asarray(result.residuals_real), np.asarray(result.residuals_imag)])
+    rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
+    d = _derive(
+        circuit=circuit, protocol=protocol, params=params, stderr={k: v or 0.0 for k, v in stderr.items()},
+        covariance=np.nan_to_num(covariance), rms_residual=rms, converged=result.converged, bounds=bounds,
+        spectrum=spectrum,
+    )
+    fit, _ = FitResult.objects.update_or_create(
+        spectrum=spectrum, protocol=protocol,
+        defaults={
+            "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": stderr,
+            "correlations": [_finite_list(row) for row in correlations],
+            "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
+            "residuals_real": _finite_list(result.residuals_real), "residuals_imag": _finite_list(result.residuals_imag),
+            "converged": bool(result.converged), "derived": d.derived, "flags": d.flags,
+            "engine_version": engine_version(),
+        },
+    )
+    compute_conductivities(fit=fit, resistances=d.resistances)
+    return fit
+
+
+@transaction.atomic
+def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
+    """σ = L/(R·A) per kind (bulk, grain boundary, total) with propagated error; stale kinds removed."""
+    from apps.analysis.eis import derived as eis_derived
+
+    spectrum = fit.spectrum
+    thickness_cm, area_cm2, thickness_stderr_cm, area_stderr_cm2, missing = _geometry(spectrum)
+    rows: list[Conductivity] = []
+    if not missing:
+        for kind, (r_ohm, r_stderr) in resistances.items():
+            if not (r_ohm > 0 and math.isfinite(r_ohm)):
+                continue
+            sigma = eis_derived.conductivity(
+                r_ohm, thickness_cm, area_cm2, resistance_stderr_ohm=r_stderr,
+                thickness_stderr_cm=thickness_stderr_cm, area_stderr_cm2=area_stderr_cm2,
+            )
+            row, _ = Conductivity.objects.update_or_create(
+                fit=fit, kind=kind,
+                defaults={
+                    "spectrum": spectrum, "resistance_ohm": r_ohm, "resistance_stderr_ohm": r_stderr,
+                    "conductivity_s_per_cm": sigma.value_s_per_cm,
+                    "conductivity_stderr_s_per_cm": sigma.stderr_s_per_cm
+                    if math.isfinite(sigma.stderr_s_per_cm) else None,
+                    "temperature_c": spectrum.temperature_c, "thickness_um": thickness_cm * 1e4, "area_cm2": area_cm2,
+                },
+            )
+            rows.append(row)
+    fit.conductivities.exclude(pk__in=[r.pk for r in rows]).delete()
+    return rows
+
+
+@dataclass
+class AnalysisOutcome:
+    kk: KramersKronigCheck | None
+    fit: FitResult
+    kk_error: str = ""
+
+
+def analyse_spectrum(*, spectrum_id: int) -> AnalysisOutcome:
+    """Kramers–Kronig check, then the fit under the spectrum's standard protocol (with conductivities)."""
+    kk_error = ""
+    try:
+        kk = validate_spectrum(spectrum_id=spectrum_id)
+    except AnalysisError as exc:
+        kk, kk_error = None, str(exc)
+    spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").get(pk=spectrum_id)
+    protocol = standard_protocol_for(spectrum)
+    fit = fit_spectrum(spectrum_id=spectrum_id, protocol_id=protocol.pk)
+    return AnalysisOutcome(kk=kk, fit=fit, kk_error=kk_error)
+
+
+# ---------------------------------------------------------------------------
+# Arrhenius
+# ---------------------------------------------------------------------------
+
+K_B_EV_PER_K = 8.617333262e-5
+
+
+def _vtf_row_fields(temperatures_c: np.ndarray, sigma: np.ndarray) -> dict:
+    from apps.analysis.eis import derived as eis_derived
+
+    vtf = eis_derived.fit_vtf(temperatures_c, sigma)
+    t_k = temperatures_c + 273.15
+    model = np.log(vtf.a) - 0.5 * np.log(t_k) - vtf.b_k / (t_k - vtf.t0_k)
+    y = np.log(sigma)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((y - model) ** 2)) / ss_tot if ss_tot > 0 else 1.0
+    t25 = 298.15
+    sigma_25 = vtf.a * t25**-0.5 * math.exp(-vtf.b_k / (t25 - vtf.t0_k)) if t25 > vtf.t0_k else None
+    return {
+        "activation_energy_ev": vtf.pseudo_activation_energy_ev,
+        "activation_energy_stderr_ev": vtf.pseudo_activation_energy_stderr_ev,
+        "prefactor": vtf.a, "vtf_b_k": vtf.b_k, "vtf_t0_k": vtf.t0_k, "sigma_25c_s_per_cm": sigma_25,
+        "sigma_25c_ci_low_s_per_cm": None, "sigma_25c_ci_high_s_per_cm": None, "r_squared": r2,
+    }
+
+
+@transaction.atomic
+def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
+    """Arrhenius fits of a separator from its cells' succeeded standard fits that have a temperature.
+
+    Per standard protocol and conductivity kind with at least 3 distinct
+    temperatures: both the σT and the σ form; for polymer or hybrid
+    separators with at least 4 temperatures also VTF. Rows no longer
+    supported by the data are removed.
+    """
+    from apps.analysis.eis import derived as eis_derived
+
+    separator = Separator.objects.prefetch_related("components__material").get(pk=separator_id)
+    rows = (
+        Conductivity.objects.filter(
+            spectrum__cell__separator_id=separator_id, fit__status=FitStatus.SUCCEEDED,
+            fit__protocol__is_standard=True, spectrum__temperature_c__isnull=False,
+        )
+        .values_list("fit__protocol_id", "kind", "spectrum__temperature_c", "conductivity_s_per_cm",
+                     "conductivity_stderr_s_per_cm")
+        .order_by("fit__protocol_id", "kind", "spectrum__temperature_c", "pk")
+    )
+    series: dict[tuple[int, str], list[tuple[float, float, float | None]]] = {}
+    for protocol_id, kind, t_c, sigma, sigma_se in rows:
+        series.setdefault((protocol_id, kind), []).append((t_c, sigma, sigma_se))
+
+    polymer = protocol_rules.is_polymer_separator(separator)
+    kept: list[int] = []
+    fits: list[ArrheniusFit] = []
+    for (protocol_id, kind), points in series.items():
+        t = np.array([p[0] for p in points], float)
+        sigma = np.array([p[1] for p in points], float)
+        se = [p[2] for p in points]
+        n_temperatures = len(set(np.round(t, 3)))
+        if n_temperatures < 3:
+            continue
+        stderr = np.array(se, float) if all(s is not None and s > 0 for s in se) else None
+        base = {
+            "temperature_min_c": float(t.min()), "temperature_max_c": float(t.max()), "n_points": int(t.size),
+            "extrapolated_25c": not (t.min() <= 25.0 <= t.max()), "points": [list(p) for p in points],
+            "engine_version": engine_version(),
+        }
+        forms: dict[str, dict] = {}
+        for form in (ArrheniusForm.SIGMA_T, ArrheniusForm.SIGMA):
+            try:
+                res = eis_derived.fit_arrhenius(t, sigma, stderr, form=str(form))
+            except ValueError as exc:
+                logger.info("Arrhenius %s of separator %s (%s) skipped: %s", form, separator_id, kind, exc)
+                continue
+            forms[form] = {
+                "activation_energy_ev": res.activation_energy_ev,
+                "activation_energy_stderr_ev": res.activation_energy_stderr_ev,
+                "prefactor": res.prefactor, "vtf_b_k": None, "vtf_t0_k": None,
+                "sigma_25c_s_per_cm": res.sigma_25c_s_per_cm,
+                "sigma_25c_ci_low_s_per_cm": res.sigma_25c_ci95_s_per_cm[0],
+                "sigma_25c_ci_high_s_per_cm": res.sigma_25c_ci95_s_per_cm[1], "r_squared": res.r_squared,
+            }
+        if polymer and n_temperatures >= 4:
+            try:
+                forms[ArrheniusForm.VTF] = _vtf_row_fields(t, sigma)
+            except (ValueError, RuntimeError) as exc:
+                logger.info("VTF of separator %s (%s) skipped: %s", separator_id, kind, exc)
+        for form, values in forms.items():
+            clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+            row, _ = ArrheniusFit.objects.update_or_create(
+                separator=separator, protocol_id=protocol_id, kind=kind, form=form, defaults={**base, **clean},
+            )
+            kept.append(row.pk)
+            fits.append(row)
+    ArrheniusFit.objects.filter(separator=separator, protocol__is_standard=True).exclude(pk__in=kept).delete()
+    return fits
+
+
+# ---------------------------------------------------------------------------
+# Benchmarks hook
+# ---------------------------------------------------------------------------
+
+
+def recompute_benchmarks(*, separator_ids: list[int], cell_ids: list[int]) -> int:
+    """Recompute the benchmark entries of these separators and cells (the benchmarks app's service)."""
+    try:
+        from apps.benchmarks.services import recompute_entries
+    except ImportError as exc:
+        raise AnalysisError(f"Benchmark entries cannot be recomputed: the benchmarks service is missing ({exc}).")
+    return int(recompute_entries(separator_ids=separator_ids, cell_ids=cell_ids) or 0)
+
+
+# ---------------------------------------------------------------------------
+# Jobs: creation, dispatch, execution
+# ---------------------------------------------------------------------------
+
+
+def _task_for(kind: str):
+    from . import tasks
+
+    return {
+        Job.Kind.ANALYSE_SPECTRUM: tasks.analyse_spectrum,
+        Job.Kind.VALIDATE_SPECTRUM: tasks.validate_spectrum,
+        Job.Kind.FIT_SPECTRUM: tasks.fit_spectrum,
+        Job.Kind.FIT_ARRHENIUS: tasks.fit_arrhenius_series,
+        Job.Kind.REFIT_PROTOCOL: tasks.refit_protocol,
+        Job.Kind.REFIT_CHUNK: tasks.refit_chunk,
+        Job.Kind.RECOMPUTE_BENCHMARKS: tasks.recompute_benchmarks,
+    }[kind]
+
+
+def dispatch_job(job: Job, *, countdown: float | None = None) -> None:
+    """Send the job to the broker once the current transaction commits."""
+    task_id = str(uuid.uuid4())
+    Job.objects.filter(pk=job.pk).update(
+        celery_task_id=task_id, dispatched_at=timezone.now(), dispatches=F("dispatches") + 1
+    )
+    job.celery_task_id = task_id
+    task = _task_for(job.kind)
+    job_id = job.pk
+
+    def send() -> None:
+        task.apply_async(args=[job_id], task_id=task_id, countdown=countdown)
+
+    transaction.on_commit(send)
+
+
+def _new_job(
+    *, kind: str, target_type: str, target_id: int, target_label: str = "", params: dict | None = None,
+    user=None, group_id: int | None = None, parent: Job | None = None, total: int = 1,
+) -> Job:
+    return Job.objects.create(
+        kind=kind, target_type=target_type, target_id=target_id, target_label=target_label[:200],
+        params=params or {}, progress_total=max(total, 1), progress_done=0, parent=parent, group_id=group_id,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+@transaction.atomic
+def queue_analysis(*, spectrum_ids: list[int], user=None) -> list[Job]:
+    """One analysis job per spectrum (KK, standard fit, conductivities), sent on commit.
+
+    Call it inside ``transaction.on_commit`` of the transaction that stored the spectra.
+    """
+    spectra = ImpedanceSpectrum.objects.filter(pk__in=list(spectrum_ids)).select_related("cell").defer("data")
+    jobs = []
+    for spectrum in spectra.order_by("pk"):
+        job = _new_job(
+            kind=Job.Kind.ANALYSE_SPECTRUM, target_type="spectrum", target_id=spectrum.pk,
+            target_label=f"{spectrum.label or 'spectrum ' + str(spectrum.pk)} ({spectrum.cell.name})",
+            user=user, group_id=spectrum.group_id,
+        )
+        dispatch_job(job)
+        jobs.append(job)
+    return jobs
+
+
+@transaction.atomic
+def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | None = None,
+                circuit: str | None = None) -> Job:
+    """Queue a fit of one spectrum under a protocol, a custom circuit, or its standard protocol."""
+    if not can_view(spectrum, user):
+        raise ValidationError("You cannot see this spectrum.")
+    if protocol is not None and circuit:
+        raise ValidationError("Give a protocol or a circuit, not both.")
+    if circuit:
+        protocol = _custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
+    elif protocol is None:
+        protocol = standard_protocol_for(ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=spectrum.pk))
+    else:
+        from .selectors import visible_protocols
+
+        if not visible_protocols(user=user).filter(pk=protocol.pk).exists():
+            raise ValidationError({"protocol": "You cannot use this protocol."})
+    job = _new_job(
+        kind=Job.Kind.FIT_SPECTRUM, target_type="spectrum", target_id=spectrum.pk,
+        target_label=f"{spectrum.label or 'spectrum ' + str(spectrum.pk)} under {protocol}",
+        params={"protocol_id": protocol.pk}, user=user, group_id=spectrum.group_id,
+    )
+    dispatch_job(job)
+    return job
+
+
+@transaction.atomic
+def refit_protocol(*, protocol: FitProtocol, user=None) -> Job:
+    """Queue a re-fit of every spectrum the protocol applies to (fanned out in chunks, with progress)."""
+    job = _new_job(
+        kind=Job.Kind.REFIT_PROTOCOL, target_type="protocol", target_id=protocol.pk, target_label=str(protocol),
+        user=user, group_id=protocol.group_id,
+    )
+    dispatch_job(job)
+    return job
+
+
+def refit_candidates(protocol: FitProtocol) -> list[int]:
+    """Ids of the spectra a protocol applies to.
+
+    Standard protocol: spectra of cells whose configuration it applies to
+    (each chunk then keeps only those the selection rule gives this name).
+    Other protocols: spectra fitted under any version of the same name.
+    """
+    if protocol.is_standard:
+        configurations = list(protocol.applies_to or [])
+        qs = ImpedanceSpectrum.objects.filter(cell__configuration__in=configurations)
+    else:
+        qs = ImpedanceSpectrum.objects.filter(fits__protocol__name=protocol.name).distinct()
+    return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def _followups_for_spectra(spectrum_ids) -> dict:
+    cells = Cell.objects.filter(spectra__pk__in=list(spectrum_ids)).values_list("pk", "separator_id").distinct()
+    separator_ids = sorted({s for _, s in cells if s is not None})
+    cell_ids = sorted({c for c, s in cells if s is None})
+    return {"separator_ids": separator_ids, "cell_ids": cell_ids}
+
+
+def _ensure_queued(*, kind: str, target_type: str, target_id: int, target_label: str, group_id: int | None,
+                   params: dict | None = None) -> Job:
+    """At most one queued job of this kind per target: the debounce of follow-ups."""
+    existing = Job.objects.filter(kind=kind, target_type=target_type, target_id=target_id, state=Job.State.QUEUED).first()
+    if existing is not None:
+        return existing
+    job = _new_job(kind=kind, target_type=target_type, target_id=target_id, target_label=target_label,
+                   params=params, group_id=group_id)
+    dispatch_job(job, countdown=FOLLOWUP_DELAY_S)
+    return job
+
+
+def queue_followups(*, separator_ids=(), cell_ids=()) -> list[Job]:
+    """Arrhenius (then benchmarks) per separator; benchmarks directly for cells without a separator."""
+    jobs = []
+    with transaction.atomic():
+        for separator in Separator.objects.filter(pk__in=list(separator_ids)).only("pk", "name", "group_id"):
+            jobs.append(_ensure_queued(
+                kind=Job.Kind.FIT_ARRHENIUS, target_type="separator", target_id=separator.pk,
+                target_label=separator.name, group_id=separator.group_id,
+            ))
+        for cell in Cell.objects.filter(pk__in=list(cell_ids)).only("pk", "name", "group_id"):
+            jobs.append(_ensure_queued(
+                kind=Job.Kind.RECOMPUTE_BENCHMARKS, target_type="cell", target_id=cell.pk, target_label=cell.name,
+                group_id=cell.group_id,
+            ))
+    return jobs
+
+
+def _pending_analyses_of_separator(separator_id: int, *, exclude_job_id: int) -> int:
+    spectra = ImpedanceSpectrum.objects.filter(cell__separator_id=separator_id).values("pk")
+    per_spectrum = Job.objects.filter(
+        kind__in=[Job.Kind.ANALYSE_SPECTRUM, Job.Kind.FIT_SPECTRUM], state__in=UNFINISHED,
+        target_type="spectrum", target_id__in=spectra,
+    )
+    chunks = Job.objects.filter(kind=Job.Kind.REFIT_CHUNK, state__in=UNFINISHED)
+    return per_spectrum.exclude(pk=exclude_job_id).count() + chunks.exclude(pk=exclude_job_id).count()
+
+
+class Deferred(Exception):
+    """The job steps aside (cancelled with this reason); a later job does its work."""
+
+
+# Executors: each takes the running Job and returns (result summary, follow-ups).
+
+def _execute_analyse(job: Job) -> tuple[dict, dict]:
+    outcome = analyse_spectrum(spectrum_id=job.target_id)
+    followups = _followups_for_spectra([job.target_id]) if outcome.fit.protocol.is_standard else {}
+    result = {
+        "fit_id": outcome.fit.pk, "protocol": str(outcome.fit.protocol), "fit_status": outcome.fit.status,
+        "kk_passed": outcome.kk.passed if outcome.kk else None,
+    }
+    if outcome.kk_error:
+        result["kk_error"] = outcome.kk_error
+    if outcome.fit.status == FitStatus.FAILED:
+        raise _FailedWithResult(outcome.fit.error, result, followups)
+    return result, followups
+
+
+def _execute_validate(job: Job) -> tuple[dict, dict]:
+    check = validate_spectrum(spectrum_id=job.target_id)
+    return {"kk_passed": check.passed, "max_abs_residual": check.max_abs_residual}, {}
+
+
+def _execute_fit(job: Job) -> tuple[dict, dict]:
+    protocol_id = job.params.get("protocol_id")
+    if protocol_id is None:
+        protocol_id = standard_protocol_for(
+            ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=job.target_id)
+        ).pk
+    fit = fit_spectrum(spectrum_id=job.target_id, protocol_id=protocol_id)
+    followups = _followups_for_spectra([job.target_id]) if fit.protocol.is_standard else {}
+    result = {"fit_id": fit.pk, "protocol": str(fit.protocol), "fit_status": fit.status}
+    if fit.status == FitStatus.FAILED:
+        raise _FailedWithResult(fit.error, result, followups)
+    return result, followups
+
+
+def _execute_arrhenius(job: Job) -> tuple[dict, dict]:
+    pending = _pending_analyses_of_separator(job.target_id, exclude_job_id=job.pk)
+    if pending:
+        raise Deferred(f"{pending} analysis job(s) of this separator still pending; the last one re-queues this fit.")
+    fits = fit_arrhenius_series(separator_id=job.target_id)
+    separator = Separator.objects.only("pk", "name", "group_id").get(pk=job.target_id)
+    _ensure_queued(
+        kind=Job.Kind.RECOMPUTE_BENCHMARKS, target_type="separator", target_id=separator.pk,
+        target_label=separator.name, group_id=separator.group_id,
+    )
+    return {"arrhenius_fits": len(fits)}, {}
+
+
+def _execute_benchmarks(job: Job) -> tuple[dict, dict]:
+    if job.target_type == "separator":
+        cell_ids = list(Cell.objects.filter(separator_id=job.target_id).values_list("pk", flat=True))
+        n = recompute_benchmarks(separator_ids=[job.target_id], cell_ids=cell_ids)
+    else:
+        n = recompute_benchmarks(separator_ids=[], cell_ids=[job.target_id])
+    return {"entries": n}, {}
+
+
+def _execute_refit(job: Job) -> tuple[dict, dict] | None:
+    protocol = FitProtocol.objects.get(pk=job.target_id)
+    ids = refit_candidates(protocol)
+    if not ids:
+        return {"spectra": 0}, {}
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(progress_total=len(ids), progress_done=0)
+        for start in range(0, len(ids), REFIT_CHUNK_SIZE):
+            chunk = ids[start : start + REFIT_CHUNK_SIZE]
+            child = _new_job(
+                kind=Job.Kind.REFIT_CHUNK, target_type="protocol", target_id=protocol.pk,
+                target_label=f"{protocol}: spectra {start + 1}–{start + len(chunk)} of {len(ids)}",
+                params={"spectrum_ids": chunk}, parent=job, group_id=job.group_id, total=len(chunk),
+            )
+            dispatch_job(child)
+    return None  # stays running; the last chunk to finish completes it
+
+
+def _execute_chunk(job: Job) -> tuple[dict, dict]:
+    protocol = FitProtocol.objects.get(pk=job.target_id)
+    counts = {"succeeded": 0, "failed": 0, "not_applicable": 0}
+    touched: list[int] = []
+    for spectrum_id in job.params.get("spectrum_ids", []):
+        spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").filter(pk=spectrum_id).first()
+        if spectrum is None:
+            counts["not_applicable"] += 1
+        elif protocol.is_standard and standard_protocol_name_for(spectrum) != protocol.name:
+            counts["not_applicable"] += 1
+        else:
+            fit = fit_spectrum(spectrum_id=spectrum_id, protocol_id=protocol.pk)
+            counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
+            touched.append(spectrum_id)
+        now = timezone.now()
+        Job.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + 1, heartbeat_at=now)
+        if job.parent_id:
+            Job.objects.filter(pk=job.parent_id).update(progress_done=F("progress_done") + 1, heartbeat_at=now)
+    followups = _followups_for_spectra(touched) if protocol.is_standard and touched else {}
+    return counts, followups
+
+
+class _FailedWithResult(Exception):
+    def __init__(self, message: str, result: dict, followups: dict):
+        super().__init__(message)
+        self.result = result
+        self.followups = followups
+
+
+EXECUTORS: dict[str, Callable[[Job], Any]] = {
+    Job.Kind.ANALYSE_SPECTRUM: _execute_analyse,
+    Job.Kind.VALIDATE_SPECTRUM: _execute_validate,
+    Job.Kind.FIT_SPECTRUM: _execute_fit,
+    Job.Kind.FIT_ARRHENIUS: _execute_arrhenius,
+    Job.Kind.REFIT_PROTOCOL: _execute_refit,
+    Job.Kind.REFIT_CHUNK: _execute_chunk,
+    Job.Kind.RECOMPUTE_BENCHMARKS: _execute_benchmarks,
+}
+
+
+def _start_job(job_id: int, celery_task_id: str | None) -> Job | None:
+    """Mark the job running; None if it is already finished (a duplicate delivery) or unknown."""
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job_id, state__in=UNFINISHED).update(
+        state=Job.State.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now,
+        attempts=F("attempts") + 1, **({"celery_task_id": celery_task_id} if celery_task_id else {}),
+    )
+    return Job.objects.get(pk=job_id) if updated else None
+
+
+def finish_job(*, job_id: int, state: str, error: str = "", result: dict | None = None) -> None:
+    """Record the end of a job (and complete its parent if it was the last child)."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"state": state, "error": error[:5000], "finished_at": now, "heartbeat_at": now}
+    if state == Job.State.SUCCEEDED:
+        fields["progress_done"] = F("progress_total")
+    if result is not None:
+        fields["result"] = result
+    Job.objects.filter(pk=job_id).update(**fields)
+    parent_id = Job.objects.filter(pk=job_id).values_list("parent_id", flat=True).first()
+    if parent_id:
+        _finish_parent_if_done(parent_id)
+
+
+def _finish_parent_if_done(parent_id: int) -> None:
+    children = Job.objects.filter(parent_id=parent_id)
+    if children.filter(state__in=UNFINISHED).exists():
+        return
+    totals: dict[str, int] = {}
+    failed_chunks = []
+    for child in children:
+        for key, value in (child.result or {}).items():
+            if isinstance(value, int):
+                totals[key] = totals.get(key, 0) + value
+        if child.state == Job.State.FAILED:
+            failed_chunks.append(f"{child.target_label}: {child.error}")
+    totals["spectra"] = sum(c.progress_total for c in children)
+    error = ""
+    state = Job.State.SUCCEEDED
+    if failed_chunks:
+        state = Job.State.FAILED
+        error = f"{len(failed_chunks)} chunk(s) failed. " + " | ".join(failed_chunks)[:4000]
+    Job.objects.filter(pk=parent_id, state__in=UNFINISHED).update(
+        state=state, error=error, result=totals, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        progress_done=F("progress_total"),
+    )
+
+
+def run_job(*, job_id: int, celery_task_id: str | None = None) -> Job | None:
+    """Run a job by id: safe to call twice (a finished job is left alone).
+
+    Engine and data problems end the job as failed with a readable reason;
+    database and broker errors propagate so that the task retries them.
+    """
+    job = _start_job(job_id, celery_task_id)
+    if job is None:
+        return None
+    if job.attempts > MAX_ATTEMPTS:
+        finish_job(job_id=job.pk, state=Job.State.FAILED, error=(
+            f"Gave up after {MAX_ATTEMPTS} attempts: the job was started repeatedly without finishing "
+            f"(worker killed or time limit reached)."
+        ))
+        return Job.objects.get(pk=job.pk)
+    followups: dict = {}
+    try:
+        outcome = EXECUTORS[job.kind](job)
+    except Deferred as exc:
+        finish_job(job_id=job.pk, state=Job.State.CANCELLED, error=str(exc))
+    except _FailedWithResult as exc:
+        finish_job(job_id=job.pk, state=Job.State.FAILED, error=str(exc), result=exc.result)
+        followups = exc.followups
+    except (AnalysisError, ImpedanceSpectrum.DoesNotExist, FitProtocol.DoesNotExist, Separator.DoesNotExist,
+            Cell.DoesNotExist) as exc:
+        finish_job(job_id=job.pk, state=Job.State.FAILED, error=_readable(exc, job))
+    else:
+        if outcome is not None:
+            result, followups = outcome
+            finish_job(job_id=job.pk, state=Job.State.SUCCEEDED, result=result)
+    if followups:
+        queue_followups(**followups)
+    return Job.objects.get(pk=job.pk)
+
+
+def _readable(exc: Exception, job: Job) -> str:
+    if isinstance(exc, AnalysisError):
+        return str(exc)
+    what = type(exc).__name__.replace("DoesNotExist", "").lower() or "record"
+    return f"The {what} this job refers to no longer exists ({job.target_type} {job.target_id})."
+
+
+def fail_job(*, job_id: int, error: str) -> None:
+    """Mark an unfinished job failed (time limit, retries exhausted, unexpected error)."""
+    if Job.objects.filter(pk=job_id, state__in=UNFINISHED).exists():
+        finish_job(job_id=job_id, state=Job.State.FAILED, error=error)
+
+
+# ---------------------------------------------------------------------------
+# Sweep: dead workers and lost messages
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def sweep_jobs(*, now: datetime.datetime | None = None) -> SweepReport:
+    """Re-send jobs left running by a dead worker and queued jobs never picked up; fail them after the caps."""
+    now = now or timezone.now()
+    report = SweepReport()
+    open_parents = Job.objects.filter(state__in=UNFINISHED, parent__isnull=False).values("parent_id")
+    stale_running = Job.objects.filter(
+        state=Job.State.RUNNING, heartbeat_at__lt=now - stale_running_after()
+    ).exclude(pk__in=open_parents)
+    for job in stale_running:
+        with transaction.atomic():
+            if job.attempts >= MAX_ATTEMPTS:
+                finish_job(job_id=job.pk, state=Job.State.FAILED, error=(
+                    f"Gave up after {job.attempts} attempts: the worker running this job stopped answering "
+                    f"(last heartbeat {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)."
+                ))
+                report.failed.append(job.pk)
+                continue
+            Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(state=Job.State.QUEUED)
+            dispatch_job(job)
+            report.requeued.append(job.pk)
+    stale_queued = Job.objects.filter(state=Job.State.QUEUED).filter(
+        Q(dispatched_at__lt=now - stale_queued_after()) | Q(dispatched_at__isnull=True, created_at__lt=now - stale_queued_after())
+    )
+    for job in stale_queued:
+        with transaction.atomic():
+            if job.dispatches >= MAX_DISPATCHES:
+                finish_job(job_id=job.pk, state=Job.State.FAILED, error=(
+                    f"No worker picked this job up after {job.dispatches} dispatches; is a worker running?"
+                ))
+                report.failed.append(job.pk)
+                continue
+            dispatch_job(job)
+            report.requeued.append(job.pk)
+    return report

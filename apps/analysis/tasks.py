@@ -1,0 +1,113 @@
+"""Celery tasks: thin wrappers that take a Job id and run it through ``services.run_job``.
+
+Every task is idempotent (a finished job is left alone, rows are written
+with update_or_create), acknowledged late and rejected when its worker is
+lost, so a killed worker's job is delivered again; transient database and
+broker errors are retried with exponential backoff; anything else ends the
+job as failed with a readable reason, never retried forever.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
+MAX_RETRIES = 3
+
+
+class JobTask(Task):
+    """Fails the job when Celery gives up on it (retries exhausted)."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = args[0] if args else kwargs.get("job_id")
+        if job_id is None:
+            return
+        try:
+            services.fail_job(job_id=job_id, error=f"Stopped after {MAX_RETRIES} retries of a transient error: {exc}")
+        except Exception:  # the database itself may be what is failing; the sweep will catch the job later
+            logger.exception("could not mark job %s failed", job_id)
+
+
+JOB_TASK_OPTIONS = dict(
+    base=JobTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+
+
+def _run(task: Task, job_id: int) -> None:
+    try:
+        services.run_job(job_id=job_id, celery_task_id=task.request.id)
+    except SoftTimeLimitExceeded:
+        services.fail_job(
+            job_id=job_id,
+            error=f"Stopped at the time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s.",
+        )
+    except TRANSIENT_ERRORS:
+        raise  # autoretry with backoff
+    except Exception as exc:  # a bug, not bad luck: record it, do not retry
+        logger.exception("job %s failed", job_id)
+        services.fail_job(job_id=job_id, error=f"Internal error ({type(exc).__name__}): {exc}")
+
+
+@shared_task(name="analysis.analyse_spectrum", **JOB_TASK_OPTIONS)
+def analyse_spectrum(self, job_id: int) -> None:
+    """Kramers–Kronig check, standard fit and conductivities of one spectrum."""
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.validate_spectrum", **JOB_TASK_OPTIONS)
+def validate_spectrum(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.fit_spectrum", **JOB_TASK_OPTIONS)
+def fit_spectrum(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.fit_arrhenius_series", **JOB_TASK_OPTIONS)
+def fit_arrhenius_series(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.refit_protocol", **JOB_TASK_OPTIONS)
+def refit_protocol(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.refit_chunk", **JOB_TASK_OPTIONS)
+def refit_chunk(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(name="analysis.recompute_benchmarks", **JOB_TASK_OPTIONS)
+def recompute_benchmarks(self, job_id: int) -> None:
+    _run(self, job_id)
+
+
+@shared_task(
+    name="analysis.sweep_jobs", acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=2,
+    ignore_result=True,
+)
+def sweep_jobs() -> dict:
+    """Periodic: re-queue jobs of dead workers and lost messages; fail them after the caps."""
+    report = services.sweep_jobs()
+    if report.requeued or report.failed:
+        logger.info("job sweep: re-queued %s, failed %s", report.requeued, report.failed)
+    return {"requeued": report.requeued, "failed": report.failed}
