@@ -1,0 +1,77 @@
+"""Jobs: the list page and the JSON status endpoint the progress bars poll."""
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from apps.accounts.selectors import groups_of
+from apps.catalog.views import paginate
+
+from .models import Job
+
+MAX_STATUS_IDS = 200
+
+
+def _visible_jobs(user):
+    try:
+        from apps.analysis.selectors import visible_jobs
+    except ImportError:
+        visible_jobs = None
+    if visible_jobs is not None:
+        return visible_jobs(user=user)
+    if user.is_authenticated and user.is_superuser:
+        return Job.objects.all()
+    if not user.is_authenticated:
+        return Job.objects.none()
+    return Job.objects.filter(Q(created_by=user) | Q(group__in=groups_of(user)))
+
+
+def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
+    """The newest jobs about records the caller has already checked the user may see."""
+    condition = Q()
+    for target_type, ids in targets:
+        if ids:
+            condition |= Q(target_type=target_type, target_id__in=ids)
+    if not condition:
+        return []
+    return list(Job.objects.filter(condition).order_by("-created_at", "-pk")[:limit])
+
+
+def job_list(request):
+    jobs = _visible_jobs(request.user)
+    state = request.GET.get("state", "")
+    if state in Job.State.values:
+        jobs = jobs.filter(state=state)
+    page, query = paginate(request, jobs.order_by("-created_at", "-pk"), per_page=50)
+    return render(
+        request,
+        "analysis/job_list.html",
+        {"page": page, "query": query, "states": Job.State.choices, "state": state},
+    )
+
+
+def job_as_dict(job: Job) -> dict:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "kind_label": job.get_kind_display(),
+        "state": job.state,
+        "state_label": job.get_state_display(),
+        "progress_done": job.progress_done,
+        "progress_total": job.progress_total,
+        "progress_percent": round(100 * job.progress_fraction),
+        "finished": job.is_finished,
+        "error": job.error,
+        "target_type": job.target_type,
+        "target_id": job.target_id,
+        "target_label": job.target_label,
+    }
+
+
+def job_status(request):
+    """`?ids=1,2,3` → the state and progress of those jobs the user may see; others are left out."""
+    ids = [int(part) for part in request.GET.get("ids", "").replace(" ", "").split(",") if part.isdigit()][:MAX_STATUS_IDS]
+    jobs = _visible_jobs(request.user).filter(pk__in=ids) if ids else Job.objects.none()
+    rows = [job_as_dict(job) for job in jobs]
+    return JsonResponse({"jobs": rows, "all_finished": all(r["finished"] for r in rows)})

@@ -1,0 +1,159 @@
+"""Plotly figures of separators, cells and interfaces (Arrhenius, pressure history, interfacial resistance)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+
+from apps.measurements.plots import _LAYOUT, MAX_TRACES, message_figure
+
+K_B_EV_PER_K = 8.617333262e-5
+KELVIN = 273.15
+
+
+@dataclass
+class ArrheniusSeries:
+    """Points (temperature °C, σ S/cm, σ stderr S/cm or None) and an optional fitted line."""
+
+    label: str
+    points: list[tuple[float, float, float | None]]
+    form: str = ""  # "sigma_t", "sigma" or "vtf"
+    activation_energy_ev: float | None = None
+    prefactor: float | None = None
+    vtf_b_k: float | None = None
+    vtf_t0_k: float | None = None
+    line_label: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def arrhenius_line_s_per_cm(series: ArrheniusSeries, temperatures_c: np.ndarray) -> np.ndarray | None:
+    """σ(T) of the fitted model.
+
+    σT = A·exp(−Ea/kT) → σ = (A/T)·exp(−Ea/kT); σ = σ0·exp(−Ea/kT);
+    VTF: σ = A·T^(−1/2)·exp(−B/(T − T0)).
+    """
+    t_k = np.asarray(temperatures_c, dtype=float) + KELVIN
+    if series.form == "sigma_t" and series.activation_energy_ev is not None and series.prefactor:
+        return series.prefactor / t_k * np.exp(-series.activation_energy_ev / (K_B_EV_PER_K * t_k))
+    if series.form == "sigma" and series.activation_energy_ev is not None and series.prefactor:
+        return series.prefactor * np.exp(-series.activation_energy_ev / (K_B_EV_PER_K * t_k))
+    if series.form == "vtf" and series.prefactor and series.vtf_b_k is not None and series.vtf_t0_k is not None:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return series.prefactor * t_k**-0.5 * np.exp(-series.vtf_b_k / (t_k - series.vtf_t0_k))
+    return None
+
+
+def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Arrhenius") -> go.Figure:
+    """log σ against 1000/T (K⁻¹), with 25 °C marked; each series' fit drawn over its measured range."""
+    series_list = [s for s in series_list if s.points][:MAX_TRACES]
+    if not series_list:
+        return message_figure("No conductivities yet: they appear once the spectra are fitted.", title)
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+    for i, s in enumerate(series_list):
+        colour = palette[i % len(palette)]
+        t = np.array([p[0] for p in s.points], dtype=float)
+        sigma = np.array([p[1] for p in s.points], dtype=float)
+        err = [p[2] if len(p) > 2 and p[2] is not None else 0.0 for p in s.points]
+        fig.add_trace(
+            go.Scatter(
+                x=(1000.0 / (t + KELVIN)).tolist(),
+                y=sigma.tolist(),
+                error_y=dict(type="data", array=err, visible=any(err)),
+                mode="markers",
+                name=s.label,
+                marker=dict(color=colour, size=8),
+                customdata=t.tolist(),
+                hovertemplate="%{customdata:.1f} °C<br>σ %{y:.3e} S/cm<extra>%{fullData.name}</extra>",
+            )
+        )
+        t_line = np.linspace(min(t.min(), 25.0), max(t.max(), 25.0), 60)
+        line = arrhenius_line_s_per_cm(s, t_line)
+        if line is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=(1000.0 / (t_line + KELVIN)).tolist(),
+                    y=[float(v) if np.isfinite(v) and v > 0 else None for v in line],
+                    mode="lines",
+                    name=s.line_label or f"{s.label} fit",
+                    line=dict(color=colour, dash="dash"),
+                )
+            )
+    fig.add_vline(x=1000.0 / (25.0 + KELVIN), line_dash="dot", line_color="#999", annotation_text="25 °C")
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(title_text="1000 / T (K⁻¹)")
+    fig.update_yaxes(title_text="σ (S/cm)", type="log", exponentformat="e")
+    return fig
+
+
+def pressure_history_figure(steps: Sequence) -> go.Figure:
+    """Stack pressure (MPa) through the ordered steps, as a staircase over cumulative time when durations are known."""
+    steps = list(steps)
+    if not steps:
+        return message_figure("No stack-pressure history recorded.", "Stack-pressure history")
+    timed = all(s.duration_min is not None for s in steps)
+    xs, ys, labels = [], [], []
+    start = 0.0
+    for i, step in enumerate(steps):
+        end = start + (step.duration_min if timed else 1.0)
+        xs += [start, end]
+        ys += [step.pressure_mpa, step.pressure_mpa]
+        label = f"{step.get_phase_display()}: {step.pressure_mpa:g} MPa"
+        if step.temperature_c is not None:
+            label += f", {step.temperature_c:g} °C"
+        labels += [label, label]
+        start = end
+    fig = go.Figure(
+        go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
+    )
+    fig.update_layout(title="Stack-pressure history", **_LAYOUT)
+    fig.update_xaxes(title_text="Cumulative time (min)" if timed else "Step")
+    fig.update_yaxes(title_text="Pressure (MPa)", rangemode="tozero")
+    return fig
+
+
+@dataclass(frozen=True)
+class InterfacialPoint:
+    label: str
+    cell_label: str
+    spectrum_id: int
+    asr_ohm_cm2: float
+    asr_stderr_ohm_cm2: float | None
+    elapsed_time_h: float | None
+    cycle_index: int | None
+    stack_pressure_mpa: float | None
+
+
+def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str) -> go.Figure:
+    """Interfacial area-specific resistance (Ω·cm²) against `x` ("elapsed_time_h", "cycle_index" or "stack_pressure_mpa"), one trace per cell."""
+    axis_titles = {
+        "elapsed_time_h": "Time since assembly (h)",
+        "cycle_index": "Cycle",
+        "stack_pressure_mpa": "Stack pressure (MPa)",
+    }
+    usable = [p for p in points if getattr(p, x) is not None]
+    if not usable:
+        return message_figure(f"No fitted interfacial resistance with a recorded {axis_titles[x].split(' (')[0].lower()}.", title)
+    fig = go.Figure()
+    by_cell: dict[str, list[InterfacialPoint]] = {}
+    for p in usable:
+        by_cell.setdefault(p.cell_label, []).append(p)
+    for cell_label, cell_points in list(by_cell.items())[:MAX_TRACES]:
+        cell_points.sort(key=lambda p: getattr(p, x))
+        fig.add_trace(
+            go.Scatter(
+                x=[getattr(p, x) for p in cell_points],
+                y=[p.asr_ohm_cm2 for p in cell_points],
+                error_y=dict(type="data", array=[p.asr_stderr_ohm_cm2 or 0.0 for p in cell_points]),
+                mode="lines+markers",
+                name=cell_label,
+                text=[p.label for p in cell_points],
+                hovertemplate="%{text}<br>%{y:.4g} Ω·cm²<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(title_text=axis_titles[x])
+    fig.update_yaxes(title_text="Interfacial ASR (Ω·cm²)", rangemode="tozero")
+    return fig

@@ -1,0 +1,792 @@
+"""Web pages of the catalog: home, search, compare, and the lists, details and forms of
+materials, separators, cells and interfaces. Reads go through selectors, writes through services."""
+from __future__ import annotations
+
+import django_filters
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from apps.accounts.selectors import can_edit, visible_q
+from apps.analysis.models import ConductivityKind, FitResult, FitStatus
+from apps.measurements.models import ImpedanceSpectrum
+from apps.measurements.plots import figure_json, nyquist_figure
+from apps.measurements.selectors import visible_spectra
+
+from . import plots
+from .forms import (
+    CellForm,
+    ComponentFormSet,
+    CompareForm,
+    EvidenceFormSet,
+    InterfaceForm,
+    LayerFormSet,
+    PressureStepFormSet,
+    SearchForm,
+    SeparatorForm,
+    formset_rows,
+)
+from .models import (
+    Cell,
+    CellLayer,
+    Electrode,
+    Interface,
+    Material,
+    MaterialFamily,
+    ProcessingRoute,
+    Separator,
+    SeparatorComponent,
+)
+from .selectors import all_materials, all_sources, visible_cells, visible_electrodes, visible_interfaces, visible_separators
+
+PAGE_SIZE = 25
+MAX_SPECTRA_IN_OVERLAY = 12
+
+
+# ---------------------------------------------------------------- filters
+
+class SeparatorFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Name or material")
+    family = django_filters.ChoiceFilter(
+        field_name="components__material__family", choices=MaterialFamily.choices, distinct=True, label="Family"
+    )
+    processing_route = django_filters.ChoiceFilter(choices=ProcessingRoute.choices)
+    form = django_filters.ChoiceFilter(choices=Separator.Form.choices)
+    thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte", label="Thickness ≥ (µm)")
+    thickness_um_max = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="lte", label="Thickness ≤ (µm)")
+
+    class Meta:
+        model = Separator
+        fields = ["q", "family", "processing_route", "form"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(components__material__name__icontains=value)
+            | Q(components__material__formula__icontains=value)
+        ).distinct()
+
+
+class CellFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Name or separator")
+    configuration = django_filters.ChoiceFilter(choices=Cell.Configuration.choices)
+    housing = django_filters.ChoiceFilter(choices=Cell.Housing.choices)
+    electrode_contact = django_filters.ChoiceFilter(choices=Cell.ElectrodeContact.choices)
+
+    class Meta:
+        model = Cell
+        fields = ["q", "configuration", "housing", "electrode_contact"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(separator__name__icontains=value))
+
+
+class InterfaceFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Name or material")
+    technique = django_filters.CharFilter(field_name="evidence__technique", distinct=True, label="Evidence technique")
+    coated = django_filters.BooleanFilter(field_name="interlayer_material", lookup_expr="isnull", exclude=True, label="Has coating / interlayer")
+
+    class Meta:
+        model = Interface
+        fields = ["q", "technique", "coated"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(material_a__name__icontains=value)
+            | Q(material_b__name__icontains=value)
+            | Q(interlayer_material__name__icontains=value)
+        )
+
+
+class MaterialFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Name or formula")
+    family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
+
+    class Meta:
+        model = Material
+        fields = ["q", "family"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(formula__icontains=value))
+
+
+# ---------------------------------------------------------------- helpers
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE):
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
+def _visible_or_404(queryset, pk: int):
+    """The record if the user may see it; hidden and missing records are the same 404."""
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _family_of(separator: Separator) -> str:
+    material = separator.primary_material
+    return material.get_family_display() if material else "—"
+
+
+def chosen_fits(spectra_qs) -> dict[int, FitResult]:
+    """One successful fit per spectrum: the standard protocol's when there is one, else the newest."""
+    fits = (
+        FitResult.objects.filter(spectrum__in=spectra_qs.values("pk"), status=FitStatus.SUCCEEDED)
+        .select_related("protocol")
+        .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
+    )
+    chosen: dict[int, FitResult] = {}
+    for fit in fits:
+        chosen.setdefault(fit.spectrum_id, fit)
+    return chosen
+
+
+def interfacial_resistance(fit: FitResult) -> tuple[float, float | None] | None:
+    """Sum of the resistances the protocol assigns to the interface, with their combined stderr (Ω)."""
+    roles = fit.protocol.element_roles or {}
+    total, variance, found = 0.0, 0.0, False
+    for name, value in (fit.parameters or {}).items():
+        if name.startswith("R") and roles.get(name) == "interface" and value is not None:
+            total += float(value)
+            variance += float((fit.stderr or {}).get(name) or 0.0) ** 2
+            found = True
+    return (total, variance**0.5 if variance else None) if found else None
+
+
+def interfacial_points(spectra_qs) -> list[plots.InterfacialPoint]:
+    spectra = list(spectra_qs.select_related("cell").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:2000])
+    fits = chosen_fits(spectra_qs)
+    points = []
+    for spectrum in spectra:
+        fit = fits.get(spectrum.pk)
+        r = interfacial_resistance(fit) if fit else None
+        area = spectrum.cell.active_area_cm2
+        if r is None or not area:
+            continue
+        points.append(
+            plots.InterfacialPoint(
+                label=spectrum.label or f"Spectrum {spectrum.pk}",
+                cell_label=spectrum.cell.name,
+                spectrum_id=spectrum.pk,
+                asr_ohm_cm2=r[0] * area,
+                asr_stderr_ohm_cm2=r[1] * area if r[1] is not None else None,
+                elapsed_time_h=spectrum.elapsed_time_h,
+                cycle_index=spectrum.cycle_index,
+                stack_pressure_mpa=spectrum.stack_pressure_mpa,
+            )
+        )
+    return points
+
+
+def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeries]:
+    """Measured conductivities of the separator's visible spectra, with its stored Arrhenius fits as lines."""
+    from apps.analysis.models import Conductivity
+
+    spectra = visible_spectra(user=user).filter(cell__separator=separator)
+    fits = chosen_fits(spectra)
+    rows = Conductivity.objects.filter(fit_id__in=[f.pk for f in fits.values()], temperature_c__isnull=False).order_by(
+        "kind", "temperature_c"
+    )
+    by_kind: dict[str, list] = {}
+    for c in rows:
+        by_kind.setdefault(c.kind, []).append((c.temperature_c, c.conductivity_s_per_cm, c.conductivity_stderr_s_per_cm))
+    stored = {a.kind: a for a in separator.arrhenius_fits.filter(form__in=["sigma_t", "sigma"]).order_by("form")}
+    series = []
+    labels = dict(ConductivityKind.choices)
+    for kind, points in by_kind.items():
+        fit = stored.get(kind)
+        s = plots.ArrheniusSeries(label=f"{separator.name}: σ {labels.get(kind, kind).lower()}", points=points)
+        if fit is not None:
+            s.form, s.activation_energy_ev, s.prefactor = fit.form, fit.activation_energy_ev, fit.prefactor
+            if fit.activation_energy_ev is not None:
+                err = f" ± {fit.activation_energy_stderr_ev:.3f}" if fit.activation_energy_stderr_ev is not None else ""
+                s.line_label = f"{labels.get(kind, kind)} fit: Ea = {fit.activation_energy_ev:.3f}{err} eV"
+        series.append(s)
+    if not series:
+        # Fits computed elsewhere (e.g. imported points) still deserve a plot.
+        for kind, fit in stored.items():
+            points = [tuple(p) + (None,) * (3 - len(p)) for p in (fit.points or [])]
+            series.append(
+                plots.ArrheniusSeries(
+                    label=f"{separator.name}: σ {labels.get(kind, kind).lower()}",
+                    points=points,
+                    form=fit.form,
+                    activation_energy_ev=fit.activation_energy_ev,
+                    prefactor=fit.prefactor,
+                )
+            )
+    return series
+
+
+def _jobs_context(user, targets: list[tuple[str, list[int]]]) -> dict:
+    from apps.analysis.views import jobs_for_targets
+
+    jobs = jobs_for_targets(user=user, targets=targets)
+    return {"jobs": jobs, "jobs_active": any(not j.is_finished for j in jobs)}
+
+
+# ---------------------------------------------------------------- home and search
+
+def home(request):
+    user = request.user
+    separators = visible_separators(user=user)
+    family_counts = (
+        separators.filter(components__role=SeparatorComponent.Role.FAST_ION_PHASE)
+        .values("components__material__family")
+        .annotate(n=Count("pk", distinct=True))
+        .order_by("-n")
+    )
+    families = dict(MaterialFamily.choices)
+    spectra = visible_spectra(user=user)
+    context = {
+        "search_form": SearchForm(),
+        "counts": {
+            "separators": separators.count(),
+            "cells": visible_cells(user=user).count(),
+            "interfaces": visible_interfaces(user=user).count(),
+            "spectra": spectra.count(),
+            "materials": all_materials().count(),
+        },
+        "families": [(families.get(row["components__material__family"], "Other"), row["n"]) for row in family_counts],
+        "latest_spectra": spectra.order_by("-created_at", "-pk")[:8],
+        "top_entries": _top_benchmarks(user),
+    }
+    return render(request, "catalog/home.html", context)
+
+
+def _top_benchmarks(user) -> list:
+    from apps.benchmarks.models import Metric
+
+    try:
+        from apps.benchmarks.selectors import leaderboard
+    except ImportError:  # the benchmarks app ships its selectors separately
+        return []
+    return list(leaderboard(user=user, metric=Metric.SIGMA_25C_TOTAL)[:5])
+
+
+def search(request):
+    form = SearchForm(request.GET)
+    q = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    results: dict[str, list] = {}
+    if q:
+        user = request.user
+        results = {
+            "materials": list(all_materials().filter(Q(name__icontains=q) | Q(formula__icontains=q))[:25]),
+            "separators": list(
+                visible_separators(user=user)
+                .filter(
+                    Q(name__icontains=q)
+                    | Q(components__material__name__icontains=q)
+                    | Q(components__material__formula__icontains=q)
+                    | Q(source__doi__icontains=q)
+                )
+                .distinct()[:25]
+            ),
+            "cells": list(
+                visible_cells(user=user)
+                .filter(Q(name__icontains=q) | Q(separator__name__icontains=q) | Q(source__doi__icontains=q))
+                .distinct()[:25]
+            ),
+            "interfaces": list(
+                visible_interfaces(user=user).filter(Q(name__icontains=q) | Q(source__doi__icontains=q)).distinct()[:25]
+            ),
+            "sources": list(all_sources().filter(Q(doi__icontains=q) | Q(citation__icontains=q))[:25]),
+        }
+    total = sum(len(v) for v in results.values())
+    return render(request, "catalog/search.html", {"form": form, "q": q, "results": results, "total": total})
+
+
+# ---------------------------------------------------------------- materials
+
+def material_list(request):
+    f = MaterialFilter(request.GET, queryset=all_materials())
+    page, query = paginate(request, f.qs)
+    return render(request, "catalog/material_list.html", {"filter": f, "page": page, "query": query})
+
+
+def material_detail(request, pk: int):
+    material = get_object_or_404(all_materials(), pk=pk)
+    separators = visible_separators(user=request.user).filter(components__material=material).distinct()[:50]
+    return render(request, "catalog/material_detail.html", {"material": material, "separators": separators})
+
+
+# ---------------------------------------------------------------- separators
+
+def separator_list(request):
+    f = SeparatorFilter(request.GET, queryset=visible_separators(user=request.user).annotate(
+        n_cells=Count("cells", filter=visible_q(request.user, "cells__"), distinct=True)
+    ).order_by("name", "pk"))
+    page, query = paginate(request, f.qs)
+    return render(request, "catalog/separator_list.html", {"filter": f, "page": page, "query": query})
+
+
+def separator_figures(separator: Separator, user) -> dict[str, str]:
+    return {"arrhenius": figure_json(plots.arrhenius_figure(arrhenius_series_for(separator, user), title=f"Arrhenius: {separator.name}"))}
+
+
+def separator_detail(request, pk: int):
+    separator = _visible_or_404(visible_separators(user=request.user), pk)
+    cells = visible_cells(user=request.user).filter(separator=separator)
+    spectrum_ids = list(visible_spectra(user=request.user).filter(cell__separator=separator).values_list("pk", flat=True)[:200])
+    context = {
+        "separator": separator,
+        "family": _family_of(separator),
+        "cells": cells,
+        "arrhenius_fits": separator.arrhenius_fits.select_related("protocol").order_by("kind", "form"),
+        "figures": separator_figures(separator, request.user),
+        "plots_url": reverse("catalog:separator-plots", args=[separator.pk]),
+        "can_edit": can_edit(separator, request.user),
+        **_jobs_context(request.user, [("separator", [separator.pk]), ("spectrum", spectrum_ids)]),
+    }
+    return render(request, "catalog/separator_detail.html", context)
+
+
+def separator_plots(request, pk: int):
+    separator = _visible_or_404(visible_separators(user=request.user), pk)
+    return JsonResponse({"figures": separator_figures(separator, request.user)})
+
+
+def _component_initial(separator: Separator) -> list[dict]:
+    return [
+        {"material": c.material_id, "role": c.role, "fraction": c.fraction, "fraction_basis": c.fraction_basis}
+        for c in separator.components.all()
+    ]
+
+
+def _apply_service_errors(error: ValidationError, form, formsets: dict | None = None) -> None:
+    """Put a service's field-level messages on the form field they name; the rest on the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            if field in form.fields:
+                form.add_error(field, errors)
+            else:
+                form.add_error(None, [f"{field.replace('_', ' ')}: {m}" for m in errors])
+    else:
+        form.add_error(None, error.messages)
+
+
+def _form_links(kind: str, record) -> dict:
+    return {
+        "kind": kind,
+        "list_url": reverse(f"catalog:{kind}-list"),
+        "cancel_url": reverse(f"catalog:{kind}-detail", args=[record.pk]) if record else "",
+    }
+
+
+@login_required
+def separator_edit(request, pk: int | None = None):
+    from apps.catalog import services as catalog_services
+
+    separator = None
+    if pk is not None:
+        separator = _visible_or_404(visible_separators(user=request.user), pk)
+        if not can_edit(separator, request.user):
+            raise PermissionDenied("Only members of the owning group can edit this separator.")
+    form = SeparatorForm(request.POST or None, instance=separator)
+    form.setup_ownership(request.user, editing=separator is not None)
+    components = ComponentFormSet(
+        request.POST or None, prefix="components", initial=_component_initial(separator) if separator else None
+    )
+    if request.method == "POST" and form.is_valid() and components.is_valid():
+        fields = {name: form.cleaned_data[name] for name in SeparatorForm.Meta.fields}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        rows = formset_rows(components)
+        try:
+            if separator is None:
+                separator = catalog_services.create_separator(
+                    user=request.user, group=form.cleaned_data["group"], components=rows, **fields
+                )
+                messages.success(request, f"Separator “{separator.name}” created.")
+            else:
+                separator = catalog_services.update_separator(separator=separator, user=request.user, components=rows, **fields)
+                messages.success(request, f"Separator “{separator.name}” saved.")
+            return redirect("catalog:separator-detail", pk=separator.pk)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "catalog/separator_form.html",
+        {
+            "form": form,
+            "formsets": [("Components", components)],
+            "record": separator,
+            **_form_links("separator", separator),
+        },
+    )
+
+
+# ---------------------------------------------------------------- cells
+
+def cell_list(request):
+    qs = visible_cells(user=request.user).annotate(
+        n_spectra=Count("spectra", filter=visible_q(request.user, "spectra__"), distinct=True)
+    ).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
+    f = CellFilter(request.GET, queryset=qs)
+    page, query = paginate(request, f.qs)
+    return render(request, "catalog/cell_list.html", {"filter": f, "page": page, "query": query})
+
+
+def _cell_overlay(spectra_qs) -> list[tuple[str, object, object]]:
+    """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
+    ids = list(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk").values_list("pk", flat=True))
+    if len(ids) > MAX_SPECTRA_IN_OVERLAY:
+        step = (len(ids) - 1) / (MAX_SPECTRA_IN_OVERLAY - 1)
+        ids = [ids[round(i * step)] for i in range(MAX_SPECTRA_IN_OVERLAY)]
+    chosen = {s.pk: s for s in ImpedanceSpectrum.objects.filter(pk__in=ids)}
+    traces = []
+    for pk in ids:
+        s = chosen[pk]
+        parts = [s.label or f"#{s.pk}"]
+        if s.cycle_index is not None:
+            parts.append(f"cycle {s.cycle_index}")
+        if s.elapsed_time_h is not None:
+            parts.append(f"{s.elapsed_time_h:g} h")
+        traces.append((", ".join(parts), s.frequencies_hz, s.impedance_ohm))
+    return traces
+
+
+def cell_figures(cell: Cell, user) -> dict[str, str]:
+    spectra = visible_spectra(user=user).filter(cell=cell)
+    points = interfacial_points(spectra)
+    x = "elapsed_time_h" if any(p.elapsed_time_h is not None for p in points) else "cycle_index"
+    return {
+        "pressure": figure_json(plots.pressure_history_figure(cell.pressure_steps.all())),
+        "spectra": figure_json(nyquist_figure(_cell_overlay(spectra), title="Spectra over cycles and time")),
+        "interfacial": figure_json(plots.interfacial_figure(points, x=x, title="Interfacial resistance over time")),
+    }
+
+
+def cell_detail(request, pk: int):
+    cell = _visible_or_404(visible_cells(user=request.user), pk)
+    spectra_qs = visible_spectra(user=request.user).filter(cell=cell).order_by("cycle_index", "elapsed_time_h", "pk")
+    page, query = paginate(request, spectra_qs, per_page=50)
+    layers = cell.layers.select_related("separator", "electrode", "material")
+    spectrum_ids = list(spectra_qs.values_list("pk", flat=True)[:200])
+    context = {
+        "cell": cell,
+        "layers": layers,
+        "steps": cell.pressure_steps.all(),
+        "interfaces": visible_interfaces(user=request.user).filter(cells=cell),
+        "separator_visible": cell.separator_id
+        and visible_separators(user=request.user).filter(pk=cell.separator_id).exists(),
+        "page": page,
+        "query": query,
+        "figures": cell_figures(cell, request.user),
+        "plots_url": reverse("catalog:cell-plots", args=[cell.pk]),
+        "can_edit": can_edit(cell, request.user),
+        **_jobs_context(request.user, [("cell", [cell.pk]), ("spectrum", spectrum_ids)]),
+    }
+    return render(request, "catalog/cell_detail.html", context)
+
+
+def cell_plots(request, pk: int):
+    cell = _visible_or_404(visible_cells(user=request.user), pk)
+    return JsonResponse({"figures": cell_figures(cell, request.user)})
+
+
+def _layer_initial(cell: Cell) -> list[dict]:
+    return [
+        {
+            "kind": layer.kind,
+            "separator": layer.separator_id,
+            "electrode": layer.electrode_id,
+            "material": layer.material_id,
+            "thickness_um": layer.thickness_um,
+            "description": layer.description,
+        }
+        for layer in cell.layers.all()
+    ]
+
+
+def _step_initial(cell: Cell) -> list[dict]:
+    return [
+        {
+            "phase": s.phase,
+            "pressure_mpa": s.pressure_mpa,
+            "duration_min": s.duration_min,
+            "temperature_c": s.temperature_c,
+            "notes": s.notes,
+        }
+        for s in cell.pressure_steps.all()
+    ]
+
+
+@login_required
+def cell_edit(request, pk: int | None = None):
+    from apps.catalog import services as catalog_services
+
+    cell = None
+    if pk is not None:
+        cell = _visible_or_404(visible_cells(user=request.user), pk)
+        if not can_edit(cell, request.user):
+            raise PermissionDenied("Only members of the owning group can edit this cell.")
+    separators = visible_separators(user=request.user).prefetch_related(None)
+    electrodes = visible_electrodes(user=request.user)
+    form = CellForm(request.POST or None, instance=cell)
+    form.setup_ownership(request.user, editing=cell is not None)
+    form.limit_choices(separators=separators, interfaces=visible_interfaces(user=request.user).prefetch_related(None))
+    layers = LayerFormSet(request.POST or None, prefix="layers", initial=_layer_initial(cell) if cell else None)
+    steps = PressureStepFormSet(request.POST or None, prefix="steps", initial=_step_initial(cell) if cell else None)
+    for layer_form in [*layers.forms, layers.empty_form]:
+        layer_form.fields["separator"].queryset = separators
+        layer_form.fields["electrode"].queryset = electrodes
+    if request.method == "POST" and form.is_valid() and layers.is_valid() and steps.is_valid():
+        fields = {name: form.cleaned_data[name] for name in CellForm.Meta.fields if name != "interfaces"}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        layer_rows = [{"position": i, **row} for i, row in enumerate(formset_rows(layers))]
+        step_rows = [{"position": i, **row} for i, row in enumerate(formset_rows(steps))]
+        interfaces = list(form.cleaned_data.get("interfaces") or [])
+        try:
+            if cell is None:
+                cell = catalog_services.create_cell(
+                    user=request.user,
+                    group=form.cleaned_data["group"],
+                    layers=layer_rows,
+                    pressure_steps=step_rows,
+                    interfaces=interfaces,
+                    **fields,
+                )
+                messages.success(request, f"Cell “{cell.name}” created.")
+            else:
+                cell = catalog_services.update_cell(
+                    cell=cell, user=request.user, layers=layer_rows, pressure_steps=step_rows, interfaces=interfaces, **fields
+                )
+                messages.success(request, f"Cell “{cell.name}” saved.")
+            return redirect("catalog:cell-detail", pk=cell.pk)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "catalog/cell_form.html",
+        {
+            "form": form,
+            "formsets": [("Layer stack (bottom to top)", layers), ("Stack-pressure history", steps)],
+            "record": cell,
+            **_form_links("cell", cell),
+        },
+    )
+
+
+# ---------------------------------------------------------------- interfaces
+
+def interface_list(request):
+    f = InterfaceFilter(request.GET, queryset=visible_interfaces(user=request.user).prefetch_related(None).annotate(
+        n_evidence=Count("evidence", distinct=True)
+    ).order_by("name", "pk"))
+    page, query = paginate(request, f.qs)
+    return render(request, "catalog/interface_list.html", {"filter": f, "page": page, "query": query})
+
+
+def interface_figures(interface: Interface, user) -> dict[str, str]:
+    spectra = visible_spectra(user=user).filter(cell__in=visible_cells(user=user).filter(interfaces=interface).values("pk"))
+    points = interfacial_points(spectra)
+    return {
+        "pressure": figure_json(plots.interfacial_figure(points, x="stack_pressure_mpa", title="Interfacial resistance against stack pressure")),
+        "time": figure_json(plots.interfacial_figure(points, x="elapsed_time_h", title="Interfacial resistance over time")),
+    }
+
+
+def interface_detail(request, pk: int):
+    interface = _visible_or_404(visible_interfaces(user=request.user), pk)
+    cross = set(interface.cross_validated_assignments)
+    evidence = [
+        {"row": e, "cross_validated": e.assigned_species.strip().lower() in cross} for e in interface.evidence.all()
+    ]
+    context = {
+        "interface": interface,
+        "evidence": evidence,
+        "cross_validated": sorted(cross),
+        "cells": visible_cells(user=request.user).filter(interfaces=interface),
+        "figures": interface_figures(interface, request.user),
+        "plots_url": reverse("catalog:interface-plots", args=[interface.pk]),
+        "can_edit": can_edit(interface, request.user),
+    }
+    return render(request, "catalog/interface_detail.html", context)
+
+
+def interface_plots(request, pk: int):
+    interface = _visible_or_404(visible_interfaces(user=request.user), pk)
+    return JsonResponse({"figures": interface_figures(interface, request.user)})
+
+
+def _evidence_initial(interface: Interface) -> list[dict]:
+    keys = ["technique", "assigned_species", "termination", "measured_value", "computed_value", "value_unit", "notes"]
+    return [{k: getattr(e, k) for k in keys} for e in interface.evidence.all()]
+
+
+@login_required
+def interface_edit(request, pk: int | None = None):
+    from apps.catalog import services as catalog_services
+
+    interface = None
+    if pk is not None:
+        interface = _visible_or_404(visible_interfaces(user=request.user), pk)
+        if not can_edit(interface, request.user):
+            raise PermissionDenied("Only members of the owning group can edit this interface.")
+    form = InterfaceForm(request.POST or None, instance=interface)
+    form.setup_ownership(request.user, editing=interface is not None)
+    evidence = EvidenceFormSet(request.POST or None, prefix="evidence", initial=_evidence_initial(interface) if interface else None)
+    if request.method == "POST" and form.is_valid() and evidence.is_valid():
+        fields = {name: form.cleaned_data[name] for name in InterfaceForm.Meta.fields}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        rows = formset_rows(evidence)
+        try:
+            if interface is None:
+                interface = catalog_services.create_interface(
+                    user=request.user, group=form.cleaned_data["group"], evidence=rows, **fields
+                )
+                messages.success(request, f"Interface “{interface.name}” created.")
+            else:
+                interface = catalog_services.update_interface(interface=interface, user=request.user, evidence=rows, **fields)
+                messages.success(request, f"Interface “{interface.name}” saved.")
+            return redirect("catalog:interface-detail", pk=interface.pk)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "catalog/interface_form.html",
+        {
+            "form": form,
+            "formsets": [("Characterisation evidence", evidence)],
+            "record": interface,
+            **_form_links("interface", interface),
+        },
+    )
+
+
+# ---------------------------------------------------------------- compare
+
+def _differing(rows: list[tuple[str, list]]) -> list[dict]:
+    return [{"label": label, "values": values, "differs": len({str(v) for v in values}) > 1} for label, values in rows]
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}{' ' + unit if unit else ''}"
+    return f"{value}{' ' + unit if unit else ''}"
+
+
+def _compare_separators(user, ids: list[int]) -> dict:
+    found = {s.pk: s for s in visible_separators(user=user).filter(pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Http404("No such separator.")
+    records = [found[i] for i in ids]
+    arrhenius = {s.pk: {a.kind: a for a in s.arrhenius_fits.all()} for s in records}
+
+    def ea(s):
+        fit = arrhenius[s.pk].get(ConductivityKind.TOTAL)
+        if fit is None or fit.activation_energy_ev is None:
+            return "—"
+        err = f" ± {fit.activation_energy_stderr_ev:.3f}" if fit.activation_energy_stderr_ev is not None else ""
+        return f"{fit.activation_energy_ev:.3f}{err} eV"
+
+    def sigma25(s):
+        fit = arrhenius[s.pk].get(ConductivityKind.TOTAL)
+        return _fmt(fit.sigma_25c_s_per_cm, "S/cm") if fit and fit.sigma_25c_s_per_cm else "—"
+
+    rows = _differing(
+        [
+            ("Group", [s.group.name for s in records]),
+            ("Family", [_family_of(s) for s in records]),
+            ("Composition", ["; ".join(str(c) for c in s.components.all()) or "—" for s in records]),
+            ("Form", [s.get_form_display() for s in records]),
+            ("Processing route", [s.get_processing_route_display() or "—" for s in records]),
+            ("Densification pressure", [_fmt(s.densification_pressure_mpa, "MPa") for s in records]),
+            ("Densification temperature", [_fmt(s.densification_temperature_c, "°C") for s in records]),
+            ("Sintering temperature", [_fmt(s.sintering_temperature_c, "°C") for s in records]),
+            ("Atmosphere", [s.processing_atmosphere or "—" for s in records]),
+            ("Thickness", [_fmt(s.thickness_um, "µm") for s in records]),
+            ("Thickness method", [s.get_thickness_method_display() or "—" for s in records]),
+            ("Area", [_fmt(s.area_cm2, "cm²") for s in records]),
+            ("Relative density", [_fmt(s.relative_density) for s in records]),
+            ("σ total at 25 °C", [sigma25(s) for s in records]),
+            ("Ea (total)", [ea(s) for s in records]),
+            ("Source", [str(s.source) if s.source else "—" for s in records]),
+        ]
+    )
+    series = []
+    for s in records:
+        series.extend(arrhenius_series_for(s, user))
+    nyquist = []
+    for s in records:
+        spectrum = (
+            visible_spectra(user=user, with_arrays=True)
+            .filter(cell__separator=s)
+            .order_by(Q(temperature_c__isnull=True), "pk")
+            .first()
+        )
+        if spectrum is not None:
+            nyquist.append((f"{s.name}: {spectrum.label or spectrum.pk}", spectrum.frequencies_hz, spectrum.impedance_ohm))
+    figures = {
+        "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist (one spectrum per separator, nearest the start)")),
+        "arrhenius": figure_json(plots.arrhenius_figure(series, title="Arrhenius")),
+    }
+    links = [(s.name, reverse("catalog:separator-detail", args=[s.pk])) for s in records]
+    return {"rows": rows, "figures": figures, "links": links}
+
+
+def _compare_spectra(user, ids: list[int]) -> dict:
+    found = {s.pk: s for s in visible_spectra(user=user, with_arrays=True).filter(pk__in=ids)}
+    if any(i not in found for i in ids):
+        raise Http404("No such spectrum.")
+    records = [found[i] for i in ids]
+    rows = _differing(
+        [
+            ("Cell", [s.cell.name for s in records]),
+            ("Separator", [s.cell.separator.name if s.cell.separator else "—" for s in records]),
+            ("Configuration", [s.cell.get_configuration_display() for s in records]),
+            ("Temperature", [_fmt(s.temperature_c, "°C") for s in records]),
+            ("Stack pressure", [_fmt(s.stack_pressure_mpa, "MPa") for s in records]),
+            ("Atmosphere", [s.get_atmosphere_display() or "—" for s in records]),
+            ("Cycle", [_fmt(s.cycle_index) for s in records]),
+            ("Elapsed time", [_fmt(s.elapsed_time_h, "h") for s in records]),
+            ("State of charge", [_fmt(s.state_of_charge) for s in records]),
+            ("DC bias", [_fmt(s.dc_bias_v, "V") for s in records]),
+            ("AC amplitude", [_fmt(s.ac_amplitude_mv, "mV") for s in records]),
+            ("Frequency range", [f"{s.frequency_min_hz:.3g} – {s.frequency_max_hz:.3g} Hz" for s in records]),
+            ("Points", [s.n_points for s in records]),
+            ("Instrument", [s.instrument or "—" for s in records]),
+            ("Group", [s.group.name for s in records]),
+        ]
+    )
+    nyquist = [(s.label or f"Spectrum {s.pk}", s.frequencies_hz, s.impedance_ohm) for s in records]
+    separators = []
+    for s in records:
+        if s.cell.separator_id and s.cell.separator_id not in [x.pk for x in separators]:
+            sep = visible_separators(user=user).filter(pk=s.cell.separator_id).first()
+            if sep is not None:
+                separators.append(sep)
+    series = [item for sep in separators for item in arrhenius_series_for(sep, user)]
+    figures = {
+        "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist overlay")),
+        "arrhenius": figure_json(plots.arrhenius_figure(series, title="Arrhenius of their separators")),
+    }
+    links = [(s.label or f"Spectrum {s.pk}", reverse("measurements:spectrum-detail", args=[s.pk])) for s in records]
+    return {"rows": rows, "figures": figures, "links": links}
+
+
+def compare(request):
+    form = CompareForm(request.GET or None)
+    context: dict = {"form": form}
+    if form.is_bound and form.is_valid():
+        kind, ids = form.cleaned_data["kind"], form.cleaned_data["ids"]
+        builder = _compare_separators if kind == "separator" else _compare_spectra
+        context.update(builder(request.user, ids), kind=kind)
+    context["recent_separators"] = visible_separators(user=request.user).prefetch_related(None).order_by("-created_at")[:30]
+    return render(request, "catalog/compare.html", context)

@@ -1,0 +1,60 @@
+"""Upload forms: pick a file, then confirm the cell, ownership and conditions."""
+from __future__ import annotations
+
+from django import forms
+
+from apps.accounts.models import Visibility
+from apps.catalog.models import Cell
+
+from .models import Atmosphere, ImpedanceSpectrum
+
+
+class UploadFileForm(forms.Form):
+    file = forms.FileField(
+        help_text="An instrument export (Gamry .DTA, ZPlot .z, BioLogic .mpt/.mpr/.txt, CH Instruments, Parstat, "
+        "VersaStudio .par, PowerSuite, CSV) or a .zip of several."
+    )
+
+
+class ConfirmUploadForm(forms.Form):
+    """The choices that go with an upload; blank conditions keep what the file states."""
+
+    token = forms.CharField(widget=forms.HiddenInput)
+    cell = forms.ModelChoiceField(queryset=Cell.objects.none(), help_text="The cell these spectra were measured on.")
+    visibility = forms.ChoiceField(
+        choices=[("", "Same as the cell")] + list(Visibility.choices), required=False
+    )
+    embargo_until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    label = forms.CharField(max_length=200, required=False)
+    temperature_c = forms.FloatField(required=False, min_value=-273.15, label="Temperature (°C)")
+    equilibration_time_min = forms.FloatField(required=False, min_value=0, label="Equilibration time (min)")
+    atmosphere = forms.ChoiceField(choices=[("", "—")] + list(Atmosphere.choices), required=False)
+    stack_pressure_mpa = forms.FloatField(required=False, min_value=0, label="Stack pressure (MPa)")
+    cycle_index = forms.IntegerField(required=False, min_value=0, label="Cycle")
+    state_of_charge = forms.FloatField(required=False, min_value=0, max_value=1, label="State of charge (0–1)")
+    elapsed_time_h = forms.FloatField(required=False, min_value=0, label="Time since assembly (h)")
+    dc_bias_v = forms.FloatField(required=False, label="DC bias (V)")
+    ac_amplitude_mv = forms.FloatField(required=False, min_value=0, label="AC amplitude (mV)")
+    mode = forms.ChoiceField(choices=[("", "—")] + list(ImpedanceSpectrum.Mode.choices), required=False)
+
+    CONDITION_FIELDS = (
+        "label",
+        "temperature_c",
+        "equilibration_time_min",
+        "atmosphere",
+        "stack_pressure_mpa",
+        "cycle_index",
+        "state_of_charge",
+        "elapsed_time_h",
+        "dc_bias_v",
+        "ac_amplitude_mv",
+        "mode",
+    )
+
+    def __init__(self, *args, cells=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cells is not None:
+            self.fields["cell"].queryset = cells
+
+    def conditions(self) -> dict:
+        return {k: self.cleaned_data[k] for k in self.CONDITION_FIELDS if self.cleaned_data.get(k) not in (None, "")}

@@ -1,0 +1,167 @@
+"""Plotly figures of impedance spectra, built server-side and drawn by plotly.js.
+
+Every function returns a `plotly.graph_objects.Figure`; `figure_json` turns
+it into the JSON the page hands to `Plotly.newPlot`. Large spectra are thinned
+so a page never ships more than `MAX_POINTS_PER_TRACE` points per trace.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+MAX_POINTS_PER_TRACE = 2000
+MAX_TRACES = 12  # overlays beyond this are unreadable anyway; the caller picks which to keep
+GL_THRESHOLD = 1500  # WebGL scatter above this many points per trace
+
+_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=60, r=20, t=40, b=50),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    hovermode="closest",
+)
+
+
+def figure_json(fig: go.Figure) -> str:
+    return fig.to_json()
+
+
+def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE) -> np.ndarray:
+    """Evenly spaced indices keeping the first and last point; all of them when n ≤ max_points."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+def _scatter(n_points: int):
+    return go.Scattergl if n_points > GL_THRESHOLD else go.Scatter
+
+
+def _finite(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def nyquist_figure(
+    spectra: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    fit: tuple[str, np.ndarray, np.ndarray] | None = None,
+    title: str = "Nyquist",
+) -> go.Figure:
+    """−Z'' against Z' with equal axis scales (a semicircle must look round).
+
+    `spectra`: (label, frequencies_hz, impedance_ohm) each; `fit`: the model curve, drawn as a line.
+    """
+    fig = go.Figure()
+    for label, f, z in list(spectra)[:MAX_TRACES]:
+        idx = thin_indices(len(f))
+        trace = _scatter(len(idx))
+        fig.add_trace(
+            trace(
+                x=_finite(z.real[idx]),
+                y=_finite(-z.imag[idx]),
+                mode="markers",
+                name=label,
+                customdata=_finite(f[idx]),
+                hovertemplate="Z' %{x:.4g} Ω<br>−Z'' %{y:.4g} Ω<br>f %{customdata:.4g} Hz<extra>%{fullData.name}</extra>",
+                marker=dict(size=6),
+            )
+        )
+    if fit is not None:
+        label, f, z = fit
+        idx = thin_indices(len(f))
+        fig.add_trace(go.Scatter(x=_finite(z.real[idx]), y=_finite(-z.imag[idx]), mode="lines", name=label))
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(title_text="Z' (Ω)", zeroline=True)
+    fig.update_yaxes(title_text="−Z'' (Ω)", scaleanchor="x", scaleratio=1, zeroline=True)
+    return fig
+
+
+def bode_figure(
+    spectra: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    fit: tuple[str, np.ndarray, np.ndarray] | None = None,
+) -> go.Figure:
+    """|Z| (log) and phase (degrees, −θ up) against frequency (log), sharing the frequency axis."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    curves = [(label, f, z, "markers") for label, f, z in list(spectra)[:MAX_TRACES]]
+    if fit is not None:
+        curves.append((*fit, "lines"))
+    for i, (label, f, z, mode) in enumerate(curves):
+        idx = thin_indices(len(f))
+        trace = _scatter(len(idx))
+        group = f"bode{i}"
+        fig.add_trace(
+            trace(x=_finite(f[idx]), y=_finite(np.abs(z[idx])), mode=mode, name=label, legendgroup=group),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            trace(
+                x=_finite(f[idx]),
+                y=_finite(-np.degrees(np.angle(z[idx]))),
+                mode=mode,
+                name=label,
+                legendgroup=group,
+                showlegend=False,
+            ),
+            row=2,
+            col=1,
+        )
+    fig.update_layout(title="Bode", **_LAYOUT)
+    fig.update_xaxes(type="log", row=1, col=1)
+    fig.update_xaxes(type="log", title_text="Frequency (Hz)", row=2, col=1)
+    fig.update_yaxes(type="log", title_text="|Z| (Ω)", row=1, col=1)
+    fig.update_yaxes(title_text="−phase (°)", row=2, col=1)
+    return fig
+
+
+def residuals_figure(
+    frequencies_hz: np.ndarray,
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    *,
+    title: str,
+    threshold: float | None = None,
+) -> go.Figure:
+    """Relative residuals (in %) of the real and imaginary parts against frequency."""
+    fig = go.Figure()
+    f = np.asarray(frequencies_hz, dtype=float)
+    for label, real, imag in series:
+        real = np.asarray(real, dtype=float)
+        imag = np.asarray(imag, dtype=float)
+        n = min(len(f), len(real), len(imag))
+        idx = thin_indices(n)
+        fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * real[idx]), mode="lines+markers", name=f"{label} Δ real"))
+        fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * imag[idx]), mode="lines+markers", name=f"{label} Δ imag"))
+    if threshold is not None:
+        for sign in (1, -1):
+            fig.add_hline(y=sign * 100 * threshold, line_dash="dot", line_color="#999")
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(type="log", title_text="Frequency (Hz)")
+    fig.update_yaxes(title_text="Residual (% of |Z|)")
+    return fig
+
+
+def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_gamma=()) -> go.Figure:
+    """Distribution of relaxation times γ(ln τ) with its peaks marked."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=_finite(tau_s), y=_finite(gamma_ohm), mode="lines", name="γ(τ)"))
+    if len(peaks_tau_s):
+        fig.add_trace(
+            go.Scatter(x=_finite(peaks_tau_s), y=_finite(peaks_gamma), mode="markers", name="peaks", marker=dict(size=9, symbol="x"))
+        )
+    fig.update_layout(title="Distribution of relaxation times", **_LAYOUT)
+    fig.update_xaxes(type="log", title_text="τ (s)")
+    fig.update_yaxes(title_text="γ (Ω)")
+    return fig
+
+
+def message_figure(text: str, title: str = "") -> go.Figure:
+    """An empty figure that says why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#666"))
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig

@@ -1,0 +1,422 @@
+"""Spectrum pages: list, detail with its figures, downloads, and the two-step upload."""
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import zipfile
+
+import django_filters
+import numpy as np
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.accounts.selectors import can_edit, groups_of
+from apps.analysis import eis
+from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
+from apps.catalog.models import Cell
+from apps.catalog.selectors import visible_cells
+from apps.catalog.views import paginate
+
+from . import exports, plots
+from .forms import ConfirmUploadForm, UploadFileForm
+from .models import Atmosphere, ImpedanceSpectrum
+from .selectors import visible_spectra
+from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
+
+PREVIEW_DIR = "upload-previews"
+SESSION_KEY = "upload_previews"
+DRT_CACHE_SECONDS = 24 * 3600
+
+
+class SpectrumFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Label, cell or separator")
+    cell = django_filters.NumberFilter(field_name="cell_id", label="Cell number")
+    separator = django_filters.NumberFilter(field_name="cell__separator_id", label="Separator number")
+    temperature_c_min = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="gte", label="T ≥ (°C)")
+    temperature_c_max = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="lte", label="T ≤ (°C)")
+    stack_pressure_mpa_min = django_filters.NumberFilter(field_name="stack_pressure_mpa", lookup_expr="gte", label="Pressure ≥ (MPa)")
+    stack_pressure_mpa_max = django_filters.NumberFilter(field_name="stack_pressure_mpa", lookup_expr="lte", label="Pressure ≤ (MPa)")
+    cycle_index = django_filters.NumberFilter(label="Cycle")
+    atmosphere = django_filters.ChoiceFilter(choices=Atmosphere.choices)
+
+    class Meta:
+        model = ImpedanceSpectrum
+        fields = ["q", "cell", "separator", "cycle_index", "atmosphere"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(label__icontains=value) | Q(cell__name__icontains=value) | Q(cell__separator__name__icontains=value))
+
+
+def spectrum_list(request):
+    f = SpectrumFilter(request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"))
+    page, query = paginate(request, f.qs, per_page=50)
+    return render(request, "measurements/spectrum_list.html", {"filter": f, "page": page, "query": query})
+
+
+# ---------------------------------------------------------------- detail and figures
+
+PARAMETER_UNITS = {
+    "R": "Ω",
+    "C": "F",
+    "L": "H",
+    "CPE_Q": "F·s^(n−1)",
+    "CPE_n": "",
+    "W": "Ω·s^−½",
+    "Wo_Z0": "Ω",
+    "Wo_tau": "s",
+    "Ws_Z0": "Ω",
+    "Ws_tau": "s",
+    "G_R": "Ω",
+    "G_tau": "s",
+    "La_L": "H·s^(a−1)",
+    "La_a": "",
+}
+
+
+def parameter_unit(name: str) -> str:
+    """Unit of a fitted parameter from its element prefix, e.g. R1 → Ω, CPE1_Q → F·s^(n−1)."""
+    element, _, suffix = name.partition("_")
+    prefix = element.rstrip("0123456789")
+    return PARAMETER_UNITS.get(f"{prefix}_{suffix}" if suffix else prefix, "")
+
+
+def chosen_fit(spectrum: ImpedanceSpectrum, fit_id: str | None) -> FitResult | None:
+    fits = spectrum.fits.select_related("protocol").order_by("-protocol__is_standard", "-updated_at")
+    if fit_id and fit_id.isdigit():
+        return fits.filter(pk=int(fit_id)).first()
+    return fits.filter(status=FitStatus.SUCCEEDED).first() or fits.first()
+
+
+def _drt(spectrum: ImpedanceSpectrum, f: np.ndarray, z: np.ndarray):
+    """DRT computed on demand and cached per spectrum content and engine version."""
+    digest = hashlib.sha256(bytes(spectrum.data)).hexdigest()[:16]
+    key = f"drt:{spectrum.pk}:{digest}:{eis.ENGINE_VERSION}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        result = eis.compute_drt(f, z)
+        value = {
+            "tau_s": np.asarray(result.tau_s).tolist(),
+            "gamma_ohm": np.asarray(result.gamma_ohm).tolist(),
+            "peaks_tau_s": np.asarray(result.peaks_tau_s).tolist(),
+            "peaks_gamma": np.asarray(result.peaks_gamma).tolist(),
+            "r_inf_ohm": float(result.r_inf_ohm),
+            "error": "",
+        }
+    except Exception as error:  # noqa: BLE001 - a DRT that cannot be computed is shown as a message, not a 500
+        value = {"error": str(error)}
+    cache.set(key, value, DRT_CACHE_SECONDS)
+    return value
+
+
+def _fit_curve(fit: FitResult | None, f: np.ndarray) -> np.ndarray | None:
+    if fit is None or fit.status != FitStatus.SUCCEEDED or not fit.parameters:
+        return None
+    try:
+        return eis.circuit_impedance(fit.protocol.circuit, fit.parameters, f)
+    except (ValueError, KeyError):
+        return None
+
+
+def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict[str, str]:
+    f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
+    label = spectrum.label or f"Spectrum {spectrum.pk}"
+    model = _fit_curve(fit, f)
+    fit_trace = None
+    if model is not None:
+        # The model drawn densely over the measured range, so the arcs look smooth.
+        dense = np.logspace(np.log10(f.min()), np.log10(f.max()), 300)[::-1]
+        fit_trace = (f"fit: {fit.protocol}", dense, eis.circuit_impedance(fit.protocol.circuit, fit.parameters, dense))
+    figures = {
+        "nyquist": plots.nyquist_figure([(label, f, z)], fit=fit_trace, title="Nyquist"),
+        "bode": plots.bode_figure([(label, f, z)], fit=fit_trace),
+    }
+    if model is not None:
+        if fit.residuals_real and fit.residuals_imag and len(fit.residuals_real) == len(f):
+            real, imag = fit.residuals_real, fit.residuals_imag
+        else:
+            modulus = np.abs(z)
+            real, imag = (z.real - model.real) / modulus, (z.imag - model.imag) / modulus
+        figures["residuals"] = plots.residuals_figure(f, [("fit", real, imag)], title=f"Fit residuals ({fit.protocol})")
+    else:
+        figures["residuals"] = plots.message_figure(
+            "No successful fit yet." if fit is None or fit.status == FitStatus.SUCCEEDED else f"Fit failed: {fit.error}",
+            "Fit residuals",
+        )
+    kk = KramersKronigCheck.objects.filter(spectrum=spectrum).first()
+    if kk is not None:
+        verdict = "passed" if kk.passed else "failed"
+        figures["kk"] = plots.residuals_figure(
+            f, [("Lin-KK", kk.residuals_real, kk.residuals_imag)], title=f"Kramers–Kronig residuals ({verdict}, M = {kk.n_elements})", threshold=kk.threshold
+        )
+    else:
+        figures["kk"] = plots.message_figure("The Kramers–Kronig check has not run yet.", "Kramers–Kronig residuals")
+    drt = _drt(spectrum, f, z)
+    if drt.get("error"):
+        figures["drt"] = plots.message_figure(f"DRT could not be computed: {drt['error']}", "Distribution of relaxation times")
+    else:
+        figures["drt"] = plots.drt_figure(np.array(drt["tau_s"]), np.array(drt["gamma_ohm"]), drt["peaks_tau_s"], drt["peaks_gamma"])
+    return {name: plots.figure_json(fig) for name, fig in figures.items()}
+
+
+def _parameter_rows(fit: FitResult | None) -> list[dict]:
+    if fit is None or not fit.parameters:
+        return []
+    roles = (fit.protocol.element_roles or {}) if fit.protocol_id else {}
+    rows = []
+    for name, value in fit.parameters.items():
+        stderr = (fit.stderr or {}).get(name)
+        element = name.split("_")[0]
+        relative = abs(stderr / value) if stderr is not None and value else None
+        rows.append(
+            {
+                "name": name,
+                "value": value,
+                "stderr": stderr,
+                "relative": relative,
+                "unit": parameter_unit(name),
+                "role": roles.get(name) or roles.get(element) or "",
+            }
+        )
+    return rows
+
+
+def _visible_spectrum(request, pk: int, *, with_arrays: bool) -> ImpedanceSpectrum:
+    return get_object_or_404(visible_spectra(user=request.user, with_arrays=with_arrays), pk=pk)
+
+
+def spectrum_detail(request, pk: int):
+    from apps.analysis.views import jobs_for_targets
+
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    fit = chosen_fit(spectrum, request.GET.get("fit"))
+    jobs = jobs_for_targets(user=request.user, targets=[("spectrum", [spectrum.pk])])
+    context = {
+        "spectrum": spectrum,
+        "fit": fit,
+        "fits": spectrum.fits.select_related("protocol").order_by("-protocol__is_standard", "protocol__name"),
+        "parameters": _parameter_rows(fit),
+        "kk": KramersKronigCheck.objects.filter(spectrum=spectrum).first(),
+        "conductivities": fit.conductivities.all() if fit else [],
+        "figures": spectrum_figures(spectrum, fit),
+        "plots_url": reverse("measurements:spectrum-plots", args=[spectrum.pk]) + (f"?fit={fit.pk}" if fit else ""),
+        "jobs": jobs,
+        "jobs_active": any(not j.is_finished for j in jobs),
+        "metadata": sorted((spectrum.metadata or {}).items()),
+        "can_edit": can_edit(spectrum, request.user),
+    }
+    return render(request, "measurements/spectrum_detail.html", context)
+
+
+def spectrum_plots(request, pk: int):
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    return JsonResponse({"figures": spectrum_figures(spectrum, chosen_fit(spectrum, request.GET.get("fit")))})
+
+
+def spectrum_csv(request, pk: int):
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.csv"'
+    return response
+
+
+def spectrum_json(request, pk: int):
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.json"'
+    return response
+
+
+def spectrum_raw(request, pk: int):
+    spectrum = _visible_spectrum(request, pk, with_arrays=False)
+    raw = spectrum.raw_file
+    if raw is None or not raw.file or not default_storage.exists(raw.file.name):
+        raise Http404("This spectrum has no stored raw file.")
+    return FileResponse(default_storage.open(raw.file.name, "rb"), as_attachment=True, filename=raw.original_name)
+
+
+# ---------------------------------------------------------------- upload
+
+def _writable_cells(user):
+    cells = visible_cells(user=user).prefetch_related(None).select_related("group")
+    return cells if user.is_superuser else cells.filter(group__in=groups_of(user))
+
+
+def _store_preview(request, *, name: str, data: bytes) -> str:
+    token = secrets.token_urlsafe(16)
+    default_storage.save(f"{PREVIEW_DIR}/{token}", ContentFile(data))
+    previews = request.session.get(SESSION_KEY, {})
+    previews[token] = {"name": name}
+    # Keep only the last few previews a user started; older files are removed.
+    while len(previews) > 5:
+        old = next(iter(previews))
+        previews.pop(old)
+        _delete_preview_file(old)
+    request.session[SESSION_KEY] = previews
+    return token
+
+
+def _delete_preview_file(token: str) -> None:
+    path = f"{PREVIEW_DIR}/{token}"
+    if default_storage.exists(path):
+        default_storage.delete(path)
+
+
+def _load_preview(request, token: str) -> tuple[str, bytes] | None:
+    entry = request.session.get(SESSION_KEY, {}).get(token)
+    path = f"{PREVIEW_DIR}/{token}"
+    if entry is None or not default_storage.exists(path):
+        return None
+    with default_storage.open(path, "rb") as handle:
+        return entry["name"], handle.read()
+
+
+def _forget_preview(request, token: str) -> None:
+    previews = request.session.get(SESSION_KEY, {})
+    previews.pop(token, None)
+    request.session[SESSION_KEY] = previews
+    _delete_preview_file(token)
+
+
+def _zip_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [i.filename for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
+
+
+def _preview_context(name: str, data: bytes) -> dict:
+    """What the confirm page shows: parsed spectra (Nyquist) and detected metadata, or the zip's file list."""
+    if name.lower().endswith(".zip"):
+        try:
+            return {"is_zip": True, "zip_names": _zip_names(data), "detected": {}}
+        except zipfile.BadZipFile:
+            raise IngestError("not a readable zip archive", filename=name) from None
+    parsed = preview_upload(data=data, filename=name)
+    spectra = []
+    for item in parsed[:20]:
+        f = np.asarray(item.frequencies_hz, dtype=float)
+        z = np.asarray(item.impedance_ohm, dtype=complex)
+        spectra.append(
+            {
+                "index": item.index,
+                "format": item.format,
+                "n_points": int(f.size),
+                "f_min": float(f.min()),
+                "f_max": float(f.max()),
+                "metadata": sorted((k, v) for k, v in item.metadata.items() if not isinstance(v, (list, dict))),
+            }
+        )
+    label = name if len(parsed) == 1 else f"{name}"
+    figure = plots.nyquist_figure(
+        [(f"{label} #{p.index + 1}", np.asarray(p.frequencies_hz), np.asarray(p.impedance_ohm)) for p in parsed],
+        title="Parsed spectra (nothing stored yet)",
+    )
+    return {
+        "is_zip": False,
+        "spectra": spectra,
+        "n_spectra": len(parsed),
+        "figures": {"preview": plots.figure_json(figure)},
+        "detected": conditions_from_metadata(parsed[0].metadata),
+    }
+
+
+@login_required
+def upload(request):
+    """Step 1: choose a file. A valid file is parsed (nothing stored) and shown for confirmation."""
+    cells = _writable_cells(request.user)
+    if request.method == "POST":
+        form = UploadFileForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload_file = form.cleaned_data["file"]
+            name, data = upload_file.name, upload_file.read()
+            try:
+                context = _preview_context(name, data)
+            except IngestError as error:
+                form.add_error("file", str(error))
+            else:
+                token = _store_preview(request, name=name, data=data)
+                initial = {"token": token, **{k: v for k, v in context["detected"].items() if k in ConfirmUploadForm.CONDITION_FIELDS}}
+                if request.GET.get("cell", "").isdigit():
+                    initial["cell"] = int(request.GET["cell"])
+                confirm = ConfirmUploadForm(initial=initial, cells=cells)
+                return render(
+                    request,
+                    "measurements/upload_confirm.html",
+                    {"form": confirm, "filename": name, "size_bytes": len(data), **context},
+                )
+    else:
+        form = UploadFileForm()
+    return render(request, "measurements/upload.html", {"form": form, "has_cells": cells.exists()})
+
+
+@login_required
+@require_POST
+def upload_confirm(request):
+    """Step 2: store the previewed file on the chosen cell and queue its analysis."""
+    cells = _writable_cells(request.user)
+    form = ConfirmUploadForm(request.POST, cells=cells)
+    token = request.POST.get("token", "")
+    stored = _load_preview(request, token)
+    if stored is None:
+        messages.error(request, "That upload preview has expired or belongs to another session; please choose the file again.")
+        return redirect("measurements:upload")
+    name, data = stored
+    if form.is_valid():
+        options = dict(
+            cell=form.cleaned_data["cell"],
+            filename=name,
+            data=data,
+            user=request.user,
+            visibility=form.cleaned_data["visibility"] or None,
+            embargo_until=form.cleaned_data["embargo_until"],
+            conditions=form.conditions(),
+        )
+        try:
+            if name.lower().endswith(".zip"):
+                report = ingest_zip(**options)
+                _forget_preview(request, token)
+                return _after_zip(request, report, form.cleaned_data["cell"])
+            report = ingest_upload(**options)
+        except IngestError as error:
+            field = error.field if error.field in form.fields else None
+            form.add_error(field, str(error))
+        except PermissionDenied as error:
+            form.add_error("cell", str(error))
+        else:
+            _forget_preview(request, token)
+            if report.duplicate:
+                messages.info(request, f"{name} was uploaded before; showing the spectra it already holds.")
+            else:
+                messages.success(request, f"{name}: {len(report.created)} spectrum(s) stored; analysis queued.")
+            if len(report.created) == 1:
+                return redirect("measurements:spectrum-detail", pk=report.created[0].pk)
+            return redirect("catalog:cell-detail", pk=form.cleaned_data["cell"].pk)
+    try:
+        context = _preview_context(name, data)
+    except IngestError as error:
+        context = {"is_zip": False, "spectra": [], "figures": {}, "detected": {}}
+        form.add_error(None, str(error))
+    return render(
+        request, "measurements/upload_confirm.html", {"form": form, "filename": name, "size_bytes": len(data), **context}
+    )
+
+
+def _after_zip(request, report, cell: Cell):
+    for outcome in report.files:
+        if outcome.status == "accepted":
+            messages.success(request, f"{outcome.name}: {len(outcome.spectra)} spectrum(s) stored.")
+        elif outcome.status == "duplicate":
+            messages.info(request, f"{outcome.name}: uploaded before, nothing new stored.")
+        else:
+            messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
+    return redirect("catalog:cell-detail", pk=cell.pk)
