@@ -5,26 +5,12 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from apps.accounts.selectors import groups_of
 from apps.catalog.views import paginate
 
 from .models import Job
+from .selectors import visible_jobs
 
 MAX_STATUS_IDS = 200
-
-
-def _visible_jobs(user):
-    try:
-        from apps.analysis.selectors import visible_jobs
-    except ImportError:
-        visible_jobs = None
-    if visible_jobs is not None:
-        return visible_jobs(user=user)
-    if user.is_authenticated and user.is_superuser:
-        return Job.objects.all()
-    if not user.is_authenticated:
-        return Job.objects.none()
-    return Job.objects.filter(Q(created_by=user) | Q(group__in=groups_of(user)))
 
 
 def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
@@ -39,7 +25,7 @@ def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int =
 
 
 def job_list(request):
-    jobs = _visible_jobs(request.user)
+    jobs = visible_jobs(user=request.user)
     state = request.GET.get("state", "")
     if state in Job.State.values:
         jobs = jobs.filter(state=state)
@@ -72,6 +58,6 @@ def job_as_dict(job: Job) -> dict:
 def job_status(request):
     """`?ids=1,2,3` → the state and progress of those jobs the user may see; others are left out."""
     ids = [int(part) for part in request.GET.get("ids", "").replace(" ", "").split(",") if part.isdigit()][:MAX_STATUS_IDS]
-    jobs = _visible_jobs(request.user).filter(pk__in=ids) if ids else Job.objects.none()
+    jobs = visible_jobs(user=request.user).filter(pk__in=ids) if ids else Job.objects.none()
     rows = [job_as_dict(job) for job in jobs]
     return JsonResponse({"jobs": rows, "all_finished": all(r["finished"] for r in rows)})

@@ -14,11 +14,16 @@ from django.urls import reverse
 
 from apps.accounts.selectors import can_edit, visible_q
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
+from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits
+from apps.benchmarks.models import Metric
+from apps.benchmarks.selectors import leaderboard
 from apps.measurements.models import ImpedanceSpectrum
 from apps.measurements.plots import figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
 from . import plots
+from . import services as catalog_services
+from .filters import CellFilterSet, InterfaceFilterSet, MaterialFilterSet, SeparatorFilterSet
 from .forms import (
     CellForm,
     ComponentFormSet,
@@ -50,19 +55,10 @@ MAX_SPECTRA_IN_OVERLAY = 12
 
 # ---------------------------------------------------------------- filters
 
-class SeparatorFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Name or material")
-    family = django_filters.ChoiceFilter(
-        field_name="components__material__family", choices=MaterialFamily.choices, distinct=True, label="Family"
-    )
-    processing_route = django_filters.ChoiceFilter(choices=ProcessingRoute.choices)
-    form = django_filters.ChoiceFilter(choices=Separator.Form.choices)
-    thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte", label="Thickness ≥ (µm)")
-    thickness_um_max = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="lte", label="Thickness ≤ (µm)")
+class SeparatorFilter(SeparatorFilterSet):
+    """The API's separator filters plus a free-text box."""
 
-    class Meta:
-        model = Separator
-        fields = ["q", "family", "processing_route", "form"]
+    q = django_filters.CharFilter(method="search", label="Name or material")
 
     def search(self, queryset, name, value):
         return queryset.filter(
@@ -72,28 +68,15 @@ class SeparatorFilter(django_filters.FilterSet):
         ).distinct()
 
 
-class CellFilter(django_filters.FilterSet):
+class CellFilter(CellFilterSet):
     q = django_filters.CharFilter(method="search", label="Name or separator")
-    configuration = django_filters.ChoiceFilter(choices=Cell.Configuration.choices)
-    housing = django_filters.ChoiceFilter(choices=Cell.Housing.choices)
-    electrode_contact = django_filters.ChoiceFilter(choices=Cell.ElectrodeContact.choices)
-
-    class Meta:
-        model = Cell
-        fields = ["q", "configuration", "housing", "electrode_contact"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(separator__name__icontains=value))
 
 
-class InterfaceFilter(django_filters.FilterSet):
+class InterfaceFilter(InterfaceFilterSet):
     q = django_filters.CharFilter(method="search", label="Name or material")
-    technique = django_filters.CharFilter(field_name="evidence__technique", distinct=True, label="Evidence technique")
-    coated = django_filters.BooleanFilter(field_name="interlayer_material", lookup_expr="isnull", exclude=True, label="Has coating / interlayer")
-
-    class Meta:
-        model = Interface
-        fields = ["q", "technique", "coated"]
 
     def search(self, queryset, name, value):
         return queryset.filter(
@@ -104,13 +87,8 @@ class InterfaceFilter(django_filters.FilterSet):
         )
 
 
-class MaterialFilter(django_filters.FilterSet):
+class MaterialFilter(MaterialFilterSet):
     q = django_filters.CharFilter(method="search", label="Name or formula")
-    family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
-
-    class Meta:
-        model = Material
-        fields = ["q", "family"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(formula__icontains=value))
@@ -125,6 +103,14 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE):
     return page, query.urlencode()
 
 
+def list_context(filterset, page, query: str, primary: list[str]) -> dict:
+    """Context of a list page; `primary` filters show first, the others behind “More filters”."""
+    more_used = any(
+        filterset.data.get(name) not in (None, "") for name in filterset.form.fields if name not in primary and name != "q"
+    )
+    return {"filter": filterset, "page": page, "query": query, "filter_primary": primary, "filter_more_open": more_used}
+
+
 def _visible_or_404(queryset, pk: int):
     """The record if the user may see it; hidden and missing records are the same 404."""
     return get_object_or_404(queryset, pk=pk)
@@ -135,11 +121,11 @@ def _family_of(separator: Separator) -> str:
     return material.get_family_display() if material else "—"
 
 
-def chosen_fits(spectra_qs) -> dict[int, FitResult]:
+def chosen_fits(spectra_qs, user) -> dict[int, FitResult]:
     """One successful fit per spectrum: the standard protocol's when there is one, else the newest."""
     fits = (
-        FitResult.objects.filter(spectrum__in=spectra_qs.values("pk"), status=FitStatus.SUCCEEDED)
-        .select_related("protocol")
+        visible_fits(user=user)
+        .filter(spectrum__in=spectra_qs.values("pk"), status=FitStatus.SUCCEEDED)
         .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
     )
     chosen: dict[int, FitResult] = {}
@@ -150,19 +136,30 @@ def chosen_fits(spectra_qs) -> dict[int, FitResult]:
 
 def interfacial_resistance(fit: FitResult) -> tuple[float, float | None] | None:
     """Sum of the resistances the protocol assigns to the interface, with their combined stderr (Ω)."""
-    roles = fit.protocol.element_roles or {}
-    total, variance, found = 0.0, 0.0, False
-    for name, value in (fit.parameters or {}).items():
-        if name.startswith("R") and roles.get(name) == "interface" and value is not None:
-            total += float(value)
-            variance += float((fit.stderr or {}).get(name) or 0.0) ** 2
-            found = True
-    return (total, variance**0.5 if variance else None) if found else None
+    elements = (fit.derived or {}).get("elements") or {}
+    if elements:
+        pairs = [
+            (e.get("resistance_ohm"), e.get("resistance_stderr_ohm"))
+            for e in elements.values()
+            if e.get("role") == "interface" and e.get("resistance_ohm") is not None
+        ]
+    else:
+        roles = fit.protocol.element_roles or {}
+        pairs = [
+            (value, (fit.stderr or {}).get(name))
+            for name, value in (fit.parameters or {}).items()
+            if name.startswith("R") and roles.get(name) == "interface" and value is not None
+        ]
+    if not pairs:
+        return None
+    total = sum(float(v) for v, _ in pairs)
+    variance = sum(float(e or 0.0) ** 2 for _, e in pairs)
+    return total, (variance**0.5 if variance else None)
 
 
-def interfacial_points(spectra_qs) -> list[plots.InterfacialPoint]:
+def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
     spectra = list(spectra_qs.select_related("cell").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:2000])
-    fits = chosen_fits(spectra_qs)
+    fits = chosen_fits(spectra_qs, user)
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)
@@ -187,17 +184,20 @@ def interfacial_points(spectra_qs) -> list[plots.InterfacialPoint]:
 
 def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeries]:
     """Measured conductivities of the separator's visible spectra, with its stored Arrhenius fits as lines."""
-    from apps.analysis.models import Conductivity
-
     spectra = visible_spectra(user=user).filter(cell__separator=separator)
-    fits = chosen_fits(spectra)
-    rows = Conductivity.objects.filter(fit_id__in=[f.pk for f in fits.values()], temperature_c__isnull=False).order_by(
+    fits = chosen_fits(spectra, user)
+    rows = visible_conductivities(user=user).filter(fit_id__in=[f.pk for f in fits.values()], temperature_c__isnull=False).order_by(
         "kind", "temperature_c"
     )
     by_kind: dict[str, list] = {}
     for c in rows:
         by_kind.setdefault(c.kind, []).append((c.temperature_c, c.conductivity_s_per_cm, c.conductivity_stderr_s_per_cm))
-    stored = {a.kind: a for a in separator.arrhenius_fits.filter(form__in=["sigma_t", "sigma"]).order_by("form")}
+    stored = {
+        a.kind: a
+        for a in visible_arrhenius_fits(user=user)
+        .filter(separator=separator, form__in=["sigma_t", "sigma"])
+        .order_by("-protocol__is_standard", "-form")
+    }
     series = []
     labels = dict(ConductivityKind.choices)
     for kind, points in by_kind.items():
@@ -262,13 +262,7 @@ def home(request):
 
 
 def _top_benchmarks(user) -> list:
-    from apps.benchmarks.models import Metric
-
-    try:
-        from apps.benchmarks.selectors import leaderboard
-    except ImportError:  # the benchmarks app ships its selectors separately
-        return []
-    return list(leaderboard(user=user, metric=Metric.SIGMA_25C_TOTAL)[:5])
+    return leaderboard(user=user, metric=Metric.SIGMA_25C_TOTAL, limit=5)
 
 
 def search(request):
@@ -308,7 +302,7 @@ def search(request):
 def material_list(request):
     f = MaterialFilter(request.GET, queryset=all_materials())
     page, query = paginate(request, f.qs)
-    return render(request, "catalog/material_list.html", {"filter": f, "page": page, "query": query})
+    return render(request, "catalog/material_list.html", list_context(f, page, query, ["family"]))
 
 
 def material_detail(request, pk: int):
@@ -324,7 +318,7 @@ def separator_list(request):
         n_cells=Count("cells", filter=visible_q(request.user, "cells__"), distinct=True)
     ).order_by("name", "pk"))
     page, query = paginate(request, f.qs)
-    return render(request, "catalog/separator_list.html", {"filter": f, "page": page, "query": query})
+    return render(request, "catalog/separator_list.html", list_context(f, page, query, ["family", "processing_route", "form"]))
 
 
 def separator_figures(separator: Separator, user) -> dict[str, str]:
@@ -339,7 +333,7 @@ def separator_detail(request, pk: int):
         "separator": separator,
         "family": _family_of(separator),
         "cells": cells,
-        "arrhenius_fits": separator.arrhenius_fits.select_related("protocol").order_by("kind", "form"),
+        "arrhenius_fits": visible_arrhenius_fits(user=request.user).filter(separator=separator).order_by("kind", "form"),
         "figures": separator_figures(separator, request.user),
         "plots_url": reverse("catalog:separator-plots", args=[separator.pk]),
         "can_edit": can_edit(separator, request.user),
@@ -382,8 +376,6 @@ def _form_links(kind: str, record) -> dict:
 
 @login_required
 def separator_edit(request, pk: int | None = None):
-    from apps.catalog import services as catalog_services
-
     separator = None
     if pk is not None:
         separator = _visible_or_404(visible_separators(user=request.user), pk)
@@ -432,7 +424,7 @@ def cell_list(request):
     ).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
     f = CellFilter(request.GET, queryset=qs)
     page, query = paginate(request, f.qs)
-    return render(request, "catalog/cell_list.html", {"filter": f, "page": page, "query": query})
+    return render(request, "catalog/cell_list.html", list_context(f, page, query, ["configuration", "housing", "electrode_contact"]))
 
 
 def _cell_overlay(spectra_qs) -> list[tuple[str, object, object]]:
@@ -456,7 +448,7 @@ def _cell_overlay(spectra_qs) -> list[tuple[str, object, object]]:
 
 def cell_figures(cell: Cell, user) -> dict[str, str]:
     spectra = visible_spectra(user=user).filter(cell=cell)
-    points = interfacial_points(spectra)
+    points = interfacial_points(spectra, user)
     x = "elapsed_time_h" if any(p.elapsed_time_h is not None for p in points) else "cycle_index"
     return {
         "pressure": figure_json(plots.pressure_history_figure(cell.pressure_steps.all())),
@@ -522,8 +514,6 @@ def _step_initial(cell: Cell) -> list[dict]:
 
 @login_required
 def cell_edit(request, pk: int | None = None):
-    from apps.catalog import services as catalog_services
-
     cell = None
     if pk is not None:
         cell = _visible_or_404(visible_cells(user=request.user), pk)
@@ -542,8 +532,8 @@ def cell_edit(request, pk: int | None = None):
     if request.method == "POST" and form.is_valid() and layers.is_valid() and steps.is_valid():
         fields = {name: form.cleaned_data[name] for name in CellForm.Meta.fields if name != "interfaces"}
         fields.update({k: v for k, v in form.ownership().items() if k != "group"})
-        layer_rows = [{"position": i, **row} for i, row in enumerate(formset_rows(layers))]
-        step_rows = [{"position": i, **row} for i, row in enumerate(formset_rows(steps))]
+        layer_rows = formset_rows(layers)
+        step_rows = formset_rows(steps)
         interfaces = list(form.cleaned_data.get("interfaces") or [])
         try:
             if cell is None:
@@ -585,12 +575,12 @@ def interface_list(request):
         n_evidence=Count("evidence", distinct=True)
     ).order_by("name", "pk"))
     page, query = paginate(request, f.qs)
-    return render(request, "catalog/interface_list.html", {"filter": f, "page": page, "query": query})
+    return render(request, "catalog/interface_list.html", list_context(f, page, query, ["technique", "has_interlayer"]))
 
 
 def interface_figures(interface: Interface, user) -> dict[str, str]:
     spectra = visible_spectra(user=user).filter(cell__in=visible_cells(user=user).filter(interfaces=interface).values("pk"))
-    points = interfacial_points(spectra)
+    points = interfacial_points(spectra, user)
     return {
         "pressure": figure_json(plots.interfacial_figure(points, x="stack_pressure_mpa", title="Interfacial resistance against stack pressure")),
         "time": figure_json(plots.interfacial_figure(points, x="elapsed_time_h", title="Interfacial resistance over time")),
@@ -627,8 +617,6 @@ def _evidence_initial(interface: Interface) -> list[dict]:
 
 @login_required
 def interface_edit(request, pk: int | None = None):
-    from apps.catalog import services as catalog_services
-
     interface = None
     if pk is not None:
         interface = _visible_or_404(visible_interfaces(user=request.user), pk)
@@ -687,7 +675,9 @@ def _compare_separators(user, ids: list[int]) -> dict:
     if missing:
         raise Http404("No such separator.")
     records = [found[i] for i in ids]
-    arrhenius = {s.pk: {a.kind: a for a in s.arrhenius_fits.all()} for s in records}
+    arrhenius: dict[int, dict] = {s.pk: {} for s in records}
+    for fit in visible_arrhenius_fits(user=user).filter(separator__in=records, form="sigma_t").order_by("-protocol__is_standard"):
+        arrhenius[fit.separator_id].setdefault(fit.kind, fit)
 
     def ea(s):
         fit = arrhenius[s.pk].get(ConductivityKind.TOTAL)

@@ -25,9 +25,10 @@ from apps.analysis import eis
 from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
-from apps.catalog.views import paginate
+from apps.catalog.views import list_context, paginate
 
 from . import exports, plots
+from .filters import SpectrumFilterSet
 from .forms import ConfirmUploadForm, UploadFileForm
 from .models import Atmosphere, ImpedanceSpectrum
 from .selectors import visible_spectra
@@ -38,29 +39,23 @@ SESSION_KEY = "upload_previews"
 DRT_CACHE_SECONDS = 24 * 3600
 
 
-class SpectrumFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Label, cell or separator")
-    cell = django_filters.NumberFilter(field_name="cell_id", label="Cell number")
-    separator = django_filters.NumberFilter(field_name="cell__separator_id", label="Separator number")
-    temperature_c_min = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="gte", label="T ≥ (°C)")
-    temperature_c_max = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="lte", label="T ≤ (°C)")
-    stack_pressure_mpa_min = django_filters.NumberFilter(field_name="stack_pressure_mpa", lookup_expr="gte", label="Pressure ≥ (MPa)")
-    stack_pressure_mpa_max = django_filters.NumberFilter(field_name="stack_pressure_mpa", lookup_expr="lte", label="Pressure ≤ (MPa)")
-    cycle_index = django_filters.NumberFilter(label="Cycle")
-    atmosphere = django_filters.ChoiceFilter(choices=Atmosphere.choices)
+class SpectrumFilter(SpectrumFilterSet):
+    """The API's spectrum filters plus a free-text box."""
 
-    class Meta:
-        model = ImpedanceSpectrum
-        fields = ["q", "cell", "separator", "cycle_index", "atmosphere"]
+    q = django_filters.CharFilter(method="search", label="Label, cell or separator")
 
     def search(self, queryset, name, value):
-        return queryset.filter(Q(label__icontains=value) | Q(cell__name__icontains=value) | Q(cell__separator__name__icontains=value))
+        return queryset.filter(
+            Q(label__icontains=value) | Q(cell__name__icontains=value) | Q(cell__separator__name__icontains=value)
+        )
 
 
 def spectrum_list(request):
     f = SpectrumFilter(request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"))
     page, query = paginate(request, f.qs, per_page=50)
-    return render(request, "measurements/spectrum_list.html", {"filter": f, "page": page, "query": query})
+    return render(request, "measurements/spectrum_list.html",
+        list_context(f, page, query, ["temperature_c_min", "temperature_c_max", "cycle_index_min", "cycle_index_max"]),
+    )
 
 
 # ---------------------------------------------------------------- detail and figures
@@ -214,6 +209,8 @@ def spectrum_detail(request, pk: int):
         "jobs": jobs,
         "jobs_active": any(not j.is_finished for j in jobs),
         "metadata": sorted((spectrum.metadata or {}).items()),
+        "derived_elements": sorted(((fit.derived or {}).get("elements") or {}).items()) if fit else [],
+        "flag_details": ((fit.derived or {}).get("flag_details") or {}) if fit else {},
         "can_edit": can_edit(spectrum, request.user),
     }
     return render(request, "measurements/spectrum_detail.html", context)
