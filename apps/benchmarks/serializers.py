@@ -1,0 +1,55 @@
+"""API representations of benchmark entries and published literature values."""
+from rest_framework import serializers
+
+from .models import BenchmarkEntry, LiteratureValue
+
+
+class BenchmarkEntrySerializer(serializers.ModelSerializer):
+    metric_label = serializers.CharField(source="get_metric_display", read_only=True)
+    separator_name = serializers.CharField(source="separator.name", read_only=True, allow_null=True)
+    cell_name = serializers.CharField(source="cell.name", read_only=True, allow_null=True)
+    group = serializers.SerializerMethodField(help_text="Research group of the separator or cell (id).")
+    group_name = serializers.SerializerMethodField()
+    doi = serializers.SerializerMethodField(help_text="Source DOI of the cell, else of the separator.")
+    protocol_name = serializers.CharField(source="protocol.name", read_only=True, allow_null=True)
+    protocol_version = serializers.IntegerField(source="protocol.version", read_only=True, allow_null=True)
+
+    class Meta:
+        model = BenchmarkEntry
+        fields = [
+            "id", "metric", "metric_label", "value", "unit", "stderr", "ci_low", "ci_high", "family",
+            "separator", "separator_name", "cell", "cell_name", "group", "group_name", "doi", "temperature_c",
+            "stack_pressure_mpa", "thickness_um", "method", "protocol", "protocol_name", "protocol_version",
+            "completeness_score", "missing_items", "flags", "blocking", "details", "computed_at",
+        ]  # fmt: skip
+
+    def _subject(self, entry):
+        return entry.cell if entry.cell_id else entry.separator
+
+    def get_group(self, entry) -> int:
+        return self._subject(entry).group_id
+
+    def get_group_name(self, entry) -> str:
+        return self._subject(entry).group.name
+
+    def get_doi(self, entry) -> str | None:
+        for record in (entry.cell, entry.separator):
+            if record is not None and record.source_id is not None:
+                return record.source.doi
+        return None
+
+
+class RankedBenchmarkEntrySerializer(BenchmarkEntrySerializer):
+    rank = serializers.IntegerField(read_only=True, help_text="1 = best (lowest for ASR-type metrics).")
+
+    class Meta(BenchmarkEntrySerializer.Meta):
+        fields = ["rank", *BenchmarkEntrySerializer.Meta.fields]
+
+
+class LiteratureValueSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LiteratureValue
+        fields = [
+            "id", "dataset", "external_id", "composition", "family_reported", "family", "conductivity_s_per_cm",
+            "is_upper_bound", "conductivity_total_s_per_cm", "conductivity_bulk_s_per_cm", "space_group", "doi",
+        ]  # fmt: skip

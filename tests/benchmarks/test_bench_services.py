@@ -1,0 +1,171 @@
+"""recompute_entries, literature import, reproduce bundle and the background hooks."""
+import io
+import json
+import zipfile
+
+import pytest
+
+from apps.benchmarks import services
+from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
+from apps.benchmarks.selectors import literature_percentile
+from tests.benchmarks.bench_factories import ConductivityFactory, FitFactory, LiteratureValueFactory
+from tests.factories import CellFactory, PressureStepFactory, SeparatorFactory, SpectrumFactory
+
+pytestmark = pytest.mark.django_db
+
+ENTRY_FIELDS = ["separator_id", "cell_id", "metric", "family", "value", "unit", "stderr", "ci_low", "ci_high",
+                "temperature_c", "stack_pressure_mpa", "thickness_um", "method", "protocol_id",
+                "completeness_score", "missing_items", "flags", "blocking", "details", "computed_at"]
+
+
+def populated_cell(**cell_fields):
+    cell = CellFactory(**cell_fields)
+    PressureStepFactory(cell=cell, phase="measurement", pressure_mpa=10)
+    for t in (25.0, 40.0, 60.0, 80.0):
+        spectrum = SpectrumFactory(cell=cell, group=cell.group, temperature_c=t, visibility=cell.visibility)
+        ConductivityFactory(fit=FitFactory(spectrum=spectrum), temperature_c=t,
+                            conductivity_s_per_cm=1e-4 * (1 + (t - 25) / 20))
+    return cell
+
+
+def snapshot():
+    return sorted(BenchmarkEntry.objects.values_list(*ENTRY_FIELDS))
+
+
+def test_recompute_creates_separator_entries():
+    cell = populated_cell()
+    assert services.recompute_entries(separator_ids=[cell.separator_id]) > 0
+    metrics = set(BenchmarkEntry.objects.filter(separator=cell.separator, cell=None).values_list("metric", flat=True))
+    assert {Metric.SIGMA_25C_TOTAL, Metric.ACTIVATION_ENERGY, Metric.SEPARATOR_ASR} <= metrics
+
+
+def test_recompute_twice_changes_nothing():
+    cell = populated_cell()
+    services.recompute_entries(separator_ids=[cell.separator_id], cell_ids=[cell.pk])
+    before = snapshot()
+    assert services.recompute_entries(separator_ids=[cell.separator_id], cell_ids=[cell.pk]) == 0
+    assert snapshot() == before
+
+
+def test_recompute_from_a_cell_reaches_its_separator():
+    cell = populated_cell()
+    services.recompute_entries(cell_ids=[cell.pk])
+    assert BenchmarkEntry.objects.filter(separator=cell.separator, metric=Metric.SIGMA_25C_TOTAL).exists()
+
+
+def test_recompute_deletes_entries_that_no_longer_apply():
+    cell = populated_cell()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    separator = cell.separator
+    separator.thickness_um = None
+    separator.save()
+    services.recompute_entries(separator_ids=[separator.pk])
+    assert not BenchmarkEntry.objects.filter(separator=separator, metric=Metric.SEPARATOR_ASR).exists()
+
+
+def test_recompute_follows_a_thickness_change():
+    cell = populated_cell()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    asr = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.SEPARATOR_ASR)
+    cell.separator.thickness_um = 400.0
+    cell.separator.save()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    asr_after = BenchmarkEntry.objects.get(pk=asr.pk)
+    assert asr_after.value == pytest.approx(asr.value / 2)
+
+
+def test_entry_stores_completeness_with_missing_items():
+    cell = populated_cell()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.SIGMA_25C_TOTAL)
+    assert 0 < entry.completeness_score < 1
+    assert "AC amplitude" in entry.missing_items
+
+
+def test_pressure_step_added_after_commit_recomputes_in_background(django_capture_on_commit_callbacks, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    cell = CellFactory()
+    spectrum = SpectrumFactory(cell=cell, group=cell.group)
+    ConductivityFactory(fit=FitFactory(spectrum=spectrum))
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.SIGMA_25C_TOTAL)
+    assert "no_pressure_history" in entry.flags
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        PressureStepFactory(cell=cell, phase="measurement", pressure_mpa=20)
+        PressureStepFactory(cell=cell, phase="densification", pressure_mpa=300)
+    assert len(callbacks) >= 1
+    entry.refresh_from_db()
+    assert "no_pressure_history" not in entry.flags
+
+
+# --- literature -------------------------------------------------------------------
+
+
+def test_literature_import_reads_all_599_rows_once(instrument_files):
+    path = instrument_files.parent / "literature" / "obelix-all.csv"
+    first = services.import_literature(path)
+    assert (first.total, first.created) == (599, 599)
+    second = services.import_literature(path)
+    assert (second.created, second.updated, second.unchanged) == (0, 0, 599)
+    assert LiteratureValue.objects.count() == 599
+
+
+def test_literature_import_maps_families_and_keeps_reported_one(instrument_files):
+    services.import_literature(instrument_files.parent / "literature" / "obelix-all.csv")
+    assert LiteratureValue.objects.filter(family="garnet").count() >= 100
+    lgps = LiteratureValue.objects.filter(family_reported="LGPS").first()
+    assert lgps.family == "thiophosphate"
+    upper = LiteratureValue.objects.filter(is_upper_bound=True)
+    assert upper.count() == 37 and all(v.conductivity_s_per_cm <= 1e-8 for v in upper)
+
+
+def test_literature_import_of_a_bad_line_names_it_and_stores_nothing(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("ID,Reduced Composition,Ionic conductivity (S cm-1),Family,DOI\n"
+                    "a1,Li7La3Zr2O12,1e-4,garnet,10.1/x\n"
+                    "a2,Li3InCl6,fast,halides,10.1/y\n")
+    with pytest.raises(services.LiteratureImportError, match=r"bad.csv, line 3: .*Ionic conductivity"):
+        services.import_literature(path)
+    assert LiteratureValue.objects.count() == 0
+
+
+@pytest.mark.parametrize("value, expected", [(1e-5, 0.0), (5e-4, 50.0), (1e-2, 100.0)])
+def test_literature_percentile_places_a_value_among_its_family(value, expected):
+    for sigma in (1e-4, 3e-4, 7e-4, 1e-3):
+        LiteratureValueFactory(conductivity_s_per_cm=sigma, family="garnet")
+    LiteratureValueFactory(conductivity_s_per_cm=1e-9, family="halide")
+    assert literature_percentile(value, "garnet") == expected
+
+
+def test_literature_percentile_is_none_without_published_values():
+    assert literature_percentile(1e-3, "hydride") is None
+
+
+# --- reproduce bundle ---------------------------------------------------------------
+
+
+def test_reproduce_bundle_holds_protocol_spectra_fits_and_engine_version(owner):
+    cell = populated_cell()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.ACTIVATION_ENERGY)
+    archive = zipfile.ZipFile(io.BytesIO(services.reproduce_bundle(entry, user=owner)))
+    names = archive.namelist()
+    assert "README.md" in names and "entry.json" in names
+    assert any(n.startswith("protocols/") for n in names)
+    assert sum(n.startswith("spectra/") and n.endswith(".csv") for n in names) == 4
+    assert sum(n.startswith("fits/") for n in names) == 4
+    assert "Engine version: 1.0.0" in archive.read("README.md").decode()
+    assert json.loads(archive.read("entry.json"))["metric"] == Metric.ACTIVATION_ENERGY
+
+
+def test_reproduce_bundle_leaves_out_spectra_the_user_may_not_see(outsider):
+    cell = populated_cell()
+    hidden = cell.spectra.order_by("pk").first()
+    hidden.visibility = "private"
+    hidden.save()
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.ACTIVATION_ENERGY)
+    archive = zipfile.ZipFile(io.BytesIO(services.reproduce_bundle(entry, user=outsider)))
+    assert f"spectra/{hidden.pk}.csv" not in archive.namelist()
+    assert sum(n.endswith(".csv") for n in archive.namelist()) == 3
+    assert "not visible to you" in archive.read("README.md").decode()
