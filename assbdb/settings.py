@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, never from a CDN
     "apps.accounts",
     "apps.catalog",
     "apps.measurements",
@@ -140,9 +141,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes anonymous writes answer 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -152,7 +154,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.common.api.ApiSchema",
+    "EXCEPTION_HANDLER": "apps.common.api.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -167,6 +170,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "All-solid-state battery results database: separators, cells, impedance spectra, fits and benchmarks.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ElectrodeKindEnum": "apps.catalog.models.Electrode.Kind",
+        "CellLayerKindEnum": "apps.catalog.models.CellLayer.Kind",
+        "ConductivityKindEnum": "apps.analysis.models.ConductivityKind",
+        "JobKindEnum": "apps.analysis.models.Job.Kind",
+        "FitStatusEnum": "apps.analysis.models.FitStatus",
+    },
 }
 
 # Production hardening; `manage.py check --deploy` is clean with DEBUG=0.

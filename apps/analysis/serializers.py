@@ -1,0 +1,126 @@
+"""API representations of fit protocols, fits, conductivities, Arrhenius fits and jobs."""
+from django.urls import reverse
+from rest_framework import serializers
+
+from apps.accounts.models import ResearchGroup
+
+from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Job, Weighting
+
+
+class FitProtocolSerializer(serializers.ModelSerializer):
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=ResearchGroup.objects.all(), required=True, help_text="Owning group (you must be a member)."
+    )
+    element_roles = serializers.DictField(
+        child=serializers.ChoiceField(choices=ElementRole.choices),
+        required=False,
+        help_text='Which element means what, e.g. {"R1": "bulk", "CPE1": "bulk", "R2": "grain_boundary"}.',
+    )
+    bounds = serializers.DictField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        required=False,
+        help_text='Parameter bounds, e.g. {"R1": [1e-3, 1e9]}.',
+    )
+    weighting = serializers.ChoiceField(choices=Weighting.choices, default=Weighting.MODULUS)
+
+    class Meta:
+        model = FitProtocol
+        fields = [
+            "id", "name", "version", "description", "circuit", "weighting", "frequency_min_hz", "frequency_max_hz",
+            "bounds", "element_roles", "is_standard", "applies_to", "group", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["version", "is_standard", "created_at"]
+        extra_kwargs = {"name": {"validators": []}}  # the service says what to do with a taken name
+
+
+class FitResultSerializer(serializers.ModelSerializer):
+    spectrum_label = serializers.CharField(source="spectrum.label", read_only=True)
+    cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
+    temperature_c = serializers.FloatField(source="spectrum.temperature_c", read_only=True, allow_null=True)
+    protocol_name = serializers.CharField(source="protocol.name", read_only=True)
+    protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
+    circuit = serializers.CharField(source="protocol.circuit", read_only=True)
+
+    class Meta:
+        model = FitResult
+        fields = [
+            "id", "spectrum", "spectrum_label", "cell", "temperature_c", "protocol", "protocol_name",
+            "protocol_version", "circuit", "status", "error", "parameters", "stderr", "chi_square",
+            "reduced_chi_square", "converged", "derived", "flags", "engine_version", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class FitResultDetailSerializer(FitResultSerializer):
+    class Meta(FitResultSerializer.Meta):
+        fields = [*FitResultSerializer.Meta.fields, "correlations", "residuals_real", "residuals_imag"]
+
+
+class ConductivitySerializer(serializers.ModelSerializer):
+    cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
+    separator = serializers.IntegerField(source="spectrum.cell.separator_id", read_only=True, allow_null=True)
+    protocol = serializers.IntegerField(source="fit.protocol_id", read_only=True)
+    protocol_name = serializers.CharField(source="fit.protocol.name", read_only=True)
+    protocol_version = serializers.IntegerField(source="fit.protocol.version", read_only=True)
+
+    class Meta:
+        model = Conductivity
+        fields = [
+            "id", "fit", "spectrum", "cell", "separator", "protocol", "protocol_name", "protocol_version", "kind",
+            "resistance_ohm", "resistance_stderr_ohm", "conductivity_s_per_cm", "conductivity_stderr_s_per_cm",
+            "temperature_c", "thickness_um", "area_cm2",
+        ]  # fmt: skip
+
+
+class ArrheniusFitSerializer(serializers.ModelSerializer):
+    separator_name = serializers.CharField(source="separator.name", read_only=True)
+    protocol_name = serializers.CharField(source="protocol.name", read_only=True)
+    protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
+
+    class Meta:
+        model = ArrheniusFit
+        fields = [
+            "id", "separator", "separator_name", "protocol", "protocol_name", "protocol_version", "kind", "form",
+            "activation_energy_ev", "activation_energy_stderr_ev", "prefactor", "vtf_b_k", "vtf_t0_k",
+            "sigma_25c_s_per_cm", "sigma_25c_ci_low_s_per_cm", "sigma_25c_ci_high_s_per_cm", "temperature_min_c",
+            "temperature_max_c", "n_points", "r_squared", "extrapolated_25c", "points", "engine_version",
+            "updated_at",
+        ]  # fmt: skip
+
+
+class JobProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(source="progress_done")
+    total = serializers.IntegerField(source="progress_total")
+    fraction = serializers.FloatField(source="progress_fraction", help_text="done / total, 0–1.")
+
+
+class JobSerializer(serializers.ModelSerializer):
+    progress = JobProgressSerializer(source="*", read_only=True)
+    is_finished = serializers.BooleanField(read_only=True)
+    duration_s = serializers.SerializerMethodField(help_text="Run time so far (or in all), s; null before it starts.")
+    url = serializers.SerializerMethodField(help_text="Poll this URL for the state.")
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "url", "kind", "state", "is_finished", "target_type", "target_id", "target_label", "params",
+            "progress", "error", "result", "attempts", "parent", "group", "created_at", "started_at",
+            "finished_at", "duration_s",
+        ]  # fmt: skip
+
+    def get_duration_s(self, job) -> float | None:
+        if job.started_at is None:
+            return None
+        from django.utils import timezone
+
+        end = job.finished_at or timezone.now()
+        return round((end - job.started_at).total_seconds(), 3)
+
+    def get_url(self, job) -> str:
+        path = reverse("api:job-detail", kwargs={"pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class JobAcceptedSerializer(serializers.Serializer):
+    job = JobSerializer()
+    job_url = serializers.CharField(help_text="Poll until `job.is_finished`.")

@@ -1,0 +1,1 @@
+"""Plumbing shared by the REST API of every app (not an installed app)."""

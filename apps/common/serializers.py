@@ -1,0 +1,32 @@
+"""Serializer fields shared by the apps' API serializers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.accounts.models import ResearchGroup
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A reference by id to a record the requesting user can see (the selector decides); others read as absent."""
+
+    def __init__(self, selector: Callable, **kwargs):
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return self.selector(user=getattr(request, "user", None))
+
+
+class OwnershipFieldsMixin(serializers.Serializer):
+    """`group` (id, on write), `group_detail` (read), visibility and embargo of an owned record."""
+
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=ResearchGroup.objects.all(), help_text="Owning research group; you must be a member."
+    )
+    group_name = serializers.CharField(source="group.name", read_only=True)

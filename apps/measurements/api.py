@@ -1,0 +1,268 @@
+"""API viewsets of spectra and raw files: read, upload, bulk-create, export, fit."""
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from apps.analysis.api import fits_prefetch, job_accepted
+from apps.analysis.selectors import visible_protocols
+from apps.analysis.serializers import JobAcceptedSerializer
+from apps.common.api import ApiViewMixin, CSVRenderer, ExportMixin, export_parameter, export_schema
+
+from . import exports, services
+from .filters import RawFileFilterSet, SpectrumFilterSet
+from .selectors import visible_raw_files, visible_spectra
+from .serializers import (
+    BulkCreateSerializer,
+    FitRequestSerializer,
+    RawFileSerializer,
+    SpectrumDetailSerializer,
+    SpectrumListSerializer,
+    UploadResultSerializer,
+    UploadSerializer,
+)
+
+ZIP_MAGIC = b"PK\x03\x04"
+DETAIL_ACTIONS = {"retrieve", "spectrum_export", "fit"}
+
+
+def _ingest_error_fields(exc: services.IngestError) -> dict[str, list[str]]:
+    field = exc.field if exc.field and exc.field not in {"file", "impedance"} and "frequencies" not in exc.field else "file"
+    return {field: [str(exc)]}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List impedance spectra (without arrays)",
+        description="Spectra visible to you (the spectrum and its cell both visible). Filter by temperature, stack "
+        "pressure, separator thickness, family, processing route, configuration, group, DOI, dates.",
+    ),
+    retrieve=extend_schema(
+        summary="One spectrum with its arrays",
+        description="`frequencies_hz`, `z_real_ohm`, `z_imag_ohm` (Z'' negative for capacitive arcs), the "
+        "instrument's metadata, the Kramers–Kronig check and the fits visible to you.",
+    ),
+    export=export_schema(SpectrumListSerializer, "spectra (metadata, no arrays)"),
+)
+class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
+    filterset_class = SpectrumFilterSet
+    search_fields = ["label", "cell__name", "instrument", "raw_file__original_name"]
+    ordering_fields = [
+        "created_at", "measured_at", "temperature_c", "stack_pressure_mpa", "cycle_index", "elapsed_time_h",
+        "n_points", "label", "pk",
+    ]  # fmt: skip
+    export_filename = "spectra"
+
+    def get_queryset(self):
+        user = self.request.user
+        if self.action in DETAIL_ACTIONS:
+            queryset = visible_spectra(user=user, with_arrays=True).select_related("kk_check")
+            return queryset.prefetch_related(fits_prefetch(user)) if self.action == "retrieve" else queryset
+        return visible_spectra(user=user).select_related("kk_check")
+
+    def get_serializer_class(self):
+        return SpectrumDetailSerializer if self.action == "retrieve" else SpectrumListSerializer
+
+    def _spectra_by_id(self, spectra) -> list:
+        ids = [spectrum.pk for spectrum in spectra]
+        by_id = {s.pk: s for s in visible_spectra(user=self.request.user).select_related("kk_check").filter(pk__in=ids)}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+    def _file_row(self, *, name, status_, reason, raw_file, spectra) -> dict:
+        return {
+            "name": name,
+            "status": status_,
+            "reason": reason,
+            "raw_file": raw_file.pk if raw_file is not None else None,
+            "spectra": SpectrumListSerializer(
+                self._spectra_by_id(spectra), many=True, context=self.get_serializer_context()
+            ).data,
+        }
+
+    @extend_schema(
+        summary="Upload an instrument file or a zip of them",
+        description=(
+            "Multipart form: `file` (Gamry .DTA, ZPlot .z, BioLogic .mpt/.mpr, Autolab, CHI, Parstat, VersaStudio, "
+            "PowerSuite, CSV/TSV — or a .zip of such files), `cell` (id), optional `conditions` (JSON object) or the "
+            "shortcut fields, `visibility`, `embargo_until`, `group`. Answers 201 with what was created (each file "
+            "accepted, duplicate or rejected with its reason), 200 when every file was already stored, or 400 when "
+            "no file could be read, with a reason per file. Analysis jobs are queued for new spectra."
+        ),
+        request={"multipart/form-data": UploadSerializer},
+        responses={
+            201: UploadResultSerializer,
+            200: OpenApiResponse(UploadResultSerializer, description="Every file was a duplicate."),
+        },
+    )
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def upload(self, request):
+        payload = UploadSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        data = upload.read()
+        options = {
+            "cell": payload.validated_data["cell"],
+            "filename": upload.name,
+            "data": data,
+            "user": request.user,
+            "group": payload.validated_data.get("group"),
+            "visibility": payload.validated_data.get("visibility"),
+            "embargo_until": payload.validated_data.get("embargo_until"),
+            "conditions": payload.conditions_dict(),
+        }
+        try:
+            if data[:4] == ZIP_MAGIC or upload.name.lower().endswith(".zip"):
+                report = services.ingest_zip(**options)
+                files = [
+                    self._file_row(
+                        name=o.name, status_=o.status, reason=o.reason, spectra=o.spectra,
+                        raw_file=o.spectra[0].raw_file if o.spectra else None,
+                    )
+                    for o in report.files
+                ]
+            else:
+                report = services.ingest_upload(**options)
+                files = [
+                    self._file_row(
+                        name=upload.name, status_="duplicate" if report.duplicate else "accepted",
+                        reason="the group already holds this exact file" if report.duplicate else "",
+                        raw_file=report.raw_file, spectra=report.created,
+                    )
+                ]
+        except services.IngestError as exc:
+            raise exceptions.ValidationError(_ingest_error_fields(exc)) from exc
+        counts = {state: sum(1 for f in files if f["status"] == state) for state in ("accepted", "duplicate", "rejected")}
+        if not files or counts["rejected"] == len(files):
+            reasons = [f"{f['name']}: {f['reason']}" for f in files] or [f"{upload.name}: the archive holds no file"]
+            raise exceptions.ValidationError({"file": reasons})
+        body = {
+            "created": sum(len(f["spectra"]) for f in files if f["status"] == "accepted"),
+            "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"],
+            "files": files,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if counts["accepted"] else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Create spectra from arrays (JSON)",
+        description="All or nothing, in one transaction: an error names the item and field, e.g. "
+        "`spectra[2].frequencies_hz`. Analysis jobs are queued for the new spectra.",
+        request=BulkCreateSerializer,
+        responses={201: SpectrumListSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "Two temperatures",
+                value={
+                    "cell": 3,
+                    "spectra": [
+                        {"frequencies_hz": [1e6, 1e5, 1e4, 1e3, 1e2], "z_real_ohm": [12, 95, 610, 980, 1010],
+                         "z_imag_ohm": [-80, -310, -420, -90, -12], "temperature_c": 25, "stack_pressure_mpa": 10},
+                        {"frequencies_hz": [1e6, 1e5, 1e4, 1e3, 1e2], "z_real_ohm": [10, 60, 300, 420, 430],
+                         "z_imag_ohm": [-50, -160, -170, -30, -5], "temperature_c": 40, "stack_pressure_mpa": 10},
+                    ],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def bulk(self, request):
+        payload = BulkCreateSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        items = [
+            {key: value for key, value in dict(item).items() if value is not None or key == "embargo_until"}
+            for item in payload.validated_data["spectra"]
+        ]
+        try:
+            created = services.create_spectra_from_arrays(
+                cell=payload.validated_data["cell"], user=request.user, spectra=items
+            )
+        except services.IngestError as exc:
+            raise exceptions.ValidationError({exc.field or "spectra": [exc.reason]}) from exc
+        data = SpectrumListSerializer(self._spectra_by_id(created), many=True, context=self.get_serializer_context())
+        return Response(data.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Fit a spectrum (in the background)",
+        description="Under a protocol (`protocol`: id) or a circuit of your own (`circuit`, impedance.py syntax, "
+        "e.g. `R0-p(R1,CPE1)-CPE2`). Members of the spectrum's group only. Answers 202 with the job to poll.",
+        request=FitRequestSerializer,
+        responses={202: JobAcceptedSerializer},
+        examples=[
+            OpenApiExample("Standard protocol", value={"protocol": 1}, request_only=True),
+            OpenApiExample("Own circuit", value={"circuit": "R0-p(R1,CPE1)-CPE2"}, request_only=True),
+        ],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def fit(self, request, pk=None):
+        from apps.analysis import services as analysis_services
+
+        spectrum = self.get_object()  # 404 when hidden, 403 unless a member of its group
+        payload = FitRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        protocol = None
+        if "protocol" in payload.validated_data:
+            protocol = visible_protocols(user=request.user).filter(pk=payload.validated_data["protocol"]).first()
+            if protocol is None:
+                raise exceptions.ValidationError(
+                    {"protocol": [f"No fit protocol {payload.validated_data['protocol']} is visible to you."]}
+                )
+        job = analysis_services.request_fit(
+            spectrum=spectrum, user=request.user, protocol=protocol, circuit=payload.validated_data.get("circuit")
+        )
+        return job_accepted(job, request)
+
+    @extend_schema(
+        summary="Download one spectrum as CSV or JSON",
+        description="CSV: `# assbdb key=value` metadata lines, then frequency_hz,z_real_ohm,z_imag_ohm rows. JSON: "
+        "the documented `assbdb-spectrum` v1 document. Both can be uploaded again unchanged.",
+        parameters=[export_parameter()],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], url_path="export", renderer_classes=[CSVRenderer, JSONRenderer])
+    def spectrum_export(self, request, pk=None):
+        spectrum = self.get_object()
+        if request.accepted_renderer.format == "json":
+            response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+            name = exports.export_filename(spectrum, "json")
+        else:
+            response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+            name = exports.export_filename(spectrum, "csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List raw instrument files", description="Metadata of the files visible to you."),
+    retrieve=extend_schema(summary="One raw file's metadata"),
+)
+class RawFileViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = RawFileSerializer
+    filterset_class = RawFileFilterSet
+    search_fields = ["original_name", "sha256", "format"]
+    ordering_fields = ["created_at", "original_name", "size_bytes", "pk"]
+
+    def get_queryset(self):
+        return visible_raw_files(user=self.request.user)
+
+    @extend_schema(
+        summary="Download the original file",
+        description="The bytes exactly as uploaded, as an attachment under the original name.",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        raw_file = self.get_object()
+        if not raw_file.file.name or not default_storage.exists(raw_file.file.name):
+            raise exceptions.NotFound(f"The stored bytes of raw file {raw_file.pk} are missing from the file storage.")
+        return FileResponse(
+            default_storage.open(raw_file.file.name, "rb"),
+            as_attachment=True,
+            filename=raw_file.original_name,
+            content_type="application/octet-stream",
+        )

@@ -1,0 +1,226 @@
+"""API representations of spectra and raw files, and of the upload and bulk-creation requests."""
+import json
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.accounts.models import ResearchGroup, Visibility
+from apps.catalog.selectors import visible_cells
+from apps.common.serializers import VisiblePrimaryKeyField
+
+from .models import Atmosphere, ImpedanceSpectrum, RawFile
+
+CONDITION_FIELDS = [
+    "temperature_c", "equilibration_time_min", "atmosphere", "stack_pressure_mpa", "cycle_index", "state_of_charge",
+    "elapsed_time_h", "dc_bias_v", "ac_amplitude_mv", "mode", "instrument", "measured_at",
+]  # fmt: skip
+
+
+class SpectrumListSerializer(serializers.ModelSerializer):
+    """A spectrum without its arrays (lists stay small and fast)."""
+
+    cell_name = serializers.CharField(source="cell.name", read_only=True)
+    cell_configuration = serializers.CharField(source="cell.configuration", read_only=True)
+    separator = serializers.IntegerField(source="cell.separator_id", read_only=True, allow_null=True)
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    kk_passed = serializers.SerializerMethodField(help_text="Kramers–Kronig verdict; null until checked.")
+
+    class Meta:
+        model = ImpedanceSpectrum
+        fields = [
+            "id", "label", "cell", "cell_name", "cell_configuration", "separator", "group", "group_name",
+            "visibility", "embargo_until", "raw_file", "index_in_file", "n_points", "frequency_min_hz",
+            "frequency_max_hz", "points_per_decade", *CONDITION_FIELDS, "kk_passed", "created_at",
+        ]  # fmt: skip
+
+    def get_kk_passed(self, spectrum) -> bool | None:
+        try:
+            check = spectrum.kk_check
+        except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
+            return None
+        return None if check is None else check.passed
+
+
+class KramersKronigSerializer(serializers.Serializer):
+    n_elements = serializers.IntegerField()
+    mu = serializers.FloatField()
+    max_abs_residual = serializers.FloatField(help_text="Largest |residual| relative to |Z|.")
+    threshold = serializers.FloatField()
+    passed = serializers.BooleanField()
+    residuals_real = serializers.ListField(child=serializers.FloatField())
+    residuals_imag = serializers.ListField(child=serializers.FloatField())
+    engine_version = serializers.CharField()
+
+
+class SpectrumFitSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    protocol = serializers.IntegerField(source="protocol_id")
+    protocol_name = serializers.CharField(source="protocol.name")
+    protocol_version = serializers.IntegerField(source="protocol.version")
+    status = serializers.CharField()
+    reduced_chi_square = serializers.FloatField(allow_null=True)
+    parameters = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    stderr = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class SpectrumDetailSerializer(SpectrumListSerializer):
+    """A spectrum with its arrays, the instrument's metadata, its Kramers–Kronig check and fits."""
+
+    frequencies_hz = serializers.SerializerMethodField(help_text="Hz, in measurement order.")
+    z_real_ohm = serializers.SerializerMethodField(help_text="Z' in Ω.")
+    z_imag_ohm = serializers.SerializerMethodField(help_text="Z'' in Ω (capacitive arcs negative).")
+    kramers_kronig = serializers.SerializerMethodField()
+    fits = serializers.SerializerMethodField(help_text="Fits of this spectrum visible to you.")
+
+    class Meta(SpectrumListSerializer.Meta):
+        fields = [
+            *SpectrumListSerializer.Meta.fields, "metadata", "kramers_kronig", "fits",
+            "frequencies_hz", "z_real_ohm", "z_imag_ohm",
+        ]  # fmt: skip
+
+    def get_frequencies_hz(self, spectrum) -> list[float]:
+        return spectrum.frequencies_hz.tolist()
+
+    def get_z_real_ohm(self, spectrum) -> list[float]:
+        return spectrum.impedance_ohm.real.tolist()
+
+    def get_z_imag_ohm(self, spectrum) -> list[float]:
+        return spectrum.impedance_ohm.imag.tolist()
+
+    @extend_schema_field(KramersKronigSerializer(allow_null=True))
+    def get_kramers_kronig(self, spectrum):
+        try:
+            check = spectrum.kk_check
+        except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
+            return None
+        return None if check is None else KramersKronigSerializer(check).data
+
+    @extend_schema_field(SpectrumFitSummarySerializer(many=True))
+    def get_fits(self, spectrum):
+        fits = getattr(spectrum, "visible_fits", None)
+        return SpectrumFitSummarySerializer(fits or [], many=True).data
+
+
+class RawFileSerializer(serializers.ModelSerializer):
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    download_url = serializers.SerializerMethodField(help_text="Where the original bytes can be downloaded.")
+
+    class Meta:
+        model = RawFile
+        fields = [
+            "id", "original_name", "sha256", "size_bytes", "format", "parser_version", "cell", "group", "group_name",
+            "visibility", "embargo_until", "created_at", "download_url",
+        ]  # fmt: skip
+
+    def get_download_url(self, raw_file) -> str:
+        path = reverse("api:rawfile-download", kwargs={"pk": raw_file.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ConditionsField(serializers.Field):
+    """A JSON object, sent as an object (JSON body) or as a JSON string (multipart form field)."""
+
+    default_error_messages = {"invalid": "Must be a JSON object, e.g. {\"temperature_c\": 25}."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class OwnershipOverrideSerializer(serializers.Serializer):
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=ResearchGroup.objects.all(), required=False, help_text="Owning group; default: the cell's."
+    )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, help_text="Default: the cell's.")
+    embargo_until = serializers.DateField(required=False, allow_null=True, help_text="Becomes public on this date.")
+
+
+class UploadSerializer(OwnershipOverrideSerializer):
+    file = serializers.FileField(help_text="One instrument file (Gamry, ZPlot, BioLogic, CHI, …, CSV) or a zip of them.")
+    cell = VisiblePrimaryKeyField(selector=visible_cells, help_text="The cell these spectra were measured on (id).")
+    conditions = ConditionsField(
+        required=False, help_text="Conditions for every spectrum of the upload, e.g. {\"temperature_c\": 25}."
+    )
+    temperature_c = serializers.FloatField(required=False, help_text="Shortcut for conditions.temperature_c.")
+    stack_pressure_mpa = serializers.FloatField(required=False, help_text="Shortcut for conditions.stack_pressure_mpa.")
+    atmosphere = serializers.ChoiceField(choices=Atmosphere.choices, required=False)
+    cycle_index = serializers.IntegerField(required=False, min_value=0)
+    label = serializers.CharField(required=False, max_length=200)
+
+    SHORTCUTS = ("temperature_c", "stack_pressure_mpa", "atmosphere", "cycle_index", "label")
+
+    def conditions_dict(self) -> dict:
+        conditions = dict(self.validated_data.get("conditions") or {})
+        for name in self.SHORTCUTS:
+            if name in self.validated_data:
+                conditions[name] = self.validated_data[name]
+        return conditions
+
+
+class UploadFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    reason = serializers.CharField(allow_blank=True)
+    raw_file = serializers.IntegerField(allow_null=True)
+    spectra = SpectrumListSerializer(many=True)
+
+
+class UploadResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Spectra created by this upload.")
+    duplicates = serializers.IntegerField(help_text="Files the group already had (their spectra are listed).")
+    rejected = serializers.IntegerField(help_text="Files refused, with the reason in `files`.")
+    files = UploadFileSerializer(many=True)
+
+
+class BulkSpectrumSerializer(serializers.Serializer):
+    frequencies_hz = serializers.ListField(child=serializers.FloatField(), min_length=5)
+    z_real_ohm = serializers.ListField(child=serializers.FloatField(), min_length=5)
+    z_imag_ohm = serializers.ListField(
+        child=serializers.FloatField(), min_length=5, help_text="Z'' in Ω; capacitive arcs negative."
+    )
+    label = serializers.CharField(required=False, max_length=200)
+    temperature_c = serializers.FloatField(required=False)
+    equilibration_time_min = serializers.FloatField(required=False)
+    atmosphere = serializers.ChoiceField(choices=Atmosphere.choices, required=False)
+    stack_pressure_mpa = serializers.FloatField(required=False, min_value=0)
+    cycle_index = serializers.IntegerField(required=False, min_value=0)
+    state_of_charge = serializers.FloatField(required=False, min_value=0, max_value=1)
+    elapsed_time_h = serializers.FloatField(required=False)
+    dc_bias_v = serializers.FloatField(required=False)
+    ac_amplitude_mv = serializers.FloatField(required=False)
+    mode = serializers.ChoiceField(choices=ImpedanceSpectrum.Mode.choices, required=False)
+    instrument = serializers.CharField(required=False, max_length=120)
+    measured_at = serializers.DateTimeField(required=False)
+    metadata = serializers.DictField(required=False)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    embargo_until = serializers.DateField(required=False, allow_null=True)
+
+
+class BulkCreateSerializer(serializers.Serializer):
+    cell = VisiblePrimaryKeyField(selector=visible_cells, help_text="The cell every spectrum belongs to (id).")
+    spectra = BulkSpectrumSerializer(many=True, allow_empty=False)
+
+
+class FitRequestSerializer(serializers.Serializer):
+    protocol = serializers.IntegerField(required=False, help_text="Fit under this protocol (id).")
+    circuit = serializers.CharField(
+        required=False, max_length=300, help_text="Or fit this circuit (impedance.py syntax), e.g. R0-p(R1,CPE1)."
+    )
+
+    def validate(self, attrs):
+        if ("protocol" in attrs) == ("circuit" in attrs):
+            raise serializers.ValidationError("Give either `protocol` (an id) or `circuit` (a circuit string), not both.")
+        return attrs
