@@ -1,0 +1,229 @@
+"""Create/edit forms of separators, cells and interfaces: valid input stored through the services, bad input explained."""
+import pytest
+
+from apps.accounts.models import Visibility
+from apps.catalog.models import Cell, Interface, Separator
+from tests.factories import MaterialFactory, SeparatorFactory
+
+
+def management(prefix: str, total: int) -> dict:
+    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+
+
+def separator_post(group, material, **overrides) -> dict:
+    data = {
+        "name": "LPSCl cold-pressed",
+        "form": "pellet",
+        "processing_route": "cold_pressing",
+        "densification_pressure_mpa": "370",
+        "thickness_um": "650",
+        "area_cm2": "0.785",
+        "relative_density": "0.86",
+        "group": str(group.pk),
+        "visibility": Visibility.GROUP,
+        **management("components", 1),
+        "components-0-material": str(material.pk),
+        "components-0-role": "fast_ion_phase",
+        "components-0-fraction": "1",
+        "components-0-fraction_basis": "weight",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def material(db):
+    return MaterialFactory(name="Li6PS5Cl", formula="Li6PS5Cl", family="argyrodite")
+
+
+def test_create_separator_stores_it_with_components(client, member, group, material):
+    client.force_login(member)
+    response = client.post("/separators/new/", separator_post(group, material))
+    separator = Separator.objects.get(name="LPSCl cold-pressed")
+    assert response.status_code == 302 and response["Location"] == f"/separators/{separator.pk}/"
+    assert separator.group == group and separator.created_by == member
+    assert [(c.material, c.role, c.fraction) for c in separator.components.all()] == [(material, "fast_ion_phase", 1.0)]
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("thickness_um", "-5", "greater than zero"),
+        ("relative_density", "1.4", "less than or equal to 1"),
+        ("name", "", "This field is required"),
+        ("components-0-fraction", "2", "less than or equal to 1"),
+    ],
+)
+def test_invalid_separator_shows_field_error_and_stores_nothing(client, member, group, material, field, value, message):
+    client.force_login(member)
+    response = client.post("/separators/new/", separator_post(group, material, **{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Separator.objects.exists()
+
+
+def test_component_fractions_over_one_rejected_by_service_with_message(client, member, group, material):
+    other = MaterialFactory(name="PEO", family="polymer")
+    data = separator_post(group, material, **management("components", 2))
+    data.update({"components-1-material": str(other.pk), "components-1-role": "polymer_matrix", "components-1-fraction": "0.5", "components-1-fraction_basis": "weight"})
+    client.force_login(member)
+    response = client.post("/separators/new/", data)
+    assert response.status_code == 200
+    assert "cannot exceed 1" in response.content.decode()
+    assert not Separator.objects.exists()
+
+
+def test_cannot_create_in_a_group_one_is_not_in(client, outsider, group, material):
+    client.force_login(outsider)
+    response = client.post("/separators/new/", separator_post(group, material))
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Separator.objects.exists()
+
+
+def test_edit_separator_replaces_fields_and_components(client, member, group, material):
+    separator = SeparatorFactory(group=group)
+    client.force_login(member)
+    form = client.get(f"/separators/{separator.pk}/edit/")
+    assert form.context["formsets"][0][1].initial[0]["role"] == "fast_ion_phase"
+    data = separator_post(group, material, name="renamed")
+    data.pop("group")
+    response = client.post(f"/separators/{separator.pk}/edit/", data)
+    assert response.status_code == 302
+    separator.refresh_from_db()
+    assert separator.name == "renamed" and separator.thickness_um == 650
+    assert [c.material for c in separator.components.all()] == [material]
+
+
+@pytest.mark.parametrize("who,status", [("outsider", 404), ("anonymous", 302)])
+def test_edit_page_refused_to_non_members(client, outsider, group, who, status):
+    separator = SeparatorFactory(group=group, visibility=Visibility.GROUP)
+    if who == "outsider":
+        client.force_login(outsider)
+    assert client.get(f"/separators/{separator.pk}/edit/").status_code == status
+
+
+def test_public_record_of_another_group_cannot_be_edited(client, outsider, group):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    client.force_login(outsider)
+    assert client.get(f"/separators/{separator.pk}/edit/").status_code == 403
+
+
+def cell_post(group, separator, **overrides) -> dict:
+    data = {
+        "name": "Au|LPSCl|Au",
+        "configuration": "blocking",
+        "housing": "die",
+        "electrode_contact": "au",
+        "separator": str(separator.pk),
+        "active_area_cm2": "0.785",
+        "group": str(group.pk),
+        "visibility": Visibility.GROUP,
+        **management("layers", 3),
+        "layers-0-kind": "current_collector",
+        "layers-0-description": "Au foil",
+        "layers-1-kind": "separator",
+        "layers-1-separator": str(separator.pk),
+        "layers-1-thickness_um": "650",
+        "layers-2-kind": "current_collector",
+        "layers-2-description": "Au foil",
+        **management("steps", 2),
+        "steps-0-phase": "densification",
+        "steps-0-pressure_mpa": "370",
+        "steps-0-duration_min": "5",
+        "steps-1-phase": "measurement",
+        "steps-1-pressure_mpa": "10",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_cell_with_layer_stack_and_pressure_history(client, member, group):
+    separator = SeparatorFactory(group=group)
+    client.force_login(member)
+    response = client.post("/cells/new/", cell_post(group, separator))
+    cell = Cell.objects.get(name="Au|LPSCl|Au")
+    assert response["Location"] == f"/cells/{cell.pk}/"
+    assert [(layer.position, layer.kind) for layer in cell.layers.all()] == [
+        (0, "current_collector"),
+        (1, "separator"),
+        (2, "current_collector"),
+    ]
+    assert [(s.phase, s.pressure_mpa) for s in cell.pressure_steps.all()] == [("densification", 370.0), ("measurement", 10.0)]
+
+
+def test_deleted_and_blank_rows_are_not_stored(client, member, group):
+    separator = SeparatorFactory(group=group)
+    data = cell_post(group, separator, **management("steps", 3))
+    data.update({"steps-0-DELETE": "on"})  # row 3 left blank
+    client.force_login(member)
+    client.post("/cells/new/", data)
+    assert [s.phase for s in Cell.objects.get().pressure_steps.all()] == ["measurement"]
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"steps-1-pressure_mpa": "-3"}, "greater than or equal to 0"),
+        ({"layers-1-separator": ""}, "A separator layer needs the separator it is"),
+        ({"active_area_cm2": "0"}, "greater than zero"),
+        ({"configuration": "teapot"}, "Select a valid choice"),
+    ],
+)
+def test_invalid_cell_shows_error_and_stores_nothing(client, member, group, overrides, message):
+    separator = SeparatorFactory(group=group)
+    client.force_login(member)
+    response = client.post("/cells/new/", cell_post(group, separator, **overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Cell.objects.exists()
+
+
+def test_cell_form_offers_only_visible_separators(client, member, group, outsider):
+    mine = SeparatorFactory(group=group, visibility=Visibility.GROUP)
+    hidden = SeparatorFactory(visibility=Visibility.PRIVATE)
+    client.force_login(member)
+    choices = list(client.get("/cells/new/").context["form"].fields["separator"].queryset)
+    assert mine in choices and hidden not in choices
+
+
+def interface_post(group, a, b, **overrides) -> dict:
+    data = {
+        "name": "Li|LLZO with Al2O3",
+        "material_a": str(a.pk),
+        "material_b": str(b.pk),
+        "interlayer_thickness_nm": "5",
+        "coating_method": "ALD",
+        "group": str(group.pk),
+        "visibility": Visibility.PUBLIC,
+        **management("evidence", 2),
+        "evidence-0-technique": "nmr",
+        "evidence-0-assigned_species": "LiAlO2",
+        "evidence-0-measured_value": "12.5",
+        "evidence-0-value_unit": "ppm",
+        "evidence-1-technique": "dft",
+        "evidence-1-assigned_species": "LiAlO2",
+        "evidence-1-computed_value": "12.1",
+        "evidence-1-value_unit": "ppm",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_interface_with_evidence_is_cross_validated(client, member, group):
+    a, b = MaterialFactory(name="Li"), MaterialFactory(name="LLZO")
+    client.force_login(member)
+    response = client.post("/interfaces/new/", interface_post(group, a, b))
+    interface = Interface.objects.get()
+    assert response["Location"] == f"/interfaces/{interface.pk}/"
+    assert interface.cross_validated_assignments == ["lialo2"]
+    assert "cross-validated" in client.get(response["Location"]).content.decode()
+
+
+def test_evidence_row_without_assignment_is_an_error(client, member, group):
+    a, b = MaterialFactory(name="Li"), MaterialFactory(name="LLZO")
+    client.force_login(member)
+    response = client.post("/interfaces/new/", interface_post(group, a, b, **{"evidence-1-assigned_species": ""}))
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert not Interface.objects.exists()

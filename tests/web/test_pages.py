@@ -1,0 +1,124 @@
+"""Every page renders for the people who may see it, and is a 404 for everyone else."""
+import json
+
+import pytest
+
+from apps.accounts.models import Visibility
+
+from .conftest import page_urls
+
+PAGES = [
+    "separator",
+    "separator-plots",
+    "cell",
+    "cell-plots",
+    "interface",
+    "interface-plots",
+    "spectrum",
+    "spectrum-plots",
+    "spectrum-csv",
+    "spectrum-json",
+]
+
+LIST_PAGES = ["/", "/separators/", "/cells/", "/interfaces/", "/spectra/", "/materials/", "/jobs/", "/compare/", "/search/?q=LLZTO"]
+
+
+@pytest.mark.parametrize("url", LIST_PAGES)
+@pytest.mark.parametrize("who", ["anonymous", "member"])
+def test_browse_pages_render(client, records, member, url, who):
+    if who == "member":
+        client.force_login(member)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"site-nav" in response.content  # the shared layout
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("visibility", [Visibility.GROUP, Visibility.PUBLIC])
+def test_member_sees_group_and_public_record_pages(client, records, member, page, visibility):
+    client.force_login(member)
+    assert client.get(page_urls(records[visibility])[page]).status_code == 200
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("visibility", [Visibility.PRIVATE, Visibility.GROUP])
+@pytest.mark.parametrize("who", ["outsider", "anonymous"])
+def test_hidden_record_pages_and_plot_data_are_404(client, records, outsider, page, visibility, who):
+    if who == "outsider":
+        client.force_login(outsider)
+    assert client.get(page_urls(records[visibility])[page]).status_code == 404
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_private_record_hidden_from_plain_member_but_shown_to_owner(client, records, member, owner, page):
+    url = page_urls(records[Visibility.PRIVATE])[page]
+    client.force_login(member)
+    assert client.get(url).status_code == 404
+    client.force_login(owner)
+    assert client.get(url).status_code == 200
+
+
+def test_embargoed_public_spectrum_hidden_from_anonymous(client, group):
+    import datetime
+
+    from .conftest import make_records
+
+    r = make_records(group, Visibility.PUBLIC)
+    spectrum = r["spectrum"]
+    spectrum.embargo_until = datetime.date.today() + datetime.timedelta(days=30)
+    spectrum.save()
+    assert client.get(f"/spectra/{spectrum.pk}/").status_code == 404
+    assert client.get(f"/spectra/{spectrum.pk}/plots/").status_code == 404
+
+
+def test_hidden_records_left_out_of_lists(client, records, outsider):
+    client.force_login(outsider)
+    body = client.get("/separators/").content.decode()
+    assert records[Visibility.PUBLIC]["separator"].name in body
+    assert records[Visibility.GROUP]["separator"].name not in body
+    assert records[Visibility.PRIVATE]["separator"].name not in body
+
+
+def test_spectrum_page_embeds_nyquist_with_equal_axes(client, records):
+    response = client.get(page_urls(records[Visibility.PUBLIC])["spectrum"])
+    figures = json.loads(response.context["figures"]["nyquist"])
+    assert figures["layout"]["yaxis"]["scaleanchor"] == "x"
+    assert figures["layout"]["yaxis"]["scaleratio"] == 1
+    assert b'id="figures-data"' in response.content
+    assert b"plotly/plotly.min.js" in response.content
+
+
+def test_spectrum_plot_endpoint_returns_every_figure(client, records):
+    payload = client.get(page_urls(records[Visibility.PUBLIC])["spectrum-plots"]).json()
+    assert set(payload["figures"]) == {"nyquist", "bode", "residuals", "kk", "drt"}
+    drt = json.loads(payload["figures"]["drt"])
+    assert drt["data"] and drt["layout"]["xaxis"]["type"] == "log"
+
+
+def test_spectrum_csv_download_has_the_points(client, records):
+    spectrum = records[Visibility.PUBLIC]["spectrum"]
+    response = client.get(page_urls(records[Visibility.PUBLIC])["spectrum-csv"])
+    assert response["Content-Disposition"].startswith("attachment")
+    rows = [line for line in response.content.decode().splitlines() if line and not line.startswith("#")]
+    assert len(rows) == spectrum.n_points + 1  # header + points
+
+
+def test_interface_page_marks_cross_validated_assignment(client, records):
+    response = client.get(page_urls(records[Visibility.PUBLIC])["interface"])
+    assert response.context["cross_validated"] == ["li2co3"]
+    flags = {row["row"].technique: row["cross_validated"] for row in response.context["evidence"]}
+    assert flags == {"xps": True, "nmr": True, "dft": False}
+    assert b"cross-validated" in response.content
+
+
+def test_cell_page_draws_pressure_history_in_cumulative_time(client, records):
+    response = client.get(page_urls(records[Visibility.PUBLIC])["cell"])
+    figure = json.loads(response.context["figures"]["pressure"])
+    trace = figure["data"][0]
+    assert trace["x"] == [0.0, 5.0, 5.0, 65.0]
+    assert trace["y"] == [370.0, 370.0, 10.0, 10.0]
+
+
+def test_raw_download_404_when_spectrum_has_no_raw_file(client, records):
+    spectrum = records[Visibility.PUBLIC]["spectrum"]
+    assert client.get(f"/spectra/{spectrum.pk}/download/raw/").status_code == 404
