@@ -100,22 +100,28 @@ def spectrum_shape(frequencies_hz, impedance_ohm) -> SpectrumShape:
         return SpectrumShape(n_apexes=0, apex_beyond_top=False, offset_share=0.0)
     # Light smoothing over three points: a noisy point must not count as an apex.
     smooth = np.convolve(np.pad(mz, 1, mode="edge"), np.ones(3) / 3, mode="valid")
-    scale = float(np.max(np.abs(z)))
+    # The low-frequency electrode spike (−Z'' rising towards the lowest frequency) is not an arc:
+    # the arcs are read from the points above it, and measured against their own size.
+    end = smooth.size - 1
+    while end > 0 and smooth[end - 1] < smooth[end]:
+        end -= 1
+    arcs = smooth[: end + 1]
+    scale = float(np.max(np.abs(z[order][: end + 1]))) if end > 0 else float(np.max(np.abs(z)))
     prominence = APEX_PROMINENCE_SHARE * scale
     apexes = []
-    for i in range(1, smooth.size - 1):
-        if smooth[i] >= smooth[i - 1] and smooth[i] > smooth[i + 1] and smooth[i] > 0:
-            # Prominence: drop to the next minimum on the low-frequency side.
-            following = smooth[i + 1 :]
-            lowest_after = float(np.min(following))
-            if smooth[i] - lowest_after >= prominence:
+    for i in range(1, arcs.size - 1):
+        if arcs[i] >= arcs[i - 1] and arcs[i] > arcs[i + 1] and arcs[i] > 0:
+            # Prominence: the drop to the lowest point on the low-frequency side.
+            if arcs[i] - float(np.min(arcs[i + 1 :])) >= prominence:
                 apexes.append(i)
-    apex_beyond_top = bool(smooth[0] > 0 and smooth[0] > smooth[1] and (smooth[0] - np.min(smooth)) >= prominence)
+    apex_beyond_top = bool(
+        arcs.size > 1 and arcs[0] > 0 and arcs[0] > arcs[1] and (arcs[0] - np.min(arcs)) >= prominence
+    )
     offset_share = 0.0
     if apexes:
         first = apexes[0]
         # Arc end: the minimum of −Z'' after the first apex (or the last point).
-        after = smooth[first:]
+        after = arcs[first:]
         end = first + int(np.argmin(after))
         width = float(zr[end] - zr[0])
         offset_share = float(zr[0] / width) if width > 0 else 0.0

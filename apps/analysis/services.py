@@ -634,18 +634,37 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
     from apps.analysis.eis import derived as eis_derived
 
     separator = Separator.objects.prefetch_related("components__material").get(pk=separator_id)
-    rows = (
-        Conductivity.objects.filter(
-            spectrum__cell__separator_id=separator_id, fit__status=FitStatus.SUCCEEDED,
-            fit__protocol__is_standard=True, spectrum__temperature_c__isnull=False,
+    # One standard fit per spectrum: the most recent (a spectrum re-analysed under a new
+    # version, or whose shape now picks another protocol, counts once).
+    latest_fit_of: dict[int, int] = {}
+    for spectrum_id, fit_id in (
+        FitResult.objects.filter(
+            spectrum__cell__separator_id=separator_id, status=FitStatus.SUCCEEDED, protocol__is_standard=True,
+            spectrum__temperature_c__isnull=False,
         )
+        .order_by("spectrum_id", "updated_at", "pk")
+        .values_list("spectrum_id", "pk")
+    ):
+        latest_fit_of[spectrum_id] = fit_id
+    rows = (
+        Conductivity.objects.filter(fit_id__in=list(latest_fit_of.values()))
         .values_list("fit__protocol_id", "kind", "spectrum__temperature_c", "conductivity_s_per_cm",
                      "conductivity_stderr_s_per_cm")
-        .order_by("fit__protocol_id", "kind", "spectrum__temperature_c", "pk")
+        .order_by("kind", "spectrum__temperature_c", "pk")
     )
-    series: dict[tuple[int, str], list[tuple[float, float, float | None]]] = {}
+    # The pellet protocols share the meaning of their kinds, and a heated pellet's bulk arc leaves
+    # the window (the rule then switches protocol): a kind's series spans the standard protocols.
+    # The row is filed under the protocol that gave most of its points.
+    by_kind: dict[str, list[tuple[float, float, float | None]]] = {}
+    protocols_of: dict[str, list[int]] = {}
     for protocol_id, kind, t_c, sigma, sigma_se in rows:
-        series.setdefault((protocol_id, kind), []).append((t_c, sigma, sigma_se))
+        by_kind.setdefault(kind, []).append((t_c, sigma, sigma_se))
+        protocols_of.setdefault(kind, []).append(protocol_id)
+    series: dict[tuple[int, str], list[tuple[float, float, float | None]]] = {}
+    for kind, points in by_kind.items():
+        ids = protocols_of[kind]
+        main_protocol = max(sorted(set(ids)), key=ids.count)
+        series[(main_protocol, kind)] = points
 
     polymer = protocol_rules.is_polymer_separator(separator)
     kept: list[int] = []

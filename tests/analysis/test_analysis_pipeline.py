@@ -1,0 +1,330 @@
+"""The per-spectrum pipeline: Kramers–Kronig, standard fit, derived values, conductivities, Arrhenius."""
+import math
+
+import numpy as np
+import pytest
+
+from apps.analysis import protocols, services
+from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, Job, KramersKronigCheck
+from apps.catalog.models import Cell, MaterialFamily, SeparatorComponent
+from tests.analysis.synthetic import (
+    BULK_BEYOND, BULK_BEYOND_TRUTH, PELLET, PELLET_TRUTH, SYMMETRIC, SYMMETRIC_TRUTH, set_spectrum, spectrum_arrays,
+)
+from tests.factories import CellFactory, FitProtocolFactory, MaterialFactory, SeparatorFactory, SpectrumFactory
+
+K_B = 8.617333262e-5
+
+
+def _spectrum(cell, circuit, truth, **kwargs):
+    f_max = kwargs.pop("f_max_hz", 1e7)
+    spectrum = SpectrumFactory(cell=cell, group=cell.group, **kwargs)
+    return set_spectrum(spectrum, *spectrum_arrays(circuit, truth, f_max_hz=f_max))
+
+
+def _analyse(run_jobs, *spectra):
+    with run_jobs():
+        services.queue_analysis(spectrum_ids=[s.pk for s in spectra])
+
+
+@pytest.mark.django_db
+def test_pellet_fit_recovers_the_synthetic_truth(run_jobs):
+    cell = CellFactory()
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert fit.status == FitStatus.SUCCEEDED and fit.protocol.name == protocols.BLOCKING_PELLET
+    for name in ("R1", "R2", "CPE1_Q", "CPE2_n", "CPE3_Q"):
+        assert fit.parameters[name] == pytest.approx(PELLET_TRUTH[name], rel=1e-3), name
+    assert set(fit.stderr) == set(PELLET_TRUTH)
+    assert fit.chi_square is not None and fit.engine_version
+
+
+@pytest.mark.django_db
+def test_faster_arc_is_numbered_first_whatever_order_the_fit_found(run_jobs):
+    """R1‖CPE1 is the bulk (faster) arc in the pellet protocol, even when the optimiser swapped the blocks."""
+    cell = CellFactory()
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    _analyse(run_jobs, spectrum)
+    elements = FitResult.objects.get(spectrum=spectrum).derived["elements"]
+    assert elements["R1"]["time_constant_s"] < elements["R2"]["time_constant_s"]
+    assert elements["R1"]["role"] == "bulk" and elements["R2"]["role"] == "grain_boundary"
+
+
+@pytest.mark.django_db
+def test_effective_capacitances_and_arc_assignments_are_derived(run_jobs):
+    cell = CellFactory()  # 800 µm, 0.785 cm²
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    _analyse(run_jobs, spectrum)
+    r1 = FitResult.objects.get(spectrum=spectrum).derived["elements"]["R1"]
+    q, n, r = PELLET_TRUTH["CPE1_Q"], PELLET_TRUTH["CPE1_n"], PELLET_TRUTH["R1"]
+    expected = q ** (1 / n) * r ** ((1 - n) / n)  # R‖CPE: C = Q^(1/n) R^((1−n)/n)
+    assert r1["capacitance_f"] == pytest.approx(expected, rel=1e-3)
+    assert r1["capacitance_normalised_f_per_cm"] == pytest.approx(expected * 0.08 / 0.785, rel=1e-3)
+    assert r1["assignment"] == "bulk"
+
+
+@pytest.mark.django_db
+def test_kramers_kronig_row_is_stored_and_passes_for_a_causal_spectrum(run_jobs):
+    cell = CellFactory()
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    _analyse(run_jobs, spectrum)
+    kk = KramersKronigCheck.objects.get(spectrum=spectrum)
+    assert kk.passed and kk.max_abs_residual < kk.threshold
+    assert len(kk.residuals_real) == spectrum.n_points
+
+
+@pytest.mark.django_db
+def test_drifting_spectrum_fails_kramers_kronig_and_flags_the_fit(run_jobs):
+    cell = CellFactory()
+    f, z = spectrum_arrays(BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6)
+    z = z * np.linspace(1.0, 1.3, f.size)  # |Z| grows 30 % during the sweep: not a stable system
+    spectrum = set_spectrum(SpectrumFactory(cell=cell, group=cell.group), f, z)
+    _analyse(run_jobs, spectrum)
+    assert not KramersKronigCheck.objects.get(spectrum=spectrum).passed
+    assert "kk_failed" in FitResult.objects.get(spectrum=spectrum).flags
+
+
+@pytest.mark.django_db
+def test_conductivity_of_1000_ohm_through_0_1_cm_and_1_cm2_is_1e_minus_4_s_per_cm(run_jobs, unit_cell):
+    truth = {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, truth, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    sigma = {c.kind: c for c in Conductivity.objects.filter(spectrum=spectrum)}
+    assert sigma["total"].conductivity_s_per_cm == pytest.approx(1e-4, rel=1e-4)
+    assert sigma["bulk"].conductivity_s_per_cm == pytest.approx(0.1 / 400, rel=1e-4)
+    assert sigma["grain_boundary"].conductivity_s_per_cm == pytest.approx(0.1 / 600, rel=1e-4)
+    assert (sigma["total"].thickness_um, sigma["total"].area_cm2) == (1000.0, 1.0)
+    assert sigma["total"].temperature_c == spectrum.temperature_c
+
+
+@pytest.mark.django_db
+def test_conductivity_error_propagates_thickness_uncertainty(run_jobs):
+    separator = SeparatorFactory(thickness_um=1000.0, thickness_stderr_um=50.0, area_cm2=1.0)
+    cell = CellFactory(separator=separator, group=separator.group, active_area_cm2=1.0)
+    spectrum = _spectrum(cell, BULK_BEYOND, {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    total = Conductivity.objects.get(spectrum=spectrum, kind="total")
+    # Noise-free fit: δR ≈ 0, so δσ/σ = δL/L = 5 %.
+    assert total.conductivity_stderr_s_per_cm == pytest.approx(0.05 * total.conductivity_s_per_cm, rel=1e-2)
+
+
+@pytest.mark.django_db
+def test_symmetric_cell_gives_only_total_conductivity_from_the_separator_resistance(run_jobs, unit_cell):
+    unit_cell.configuration = Cell.Configuration.SYMMETRIC
+    unit_cell.save()
+    spectrum = _spectrum(unit_cell, SYMMETRIC, SYMMETRIC_TRUTH, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert fit.protocol.name == protocols.SYMMETRIC_LI_CELL
+    rows = list(Conductivity.objects.filter(spectrum=spectrum))
+    assert [r.kind for r in rows] == ["total"]
+    assert rows[0].conductivity_s_per_cm == pytest.approx(0.1 / SYMMETRIC_TRUTH["R0"], rel=1e-3)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("separator_fields", "cell_area", "reason"),
+    [({"thickness_um": None}, 1.0, "no thickness"), ({"area_cm2": None}, None, "states an area")],
+)
+def test_missing_geometry_skips_conductivity_with_a_reason(run_jobs, separator_fields, cell_area, reason):
+    separator = SeparatorFactory(**separator_fields)
+    cell = CellFactory(separator=separator, group=separator.group, active_area_cm2=cell_area)
+    spectrum = _spectrum(cell, BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert fit.status == FitStatus.SUCCEEDED
+    assert not Conductivity.objects.filter(spectrum=spectrum).exists()
+    assert reason in fit.derived["conductivity_skipped"]
+
+
+@pytest.mark.django_db
+def test_cell_area_missing_falls_back_to_separator_area(run_jobs):
+    separator = SeparatorFactory(thickness_um=1000.0, area_cm2=2.0)
+    cell = CellFactory(separator=separator, group=separator.group, active_area_cm2=None)
+    spectrum = _spectrum(cell, BULK_BEYOND, {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    total = Conductivity.objects.get(spectrum=spectrum, kind="total")
+    assert total.area_cm2 == 2.0 and total.conductivity_s_per_cm == pytest.approx(0.5e-4, rel=1e-4)
+
+
+@pytest.mark.django_db
+def test_failed_fit_is_recorded_with_its_reason_and_fails_its_job(run_jobs, member, group):
+    spectrum = SpectrumFactory(group=group)
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,C1)", frequency_min_hz=1e8, frequency_max_hz=1e9)
+    with run_jobs():
+        job = services.request_fit(spectrum=spectrum, user=member, protocol=protocol)
+    fit = FitResult.objects.get(spectrum=spectrum, protocol=protocol)
+    job.refresh_from_db()
+    assert fit.status == FitStatus.FAILED and "cannot determine" in fit.error
+    assert job.state == Job.State.FAILED and job.error == fit.error and job.finished_at is not None
+    assert job.attempts == 1  # not retried
+
+
+@pytest.mark.django_db
+def test_poor_fit_is_flagged(run_jobs, member, group):
+    cell = CellFactory(group=group)
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,C1)", element_roles={"R1": "total"})
+    with run_jobs():
+        services.request_fit(spectrum=spectrum, user=member, protocol=protocol)
+    fit = FitResult.objects.get(spectrum=spectrum, protocol=protocol)
+    assert fit.status == FitStatus.SUCCEEDED and "poor_chi_square" in fit.flags
+    assert "exceeds" in fit.derived["flag_details"]["poor_chi_square"]
+
+
+@pytest.mark.django_db
+def test_bulk_role_at_grain_boundary_capacitance_is_flagged(run_jobs, member, group):
+    cell = CellFactory(group=group)
+    spectrum = _spectrum(cell, BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6)
+    protocol = FitProtocolFactory(
+        group=group, circuit="R0-p(R1,CPE1)-CPE2", element_roles={"R1": "bulk", "CPE1": "bulk", "CPE2": "electrode"}
+    )
+    with run_jobs():
+        services.request_fit(spectrum=spectrum, user=member, protocol=protocol)
+    fit = FitResult.objects.get(spectrum=spectrum, protocol=protocol)
+    assert "assignment_at_odds_with_role" in fit.flags
+
+
+@pytest.mark.django_db
+def test_parameter_at_its_bound_is_flagged(run_jobs, member, group):
+    cell = CellFactory(group=group)
+    spectrum = _spectrum(cell, BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6)
+    protocol = FitProtocolFactory(
+        group=group, circuit="R0-p(R1,CPE1)-CPE2", bounds={"R1": [1.0, 1000.0]},
+        element_roles={"R0": "bulk", "R1": "grain_boundary", "CPE1": "grain_boundary", "CPE2": "electrode"},
+    )
+    with run_jobs():
+        services.request_fit(spectrum=spectrum, user=member, protocol=protocol)
+    fit = FitResult.objects.get(spectrum=spectrum, protocol=protocol)
+    assert "parameter_at_bound" in fit.flags and "R1" in fit.derived["flag_details"]["parameter_at_bound"]
+
+
+@pytest.mark.django_db
+def test_running_the_analysis_twice_leaves_the_same_rows(run_jobs, unit_cell):
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+
+    def snapshot():
+        return (
+            list(FitResult.objects.values_list("pk", "parameters")),
+            list(KramersKronigCheck.objects.values_list("pk", "max_abs_residual")),
+            list(Conductivity.objects.values_list("pk", "kind", "conductivity_s_per_cm")),
+        )
+
+    before = snapshot()
+    _analyse(run_jobs, spectrum)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_geometry_fixed_later_replaces_the_conductivities(run_jobs, unit_cell):
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    unit_cell.separator.thickness_um = 2000.0
+    unit_cell.separator.save()
+    _analyse(run_jobs, spectrum)
+    rows = Conductivity.objects.filter(spectrum=spectrum, kind="total")
+    assert rows.count() == 1 and rows.get().conductivity_s_per_cm == pytest.approx(2e-4, rel=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# Arrhenius
+# ---------------------------------------------------------------------------
+
+TEMPERATURES_C = (-20.0, 0.0, 25.0, 50.0, 75.0, 100.0)
+
+
+def _series(cell, *, ea_ev=0.35, prefactor_s_k_per_cm=3.0e4, temperatures=TEMPERATURES_C):
+    """Spectra whose total resistance follows σT = A exp(−Ea/kT) for the unit cell (L/A = 0.1 cm⁻¹)."""
+    spectra = []
+    for t_c in temperatures:
+        t_k = t_c + 273.15
+        sigma = prefactor_s_k_per_cm / t_k * math.exp(-ea_ev / (K_B * t_k))
+        r_total = 0.1 / sigma
+        truth = {**BULK_BEYOND_TRUTH, "R0": 0.25 * r_total, "R1": 0.75 * r_total}
+        spectra.append(_spectrum(cell, BULK_BEYOND, truth, f_max_hz=1e6, temperature_c=t_c))
+    return spectra
+
+
+@pytest.mark.django_db
+def test_arrhenius_fit_recovers_the_activation_energy(run_jobs, unit_cell):
+    spectra = _series(unit_cell, ea_ev=0.35)
+    _analyse(run_jobs, *spectra)
+    fit = ArrheniusFit.objects.get(separator=unit_cell.separator, kind="total", form="sigma_t")
+    assert fit.activation_energy_ev == pytest.approx(0.35, abs=0.01)
+    assert fit.n_points == len(TEMPERATURES_C) and not fit.extrapolated_25c
+    expected_25 = 3.0e4 / 298.15 * math.exp(-0.35 / (K_B * 298.15))
+    assert fit.sigma_25c_s_per_cm == pytest.approx(expected_25, rel=1e-2)
+    assert fit.sigma_25c_ci_low_s_per_cm <= fit.sigma_25c_s_per_cm <= fit.sigma_25c_ci_high_s_per_cm
+
+
+@pytest.mark.django_db
+def test_arrhenius_fits_both_forms_for_every_kind(run_jobs, unit_cell):
+    _analyse(run_jobs, *_series(unit_cell))
+    keys = set(ArrheniusFit.objects.filter(separator=unit_cell.separator).values_list("kind", "form"))
+    assert keys == {(k, f) for k in ("bulk", "grain_boundary", "total") for f in ("sigma_t", "sigma")}
+
+
+@pytest.mark.django_db
+def test_hot_series_is_flagged_as_extrapolated_to_25c(run_jobs, unit_cell):
+    _analyse(run_jobs, *_series(unit_cell, temperatures=(50.0, 75.0, 100.0)))
+    assert ArrheniusFit.objects.get(separator=unit_cell.separator, kind="total", form="sigma_t").extrapolated_25c
+
+
+@pytest.mark.django_db
+def test_two_temperatures_are_not_enough_for_arrhenius(run_jobs, unit_cell):
+    _analyse(run_jobs, *_series(unit_cell, temperatures=(25.0, 50.0)))
+    assert not ArrheniusFit.objects.exists()
+
+
+@pytest.mark.django_db
+def test_polymer_separator_also_gets_a_vtf_fit(run_jobs):
+    separator = SeparatorFactory(thickness_um=1000.0, area_cm2=1.0, with_component=False, form="sheet")
+    SeparatorComponent.objects.create(
+        separator=separator, material=MaterialFactory(name="PEO", family=MaterialFamily.POLYMER),
+        role=SeparatorComponent.Role.POLYMER_MATRIX,
+    )
+    cell = CellFactory(separator=separator, group=separator.group, active_area_cm2=1.0)
+    _analyse(run_jobs, *_series(cell, temperatures=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0)))
+    forms = set(ArrheniusFit.objects.filter(separator=separator, kind="total").values_list("form", flat=True))
+    assert forms == {"sigma_t", "sigma", "vtf"}
+    vtf = ArrheniusFit.objects.get(separator=separator, kind="total", form="vtf")
+    assert vtf.vtf_t0_k is not None and vtf.vtf_t0_k < 293.15
+
+
+@pytest.mark.django_db
+def test_arrhenius_runs_once_for_a_whole_upload_of_one_separator(run_jobs, unit_cell):
+    spectra = _series(unit_cell)
+    _analyse(run_jobs, *spectra)
+    arrhenius_jobs = Job.objects.filter(kind=Job.Kind.FIT_ARRHENIUS, target_id=unit_cell.separator_id)
+    assert arrhenius_jobs.count() == 1 and arrhenius_jobs.get().state == Job.State.SUCCEEDED
+    benchmark_jobs = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS, target_id=unit_cell.separator_id)
+    assert benchmark_jobs.count() == 1
+
+
+@pytest.mark.django_db
+def test_arrhenius_fit_twice_leaves_the_same_rows(run_jobs, unit_cell):
+    _analyse(run_jobs, *_series(unit_cell))
+    before = list(ArrheniusFit.objects.order_by("pk").values_list("pk", "activation_energy_ev"))
+    services.fit_arrhenius_series(separator_id=unit_cell.separator_id)
+    assert list(ArrheniusFit.objects.order_by("pk").values_list("pk", "activation_energy_ev")) == before
+
+
+@pytest.mark.django_db
+def test_user_protocol_fits_do_not_enter_the_arrhenius_series(run_jobs, unit_cell, group):
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,CPE1)-CPE2", element_roles={"R0": "total", "R1": "total"})
+    spectra = _series(unit_cell)
+    for spectrum in spectra:
+        services.fit_spectrum(spectrum_id=spectrum.pk, protocol_id=protocol.pk)
+    services.fit_arrhenius_series(separator_id=unit_cell.separator_id)
+    assert not ArrheniusFit.objects.exists()
+
+
+@pytest.mark.django_db
+def test_benchmark_entries_are_recomputed_after_the_arrhenius_fit(run_jobs, unit_cell):
+    from apps.benchmarks.models import BenchmarkEntry
+
+    _analyse(run_jobs, *_series(unit_cell))
+    job = Job.objects.get(kind=Job.Kind.RECOMPUTE_BENCHMARKS, target_type="separator")
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert BenchmarkEntry.objects.filter(separator=unit_cell.separator).exists()
