@@ -210,9 +210,10 @@ class _Features:
 
 
 def _linear_floor_cost(f, z, w_re, w_im):
-    """χ²/2 of a flexible KK-compliant linear model (R∞, L, series C and
-    3 RC elements per decade) under the fit's weights: roughly the cost a
-    good circuit fit can reach, used to stop the multi-start search early."""
+    """χ²/(2·dof) of a flexible KK-compliant linear model (R∞, L, series C
+    and 3 RC elements per decade) under the fit's weights, i.e. the noise
+    variance it implies; times (2N − p) it is roughly the cost a good circuit
+    fit can reach, used to stop the multi-start search early."""
     w = 2 * np.pi * f
     tau = np.logspace(np.log10(1 / w.max()), np.log10(10 / w.min()),
                       int(np.ceil(3 * np.log10(10 * w.max() / w.min()))))
@@ -223,7 +224,8 @@ def _linear_floor_cost(f, z, w_re, w_im):
     a_r /= np.maximum(np.linalg.norm(a_r, axis=0), 1e-300)
     x = np.linalg.lstsq(a_r, b, rcond=None)[0]
     r = a_r @ x - b
-    return 0.5 * float(r @ r)
+    # Expected cost of a p-parameter fit at the same noise: scale by degrees of freedom.
+    return 0.5 * float(r @ r) / max(b.size - a_r.shape[1], 1)
 
 
 def _spectrum_features(f, z) -> _Features:
@@ -274,19 +276,24 @@ def _spectrum_features(f, z) -> _Features:
     )
 
 
+_TAIL_EXPONENTS = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+
+
 def _arcs_from_rc_distribution(w, z, r_inf):
     """Arcs (R, τ) from a coarse non-negative RC-distribution fit.
 
     Voigt elements R_k/(1 + jωτ_k) on a log τ grid reaching a decade past the
-    measured range, plus R∞, a series inductance and a series capacitance
-    (all ≥ 0), fitted to |Z|-weighted data with light ridge smoothing; peaks
+    measured range, plus R∞, a series inductance and series constant-phase
+    terms 1/(jω)^n for n = 0.5 … 1 (all ≥ 0, so that a blocking or diffusion
+    tail is absorbed there rather than in slow pseudo-arcs), fitted to |Z|-weighted data with light ridge smoothing; peaks
     of R_k (each with the resistance of its basin) are the arcs.
     """
     tau = np.logspace(np.log10(0.1 / w.max()), np.log10(10 / w.min()), 5 * int(np.ceil(np.log10(100 * w.max() / w.min()))))
     wt = w[:, None] * tau[None, :]
     denom = 1 + wt**2
-    a_re = np.hstack([1 / denom, np.ones((w.size, 1)), np.zeros((w.size, 2))])
-    a_im = np.hstack([-wt / denom, np.zeros((w.size, 1)), w[:, None] * 1e-6, -1 / w[:, None]])
+    tail = np.exp(-np.outer(np.log(w) + 0.5j * np.pi, _TAIL_EXPONENTS))  # (jω)^-n
+    a_re = np.hstack([1 / denom, np.ones((w.size, 1)), np.zeros((w.size, 1)), tail.real])
+    a_im = np.hstack([-wt / denom, np.zeros((w.size, 1)), w[:, None] * 1e-6, tail.imag])
     scale = 1.0 / np.abs(z)
     a = np.vstack([a_re * scale[:, None], a_im * scale[:, None]])
     b = np.concatenate([z.real * scale, z.imag * scale])
@@ -315,14 +322,21 @@ def _arcs_from_rc_distribution(w, z, r_inf):
     for p, q in zip(peaks[:-1], peaks[1:]):
         edges.append(p + int(np.argmin(r_k[p : q + 1])))
     edges.append(k)
-    arcs = []
+    candidates = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         r = r_k[lo:hi].sum()
-        if r > 0.02 * total:
-            ln_tau = np.sum(r_k[lo:hi] * np.log(tau[lo:hi])) / r
-            # Slower than the lowest measured frequency is the tail, not an arc.
-            if np.exp(ln_tau) < 1.0 / w.min():
-                arcs.append((float(r), float(np.exp(ln_tau))))
+        if r <= 0:
+            continue
+        tau_c = float(np.exp(np.sum(r_k[lo:hi] * np.log(tau[lo:hi])) / r))
+        # Slower than the lowest measured frequency is the tail, not an arc.
+        if tau_c < 1.0 / w.min():
+            candidates.append((float(r), tau_c))
+    if not candidates:
+        return [], r_inf_fit
+    # Significance against the largest arc, not the total: a blocking tail
+    # spreads huge R_k over slow τ.
+    biggest = max(r for r, _ in candidates)
+    arcs = [(r, t) for r, t in candidates if r >= 0.02 * biggest]
     return arcs, r_inf_fit
 
 
@@ -428,7 +442,7 @@ def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
         if isinstance(b, Parallel):
             _inner_diffusion(b, diffusion)
     n_perm = 2 if len(blocks) > 1 else 1
-    arcs = _pick_arcs(feat, len(blocks) + len(diffusion), variant // n_perm)
+    arcs, r_series = _pick_arcs(feat, len(blocks) + len(diffusion), variant // n_perm)
     block_arcs, diff_arcs = arcs[: len(blocks)], arcs[len(blocks):]
     if variant % n_perm == 1:
         block_arcs = block_arcs[::-1]
@@ -436,7 +450,7 @@ def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
         _fill_element(el, p, r, 3 * tau if el.type.symbol == "Wo" else tau, feat, tail=False)
     skip = frozenset(el.name for el in diffusion)
     for el in series_r:
-        p[el.first_index] = feat.r_inf / len(series_r)
+        p[el.first_index] = r_series / len(series_r)
     for slot, (r, tau) in zip(blocks, block_arcs):
         _fill(slot, p, r, tau, feat, skip)
     for it in items:
@@ -449,29 +463,45 @@ def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
 
 
 def _pick_arcs(feat: _Features, n_slots: int, variant: int):
-    """Choose n_slots arcs (R, τ) sorted by τ; invent missing ones by
-    splitting the largest arc or placing arcs beyond the measured range."""
+    """Choose n_slots arcs (R, τ) sorted by τ and the resistance left for
+    series resistors.
+
+    ``variant % 3`` chooses how missing arcs are invented (an arc above the
+    highest frequency taking most of R∞, as a bulk arc that is only partly
+    visible; splitting the largest arc; an arc below the lowest frequency).
+    ``variant // 3 % 2`` chooses which arcs to keep when more are seen than
+    the circuit has blocks: the largest, or the fastest significant ones
+    (preferred when a low-frequency tail is present, since a tail that is not
+    purely capacitive leaks into slow pseudo-arcs)."""
     arcs = sorted(feat.arcs, key=lambda a: a[1])
+    r_series = feat.r_inf
     if n_slots == 0:
-        return []
+        return [], r_series
     if not arcs:
         arcs = [(feat.z_scale, 1.0 / np.sqrt(feat.omega_min * feat.omega_max))]
     if len(arcs) > n_slots:
-        keep = sorted(sorted(arcs, key=lambda a: -a[0])[:n_slots], key=lambda a: a[1])
-        arcs = keep
+        fastest_first = feat.has_tail != bool((variant // 3) % 2)
+        if fastest_first:
+            big = max(a[0] for a in arcs)
+            arcs = [a for a in arcs if a[0] >= 0.05 * big][:n_slots]
+        else:
+            arcs = sorted(sorted(arcs, key=lambda a: -a[0])[:n_slots], key=lambda a: a[1])
+    mode = variant % 3
     while len(arcs) < n_slots:
-        if variant % 3 == 1:
+        if mode == 1:
             # split the largest arc in two, a factor 10 apart in τ
             j = int(np.argmax([a[0] for a in arcs]))
             r, tau = arcs[j]
             arcs[j : j + 1] = [(r / 2, tau / 3.16), (r / 2, tau * 3.16)]
-        elif variant % 3 == 0:
-            # an arc above the highest measured frequency (e.g. a bulk arc)
-            arcs.insert(0, (max(feat.r_inf, 0.1 * arcs[0][0]), 0.3 / feat.omega_max))
+        elif mode == 0:
+            # an arc above the highest measured frequency (a bulk arc seen
+            # only in part): it takes most of what looked like R∞
+            arcs.insert(0, (0.9 * r_series, 0.3 / feat.omega_max))
+            r_series *= 0.1
         else:
             # an arc below the lowest measured frequency
             arcs.append((arcs[-1][0], 3.0 / feat.omega_min))
-    return arcs
+    return arcs, r_series
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +635,7 @@ def fit_circuit(
 
     # Alternative arc assignments (block order, invented arcs), duplicates dropped.
     variants = [auto[0]]
-    for v in range(1, 4):
+    for v in range(1, 12):
         g = _structural_guess(c, feat, v)
         if not any(np.allclose(g, h) for h in variants):
             variants.append(g)
@@ -625,7 +655,10 @@ def fit_circuit(
         return p
 
     # Accept a start at once when it is as good as a flexible linear model.
-    good_enough = 1.25 * _linear_floor_cost(f, z, w_re, w_im) if 2 * f.size > 3 * n_free else 0.0
+    good_enough = (
+        1.2 * (2 * f.size - n_free) * _linear_floor_cost(f, z, w_re, w_im)
+        if 2 * f.size > 3 * n_free else 0.0
+    )
     best = None
     best_cost = np.inf
     tried = 0
