@@ -1,0 +1,157 @@
+"""Benchmark pages: dashboard, leaderboard per metric, entry detail, reproduce download (thin)."""
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+
+from apps.catalog.models import MaterialFamily, ProcessingRoute
+
+from . import plots, selectors, services
+from .completeness import checklist_table
+from .metrics import FLAGS, PLAUSIBLE_SIGMA_25C_S_PER_CM, PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
+from .models import Metric
+
+LEADERBOARD_METRICS = [
+    Metric.SIGMA_25C_TOTAL, Metric.SEPARATOR_ASR, Metric.INTERFACIAL_ASR, Metric.ACTIVATION_ENERGY,
+    Metric.SIGMA_25C_BULK, Metric.IMPEDANCE_GROWTH_PER_CYCLE, Metric.CRITICAL_CURRENT_DENSITY,
+    Metric.ELECTRONIC_CONDUCTIVITY,
+]
+OBELIX_CREDIT = (
+    "Literature values: OBELiX (Therrien et al., “OBELiX: a curated dataset of crystal structures and "
+    "experimentally measured ionic conductivities for lithium solid-state electrolytes”, 2025), licensed "
+    "CC BY 4.0. Reported room-temperature values, not re-fitted; thickness, pressure and protocol unknown."
+)
+
+
+def record_url(entry) -> str:
+    """The separator's or cell's page, or the entry's own page when the catalog pages are not mounted."""
+    try:
+        if entry.cell_id:
+            return reverse("catalog:cell-detail", args=[entry.cell_id])
+        return reverse("catalog:separator-detail", args=[entry.separator_id])
+    except NoReverseMatch:
+        return reverse("benchmarks:entry", args=[entry.pk])
+
+
+def _filters(request) -> dict:
+    family = request.GET.get("family", "")
+    route = request.GET.get("route", "")
+    try:
+        min_completeness = min(max(float(request.GET.get("min_completeness", "") or 0), 0.0), 1.0)
+    except ValueError:
+        min_completeness = 0.0
+    include_flagged = request.GET.get("include_flagged", "1") != "0"
+    return {
+        "family": family if family in MaterialFamily.values else "",
+        "route": route if route in ProcessingRoute.values else "",
+        "min_completeness": min_completeness,
+        "include_flagged": include_flagged,
+    }
+
+
+def _annotate(entries, distribution: selectors.LiteratureDistribution) -> dict[int, float | None]:
+    percentiles = {}
+    for entry in entries:
+        entry.record_url = record_url(entry)
+        entry.flag_list = [(code, FLAGS[code].label if code in FLAGS else code, code in FLAGS and FLAGS[code].blocking,
+                            entry.details.get("flag_notes", {}).get(code, "")) for code in entry.flags]
+        entry.percentile = (distribution.percentile(entry.value, entry.family)
+                            if entry.metric in selectors.CONDUCTIVITY_METRICS and entry.family else None)
+        percentiles[entry.pk] = entry.percentile
+    return percentiles
+
+
+def dashboard(request):
+    filters = _filters(request)
+    user = request.user
+    entries = list(selectors.filtered_entries(user=user, **filters))
+    distribution = selectors.LiteratureDistribution()
+    percentiles = _annotate(entries, distribution)
+    urls = {e.pk: e.record_url for e in entries}
+    by_metric: dict[str, list] = {}
+    for entry in entries:
+        by_metric.setdefault(entry.metric, []).append(entry)
+    literature = list(selectors.literature_values(family=filters["family"] or None))
+    figures = {
+        "conductivity": plots.conductivity_figure(by_metric.get(Metric.SIGMA_25C_TOTAL, []), literature, urls=urls,
+                                                  percentiles=percentiles),
+        "asr": plots.asr_ranking_figure(by_metric.get(Metric.SEPARATOR_ASR, []), urls=urls, percentiles=percentiles),
+        "interfacial": plots.interfacial_figure(by_metric.get(Metric.INTERFACIAL_ASR, []), urls=urls,
+                                                percentiles=percentiles),
+        "growth": plots.growth_figure(by_metric.get(Metric.IMPEDANCE_GROWTH_PER_CYCLE, []), urls=urls),
+    }
+    threshold = max(filters["min_completeness"], selectors.DEFAULT_MIN_COMPLETENESS)
+    boards = []
+    for metric in LEADERBOARD_METRICS:
+        ranked = selectors.leaderboard(user=user, metric=metric, family=filters["family"] or None,
+                                       route=filters["route"] or None, min_completeness=threshold, limit=10)
+        _annotate(ranked, distribution)
+        boards.append({"metric": metric, "label": Metric(metric).label, "entries": ranked})
+    context = {
+        "filters": filters,
+        "families": MaterialFamily.choices,
+        "routes": ProcessingRoute.choices,
+        "figures": {name: fig.to_json() for name, fig in figures.items()},
+        "n_points": {name: plots.figure_points(fig) for name, fig in figures.items()},
+        "n_entries": len(entries),
+        "n_literature": len(literature),
+        "boards": boards,
+        "threshold": threshold,
+        "round_robin": selectors.round_robin(user=user, family=filters["family"] or None),
+        "flags": FLAGS.values(),
+        "checklist": checklist_table(),
+        "plausible": [(MaterialFamily(f).label, low, high) for f, (low, high) in PLAUSIBLE_SIGMA_25C_S_PER_CM.items()],
+        "credit": OBELIX_CREDIT,
+        "temperature_tolerance_c": TEMPERATURE_TOLERANCE_C,
+        "pressure_factor": PRESSURE_FACTOR,
+    }
+    return render(request, "benchmarks/dashboard.html", context)
+
+
+def leaderboard(request, metric: str):
+    if metric not in Metric.values:
+        raise Http404("No such metric")
+    filters = _filters(request)
+    threshold = max(filters["min_completeness"], selectors.DEFAULT_MIN_COMPLETENESS)
+    ranked = selectors.leaderboard(user=request.user, metric=metric, family=filters["family"] or None,
+                                   route=filters["route"] or None, min_completeness=threshold)
+    _annotate(ranked, selectors.LiteratureDistribution())
+    excluded = selectors.filtered_entries(user=request.user, metric=metric, family=filters["family"] or None,
+                                          route=filters["route"] or None).count() - len(ranked)
+    return render(request, "benchmarks/leaderboard.html", {
+        "metric": metric, "label": Metric(metric).label, "entries": ranked, "threshold": threshold,
+        "filters": filters, "families": MaterialFamily.choices, "routes": ProcessingRoute.choices,
+        "excluded": excluded, "lower_is_better": metric in selectors.LOWER_IS_BETTER, "credit": OBELIX_CREDIT,
+    })
+
+
+def entry_detail(request, pk: int):
+    entry = get_object_or_404(selectors.visible_entries(user=request.user), pk=pk)
+    distribution = selectors.LiteratureDistribution()
+    _annotate([entry], distribution)
+    from apps.measurements.selectors import visible_spectra
+
+    spectra = list(visible_spectra(user=request.user).filter(pk__in=entry.details.get("spectrum_ids", []))
+                   .order_by("pk"))
+    for spectrum in spectra:
+        try:
+            spectrum.url = reverse("measurements:spectrum-detail", args=[spectrum.pk])
+        except NoReverseMatch:
+            spectrum.url = ""
+    hidden = len(entry.details.get("spectrum_ids", [])) - len(spectra)
+    return render(request, "benchmarks/entry_detail.html", {
+        "entry": entry, "spectra": spectra, "hidden_spectra": hidden,
+        "n_literature": distribution.count(entry.family) if entry.family else 0,
+        "detail_rows": [(k, v) for k, v in entry.details.items()
+                        if k not in ("flag_notes", "spectrum_ids", "cell_ids", "x", "asr_ohm_cm2")],
+        "credit": OBELIX_CREDIT,
+    })
+
+
+def reproduce(request, pk: int):
+    entry = get_object_or_404(selectors.visible_entries(user=request.user), pk=pk)
+    data = services.reproduce_bundle(entry, user=request.user)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="assbdb-benchmark-{entry.pk}-{entry.metric}.zip"'
+    return response
