@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.db.models.functions import Abs
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -718,13 +719,14 @@ def _compare_separators(user, ids: list[int]) -> dict:
         spectrum = (
             visible_spectra(user=user, with_arrays=True)
             .filter(cell__separator=s)
-            .order_by(Q(temperature_c__isnull=True), "pk")
+            .annotate(distance_from_25c=Abs(F("temperature_c") - 25.0))
+            .order_by(F("distance_from_25c").asc(nulls_last=True), "pk")
             .first()
         )
         if spectrum is not None:
             nyquist.append((f"{s.name}: {spectrum.label or spectrum.pk}", spectrum.frequencies_hz, spectrum.impedance_ohm))
     figures = {
-        "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist (one spectrum per separator, nearest the start)")),
+        "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist (per separator, the spectrum nearest 25 °C)")),
         "arrhenius": figure_json(plots.arrhenius_figure(series, title="Arrhenius")),
     }
     links = [(s.name, reverse("catalog:separator-detail", args=[s.pk])) for s in records]

@@ -1,0 +1,104 @@
+"""Two-step upload: parse and preview (nothing stored), then confirm onto a cell."""
+import json
+
+import pytest
+
+from apps.accounts.models import Visibility
+from apps.measurements.models import ImpedanceSpectrum, RawFile
+from tests.factories import CellFactory
+
+
+@pytest.fixture
+def cell(group):
+    return CellFactory(group=group, visibility=Visibility.GROUP)
+
+
+def preview(client, path, cell=None):
+    with open(path, "rb") as handle:
+        url = "/upload/" + (f"?cell={cell.pk}" if cell else "")
+        return client.post(url, {"file": handle})
+
+
+@pytest.mark.parametrize("filename", ["exampleDataZPlot.z", "exampleDataGamry.DTA", "exampleDataBioLogic.mpt"])
+def test_preview_shows_parsed_spectrum_and_stores_nothing(client, member, cell, instrument_files, filename):
+    client.force_login(member)
+    response = preview(client, instrument_files / filename, cell)
+    assert response.status_code == 200
+    assert response.templates[0].name == "measurements/upload_confirm.html"
+    figure = json.loads(response.context["figures"]["preview"])
+    assert len(figure["data"][0]["x"]) > 5
+    assert figure["layout"]["yaxis"]["scaleanchor"] == "x"
+    assert response.context["form"].initial["cell"] == cell.pk
+    assert not ImpedanceSpectrum.objects.exists() and not RawFile.objects.exists()
+
+
+def test_confirm_stores_spectrum_with_conditions_and_redirects_to_it(client, member, cell, instrument_files, django_capture_on_commit_callbacks):
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/upload/confirm/",
+            {"token": token, "cell": cell.pk, "temperature_c": "30", "stack_pressure_mpa": "25", "atmosphere": "argon"},
+        )
+    spectrum = ImpedanceSpectrum.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/spectra/{spectrum.pk}/"
+    assert (spectrum.cell, spectrum.temperature_c, spectrum.stack_pressure_mpa, spectrum.atmosphere) == (cell, 30.0, 25.0, "argon")
+    assert spectrum.raw_file.original_name == "exampleDataZPlot.z"
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b"Analysis state" in page.content
+    assert b'id="parameter-table"' in page.content  # tasks run eagerly in tests, so the fit is there
+    assert all(row["stderr"] is not None for row in page.context["parameters"])
+
+
+def test_unreadable_file_shows_the_reason_and_stores_nothing(client, member, cell, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("this is not an impedance spectrum\n1,2\n")
+    client.force_login(member)
+    response = preview(client, bad)
+    assert response.status_code == 200
+    errors = response.context["form"].errors["file"]
+    assert errors and "notes.txt" in errors[0]
+    assert not ImpedanceSpectrum.objects.exists()
+
+
+@pytest.mark.parametrize("field,value,message", [("cell", "", "This field is required"), ("temperature_c", "hot", "Enter a number"), ("state_of_charge", "3", "less than or equal to 1")])
+def test_confirm_with_bad_choices_shows_errors_and_stores_nothing(client, member, cell, instrument_files, field, value, message):
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    response = client.post("/upload/confirm/", {"token": token, "cell": cell.pk, field: value})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ImpedanceSpectrum.objects.exists()
+
+
+def test_cannot_upload_to_a_cell_of_another_group(client, outsider, cell, instrument_files):
+    client.force_login(outsider)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    response = client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
+    assert "Select a valid choice" in response.content.decode()
+    assert not ImpedanceSpectrum.objects.exists()
+
+
+def test_token_from_another_session_is_refused(client, member, cell, instrument_files, django_user_model):
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    client.logout()
+    client.force_login(member)  # a fresh session does not hold the token
+    response = client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
+    assert response.status_code == 302 and response["Location"] == "/upload/"
+    assert not ImpedanceSpectrum.objects.exists()
+
+
+def test_same_file_twice_returns_existing_spectrum(client, member, cell, instrument_files):
+    client.force_login(member)
+    first = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    client.post("/upload/confirm/", {"token": first, "cell": cell.pk})
+    second = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    response = client.post("/upload/confirm/", {"token": second, "cell": cell.pk}, follow=True)
+    assert ImpedanceSpectrum.objects.count() == 1
+    assert "uploaded before" in response.content.decode()
+
+
+def test_upload_requires_login(client):
+    response = client.get("/upload/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
