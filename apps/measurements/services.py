@@ -462,13 +462,15 @@ def ingest_upload(
     visibility: str | None = None,
     embargo_until: datetime.date | None = None,
     conditions: dict[str, Any] | None = None,
+    analyse: bool = True,
 ) -> IngestReport:
     """Store an instrument file and the spectra in it, linked to ``cell``, in one transaction.
 
     The raw file is kept content-addressed by SHA-256: the same bytes uploaded
     again to the same group return the existing spectra with
     ``duplicate=True`` and write nothing. Conditions given by the user win
-    over those the file states. Analysis is queued when the transaction commits.
+    over those the file states. Analysis is queued when the transaction
+    commits (``analyse=False``: the caller analyses, e.g. the demo loader).
     """
     filename = posixpath.basename(str(filename).replace("\\", "/")) or "upload"
     data = bytes(data)
@@ -527,7 +529,8 @@ def ingest_upload(
     for spectrum in spectra:
         spectrum.save()
     _store_on_commit(raw.file.name, data)
-    _queue_analysis_on_commit([s.pk for s in spectra], user)
+    if analyse:
+        _queue_analysis_on_commit([s.pk for s in spectra], user)
     return IngestReport(created=spectra, duplicate=False, raw_file=raw)
 
 
@@ -562,6 +565,7 @@ def ingest_zip(
     visibility: str | None = None,
     embargo_until: datetime.date | None = None,
     conditions: dict[str, Any] | None = None,
+    analyse: bool = True,
 ) -> BulkIngestReport:
     """Ingest every instrument file in a zip archive; one report line per file.
 
@@ -610,6 +614,7 @@ def ingest_zip(
                     visibility=visibility,
                     embargo_until=embargo_until,
                     conditions=conditions,
+                    analyse=analyse,
                 )
             except IngestError as exc:
                 reason = str(exc) if exc.filename != posixpath.basename(name) else _without_filename(exc)
@@ -644,7 +649,9 @@ def _array_from(item: dict[str, Any], key: str, position: int) -> np.ndarray:
 
 
 @transaction.atomic
-def create_spectra_from_arrays(*, cell: Cell, user, spectra: list[dict[str, Any]]) -> list[ImpedanceSpectrum]:
+def create_spectra_from_arrays(
+    *, cell: Cell, user, spectra: list[dict[str, Any]], analyse: bool = True
+) -> list[ImpedanceSpectrum]:
     """Create spectra from arrays (the API's JSON bulk creation), all or none.
 
     Each item: ``frequencies_hz``, ``z_real_ohm``, ``z_imag_ohm`` (lists of
@@ -713,12 +720,19 @@ def create_spectra_from_arrays(*, cell: Cell, user, spectra: list[dict[str, Any]
         )
     for spectrum in built:
         spectrum.save()
-    _queue_analysis_on_commit([s.pk for s in built], user)
+    if analyse:
+        _queue_analysis_on_commit([s.pk for s in built], user)
     return built
 
 
 def ingest_paths(
-    *, cell: Cell, paths: Iterable, user, conditions: dict[str, Any] | None = None, on_progress=None
+    *,
+    cell: Cell,
+    paths: Iterable,
+    user,
+    conditions: dict[str, Any] | None = None,
+    analyse: bool = True,
+    on_progress=None,
 ) -> BulkIngestReport:
     """Ingest files from disk one by one (each its own transaction), reporting per file.
 
@@ -731,7 +745,9 @@ def ingest_paths(
         name = getattr(path, "name", str(path))
         try:
             data = path.read_bytes()
-            report = ingest_upload(cell=cell, filename=name, data=data, user=user, conditions=conditions)
+            report = ingest_upload(
+                cell=cell, filename=name, data=data, user=user, conditions=conditions, analyse=analyse
+            )
         except IngestError as exc:
             outcome = FileOutcome(name=name, status="rejected", reason=_without_filename(exc))
         except OSError as exc:
