@@ -59,7 +59,7 @@ TEMPERATURE_TOLERANCE_C = 2.0
 #: Pressures within this factor of each other count as comparable.
 PRESSURE_FACTOR = 2.0
 #: A fit whose root-mean-square relative residual, √mean((ΔZ'² + ΔZ''²)/|Z|²), exceeds this is a poor fit.
-POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.03
+POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.02
 #: A parameter within this relative distance of a protocol bound sits at the bound.
 AT_BOUND_RELATIVE_TOLERANCE = 1e-3
 Z_95 = 1.959963984540054
@@ -78,7 +78,7 @@ FLAGS: dict[str, Flag] = {
     for f in (
         Flag("kk_failed", "Kramers–Kronig test failed", True,
              "The spectrum is not linear, causal and stable (drift, noise); no circuit fit of it can be trusted."),
-        Flag("poor_fit", "Poor fit (residuals > 3 %)", True,
+        Flag("poor_fit", "Poor or unconverged fit (rms residual > 2 %)", True,
              "The circuit does not describe the spectrum, so its resistances are not the sample's."),
         Flag("parameter_at_bound", "Fit parameter at a protocol bound", True,
              "A parameter pinned at its bound has no meaningful value or uncertainty."),
@@ -320,6 +320,15 @@ def _effective_capacitance(fit: FitResult, r_name: str, c_name: str) -> float | 
     return None
 
 
+#: Fit flags written by the analysis pipeline (apps.analysis.services) → benchmark flag codes.
+STORED_FIT_FLAGS = {
+    "kk_failed": "kk_failed",
+    "poor_chi_square": "poor_fit",
+    "not_converged": "poor_fit",
+    "parameter_at_bound": "parameter_at_bound",
+    "assignment_at_odds_with_role": "arc_assignment_mismatch",
+}
+
 ACCEPTED_ARC_LABELS = {
     "bulk": {"bulk"},
     "grain_boundary": {"grain_boundary", "surface_layer"},
@@ -332,18 +341,23 @@ def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: floa
     """Flags of one standard fit: {code: note}."""
     flags: dict[str, str] = {}
     stored = {str(f).lower() for f in (fit.flags or [])}
+    notes = (fit.derived or {}).get("flag_details", {}) if isinstance(fit.derived, dict) else {}
+    # Flags the analysis pipeline stored on the fit, in this app's vocabulary.
+    for stored_flag, code in STORED_FIT_FLAGS.items():
+        if stored_flag in stored:
+            note = notes.get(stored_flag) or stored_flag.replace("_", " ")
+            _merge_flags(flags, {code: f"spectrum {spectrum.pk}: {note}"})
     kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
-    if (kk is not None and not kk.passed) or any("kk" in f or "kramers" in f for f in stored):
-        detail = f" (max residual {kk.max_abs_residual:.1%} > {kk.threshold:.1%})" if kk is not None else ""
-        flags["kk_failed"] = f"spectrum {spectrum.pk}{detail}"
+    if kk is not None and not kk.passed and "kk_failed" not in flags:
+        flags["kk_failed"] = f"spectrum {spectrum.pk} (max residual {kk.max_abs_residual:.1%} > {kk.threshold:.1%})"
     rms = _rms_relative_residual(fit)
-    if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL:
+    if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL and "poor_fit" not in flags:
         flags["poor_fit"] = f"spectrum {spectrum.pk}: rms residual {rms:.1%}"
     at_bound = [name for name, b in (fit.protocol.bounds or {}).items()
                 if name in fit.parameters and isinstance(b, (list, tuple)) and len(b) == 2
                 and _at_bound(float(fit.parameters[name]), b[0], b[1])]
-    if at_bound or any("bound" in f for f in stored):
-        flags["parameter_at_bound"] = f"spectrum {spectrum.pk}: " + (", ".join(sorted(at_bound)) or "reported by the fit")
+    if at_bound and "parameter_at_bound" not in flags:
+        flags["parameter_at_bound"] = f"spectrum {spectrum.pk}: " + ", ".join(sorted(at_bound))
     if thickness_cm and area_cm2:
         mismatches = []
         roles = _roles(fit)
@@ -358,7 +372,7 @@ def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: floa
             label = eis_derived.assign_arc(capacitance, thickness_cm, area_cm2)
             if label not in accepted:
                 mismatches.append(f"{rs[0]} as {role} but C = {capacitance:.2g} F looks {label.replace('_', ' ')}")
-        if mismatches:
+        if mismatches and "arc_assignment_mismatch" not in flags:
             flags["arc_assignment_mismatch"] = f"spectrum {spectrum.pk}: " + "; ".join(mismatches)
     return flags
 

@@ -233,3 +233,17 @@ def test_missing_pressure_history_is_flagged():
 def test_non_standard_fits_are_ignored(cell):
     add_point(cell, 25.0, 1e-4, protocol=StandardProtocolFactory(name="my own", is_standard=False))
     assert Metric.SIGMA_25C_TOTAL not in by_metric(metrics.separator_metrics(cell.separator))
+
+
+@pytest.mark.parametrize("stored_flag, code", [
+    ("kk_failed", "kk_failed"), ("poor_chi_square", "poor_fit"), ("not_converged", "poor_fit"),
+    ("parameter_at_bound", "parameter_at_bound"), ("assignment_at_odds_with_role", "arc_assignment_mismatch"),
+])
+def test_flags_stored_by_the_analysis_pipeline_carry_over(cell, stored_flag, code):
+    row = add_point(cell, 25.0, 1e-4)
+    row.fit.flags = [stored_flag]
+    row.fit.derived = {"flag_details": {stored_flag: "as the pipeline explained"}}
+    row.fit.save()
+    sigma = by_metric(metrics.separator_metrics(cell.separator))[Metric.SIGMA_25C_TOTAL]
+    assert "as the pipeline explained" in sigma.flags[code]
+    assert sigma.blocking is metrics.FLAGS[code].blocking
