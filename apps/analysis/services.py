@@ -951,7 +951,7 @@ def _execute_benchmarks(job: Job) -> tuple[dict, dict]:
     return {"entries": n}, {}
 
 
-def _execute_refit(job: Job) -> tuple[dict, dict] | None:
+def _execute_refit(job: Job, *, dispatch: bool = True) -> tuple[dict, dict] | None:
     protocol = FitProtocol.objects.get(pk=job.target_id)
     ids = refit_candidates(protocol)
     if not ids:
@@ -965,8 +965,41 @@ def _execute_refit(job: Job) -> tuple[dict, dict] | None:
                 target_label=f"{protocol}: spectra {start + 1}–{start + len(chunk)} of {len(ids)}",
                 params={"spectrum_ids": chunk}, parent=job, group_id=job.group_id, total=len(chunk),
             )
-            dispatch_job(child)
+            if dispatch:
+                dispatch_job(child)
     return None  # stays running; the last chunk to finish completes it
+
+
+def refit_in_process(*, protocol: FitProtocol, user=None, progress: Callable[[Job], None] | None = None) -> Job:
+    """Re-fit everything ``protocol`` applies to in this process (no worker needed), chunk by chunk.
+
+    The same jobs and services as ``refit_protocol``; ``progress`` is called with the
+    parent job after each chunk (``progress_done`` of ``progress_total``).
+    """
+    parent = _new_job(
+        kind=Job.Kind.REFIT_PROTOCOL, target_type="protocol", target_id=protocol.pk, target_label=str(protocol),
+        user=user, group_id=protocol.group_id, params={"in_process": True},
+    )
+    parent = _start_job(parent.pk, None)
+    outcome = _execute_refit(parent, dispatch=False)
+    if outcome is not None:
+        finish_job(job_id=parent.pk, state=Job.State.SUCCEEDED, result=outcome[0])
+    for child_id in Job.objects.filter(parent=parent).order_by("pk").values_list("pk", flat=True):
+        run_job(job_id=child_id)
+        if progress is not None:
+            progress(Job.objects.get(pk=parent.pk))
+    # Follow-ups (Arrhenius, then benchmarks) were also sent to the broker; run them here so the
+    # command leaves finished results behind. A worker that later receives them finds them done.
+    for _ in range(3):
+        pending = Job.objects.filter(
+            kind__in=[Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS], state=Job.State.QUEUED,
+            created_at__gte=parent.created_at,
+        ).order_by("pk")
+        if not pending.exists():
+            break
+        for job_id in list(pending.values_list("pk", flat=True)):
+            run_job(job_id=job_id)
+    return Job.objects.get(pk=parent.pk)
 
 
 def _execute_chunk(job: Job) -> tuple[dict, dict]:
