@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("apps.accounts.urls")),
     path("jobs/", include("apps.analysis.urls")),
+    path("benchmarks/", include("apps.benchmarks.urls", namespace="benchmarks")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.measurements.urls")),
 ]
