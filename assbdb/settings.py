@@ -126,6 +126,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "store_processed": False,
+        # The transport polls the folder; at the default 1 s a worker takes one message per second.
+        "polling_interval": env.float("BROKER_POLLING_INTERVAL_S", default=0.1),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
