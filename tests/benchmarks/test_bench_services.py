@@ -169,3 +169,26 @@ def test_reproduce_bundle_leaves_out_spectra_the_user_may_not_see(outsider):
     assert f"spectra/{hidden.pk}.csv" not in archive.namelist()
     assert sum(n.endswith(".csv") for n in archive.namelist()) == 3
     assert "not visible to you" in archive.read("README.md").decode()
+
+
+def test_import_literature_command_prints_progress_and_is_idempotent(instrument_files):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    path = str(instrument_files.parent / "literature" / "obelix-all.csv")
+    call_command("import_literature", path, stdout=out)
+    call_command("import_literature", path, stdout=out)
+    text = out.getvalue()
+    assert "599/599 rows" in text
+    assert "0 new, 0 updated, 599 unchanged" in text
+    assert LiteratureValue.objects.count() == 599
+
+
+def test_recompute_benchmarks_command_covers_every_record():
+    from django.core.management import call_command
+
+    cell = populated_cell()
+    out = io.StringIO()
+    call_command("recompute_benchmarks", stdout=out)
+    assert BenchmarkEntry.objects.filter(separator=cell.separator).exists()
+    assert "benchmark entries created, changed or deleted" in out.getvalue()
