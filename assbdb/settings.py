@@ -125,6 +125,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
+        "control_folder": str(BROKER_DIR / "control"),  # kombu's default is ./control in the cwd
         "store_processed": False,
         # The transport polls the folder; at the default 1 s a worker takes one message per second.
         "polling_interval": env.float("BROKER_POLLING_INTERVAL_S", default=0.1),
