@@ -225,28 +225,39 @@ class Parallel:
     children: tuple
 
 
-def _evaluate(node, params, w, n_params, want_jac):
-    """Return (Z, J) for a node; J is (n_freq, n_params) or None."""
+def _evaluate(node, params, w, want_jac):
+    """Return (Z, cols) for a node; cols maps parameter index -> dZ/dp
+    (n_freq,), or is None when the Jacobian is not wanted."""
     if isinstance(node, Element):
         k = len(node.type.parameters)
         z, dz = node.type.kernel(list(params[node.first_index : node.first_index + k]), w)
         if not want_jac:
             return z, None
-        jac = np.zeros((w.size, n_params), dtype=complex)
-        for i, d in enumerate(dz):
-            jac[:, node.first_index + i] = d
-        return z, jac
-    parts = [_evaluate(c, params, w, n_params, want_jac) for c in node.children]
+        return z, {node.first_index + i: d for i, d in enumerate(dz)}
+    parts = [_evaluate(c, params, w, want_jac) for c in node.children]
     if isinstance(node, Series):
-        z = sum(p[0] for p in parts)
-        jac = sum(p[1] for p in parts) if want_jac else None
-        return z, jac
+        z = parts[0][0]
+        for zi, _ in parts[1:]:
+            z = z + zi
+        if not want_jac:
+            return z, None
+        cols = {}
+        for _, ci in parts:
+            cols.update(ci)
+        return z, cols
     # Parallel: Z = 1/ΣY_i and dZ/dp = (Z/Z_i)^2 dZ_i/dp for p inside branch i
-    z = 1.0 / sum(1.0 / p[0] for p in parts)
+    y = 1.0 / parts[0][0]
+    for zi, _ in parts[1:]:
+        y = y + 1.0 / zi
+    z = 1.0 / y
     if not want_jac:
         return z, None
-    jac = sum(((z / zi) ** 2)[:, None] * ji for zi, ji in parts)
-    return z, jac
+    cols = {}
+    for zi, ci in parts:
+        factor = (z / zi) ** 2
+        for index, d in ci.items():
+            cols[index] = factor * d
+    return z, cols
 
 
 class Circuit:
@@ -295,7 +306,7 @@ class Circuit:
     def impedance(self, params, frequencies_hz) -> np.ndarray:
         """Complex impedance (Ohm) at the given frequencies (Hz)."""
         p, w, shape = self._prepare(params, frequencies_hz)
-        z, _ = _evaluate(self.root, p, w, p.size, False)
+        z, _ = _evaluate(self.root, p, w, False)
         return z.reshape(shape) if shape else z[0]
 
     def jacobian(self, params, frequencies_hz) -> np.ndarray:
@@ -305,7 +316,11 @@ class Circuit:
     def impedance_and_jacobian(self, params, frequencies_hz) -> tuple[np.ndarray, np.ndarray]:
         """Both Z (n_freq,) and dZ/dp (n_freq, n_params) in one pass."""
         p, w, _ = self._prepare(params, frequencies_hz)
-        return _evaluate(self.root, p, w, p.size, True)
+        z, cols = _evaluate(self.root, p, w, True)
+        jac = np.empty((w.size, p.size), dtype=complex)
+        for index, d in cols.items():
+            jac[:, index] = d
+        return z, jac
 
     def parameter_vector(self, parameters: Mapping[str, float] | Sequence[float]) -> np.ndarray:
         """Parameters as a vector in ``parameter_names`` order, from a dict

@@ -323,9 +323,10 @@ def _arcs_from_rc_distribution(w, z, r_inf):
         edges.append(p + int(np.argmin(r_k[p : q + 1])))
     edges.append(k)
     candidates = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for (lo, hi), peak in zip(zip(edges[:-1], edges[1:]), peaks):
         r = r_k[lo:hi].sum()
-        if r <= 0:
+        if r <= 0 or peak == k - 1:
+            # A basin still rising at the slow end of the grid is the tail.
             continue
         tau_c = float(np.exp(np.sum(r_k[lo:hi] * np.log(tau[lo:hi])) / r))
         # Slower than the lowest measured frequency is the tail, not an arc.
@@ -633,12 +634,20 @@ def fit_circuit(
                 raise FitError(f"initial_guess needs {c.n_parameters} values {c.parameter_names}, got {g.size}")
             user = g
 
-    # Alternative arc assignments (block order, invented arcs), duplicates dropped.
+    # Alternative arc assignments (block order, invented arcs), built only
+    # when needed, duplicates dropped.
     variants = [auto[0]]
-    for v in range(1, 12):
-        g = _structural_guess(c, feat, v)
-        if not any(np.allclose(g, h) for h in variants):
-            variants.append(g)
+    pending = iter(range(1, 12))
+
+    def variant(j):
+        while len(variants) <= j:
+            v = next(pending, None)
+            if v is None:
+                return None
+            g = _structural_guess(c, feat, v)
+            if not any(np.allclose(g, h) for h in variants):
+                variants.append(g)
+        return variants[j]
 
     def start_vector(k):
         if k == 0:
@@ -646,8 +655,9 @@ def fit_circuit(
         if user is not None and k == 1:
             return auto[0]
         j = k - (1 if user is not None else 0)
-        if j < len(variants):
-            return variants[j]
+        g = variant(j)
+        if g is not None:
+            return g
         base = auto[0]
         logs = np.array(c.log_scale)
         p = np.where(logs, base * np.exp(rng.normal(0.0, 1.0, base.size)),
@@ -656,7 +666,7 @@ def fit_circuit(
 
     # Accept a start at once when it is as good as a flexible linear model.
     good_enough = (
-        1.2 * (2 * f.size - n_free) * _linear_floor_cost(f, z, w_re, w_im)
+        1.15 * (2 * f.size - n_free) * _linear_floor_cost(f, z, w_re, w_im)
         if 2 * f.size > 3 * n_free else 0.0
     )
     best = None
@@ -676,7 +686,10 @@ def fit_circuit(
         elif cost <= best_cost * (1 + 1e-3):
             agreements += 1
         # Several starts landing on the same minimum: accept it.
-        if best_cost <= good_enough or agreements >= 3:
+        # A parameter pinned to a bound often marks a wrong basin (an element
+        # switched off): then keep searching even if the cost looks good.
+        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log)
+        if (best_cost <= good_enough and not on_bound) or agreements >= 3:
             break
 
     u, ok, mesg = best
