@@ -379,7 +379,11 @@ def _build_spectrum(
     spectrum.set_arrays(frequencies_hz, impedance_ohm)
     spectrum.points_per_decade = points_per_decade(frequencies_hz)
     try:
-        full_clean_by_field(spectrum, exclude=["raw_file", "cell", "group", "created_by"], validate_unique=False)
+        # The table's check constraints are covered by validate_arrays and _checked_number; skipping
+        # them here saves one query per constraint and spectrum (the database still enforces them).
+        full_clean_by_field(
+            spectrum, exclude=["raw_file", "cell", "group", "created_by"], validate_unique=False, validate_constraints=False
+        )
     except ValidationError as exc:
         name, messages = next(iter(exc.message_dict.items()))
         field_name = None if name == "__all__" else f"{error_prefix}{name}"
