@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
-from apps.measurements.plots import _LAYOUT, MAX_TRACES, message_figure
+from apps.measurements.plots import _LAYOUT, MAX_TRACES, _title, message_figure
 
 K_B_EV_PER_K = 8.617333262e-5
 KELVIN = 273.15
@@ -82,7 +82,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
                 )
             )
     fig.add_vline(x=1000.0 / (25.0 + KELVIN), line_dash="dot", line_color="#999", annotation_text="25 °C")
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(title_text="1000 / T (K⁻¹)")
     fig.update_yaxes(title_text="σ (S/cm)", type="log", exponentformat="e")
     return fig
@@ -108,7 +108,7 @@ def pressure_history_figure(steps: Sequence) -> go.Figure:
     fig = go.Figure(
         go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
     )
-    fig.update_layout(title="Stack-pressure history", **_LAYOUT)
+    fig.update_layout(title=_title("Stack-pressure history"), **_LAYOUT)
     fig.update_xaxes(title_text="Cumulative time (min)" if timed else "Step")
     fig.update_yaxes(title_text="Pressure (MPa)", rangemode="tozero")
     return fig
@@ -153,7 +153,7 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
                 hovertemplate="%{text}<br>%{y:.4g} Ω·cm²<extra>%{fullData.name}</extra>",
             )
         )
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(title_text=axis_titles[x])
     fig.update_yaxes(title_text="Interfacial ASR (Ω·cm²)", rangemode="tozero")
     return fig

@@ -775,10 +775,10 @@ def _compare_spectra(user, ids: list[int]) -> dict:
 
 def compare(request):
     form = CompareForm(request.GET or None)
-    context: dict = {"form": form}
+    context: dict = {"form": form, "ids_text": ", ".join(request.GET.getlist("ids"))}
     if form.is_bound and form.is_valid():
         kind, ids = form.cleaned_data["kind"], form.cleaned_data["ids"]
         builder = _compare_separators if kind == "separator" else _compare_spectra
-        context.update(builder(request.user, ids), kind=kind)
+        context.update(builder(request.user, ids), kind=kind, ids_text=", ".join(str(i) for i in ids))
     context["recent_separators"] = visible_separators(user=request.user).prefetch_related(None).order_by("-created_at")[:30]
     return render(request, "catalog/compare.html", context)

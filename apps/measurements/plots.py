@@ -18,10 +18,15 @@ GL_THRESHOLD = 1500  # WebGL scatter above this many points per trace
 
 _LAYOUT = dict(
     template="plotly_white",
-    margin=dict(l=60, r=20, t=40, b=50),
+    margin=dict(l=60, r=20, t=80, b=50),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     hovermode="closest",
 )
+
+
+def _title(text: str) -> dict:
+    """Title pinned to the top edge, clear of the legend that sits just above the plot area."""
+    return dict(text=text, x=0.01, xanchor="left", y=0.98, yanchor="top", font=dict(size=15))
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -72,7 +77,7 @@ def nyquist_figure(
         label, f, z = fit
         idx = thin_indices(len(f))
         fig.add_trace(go.Scatter(x=_finite(z.real[idx]), y=_finite(-z.imag[idx]), mode="lines", name=label))
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(title_text="Z' (Ω)", zeroline=True)
     fig.update_yaxes(title_text="−Z'' (Ω)", scaleanchor="x", scaleratio=1, zeroline=True)
     return fig
@@ -109,7 +114,7 @@ def bode_figure(
             row=2,
             col=1,
         )
-    fig.update_layout(title="Bode", **_LAYOUT)
+    fig.update_layout(title=_title("Bode"), **_LAYOUT)
     fig.update_xaxes(type="log", row=1, col=1)
     fig.update_xaxes(type="log", title_text="Frequency (Hz)", row=2, col=1)
     fig.update_yaxes(type="log", title_text="|Z| (Ω)", row=1, col=1)
@@ -137,7 +142,7 @@ def residuals_figure(
     if threshold is not None:
         for sign in (1, -1):
             fig.add_hline(y=sign * 100 * threshold, line_dash="dot", line_color="#999")
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(type="log", title_text="Frequency (Hz)")
     fig.update_yaxes(title_text="Residual (% of |Z|)")
     return fig
@@ -151,7 +156,7 @@ def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_g
         fig.add_trace(
             go.Scatter(x=_finite(peaks_tau_s), y=_finite(peaks_gamma), mode="markers", name="peaks", marker=dict(size=9, symbol="x"))
         )
-    fig.update_layout(title="Distribution of relaxation times", **_LAYOUT)
+    fig.update_layout(title=_title("Distribution of relaxation times"), **_LAYOUT)
     fig.update_xaxes(type="log", title_text="τ (s)")
     fig.update_yaxes(title_text="γ (Ω)")
     return fig
@@ -161,7 +166,7 @@ def message_figure(text: str, title: str = "") -> go.Figure:
     """An empty figure that says why there is nothing to draw."""
     fig = go.Figure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#666"))
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig

@@ -173,13 +173,13 @@ def _parameter_rows(fit: FitResult | None) -> list[dict]:
     for name, value in fit.parameters.items():
         stderr = (fit.stderr or {}).get(name)
         element = name.split("_")[0]
-        relative = abs(stderr / value) if stderr is not None and value else None
+        relative_percent = 100 * abs(stderr / value) if stderr is not None and value else None
         rows.append(
             {
                 "name": name,
                 "value": value,
                 "stderr": stderr,
-                "relative": relative,
+                "relative_percent": relative_percent,
                 "unit": parameter_unit(name),
                 "role": roles.get(name) or roles.get(element) or "",
             }
