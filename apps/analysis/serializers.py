@@ -30,7 +30,8 @@ class FitProtocolSerializer(serializers.ModelSerializer):
             "bounds", "element_roles", "is_standard", "applies_to", "group", "created_at",
         ]  # fmt: skip
         read_only_fields = ["version", "is_standard", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}  # the service says what to do with a taken name
+        extra_kwargs = {"name": {"validators": []}}
+        validators: list = []  # the service says what to do with a taken name (make a new version)
 
 
 class FitResultSerializer(serializers.ModelSerializer):
