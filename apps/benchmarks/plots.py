@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 
-from .models import BenchmarkEntry, LiteratureValue, Metric
+from .models import BenchmarkEntry, LiteratureValue
 
 LAYOUT = dict(
     template="plotly_white",

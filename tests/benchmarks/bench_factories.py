@@ -6,7 +6,7 @@ they cannot clash with factories other apps add there under the same names.
 import factory
 
 from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, KramersKronigCheck
-from apps.benchmarks.models import BenchmarkEntry, LiteratureValue
+from apps.benchmarks.models import LiteratureValue
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation
 from tests.factories import CellFactory, FitProtocolFactory, OwnedFactory, SeparatorFactory, SpectrumFactory
 

@@ -16,7 +16,7 @@ from tests.benchmarks.bench_factories import (
     KramersKronigCheckFactory,
     StandardProtocolFactory,
 )
-from tests.factories import CellFactory, PressureStepFactory, SeparatorFactory, SpectrumFactory
+from tests.factories import CellFactory, PressureStepFactory, SpectrumFactory
 
 pytestmark = pytest.mark.django_db
 

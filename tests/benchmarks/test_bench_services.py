@@ -9,7 +9,7 @@ from apps.benchmarks import services
 from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
 from apps.benchmarks.selectors import literature_percentile
 from tests.benchmarks.bench_factories import ConductivityFactory, FitFactory, LiteratureValueFactory
-from tests.factories import CellFactory, PressureStepFactory, SeparatorFactory, SpectrumFactory
+from tests.factories import CellFactory, PressureStepFactory, SpectrumFactory
 
 pytestmark = pytest.mark.django_db
 
