@@ -114,6 +114,9 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=50)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_MB * 1024 * 1024
+# Zip uploads: refused whole above this many files or this many unpacked megabytes (zip-bomb guard).
+MAX_ZIP_MEMBERS = env.int("MAX_ZIP_MEMBERS", default=2000)
+MAX_ZIP_UNCOMPRESSED_MB = env.int("MAX_ZIP_UNCOMPRESSED_MB", default=500)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Celery. Embedded default: kombu's filesystem transport needs no server and
