@@ -51,17 +51,20 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
     if not series_list:
         return message_figure("No conductivities yet: they appear once the spectra are fitted.", title)
     fig = go.Figure()
+    all_sigma: list[float] = []
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     for i, s in enumerate(series_list):
         colour = palette[i % len(palette)]
         t = np.array([p[0] for p in s.points], dtype=float)
         sigma = np.array([p[1] for p in s.points], dtype=float)
-        err = [p[2] if len(p) > 2 and p[2] is not None else 0.0 for p in s.points]
+        err = np.array([p[2] if len(p) > 2 and p[2] is not None else 0.0 for p in s.points], dtype=float)
+        all_sigma.extend(float(v) for v in sigma if v > 0)
         fig.add_trace(
             go.Scatter(
                 x=(1000.0 / (t + KELVIN)).tolist(),
                 y=sigma.tolist(),
-                error_y=dict(type="data", array=err, visible=any(err)),
+                # On a log axis a lower bar reaching zero would be infinite: stop it at 10 % of the value.
+                error_y=dict(type="data", array=err.tolist(), arrayminus=np.minimum(err, 0.9 * sigma).tolist(), visible=bool(err.any())),
                 mode="markers",
                 name=s.label,
                 marker=dict(color=colour, size=8),
@@ -82,10 +85,24 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
                 )
             )
     fig.add_vline(x=1000.0 / (25.0 + KELVIN), line_dash="dot", line_color="#999", annotation_text="25 °C")
-    fig.update_layout(title=_title(title), **_LAYOUT)
+    layout = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.18, x=0), "margin": dict(l=60, r=20, t=50, b=60)}
+    fig.update_layout(title=_title(title), **layout)
     fig.update_xaxes(title_text="1000 / T (K⁻¹)")
-    fig.update_yaxes(title_text="σ (S/cm)", type="log", exponentformat="e")
+    fig.update_yaxes(title_text="σ (S/cm)", type="log", exponentformat="power", range=log_range(all_sigma))
     return fig
+
+
+def log_range(values: Sequence[float], *, outlier_decades: float = 3.0, pad_decades: float = 0.4) -> list[float] | None:
+    """log10 axis range covering the values, ignoring points more than `outlier_decades` from the median.
+
+    One failed fit (σ off by many decades) must not flatten every other series to a line.
+    """
+    logs = np.log10([v for v in values if v > 0 and np.isfinite(v)])
+    if logs.size == 0:
+        return None
+    median = float(np.median(logs))
+    kept = logs[np.abs(logs - median) <= outlier_decades]
+    return [float(kept.min()) - pad_decades, float(kept.max()) + pad_decades]
 
 
 def pressure_history_figure(steps: Sequence) -> go.Figure:
@@ -147,7 +164,8 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
                 x=[getattr(p, x) for p in cell_points],
                 y=[p.asr_ohm_cm2 for p in cell_points],
                 error_y=dict(type="data", array=[p.asr_stderr_ohm_cm2 or 0.0 for p in cell_points]),
-                mode="lines+markers",
+                # Against pressure the points are not a sequence; over time or cycles they are.
+                mode="markers" if x == "stack_pressure_mpa" else "lines+markers",
                 name=cell_label,
                 text=[p.label for p in cell_points],
                 hovertemplate="%{text}<br>%{y:.4g} Ω·cm²<extra>%{fullData.name}</extra>",

@@ -591,13 +591,16 @@ def interface_figures(interface: Interface, user) -> dict[str, str]:
 def interface_detail(request, pk: int):
     interface = _visible_or_404(visible_interfaces(user=request.user), pk)
     cross = set(interface.cross_validated_assignments)
-    evidence = [
-        {"row": e, "cross_validated": e.assigned_species.strip().lower() in cross} for e in interface.evidence.all()
-    ]
+    rows = list(interface.evidence.all())
+    evidence = [{"row": e, "cross_validated": e.assigned_species.strip().lower() in cross} for e in rows]
+    # Show an assignment as its first author spelled it, not as the lower-cased matching key.
+    spelled: dict[str, str] = {}
+    for e in rows:
+        spelled.setdefault(e.assigned_species.strip().lower(), e.assigned_species.strip())
     context = {
         "interface": interface,
         "evidence": evidence,
-        "cross_validated": sorted(cross),
+        "cross_validated": sorted(spelled[key] for key in cross),
         "cells": visible_cells(user=request.user).filter(interfaces=interface),
         "figures": interface_figures(interface, request.user),
         "plots_url": reverse("catalog:interface-plots", args=[interface.pk]),

@@ -105,7 +105,7 @@ def test_spectrum_csv_download_has_the_points(client, records):
 
 def test_interface_page_marks_cross_validated_assignment(client, records):
     response = client.get(page_urls(records[Visibility.PUBLIC])["interface"])
-    assert response.context["cross_validated"] == ["li2co3"]
+    assert response.context["cross_validated"] == ["Li2CO3"]
     flags = {row["row"].technique: row["cross_validated"] for row in response.context["evidence"]}
     assert flags == {"xps": True, "nmr": True, "dft": False}
     assert b"cross-validated" in response.content
