@@ -336,7 +336,8 @@ def _arcs_from_rc_distribution(w, z, r_inf):
         return [], r_inf_fit
     # Significance against the largest arc, not the total: a blocking tail
     # spreads huge R_k over slow τ.
-    biggest = max(r for r, _ in candidates)
+    clear = [r for r, t in candidates if t < 0.1 / w.min()] or [r for r, _ in candidates]
+    biggest = max(clear)
     arcs = [(r, t) for r, t in candidates if r >= 0.02 * biggest]
     return arcs, r_inf_fit
 
@@ -483,8 +484,7 @@ def _pick_arcs(feat: _Features, n_slots: int, variant: int):
     if len(arcs) > n_slots:
         fastest_first = feat.has_tail != bool((variant // 3) % 2)
         if fastest_first:
-            big = max(a[0] for a in arcs)
-            arcs = [a for a in arcs if a[0] >= 0.05 * big][:n_slots]
+            arcs = arcs[:n_slots]
         else:
             arcs = sorted(sorted(arcs, key=lambda a: -a[0])[:n_slots], key=lambda a: a[1])
     mode = variant % 3
