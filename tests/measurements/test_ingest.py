@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 
@@ -411,3 +414,18 @@ def test_bad_array_item_names_item_and_field_and_stores_none(mutate, field, cell
 def test_arrays_with_too_few_points_rejected(cell, member):
     with pytest.raises(IngestError, match="at least 5"):
         create_spectra_from_arrays(cell=cell, user=member, spectra=[_item(n=4)])
+
+
+# ----------------------------------------------------------------------------- property
+
+
+@settings_hypothesis(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000), name=st.sampled_from(["x.mpt", "x.DTA", "x.z", "x.csv", "x.txt", "x.mpr"]))
+def test_arbitrary_bytes_raise_only_ingest_error_and_store_nothing(data, name, cell, member):
+    try:
+        report = ingest_upload(cell=cell, filename=name, data=data, user=member)
+    except IngestError as exc:
+        assert exc.filename == name and exc.reason
+        assert not RawFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).exists()
+    else:
+        assert all(s.n_points >= 5 for s in report.created)
