@@ -593,9 +593,9 @@ def interface_detail(request, pk: int):
     cross = set(interface.cross_validated_assignments)
     rows = list(interface.evidence.all())
     evidence = [{"row": e, "cross_validated": e.assigned_species.strip().lower() in cross} for e in rows]
-    # Show an assignment as its first author spelled it, not as the lower-cased matching key.
+    # Show an assignment as first entered, not as the lower-cased matching key.
     spelled: dict[str, str] = {}
-    for e in rows:
+    for e in sorted(rows, key=lambda e: e.pk):
         spelled.setdefault(e.assigned_species.strip().lower(), e.assigned_species.strip())
     context = {
         "interface": interface,
