@@ -262,7 +262,11 @@ def _spectrum_features(f, z) -> _Features:
     tail_c = float(1.0 / (mz_low * w_min))
     tail_sigma = float(mz_low * np.sqrt(w_min))
 
-    arcs, r_inf_fit = _arcs_from_rc_distribution(w, z, r_inf)
+    z_arcs = z
+    if has_tail:
+        # Take the blocking tail out first so that it cannot hide the arcs.
+        z_arcs = z - np.exp(-tail_n * (np.log(w) + 0.5j * np.pi)) / tail_q
+    arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z))
     if any(tau < 1.0 / w.max() for _, tau in arcs) and r_inf_fit > 0:
         # An arc above the highest frequency hides R∞ below Re Z(f_max).
         r_inf = min(r_inf, r_inf_fit)
@@ -279,7 +283,7 @@ def _spectrum_features(f, z) -> _Features:
 _TAIL_EXPONENTS = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 
-def _arcs_from_rc_distribution(w, z, r_inf):
+def _arcs_from_rc_distribution(w, z, r_inf, z_abs):
     """Arcs (R, τ) from a coarse non-negative RC-distribution fit.
 
     Voigt elements R_k/(1 + jωτ_k) on a log τ grid reaching a decade past the
@@ -294,7 +298,7 @@ def _arcs_from_rc_distribution(w, z, r_inf):
     tail = np.exp(-np.outer(np.log(w) + 0.5j * np.pi, _TAIL_EXPONENTS))  # (jω)^-n
     a_re = np.hstack([1 / denom, np.ones((w.size, 1)), np.zeros((w.size, 1)), tail.real])
     a_im = np.hstack([-wt / denom, np.zeros((w.size, 1)), w[:, None] * 1e-6, tail.imag])
-    scale = 1.0 / np.abs(z)
+    scale = 1.0 / z_abs
     a = np.vstack([a_re * scale[:, None], a_im * scale[:, None]])
     b = np.concatenate([z.real * scale, z.imag * scale])
     # Scale columns so that nnls is well conditioned, then add smoothing rows.
