@@ -31,7 +31,11 @@ class OwnershipMixin(forms.Form):
     )
 
     def setup_ownership(self, user, *, editing: bool) -> None:
-        self.fields["group"].queryset = groups_of(user) if not user.is_superuser else ResearchGroup.objects.all()
+        groups = groups_of(user) if not user.is_superuser else ResearchGroup.objects.all()
+        self.fields["group"].queryset = groups
+        mine = list(groups_of(user)[:2])
+        if len(mine) == 1:
+            self.fields["group"].initial = mine[0].pk
         if editing:
             # Moving a record between groups is an ownership change, not an edit.
             self.fields.pop("group")

@@ -19,7 +19,7 @@ from apps.analysis.selectors import visible_arrhenius_fits, visible_conductiviti
 from apps.benchmarks.models import Metric
 from apps.benchmarks.selectors import leaderboard
 from apps.measurements.models import ImpedanceSpectrum
-from apps.measurements.plots import figure_json, nyquist_figure
+from apps.measurements.plots import bode_figure, figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
 from . import plots
@@ -104,8 +104,31 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE):
     return page, query.urlencode()
 
 
+UNIT_SUFFIXES = {"_c": "°C", "_mpa": "MPa", "_um": "µm", "_cm2": "cm²", "_h": "h", "_min": "min", "_hz": "Hz"}
+
+
+def filter_label(name: str) -> str:
+    """A readable label from a filter name: temperature_c_min → “Temperature ≥ (°C)”."""
+    bound = ""
+    for suffix, sign in (("_min", " ≥"), ("_max", " ≤"), ("_after", " from"), ("_before", " until")):
+        if name.endswith(suffix):
+            name, bound = name[: -len(suffix)], sign
+            break
+    unit = ""
+    for suffix, text in UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            name, unit = name[: -len(suffix)], f" ({text})"
+            break
+    words = name.replace("_", " ").strip()
+    words = {"doi": "DOI", "kk passed": "Kramers–Kronig passed", "cycle index": "cycle"}.get(words, words)
+    return f"{words[:1].upper()}{words[1:]}{bound}{unit}"
+
+
 def list_context(filterset, page, query: str, primary: list[str]) -> dict:
     """Context of a list page; `primary` filters show first, the others behind “More filters”."""
+    for name, field in filterset.form.fields.items():
+        if name != "q":
+            field.label = filter_label(name)
     more_used = any(
         filterset.data.get(name) not in (None, "") for name in filterset.form.fields if name not in primary and name != "q"
     )
@@ -770,6 +793,8 @@ def _compare_spectra(user, ids: list[int]) -> dict:
     series = [item for sep in separators for item in arrhenius_series_for(sep, user)]
     figures = {
         "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist overlay")),
+        # Blocking-electrode tails dominate a Nyquist overlay; |Z| and phase on log axes show every decade.
+        "bode": figure_json(bode_figure(nyquist)),
         "arrhenius": figure_json(plots.arrhenius_figure(series, title="Arrhenius of their separators")),
     }
     links = [(s.label or f"Spectrum {s.pk}", reverse("measurements:spectrum-detail", args=[s.pk])) for s in records]

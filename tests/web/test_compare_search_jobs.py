@@ -25,6 +25,8 @@ def test_compare_spectra_overlays_both_on_one_nyquist(client, group):
     response = client.get(f"/compare/?kind=spectrum&ids={s1.pk},{s2.pk}")
     nyquist = json.loads(response.context["figures"]["nyquist"])
     assert [t["name"] for t in nyquist["data"]] == [s1.label, s2.label]
+    bode = json.loads(response.context["figures"]["bode"])
+    assert {t["name"] for t in bode["data"]} == {s1.label, s2.label}
     assert {r["label"]: r["differs"] for r in response.context["rows"]}["Temperature"]
 
 
