@@ -267,9 +267,9 @@ def _spectrum_features(f, z) -> _Features:
         # Take the blocking tail out first so that it cannot hide the arcs.
         z_arcs = z - np.exp(-tail_n * (np.log(w) + 0.5j * np.pi)) / tail_q
     arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z))
-    if any(tau < 1.0 / w.max() for _, tau in arcs) and r_inf_fit > 0:
+    if any(tau < 1.0 / w.max() for _, tau in arcs):
         # An arc above the highest frequency hides R∞ below Re Z(f_max).
-        r_inf = min(r_inf, r_inf_fit)
+        r_inf = min(r_inf, max(r_inf_fit, 0.02 * r_inf))
     r_arcs = sum(a[0] for a in arcs)
     low_f_extra_r = float(max(zr[-1] - r_inf - r_arcs, 0.1 * (zr[-1] - r_inf), 1e-6 * np.abs(z).max()))
     return _Features(
@@ -683,6 +683,16 @@ def fit_circuit(
             p0[c.parameter_names.index(name)] = value
         u0 = tr.to_internal(clip_inside(p0[is_free]))
         u, cost, ok, n_iter, mesg = _levenberg_marquardt(fun_jac, u0, tr.a, tr.b, max_step)
+        stuck = tr.log & (u <= tr.a + 1e-9) & (u0 > tr.a + 1e-9)
+        if np.any(stuck):
+            # In log space an element driven to its lower bound (R → 0) has
+            # no gradient to come back; retry once from well above it.
+            u1 = u.copy()
+            u1[stuck] = u0[stuck] - np.log(100.0)
+            u1 = np.maximum(u1, tr.a + 1.0)
+            retry = _levenberg_marquardt(fun_jac, u1, tr.a, tr.b, max_step)
+            if retry[1] < cost:
+                u, cost, ok, n_iter, mesg = retry
         tried += 1
         if cost < best_cost * (1 - 1e-6):
             agreements = 1 if best is None or cost < best_cost * (1 - 1e-3) else agreements + 1
