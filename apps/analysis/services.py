@@ -30,8 +30,8 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from apps.accounts.selectors import can_view, groups_of
@@ -264,9 +264,12 @@ def _finite_list(values) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, float).ravel()]
 
 
-@transaction.atomic
 def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
-    """Lin-KK test of the spectrum; one row per spectrum (update_or_create)."""
+    """Lin-KK test of the spectrum; one row per spectrum (update_or_create).
+
+    The numerics run outside any transaction, so parallel workers hold the
+    database's write lock only for the write itself.
+    """
     from apps.analysis.eis.kramers_kronig import kramers_kronig_test
 
     spectrum = ImpedanceSpectrum.objects.get(pk=spectrum_id)
@@ -276,15 +279,16 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
         kk = kramers_kronig_test(f, z, add_capacitance=protocol_rules.has_capacitive_tail(f, z))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         raise AnalysisError(f"Kramers–Kronig test of spectrum {spectrum_id} impossible: {exc}") from exc
-    check, _ = KramersKronigCheck.objects.update_or_create(
-        spectrum=spectrum,
-        defaults={
-            "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
-            "threshold": float(kk.threshold), "passed": bool(kk.passed),
-            "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
-            "engine_version": engine_version(),
-        },
-    )
+    with transaction.atomic():
+        check, _ = KramersKronigCheck.objects.update_or_create(
+            spectrum=spectrum,
+            defaults={
+                "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
+                "threshold": float(kk.threshold), "passed": bool(kk.passed),
+                "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
+                "engine_version": engine_version(),
+            },
+        )
     return check
 
 
@@ -492,9 +496,11 @@ def _store_failed_fit(spectrum: ImpedanceSpectrum, protocol: FitProtocol, reason
     return fit
 
 
-@transaction.atomic
 def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
-    """Fit one spectrum under one protocol; store succeeded or failed (with reason) and its conductivities."""
+    """Fit one spectrum under one protocol; store succeeded or failed (with reason) and its conductivities.
+
+    The fit runs outside any transaction; the fit row and its conductivities are written in one.
+    """
     from apps.analysis.eis.circuits import parse_circuit
     from apps.analysis.eis.fitting import fit_circuit
 
@@ -514,7 +520,8 @@ def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
         if not np.all(np.isfinite(values)):
             raise ValueError("the fit returned non-finite parameters")
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        return _store_failed_fit(spectrum, protocol, f"Fit of {protocol} failed: {exc}")
+        with transaction.atomic():
+            return _store_failed_fit(spectrum, protocol, f"Fit of {protocol} failed: {exc}")
 
     names = circuit.parameter_names
     perm = _canonical_order(circuit, result.parameters)
@@ -530,18 +537,20 @@ def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
         covariance=np.nan_to_num(covariance), rms_residual=rms, converged=result.converged, bounds=bounds,
         spectrum=spectrum,
     )
-    fit, _ = FitResult.objects.update_or_create(
-        spectrum=spectrum, protocol=protocol,
-        defaults={
-            "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": stderr,
-            "correlations": [_finite_list(row) for row in correlations],
-            "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
-            "residuals_real": _finite_list(result.residuals_real), "residuals_imag": _finite_list(result.residuals_imag),
-            "converged": bool(result.converged), "derived": d.derived, "flags": d.flags,
-            "engine_version": engine_version(),
-        },
-    )
-    compute_conductivities(fit=fit, resistances=d.resistances)
+    with transaction.atomic():
+        fit, _ = FitResult.objects.update_or_create(
+            spectrum=spectrum, protocol=protocol,
+            defaults={
+                "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": stderr,
+                "correlations": [_finite_list(row) for row in correlations],
+                "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
+                "residuals_real": _finite_list(result.residuals_real),
+                "residuals_imag": _finite_list(result.residuals_imag),
+                "converged": bool(result.converged), "derived": d.derived, "flags": d.flags,
+                "engine_version": engine_version(),
+            },
+        )
+        compute_conductivities(fit=fit, resistances=d.resistances)
     return fit
 
 
@@ -1006,7 +1015,7 @@ def _execute_chunk(job: Job) -> tuple[dict, dict]:
     protocol = FitProtocol.objects.get(pk=job.target_id)
     counts = {"succeeded": 0, "failed": 0, "not_applicable": 0}
     touched: list[int] = []
-    for spectrum_id in job.params.get("spectrum_ids", []):
+    for position, spectrum_id in enumerate(job.params.get("spectrum_ids", []), start=1):
         spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").filter(pk=spectrum_id).first()
         if spectrum is None:
             counts["not_applicable"] += 1
@@ -1016,10 +1025,14 @@ def _execute_chunk(job: Job) -> tuple[dict, dict]:
             fit = fit_spectrum(spectrum_id=spectrum_id, protocol_id=protocol.pk)
             counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
             touched.append(spectrum_id)
+        # Absolute positions, not increments: a chunk run again (retry, redelivery) counts the same.
         now = timezone.now()
-        Job.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + 1, heartbeat_at=now)
+        Job.objects.filter(pk=job.pk).update(progress_done=position, heartbeat_at=now)
         if job.parent_id:
-            Job.objects.filter(pk=job.parent_id).update(progress_done=F("progress_done") + 1, heartbeat_at=now)
+            done = Job.objects.filter(parent_id=job.parent_id).aggregate(done=Sum("progress_done"))["done"] or 0
+            Job.objects.filter(pk=job.parent_id).update(
+                progress_done=Least(done, F("progress_total")), heartbeat_at=now
+            )
     followups = _followups_for_spectra(touched) if protocol.is_standard and touched else {}
     return counts, followups
 
