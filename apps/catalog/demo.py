@@ -687,22 +687,22 @@ def _symmetric_series(spec: SymmetricSpec, sep_spec: SeparatorSpec, cell: Cell, 
 
 
 def _other_measurements(cells: dict[str, Cell], separators: dict[str, Separator], *, user, result: DemoResult) -> None:
+    from apps.measurements.services import create_ccd_test, create_dc_polarisation
+
     blocking = cells["lpscl"]
     if not DCPolarisation.objects.filter(cell=blocking).exists():
         # σ_e ≈ 2e-9 S/cm → I_ss = σ_e · A · ΔV / L
         thickness_cm = separators["lpscl"].thickness_um * 1e-4
-        DCPolarisation.objects.create(
-            cell=blocking, group=blocking.group, visibility=blocking.visibility, created_by=user,
-            voltage_v=0.5, steady_current_a=2e-9 * separators["lpscl"].area_cm2 * 0.5 / thickness_cm,
+        create_dc_polarisation(
+            cell=blocking, user=user, voltage_v=0.5, steady_current_a=2e-9 * separators["lpscl"].area_cm2 * 0.5 / thickness_cm,
             initial_current_a=4.1e-7, duration_h=10.0, temperature_c=25.0, stack_pressure_mpa=50.0,
             measured_at=datetime.datetime(2026, 3, 5, 10, 0, tzinfo=datetime.timezone.utc),
         )
         result.count("DC polarisations")
     symmetric = cells["Li|LLZTO|Li"]
     if not CriticalCurrentDensityTest.objects.filter(cell=symmetric).exists():
-        CriticalCurrentDensityTest.objects.create(
-            cell=symmetric, group=symmetric.group, visibility=symmetric.visibility, created_by=user,
-            temperature_c=25.0, stack_pressure_mpa=5.0, initial_current_density_ma_per_cm2=0.05,
+        create_ccd_test(
+            cell=symmetric, user=user, temperature_c=25.0, stack_pressure_mpa=5.0, initial_current_density_ma_per_cm2=0.05,
             step_ma_per_cm2=0.05, capacity_per_half_cycle_mah_per_cm2=0.05, half_cycle_duration_h=1.0,
             failure_rule=CriticalCurrentDensityTest.FailureRule.VOLTAGE_DROP, critical_current_density_ma_per_cm2=0.55,
             measured_at=datetime.datetime(2026, 3, 20, 9, 0, tzinfo=datetime.timezone.utc),
@@ -710,9 +710,8 @@ def _other_measurements(cells: dict[str, Cell], separators: dict[str, Separator]
         result.count("CCD tests")
     sulfide = cells["In–Li|Li6PS5Cl|In–Li"]
     if not CriticalCurrentDensityTest.objects.filter(cell=sulfide).exists():
-        CriticalCurrentDensityTest.objects.create(
-            cell=sulfide, group=sulfide.group, visibility=sulfide.visibility, created_by=user,
-            temperature_c=25.0, stack_pressure_mpa=10.0, initial_current_density_ma_per_cm2=0.1, step_ma_per_cm2=0.1,
+        create_ccd_test(
+            cell=sulfide, user=user, temperature_c=25.0, stack_pressure_mpa=10.0, initial_current_density_ma_per_cm2=0.1, step_ma_per_cm2=0.1,
             capacity_per_half_cycle_mah_per_cm2=0.1, failure_rule=CriticalCurrentDensityTest.FailureRule.VOLTAGE_LIMIT,
             failure_voltage_limit_v=1.0, critical_current_density_ma_per_cm2=1.1,
             measured_at=datetime.datetime(2026, 3, 22, 9, 0, tzinfo=datetime.timezone.utc),

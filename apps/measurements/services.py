@@ -30,7 +30,7 @@ from apps.accounts.models import Membership, ResearchGroup, Visibility
 from apps.catalog.models import Cell
 from apps.catalog.services import full_clean_by_field
 
-from .models import Atmosphere, ImpedanceSpectrum, RawFile, raw_file_path
+from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile, raw_file_path
 from .parsers import PARSER_VERSION, ParsedSpectrum, ParseError, parse
 
 logger = logging.getLogger(__name__)
@@ -767,3 +767,32 @@ def ingest_paths(
         if on_progress is not None:
             on_progress(done, len(paths), outcome)
     return BulkIngestReport(files=outcomes)
+
+
+def _create_cell_measurement(model, *, cell: Cell, user, fields: dict[str, Any]):
+    group = fields.pop("group", None) or cell.group
+    _check_can_write(user=user, cell=cell, group=group)
+    fields.setdefault("visibility", cell.visibility)
+    if group.pk == cell.group_id:
+        fields.setdefault("embargo_until", cell.embargo_until)
+    unknown = [name for name in fields if name in {"id", "pk", "cell", "created_by", "created_at", "updated_at"}]
+    known = {f.name for f in model._meta.concrete_fields}
+    unknown += [name for name in fields if name not in known]
+    if unknown:
+        raise ValidationError({name: f"{model.__name__} has no writable field {name!r}." for name in unknown})
+    record = model(cell=cell, group=group, created_by=user if user and user.is_authenticated else None, **fields)
+    full_clean_by_field(record, exclude=["cell", "group", "created_by"])
+    record.save()
+    return record
+
+
+@transaction.atomic
+def create_dc_polarisation(*, cell: Cell, user, **fields: Any) -> DCPolarisation:
+    """A DC polarisation (ΔV, steady-state current …) of a blocking cell; ValidationError keyed by field."""
+    return _create_cell_measurement(DCPolarisation, cell=cell, user=user, fields=dict(fields))
+
+
+@transaction.atomic
+def create_ccd_test(*, cell: Cell, user, **fields: Any) -> CriticalCurrentDensityTest:
+    """A critical-current-density test with its protocol (step, capacity or duration per half-cycle, failure rule)."""
+    return _create_cell_measurement(CriticalCurrentDensityTest, cell=cell, user=user, fields=dict(fields))
