@@ -52,6 +52,7 @@ from .selectors import all_materials, all_sources, visible_cells, visible_electr
 
 PAGE_SIZE = 25
 MAX_SPECTRA_IN_OVERLAY = 12
+MAX_POINTS = 2000  # per interfacial-resistance plot; beyond this a scatter stops being readable
 
 
 # ---------------------------------------------------------------- filters
@@ -145,11 +146,13 @@ def _family_of(separator: Separator) -> str:
     return material.get_family_display() if material else "—"
 
 
-def chosen_fits(spectra_qs, user) -> dict[int, FitResult]:
-    """One successful fit per spectrum: the standard protocol's when there is one, else the newest."""
+def chosen_fits(spectra, user) -> dict[int, FitResult]:
+    """One successful fit per spectrum (a queryset or a list of ids): the standard protocol's when there is one, else the newest."""
+    spectrum_filter = spectra.values("pk") if hasattr(spectra, "values") else list(spectra)
     fits = (
         visible_fits(user=user)
-        .filter(spectrum__in=spectra_qs.values("pk"), status=FitStatus.SUCCEEDED)
+        .filter(spectrum__in=spectrum_filter, status=FitStatus.SUCCEEDED)
+        .defer("residuals_real", "residuals_imag", "correlations")  # large, and not needed for summaries
         .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
     )
     chosen: dict[int, FitResult] = {}
@@ -182,8 +185,8 @@ def interfacial_resistance(fit: FitResult) -> tuple[float, float | None] | None:
 
 
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
-    spectra = list(spectra_qs.select_related("cell").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:2000])
-    fits = chosen_fits(spectra_qs, user)
+    spectra = list(spectra_qs.select_related("cell").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:MAX_POINTS])
+    fits = chosen_fits([s.pk for s in spectra], user)
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)

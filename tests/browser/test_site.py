@@ -69,3 +69,45 @@ def test_outsider_never_sees_private_record_or_its_plot(page, login, outsider, g
     assert page.request.get(f"/cells/{spectrum.cell_id}/plots/").status == 404
     page.goto("/spectra/")
     assert "secret spectrum" not in page.content()
+
+
+def test_progress_bar_follows_job_and_page_refreshes_when_done(page, login, member, group):
+    from apps.analysis.models import Job
+
+    spectrum = SpectrumFactory(group=group, visibility=Visibility.GROUP)
+    job = Job.objects.create(
+        kind=Job.Kind.ANALYSE_SPECTRUM, state=Job.State.RUNNING, target_type="spectrum", target_id=spectrum.pk,
+        group=group, progress_done=1, progress_total=4,
+    )
+    login(member)
+    page.goto(f"/spectra/{spectrum.pk}/")
+    page.wait_for_selector("[data-figure=nyquist] .main-svg")
+    assert page.locator(f"[data-job-id='{job.pk}'] progress").get_attribute("value") == "1"
+    Job.objects.filter(pk=job.pk).update(progress_done=3)
+    page.wait_for_function(f"document.querySelector(\"[data-job-id='{job.pk}'] progress\").value === 3")
+    Job.objects.filter(pk=job.pk).update(state=Job.State.SUCCEEDED, progress_done=4)
+    page.wait_for_selector("#analysis-state.done")
+    assert page.locator(f"[data-job-id='{job.pk}'] .job-state").inner_text() == "Succeeded"
+    page.wait_for_selector("[data-figure=nyquist] .main-svg")  # figures redrawn after the refresh
+
+
+def test_cell_form_adds_pressure_rows_in_the_browser(page, login, screenshot, member, group):
+    from apps.catalog.models import Cell
+
+    login(member)
+    page.goto("/cells/new/")
+    page.fill("input[name=name]", "Li|LPSCl|Li browser")
+    page.select_option("select[name=configuration]", "symmetric")
+    steps = page.locator("[data-formset=steps]")
+    steps.locator("[data-add-row]").click()
+    assert page.locator("input[name=steps-TOTAL_FORMS]").input_value() == "2"
+    page.select_option("select[name=steps-0-phase]", "densification")
+    page.fill("input[name=steps-0-pressure_mpa]", "370")
+    page.select_option("select[name=steps-1-phase]", "measurement")
+    page.fill("input[name=steps-1-pressure_mpa]", "10")
+    screenshot("cell-form")
+    page.click("main form button[type=submit]:has-text('Save')")
+    page.wait_for_url("**/cells/*/")
+    cell = Cell.objects.get(name="Li|LPSCl|Li browser")
+    assert [(s.phase, s.pressure_mpa) for s in cell.pressure_steps.all()] == [("densification", 370.0), ("measurement", 10.0)]
+    page.wait_for_selector("[data-figure=pressure] .main-svg")
