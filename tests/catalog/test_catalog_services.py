@@ -311,3 +311,20 @@ def test_source_rejects_what_is_not_a_doi():
     with pytest.raises(ValidationError) as caught:
         get_or_create_source(doi="not a doi")
     assert "doi" in caught.value.message_dict
+
+
+def test_thickness_change_requeues_analysis_of_the_separators_spectra(
+    member, group, llzo, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.factories import SpectrumFactory
+
+    separator = _separator(member, group, llzo)
+    spectrum = SpectrumFactory(group=group, cell__group=group, cell__separator=separator)
+    queued = []
+    monkeypatch.setattr("apps.analysis.services.queue_analysis", lambda **kwargs: queued.append(kwargs["spectrum_ids"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        update_separator(separator=separator, user=member, name="renamed")
+    assert queued == []  # a name does not change any conductivity
+    with django_capture_on_commit_callbacks(execute=True):
+        update_separator(separator=separator, user=member, thickness_um=700.0)
+    assert queued == [[spectrum.pk]]
