@@ -7,6 +7,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Visibility
+from apps.common.filters import IdFilter, IntegerFilter
 
 from .models import (
     Cell,
@@ -39,7 +40,7 @@ def separators_of_family(family: str) -> QuerySet:
 class OwnedRecordFilterSet(django_filters.FilterSet):
     """Group, visibility and creation date: every owned record has them."""
 
-    group = django_filters.NumberFilter(field_name="group_id", help_text="Research group id.")
+    group = IdFilter(field_name="group_id", help_text="Research group id.")
     group_slug = django_filters.CharFilter(field_name="group__slug", help_text="Research group slug.")
     visibility = django_filters.ChoiceFilter(choices=Visibility.choices)
     created_after = django_filters.DateFilter(
@@ -61,8 +62,8 @@ class MaterialFilterSet(django_filters.FilterSet):
 
 class SourceFilterSet(django_filters.FilterSet):
     doi = django_filters.CharFilter(method="filter_doi", help_text="DOI, any spelling.")
-    year_min = django_filters.NumberFilter(field_name="year", lookup_expr="gte")
-    year_max = django_filters.NumberFilter(field_name="year", lookup_expr="lte")
+    year_min = IntegerFilter(field_name="year", lookup_expr="gte")
+    year_max = IntegerFilter(field_name="year", lookup_expr="lte")
 
     class Meta:
         model = Source
@@ -76,7 +77,7 @@ class SeparatorFilterSet(OwnedRecordFilterSet):
     family = django_filters.ChoiceFilter(
         choices=MaterialFamily.choices, method="filter_family", help_text="Contains a material of this family."
     )
-    material = django_filters.NumberFilter(method="filter_material", help_text="Contains this material (id).")
+    material = IdFilter(method="filter_material", help_text="Contains this material (id).")
     processing_route = django_filters.ChoiceFilter(choices=ProcessingRoute.choices)
     form = django_filters.ChoiceFilter(choices=Separator.Form.choices)
     thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte")
@@ -135,7 +136,7 @@ class ElectrodeFilterSet(OwnedRecordFilterSet):
 
 
 class InterfaceFilterSet(OwnedRecordFilterSet):
-    material = django_filters.NumberFilter(method="filter_material", help_text="Either side or the interlayer (id).")
+    material = IdFilter(method="filter_material", help_text="Either side or the interlayer (id).")
     family = django_filters.ChoiceFilter(
         choices=MaterialFamily.choices, method="filter_family", help_text="Either side or the interlayer is of it."
     )
@@ -174,7 +175,7 @@ class CellFilterSet(OwnedRecordFilterSet):
     configuration = django_filters.ChoiceFilter(choices=Cell.Configuration.choices)
     housing = django_filters.ChoiceFilter(choices=Cell.Housing.choices)
     electrode_contact = django_filters.ChoiceFilter(choices=Cell.ElectrodeContact.choices)
-    separator = django_filters.NumberFilter(field_name="separator_id", help_text="Separator id.")
+    separator = IdFilter(field_name="separator_id", help_text="Separator id.")
     family = django_filters.ChoiceFilter(
         choices=MaterialFamily.choices, method="filter_family", help_text="Its separator contains this family."
     )
@@ -189,7 +190,7 @@ class CellFilterSet(OwnedRecordFilterSet):
     stack_pressure_mpa_max = django_filters.NumberFilter(
         method="filter_pressure_max", help_text="Has a measurement step at this stack pressure or below (MPa)."
     )
-    interface = django_filters.NumberFilter(field_name="interfaces", help_text="Contains this interface (id).")
+    interface = IdFilter(field_name="interfaces", help_text="Contains this interface (id).")
     doi = django_filters.CharFilter(method="filter_doi", help_text="Source DOI, any spelling.")
     assembled_after = django_filters.DateFilter(field_name="assembled_on", lookup_expr="gte")
     assembled_before = django_filters.DateFilter(field_name="assembled_on", lookup_expr="lte")

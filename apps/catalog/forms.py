@@ -13,6 +13,7 @@ from .models import (
     Interface,
     InterfaceEvidence,
     Material,
+    MaterialFamily,
     PressureStep,
     Separator,
     SeparatorComponent,
@@ -244,3 +245,10 @@ class CompareForm(forms.Form):
 
 class SearchForm(forms.Form):
     q = forms.CharField(max_length=200, required=False, label="Search")
+
+
+class MaterialForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="e.g. Li6PS5Cl, LLZTO, PEO")
+    formula = forms.CharField(max_length=200, required=False)
+    family = forms.ChoiceField(choices=MaterialFamily.choices, initial=MaterialFamily.OTHER)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -13,7 +13,7 @@ import re
 from typing import Any, Iterable
 
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from apps.accounts.models import Membership, ResearchGroup
 from apps.accounts.selectors import visible_q
@@ -91,7 +91,8 @@ def _resolve(model: type[models.Model], value: Any, parameter: str, position: in
     """A foreign key given as an instance, a primary key or None."""
     if value is None or isinstance(value, model):
         return value
-    found = model._default_manager.filter(pk=value).first() if isinstance(value, int) else None
+    is_pk = isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, str) and value.strip().isdigit())
+    found = model._default_manager.filter(pk=int(value)).first() if is_pk else None
     if found is None and model is Material and isinstance(value, str):
         found = Material.objects.filter(name__iexact=value.strip()).first()
     if found is None:
@@ -173,7 +174,11 @@ def get_or_create_material(
         return material
     material = Material(name=name, formula=formula, family=family, description=description)
     material.full_clean()
-    material.save()
+    try:
+        with transaction.atomic():
+            material.save()
+    except IntegrityError:  # created concurrently under the same name
+        return Material.objects.get(name__iexact=name)
     return material
 
 

@@ -5,6 +5,7 @@ from . import views
 app_name = "catalog"
 urlpatterns = [
     path("materials/", views.material_list, name="material-list"),
+    path("materials/new/", views.material_create, name="material-create"),
     path("materials/<int:pk>/", views.material_detail, name="material-detail"),
     path("separators/", views.separator_list, name="separator-list"),
     path("separators/new/", views.separator_edit, name="separator-create"),

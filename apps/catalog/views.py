@@ -32,6 +32,7 @@ from .forms import (
     EvidenceFormSet,
     InterfaceForm,
     LayerFormSet,
+    MaterialForm,
     PressureStepFormSet,
     SearchForm,
     SeparatorForm,
@@ -330,6 +331,21 @@ def material_list(request):
     f = MaterialFilter(request.GET, queryset=all_materials())
     page, query = paginate(request, f.qs)
     return render(request, "catalog/material_list.html", list_context(f, page, query, ["family"]))
+
+
+@login_required
+def material_create(request):
+    """Materials are shared reference data: any signed-in user may add one; an existing name is reused."""
+    form = MaterialForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            material = catalog_services.get_or_create_material(**form.cleaned_data)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        else:
+            messages.success(request, f"Material “{material.name}” is available in the forms.")
+            return redirect("catalog:material-detail", pk=material.pk)
+    return render(request, "catalog/material_form.html", {"form": form})
 
 
 def material_detail(request, pk: int):

@@ -227,3 +227,23 @@ def test_evidence_row_without_assignment_is_an_error(client, member, group):
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
     assert not Interface.objects.exists()
+
+
+def test_signed_in_user_adds_a_material_once(client, member):
+    from apps.catalog.models import Material
+
+    client.force_login(member)
+    response = client.post("/materials/new/", {"name": "Li3YCl6", "formula": "Li3YCl6", "family": "halide"})
+    material = Material.objects.get(name="Li3YCl6")
+    assert response["Location"] == f"/materials/{material.pk}/" and material.family == "halide"
+    client.post("/materials/new/", {"name": "li3ycl6", "family": "halide"})
+    assert Material.objects.filter(name__iexact="li3ycl6").count() == 1
+
+
+def test_material_without_name_is_refused(client, member):
+    from apps.catalog.models import Material
+
+    client.force_login(member)
+    response = client.post("/materials/new/", {"name": "", "family": "halide"})
+    assert "This field is required" in response.content.decode()
+    assert not Material.objects.exists()

@@ -102,3 +102,22 @@ def test_same_file_twice_returns_existing_spectrum(client, member, cell, instrum
 def test_upload_requires_login(client):
     response = client.get("/upload/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_zip_lists_its_files_then_stores_each(client, member, cell, instrument_files, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "night.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(instrument_files / "exampleDataZPlot.z", "exampleDataZPlot.z")
+        z.write(instrument_files / "exampleDataGamry.DTA", "exampleDataGamry.DTA")
+        z.writestr("readme.txt", "not a spectrum")
+    client.force_login(member)
+    response = preview(client, archive)
+    assert response.context["is_zip"] and "exampleDataGamry.DTA" in response.context["zip_names"]
+    assert not ImpedanceSpectrum.objects.exists()
+    token = response.context["form"].initial["token"]
+    done = client.post("/upload/confirm/", {"token": token, "cell": cell.pk}, follow=True)
+    assert done.redirect_chain[-1][0] == f"/cells/{cell.pk}/"
+    assert ImpedanceSpectrum.objects.filter(cell=cell).count() == 2
+    assert "readme.txt: rejected" in done.content.decode()
