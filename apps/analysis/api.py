@@ -141,7 +141,7 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
         else:
             rows = [
                 {"parameter": name, "value": value, "stderr": fit.stderr.get(name)}
-                for name, value in (fit.parameters or {}).items()
+                for name, value in fit.parameter_items()
             ]
             rows += [
                 {"parameter": "chi_square", "value": fit.chi_square, "stderr": None},

@@ -95,6 +95,17 @@ class FitResult(models.Model):
     def __str__(self) -> str:
         return f"{self.protocol} on spectrum {self.spectrum_id} ({self.status})"
 
+    def parameter_items(self) -> list[tuple[str, float]]:
+        """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""
+        from apps.analysis.eis import parse_circuit
+
+        parameters = self.parameters or {}
+        try:
+            names = parse_circuit(self.protocol.circuit).parameter_names
+        except ValueError:
+            names = sorted(parameters)
+        return [(name, parameters[name]) for name in names if name in parameters]
+
 
 class KramersKronigCheck(models.Model):
     """Lin-KK validation of a spectrum (Schönleber et al. 2014)."""

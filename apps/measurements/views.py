@@ -170,7 +170,7 @@ def _parameter_rows(fit: FitResult | None) -> list[dict]:
         return []
     roles = (fit.protocol.element_roles or {}) if fit.protocol_id else {}
     rows = []
-    for name, value in fit.parameters.items():
+    for name, value in fit.parameter_items():
         stderr = (fit.stderr or {}).get(name)
         element = name.split("_")[0]
         relative_percent = 100 * abs(stderr / value) if stderr is not None and value else None
