@@ -34,7 +34,7 @@ from .circuits import Circuit, Element, Parallel, Series, parse_circuit
 __all__ = ["FitError", "FitResult", "fit_circuit"]
 
 WEIGHTINGS = ("modulus", "unit", "proportional")
-DEFAULT_MAX_STARTS = 8
+DEFAULT_MAX_STARTS = 12
 
 
 class FitError(ValueError):
@@ -207,6 +207,13 @@ class _Features:
     omega_max: float
     z_scale: float
     has_tail: bool
+    omega: np.ndarray = None  # ascending
+    z_real: np.ndarray = None  # Z' at omega
+
+    def arc_resistance_at(self, tau: float) -> float:
+        """A plausible arc resistance for an arc at τ: Z'(ω = 1/τ) − R∞."""
+        zr = float(np.interp(np.log(1.0 / tau), np.log(self.omega), self.z_real))
+        return max(zr - self.r_inf, 0.05 * self.z_scale)
 
 
 def _linear_floor_cost(f, z, w_re, w_im):
@@ -276,7 +283,7 @@ def _spectrum_features(f, z) -> _Features:
         r_inf=r_inf, inductance=inductance, arcs=arcs, tail_n=tail_n, tail_q=tail_q,
         tail_sigma=tail_sigma, tail_c=tail_c, low_f_extra_r=low_f_extra_r,
         omega_min=float(w[-1]), omega_max=float(w[0]), z_scale=float(np.median(np.abs(z))),
-        has_tail=has_tail,
+        has_tail=has_tail, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
     )
 
 
@@ -430,13 +437,14 @@ def _inner_diffusion(node, out):
     return out
 
 
-def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
+def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0, scan=None):
     """One guess vector: top-level resistors take R∞; parallel blocks take
     the detected arcs (by default in order of increasing τ, i.e. written high
     to low frequency; ``variant`` permutes that order and the way missing
     arcs are invented); diffusion elements inside blocks take the slowest
     arcs; capacitive series elements take the low-frequency tail and
-    inductors the inductive part."""
+    inductors the inductive part. ``scan`` = (block index, τ) replaces that
+    block's arc by one at τ (for arcs hidden under others or a tail)."""
     p = np.array([0.5 * (lo + hi) if not log else np.sqrt(max(lo, 1e-300) * hi)
                   for (lo, hi), log in zip(circuit.bounds, circuit.log_scale)])
     items = _flatten_series(circuit.root)
@@ -457,6 +465,9 @@ def _structural_guess(circuit: Circuit, feat: _Features, variant: int = 0):
     skip = frozenset(el.name for el in diffusion)
     for el in series_r:
         p[el.first_index] = r_series / len(series_r)
+    if scan is not None and scan[0] < len(block_arcs):
+        block_arcs = list(block_arcs)
+        block_arcs[scan[0]] = (feat.arc_resistance_at(scan[1]), scan[1])
     for slot, (r, tau) in zip(blocks, block_arcs):
         _fill(slot, p, r, tau, feat, skip)
     for it in items:
@@ -562,7 +573,7 @@ def fit_circuit(
     without it the spectrum itself gives the starting point. ``bounds``:
     dict name → (low, high) overriding the circuit defaults; ``fixed``: dict
     name → value held constant; ``frequency_window_hz``: (fmin, fmax), only
-    points inside are fitted; ``n_starts``: most starts to try (default 8;
+    points inside are fitted; ``n_starts``: most starts to try (default 12;
     the search stops early once a start reaches the cost of a flexible
     KK-compliant linear model of the data, or three starts agree);
     ``seed``: seeds the perturbed starts, so results are reproducible.
@@ -641,14 +652,18 @@ def fit_circuit(
     # Alternative arc assignments (block order, invented arcs), built only
     # when needed, duplicates dropped.
     variants = [auto[0]]
-    pending = iter(range(1, 12))
+    n_blocks = sum(1 for it in _flatten_series(c.root) if isinstance(it, Parallel))
+    scan_taus = np.logspace(np.log10(1 / feat.omega_max), np.log10(1 / feat.omega_min),
+                            int(np.ceil(np.log10(feat.omega_max / feat.omega_min))) + 1)
+    pending = iter([(v, None) for v in range(1, 12)]
+                   + [(0, (b, t)) for t in scan_taus for b in range(n_blocks)])
 
     def variant(j):
         while len(variants) <= j:
             v = next(pending, None)
             if v is None:
                 return None
-            g = _structural_guess(c, feat, v)
+            g = _structural_guess(c, feat, v[0], v[1])
             if not any(np.allclose(g, h) for h in variants):
                 variants.append(g)
         return variants[j]
