@@ -207,6 +207,7 @@ class _Features:
     omega_max: float
     z_scale: float
     has_tail: bool
+    alt_arcs: list = None  # arcs read without removing the tail first
     omega: np.ndarray = None  # ascending
     z_real: np.ndarray = None  # Z' at omega
 
@@ -274,6 +275,8 @@ def _spectrum_features(f, z) -> _Features:
         # Take the blocking tail out first so that it cannot hide the arcs.
         z_arcs = z - np.exp(-tail_n * (np.log(w) + 0.5j * np.pi)) / tail_q
     arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z))
+    # The tail estimate can be off; the arcs of the raw data give other starts.
+    alt_arcs = _arcs_from_rc_distribution(w, z, r_inf, np.abs(z))[0] if has_tail else None
     if any(tau < 1.0 / w.max() for _, tau in arcs):
         # An arc above the highest frequency hides R∞ below Re Z(f_max).
         r_inf = min(r_inf, max(r_inf_fit, 0.02 * r_inf))
@@ -283,7 +286,7 @@ def _spectrum_features(f, z) -> _Features:
         r_inf=r_inf, inductance=inductance, arcs=arcs, tail_n=tail_n, tail_q=tail_q,
         tail_sigma=tail_sigma, tail_c=tail_c, low_f_extra_r=low_f_extra_r,
         omega_min=float(w[-1]), omega_max=float(w[0]), z_scale=float(np.median(np.abs(z))),
-        has_tail=has_tail, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
+        has_tail=has_tail, alt_arcs=alt_arcs, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
     )
 
 
@@ -487,10 +490,12 @@ def _pick_arcs(feat: _Features, n_slots: int, variant: int):
     highest frequency taking most of R∞, as a bulk arc that is only partly
     visible; splitting the largest arc; an arc below the lowest frequency).
     ``variant // 3 % 2`` chooses which arcs to keep when more are seen than
-    the circuit has blocks: the largest, or the fastest significant ones
-    (preferred when a low-frequency tail is present, since a tail that is not
-    purely capacitive leaks into slow pseudo-arcs)."""
-    arcs = sorted(feat.arcs, key=lambda a: a[1])
+    the circuit has blocks: the largest, or the fastest ones (preferred when
+    a low-frequency tail is present, since a tail that is not purely
+    capacitive leaks into slow pseudo-arcs). ``variant // 6 % 2`` reads the
+    arcs found without first removing the tail."""
+    source = feat.alt_arcs if (variant // 6) % 2 and feat.alt_arcs else feat.arcs
+    arcs = sorted(source, key=lambda a: a[1])
     r_series = feat.r_inf
     if n_slots == 0:
         return [], r_series
@@ -656,7 +661,8 @@ def fit_circuit(
     scan_taus = np.logspace(np.log10(1 / feat.omega_max), np.log10(1 / feat.omega_min),
                             int(np.ceil(np.log10(feat.omega_max / feat.omega_min))) + 1)
     pending = iter([(v, None) for v in range(1, 12)]
-                   + [(0, (b, t)) for t in scan_taus for b in range(n_blocks)])
+                   + [(0, (b, t)) for t in scan_taus for b in range(n_blocks)]
+                   + [(v, None) for v in range(12, 24)])
 
     def variant(j):
         while len(variants) <= j:
