@@ -59,7 +59,8 @@ class FitResult:
     ``chi_square`` is the weighted sum of squared residuals, ``cost`` is
     χ²/2 (the scipy convention), ``reduced_chi_square`` = χ²/(2N − p_free).
     ``residuals_real``/``residuals_imag`` are (Z − Z_model)/|Z| at the fitted
-    frequencies; ``predicted`` is the model at *all* given frequencies.
+    frequencies (``frequencies_hz``, i.e. inside the frequency window);
+    ``predicted`` is the model at *all* given frequencies.
     """
 
     circuit: str
@@ -622,7 +623,7 @@ def fit_circuit(
         )
 
     w_re, w_im = _weights(z, weighting)
-    omega_target = np.concatenate([z.real * w_re, z.imag * w_im])
+    target = np.concatenate([z.real * w_re, z.imag * w_im])
     tr = _Transform(lower[is_free], upper[is_free], np.array(c.log_scale)[is_free])
     full = np.zeros(c.n_parameters)
     for name, value in fixed.items():
@@ -638,7 +639,7 @@ def fit_circuit(
         p, pf = expand(u)
         with np.errstate(all="ignore"):
             zm, jac = c.impedance_and_jacobian(p, f)
-        r = np.concatenate([zm.real * w_re, zm.imag * w_im]) - omega_target
+        r = np.concatenate([zm.real * w_re, zm.imag * w_im]) - target
         jac = jac[:, is_free] * tr.derivative(u, pf)
         jr = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])
         if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jr))):

@@ -99,3 +99,30 @@ def test_fixed_parameter_is_held_and_window_limits_points():
 def test_bad_input_raises_fit_error(f, z, circuit, problem):
     with pytest.raises(FitError, match=problem):
         fit_circuit(np.array(f), np.array(z, complex), circuit)
+
+
+@pytest.mark.parametrize("weighting", ["unit", "proportional", "modulus"])
+def test_every_weighting_recovers_noise_free_truth(weighting):
+    circuit = "L0-R0-p(R1,CPE1)-p(R2,CPE2)"
+    truth = [4e-7, 20.0, 150.0, 3e-9, 0.9, 600.0, 2e-6, 0.8]
+    f = np.logspace(6, -1, 71)
+    z = parse_circuit(circuit).impedance(truth, f)
+    result = fit_circuit(f, z, circuit, weighting=weighting)
+    assert result.weighting == weighting
+    for name, value in zip(result.parameter_names, truth):
+        assert result.parameters[name] == pytest.approx(value, rel=1e-4)
+
+
+def test_partial_initial_guess_dict_is_accepted():
+    circuit = "R0-p(R1,C1)"
+    f = np.logspace(5, -1, 61)
+    z = parse_circuit(circuit).impedance([10.0, 100.0, 1e-5], f)
+    result = fit_circuit(f, z, circuit, {"R1": 80.0})
+    assert result.parameters["R1"] == pytest.approx(100.0, rel=1e-6)
+
+
+def test_unknown_fixed_parameter_is_rejected():
+    f = np.logspace(5, -1, 61)
+    z = parse_circuit("R0-p(R1,C1)").impedance([10.0, 100.0, 1e-5], f)
+    with pytest.raises(FitError, match="R9"):
+        fit_circuit(f, z, "R0-p(R1,C1)", fixed={"R9": 1.0})
