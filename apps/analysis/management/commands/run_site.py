@@ -5,12 +5,24 @@ configured broker: the filesystem transport by default, so nothing but this
 checkout is needed; web requests never wait for fits.
 """
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class Command(BaseCommand):
@@ -22,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
 
     def handle(self, *args, host: str, port: str, concurrency: int, **options):
+        # runserver leaves with os._exit when its port is taken, which would orphan the worker: check first.
+        if not _port_free(host, int(port)):
+            raise CommandError(f"Port {port} on {host} is in use; choose another with --port.")
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
         schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +46,11 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
         )
         self.stdout.write(f"Worker started (pid {worker.pid}) on {settings.CELERY_BROKER_URL.split('://')[0]}.")
+
+        def stop(signum, frame):  # SIGTERM (e.g. from a process manager) stops the worker too
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
