@@ -3,6 +3,7 @@ import django_filters
 
 from apps.catalog.filters import filter_doi, separators_of_family
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
+from apps.common.filters import IdFilter
 
 from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind, FitProtocol, FitResult, FitStatus, Job
 
@@ -10,10 +11,10 @@ from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind,
 class SpectrumContextFilterSet(django_filters.FilterSet):
     """Filters on the spectrum (and its cell and separator) a result was computed from; `spectrum__` prefixed."""
 
-    spectrum = django_filters.NumberFilter(field_name="spectrum_id", help_text="Spectrum id.")
-    cell = django_filters.NumberFilter(field_name="spectrum__cell_id", help_text="Cell id.")
-    separator = django_filters.NumberFilter(field_name="spectrum__cell__separator_id", help_text="Separator id.")
-    group = django_filters.NumberFilter(field_name="spectrum__group_id", help_text="Research group id.")
+    spectrum = IdFilter(field_name="spectrum_id", help_text="Spectrum id.")
+    cell = IdFilter(field_name="spectrum__cell_id", help_text="Cell id.")
+    separator = IdFilter(field_name="spectrum__cell__separator_id", help_text="Separator id.")
+    group = IdFilter(field_name="spectrum__group_id", help_text="Research group id.")
     configuration = django_filters.ChoiceFilter(
         choices=Cell.Configuration.choices, field_name="spectrum__cell__configuration"
     )
@@ -43,7 +44,7 @@ class SpectrumContextFilterSet(django_filters.FilterSet):
 
 
 class FitResultFilterSet(SpectrumContextFilterSet):
-    protocol = django_filters.NumberFilter(field_name="protocol_id")
+    protocol = IdFilter(field_name="protocol_id")
     protocol_name = django_filters.CharFilter(field_name="protocol__name")
     is_standard = django_filters.BooleanFilter(field_name="protocol__is_standard", help_text="Standard protocols only.")
     status = django_filters.ChoiceFilter(choices=FitStatus.choices)
@@ -58,8 +59,8 @@ class FitResultFilterSet(SpectrumContextFilterSet):
 
 class ConductivityFilterSet(SpectrumContextFilterSet):
     kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices)
-    fit = django_filters.NumberFilter(field_name="fit_id")
-    protocol = django_filters.NumberFilter(field_name="fit__protocol_id")
+    fit = IdFilter(field_name="fit_id")
+    protocol = IdFilter(field_name="fit__protocol_id")
     is_standard = django_filters.BooleanFilter(field_name="fit__protocol__is_standard")
     temperature_c_min = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="gte")
     temperature_c_max = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="lte")
@@ -74,9 +75,9 @@ class ConductivityFilterSet(SpectrumContextFilterSet):
 
 
 class ArrheniusFitFilterSet(django_filters.FilterSet):
-    separator = django_filters.NumberFilter(field_name="separator_id")
-    group = django_filters.NumberFilter(field_name="separator__group_id")
-    protocol = django_filters.NumberFilter(field_name="protocol_id")
+    separator = IdFilter(field_name="separator_id")
+    group = IdFilter(field_name="separator__group_id")
+    protocol = IdFilter(field_name="protocol_id")
     is_standard = django_filters.BooleanFilter(field_name="protocol__is_standard")
     kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices)
     form = django_filters.ChoiceFilter(choices=ArrheniusForm.choices)
@@ -104,7 +105,7 @@ class ArrheniusFitFilterSet(django_filters.FilterSet):
 class FitProtocolFilterSet(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     is_standard = django_filters.BooleanFilter()
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     circuit = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -116,7 +117,7 @@ class JobFilterSet(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=Job.State.choices)
     kind = django_filters.ChoiceFilter(choices=Job.Kind.choices)
     target_type = django_filters.CharFilter()
-    target_id = django_filters.NumberFilter()
+    target_id = IdFilter()
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
 

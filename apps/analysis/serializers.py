@@ -9,7 +9,9 @@ from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitRes
 
 class FitProtocolSerializer(serializers.ModelSerializer):
     group = serializers.PrimaryKeyRelatedField(
-        queryset=ResearchGroup.objects.all(), required=True, help_text="Owning group (you must be a member)."
+        queryset=ResearchGroup.objects.all(),
+        allow_null=True,
+        help_text="Owning group (you must be a member); null for the shipped standard protocols.",
     )
     element_roles = serializers.DictField(
         child=serializers.ChoiceField(choices=ElementRole.choices),
@@ -22,6 +24,11 @@ class FitProtocolSerializer(serializers.ModelSerializer):
         help_text='Parameter bounds, e.g. {"R1": [1e-3, 1e9]}.',
     )
     weighting = serializers.ChoiceField(choices=Weighting.choices, default=Weighting.MODULUS)
+
+    def validate_group(self, group):
+        if group is None:
+            raise serializers.ValidationError("Give the id of one of your groups: standard protocols are shipped, not created.")
+        return group
 
     class Meta:
         model = FitProtocol

@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
 from apps.catalog.services import normalise_doi
+from apps.common.filters import IdFilter
 
 from .models import BenchmarkEntry, LiteratureValue, Metric
 
@@ -11,12 +12,12 @@ from .models import BenchmarkEntry, LiteratureValue, Metric
 class BenchmarkEntryFilterSet(django_filters.FilterSet):
     metric = django_filters.ChoiceFilter(choices=Metric.choices)
     family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
-    separator = django_filters.NumberFilter(field_name="separator_id")
-    cell = django_filters.NumberFilter(field_name="cell_id")
+    separator = IdFilter(field_name="separator_id")
+    cell = IdFilter(field_name="cell_id")
     subject = django_filters.ChoiceFilter(
         choices=[("separator", "Separator entries"), ("cell", "Cell entries")], method="filter_subject"
     )
-    group = django_filters.NumberFilter(method="filter_group", help_text="Group of the separator or cell (id).")
+    group = IdFilter(method="filter_group", help_text="Group of the separator or cell (id).")
     processing_route = django_filters.ChoiceFilter(
         choices=ProcessingRoute.choices, field_name="separator__processing_route"
     )

@@ -70,7 +70,7 @@ class SourceFilterSet(django_filters.FilterSet):
         fields = ["doi", "year_min", "year_max"]
 
     def filter_doi(self, queryset, name, value):
-        return filter_doi(queryset, "", value)
+        return queryset.filter(doi__iexact=normalise_doi(value)) if value else queryset
 
 
 class SeparatorFilterSet(OwnedRecordFilterSet):

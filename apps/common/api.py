@@ -342,3 +342,12 @@ class ApiViewMixin:
     pagination_class = StablePageNumberPagination
     filter_backends = API_FILTER_BACKENDS
     permission_classes = [GroupMemberWritePermission]
+    # Ids are 64-bit integers: anything else is not a route (a JSON 404), never a database overflow.
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def handle_exception(self, exc):
+        """Errors are always JSON, also where the answer would have been CSV or a file."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response

@@ -3,14 +3,15 @@ import django_filters
 
 from apps.catalog.filters import OwnedRecordFilterSet, filter_doi, separators_of_family
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
+from apps.common.filters import IdFilter, IntegerFilter
 
 from .models import Atmosphere, ImpedanceSpectrum, RawFile
 
 
 class SpectrumFilterSet(OwnedRecordFilterSet):
-    cell = django_filters.NumberFilter(field_name="cell_id", help_text="Cell id.")
-    separator = django_filters.NumberFilter(field_name="cell__separator_id", help_text="Separator id.")
-    raw_file = django_filters.NumberFilter(field_name="raw_file_id", help_text="Raw file id.")
+    cell = IdFilter(field_name="cell_id", help_text="Cell id.")
+    separator = IdFilter(field_name="cell__separator_id", help_text="Separator id.")
+    raw_file = IdFilter(field_name="raw_file_id", help_text="Raw file id.")
     configuration = django_filters.ChoiceFilter(choices=Cell.Configuration.choices, field_name="cell__configuration")
     family = django_filters.ChoiceFilter(
         choices=MaterialFamily.choices, method="filter_family", help_text="The cell's separator contains this family."
@@ -24,8 +25,8 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
     stack_pressure_mpa_max = django_filters.NumberFilter(field_name="stack_pressure_mpa", lookup_expr="lte")
     thickness_um_min = django_filters.NumberFilter(field_name="cell__separator__thickness_um", lookup_expr="gte")
     thickness_um_max = django_filters.NumberFilter(field_name="cell__separator__thickness_um", lookup_expr="lte")
-    cycle_index_min = django_filters.NumberFilter(field_name="cycle_index", lookup_expr="gte")
-    cycle_index_max = django_filters.NumberFilter(field_name="cycle_index", lookup_expr="lte")
+    cycle_index_min = IntegerFilter(field_name="cycle_index", lookup_expr="gte")
+    cycle_index_max = IntegerFilter(field_name="cycle_index", lookup_expr="lte")
     atmosphere = django_filters.ChoiceFilter(choices=Atmosphere.choices)
     mode = django_filters.ChoiceFilter(choices=ImpedanceSpectrum.Mode.choices)
     kk_passed = django_filters.BooleanFilter(field_name="kk_check__passed", help_text="Kramers–Kronig verdict.")
@@ -45,7 +46,7 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
 
 
 class RawFileFilterSet(OwnedRecordFilterSet):
-    cell = django_filters.NumberFilter(field_name="cell_id")
+    cell = IdFilter(field_name="cell_id")
     file_format = django_filters.CharFilter(field_name="format", lookup_expr="iexact", help_text="Detected format, e.g. gamry.")
     sha256 = django_filters.CharFilter(field_name="sha256", lookup_expr="iexact")
 

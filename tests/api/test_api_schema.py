@@ -1,0 +1,111 @@
+"""The OpenAPI schema, the offline Swagger UI, and schemathesis over every GET endpoint.
+
+Schemathesis generates requests from /api/schema/ and calls the WSGI app:
+no answer may be a 500, and every answer must match the schema (status
+code, content type and body) — anonymous and with a member's token.
+"""
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from apps.accounts.models import Visibility
+from apps.accounts.services import create_api_token
+from assbdb.wsgi import application
+from tests.api.factories import (
+    ArrheniusFitFactory,
+    BenchmarkEntryFactory,
+    ConductivityFactory,
+    FitResultFactory,
+    JobFactory,
+    LiteratureValueFactory,
+    RawFileFactory,
+)
+from tests.factories import InterfaceEvidenceFactory, SpectrumFactory
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def records(db, group):
+    """One record of each kind, ids starting at 1, so generated ids sometimes hit a real row."""
+    spectrum = SpectrumFactory(group=group, visibility=Visibility.PUBLIC, cell__visibility=Visibility.PUBLIC)
+    fit = FitResultFactory(spectrum=spectrum)
+    ConductivityFactory(fit=fit, spectrum=spectrum)
+    ArrheniusFitFactory(separator=spectrum.cell.separator)
+    BenchmarkEntryFactory(separator=spectrum.cell.separator)
+    InterfaceEvidenceFactory(interface__group=group, interface__visibility=Visibility.PUBLIC)
+    RawFileFactory(group=group, visibility=Visibility.PUBLIC)
+    LiteratureValueFactory()
+    JobFactory(group=group)
+    return spectrum
+
+
+@pytest.fixture
+def member_token(member):
+    return create_api_token(user=member).key
+
+
+# Loaded when the module is collected (generating the schema touches no database); GET operations only.
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(method="GET")
+OPERATIONS = {result.ok().label: result.ok() for result in schema.get_all_operations()}
+BOUNDED = settings(
+    max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+)
+
+
+def _run(operation, mode: GenerationMode, checks, headers=None) -> None:
+    @BOUNDED
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def call(case):
+        case.call_and_validate(headers=headers, checks=checks)
+
+    call()
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_get_endpoint_answers_anonymous_clients_within_the_schema(records, label):
+    _run(OPERATIONS[label], GenerationMode.POSITIVE, CHECKS)
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_get_endpoint_answers_a_member_within_the_schema(records, member_token, label):
+    _run(OPERATIONS[label], GenerationMode.POSITIVE, CHECKS, headers={"Authorization": f"Token {member_token}"})
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_get_endpoint_answers_invalid_input_without_a_server_error(records, label):
+    _run(OPERATIONS[label], GenerationMode.NEGATIVE, [not_a_server_error, status_code_conformance])
+
+
+def test_schema_describes_every_operation_with_a_summary(client):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(operations) > 40
+    assert [f"{m} {p}" for p, m, o in operations if not o.get("summary")] == []
+    assert all(path.startswith("/api/v1/") for path, _, _ in operations)
+
+
+def test_every_operation_documents_the_one_error_format(client):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = operation["responses"]["404"]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}, (method, path)
+
+
+def test_swagger_ui_is_served_without_a_cdn(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "cdn" not in page.lower() and "unpkg" not in page.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
