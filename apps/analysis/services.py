@@ -199,8 +199,12 @@ def update_protocol(*, protocol: FitProtocol, user, **changes) -> FitProtocol:
 
 
 @transaction.atomic
-def create_protocol_version(*, base: FitProtocol, user, **changes) -> FitProtocol:
-    """A copy of ``base`` with ``changes`` as version (newest version of the name) + 1."""
+def create_protocol_version(*, base: FitProtocol, user, refit: bool = True, **changes) -> FitProtocol:
+    """A copy of ``base`` with ``changes`` as version (newest version of the name) + 1.
+
+    With ``refit`` (the default) every spectrum the new version applies to is re-fitted in
+    the background once the version is committed (``refit_protocol``: one job with progress).
+    """
     if not _may_manage_protocol(base, user):
         raise ValidationError("You may not make a new version of this protocol.")
     unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
@@ -216,6 +220,8 @@ def create_protocol_version(*, base: FitProtocol, user, **changes) -> FitProtoco
     )
     protocol.full_clean()
     protocol.save()
+    if refit:
+        transaction.on_commit(lambda: refit_protocol(protocol=protocol, user=user if user.is_authenticated else None))
     return protocol
 
 

@@ -308,3 +308,37 @@ def test_job_tasks_ack_late_and_survive_a_lost_worker(name):
     task = getattr(tasks, name)
     assert task.acks_late and task.reject_on_worker_lost
     assert OperationalError in task.autoretry_for and task.retry_backoff and task.max_retries
+
+
+@pytest.mark.django_db
+def test_new_protocol_version_refits_what_the_old_one_fitted(run_jobs, member, group):
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,CPE1)-CPE2", element_roles={"R0": "total"})
+    spectra = _spectra(3)
+    for s in spectra:
+        services.fit_spectrum(spectrum_id=s.pk, protocol_id=protocol.pk)
+    with run_jobs():
+        new = services.create_protocol_version(base=protocol, user=member, weighting="unit")
+    refit = Job.objects.get(kind=Job.Kind.REFIT_PROTOCOL, target_id=new.pk)
+    assert refit.state == Job.State.SUCCEEDED and refit.progress_done == refit.progress_total == 3
+    assert FitResult.objects.filter(protocol=new, status=FitStatus.SUCCEEDED).count() == 3
+    assert FitResult.objects.filter(protocol=protocol).count() == 3  # the old version's fits stay
+
+
+@pytest.mark.django_db
+def test_request_fit_without_protocol_uses_the_standard_one(run_jobs, member, group):
+    cell = CellFactory(group=group)
+    (spectrum,) = _spectra(1, cell=cell)
+    with run_jobs():
+        job = services.request_fit(spectrum=spectrum, user=member)
+    job.refresh_from_db()
+    fit = FitResult.objects.get(pk=job.result["fit_id"])
+    assert job.state == Job.State.SUCCEEDED and fit.protocol.is_standard
+    assert fit.protocol.name == protocols.BLOCKING_PELLET_BULK_BEYOND
+
+
+@pytest.mark.django_db
+def test_queue_analysis_skips_ids_of_spectra_that_do_not_exist(run_jobs):
+    (spectrum,) = _spectra(1)
+    with run_jobs():
+        jobs = services.queue_analysis(spectrum_ids=[spectrum.pk, 987654])
+    assert [j.target_id for j in jobs] == [spectrum.pk]

@@ -328,3 +328,29 @@ def test_benchmark_entries_are_recomputed_after_the_arrhenius_fit(run_jobs, unit
     job = Job.objects.get(kind=Job.Kind.RECOMPUTE_BENCHMARKS, target_type="separator")
     assert job.state == Job.State.SUCCEEDED, job.error
     assert BenchmarkEntry.objects.filter(separator=unit_cell.separator).exists()
+
+
+# ---------------------------------------------------------------------------
+# Real instrument files, uploaded through the ingestion service
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "filename", ["exampleDataZPlot.z", "exampleDataGamry.DTA", "exampleDataBioLogic.mpt", "Circuit1_EIS_1.z"]
+)
+def test_uploaded_instrument_file_ends_with_every_spectrum_analysed(run_jobs, instrument_files, member, group, filename):
+    from apps.measurements.services import ingest_upload
+
+    cell = CellFactory(group=group)
+    with run_jobs():
+        report = ingest_upload(cell=cell, filename=filename, data=(instrument_files / filename).read_bytes(), user=member)
+    spectra = report.created
+    assert spectra
+    jobs = Job.objects.filter(kind=Job.Kind.ANALYSE_SPECTRUM, target_id__in=[s.pk for s in spectra])
+    assert jobs.count() == len(spectra)
+    assert all(j.is_finished for j in jobs), [(j.state, j.error) for j in jobs]
+    for spectrum in spectra:
+        fit = FitResult.objects.get(spectrum=spectrum, protocol__is_standard=True)
+        assert fit.status == FitStatus.SUCCEEDED or fit.error  # a failure always says why
+        assert KramersKronigCheck.objects.filter(spectrum=spectrum).exists()
