@@ -44,7 +44,7 @@ from .models import (
     ArrheniusFit,
     ArrheniusForm,
     Conductivity,
-    ConductivityKind,
+    ElementRole,
     FitProtocol,
     FitResult,
     FitStatus,
@@ -128,16 +128,10 @@ def _validate_protocol_fields(fields: dict[str, Any]) -> None:
     for name, role in (fields.get("element_roles") or {}).items():
         if name not in element_names:
             errors["element_roles"] = f"role given for {name!r}, which is not an element of the circuit"
-        elif role not in {r for r, _ in _ELEMENT_ROLE_CHOICES()}:
+        elif role not in ElementRole.values:
             errors["element_roles"] = f"unknown role {role!r} for {name}"
     if errors:
         raise ValidationError(errors)
-
-
-def _ELEMENT_ROLE_CHOICES():
-    from .models import ElementRole
-
-    return ElementRole.choices
 
 
 def protocol_is_used(protocol: FitProtocol) -> bool:
@@ -636,9 +630,6 @@ def analyse_spectrum(*, spectrum_id: int) -> AnalysisOutcome:
 # ---------------------------------------------------------------------------
 # Arrhenius
 # ---------------------------------------------------------------------------
-
-K_B_EV_PER_K = 8.617333262e-5
-
 
 def _vtf_row_fields(temperatures_c: np.ndarray, sigma: np.ndarray) -> dict:
     from apps.analysis.eis import derived as eis_derived
