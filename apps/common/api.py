@@ -63,6 +63,9 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # DRF reports list items as {index: errors}
+                out.update(flatten_errors(value, f"{prefix}[{key}]"))
+                continue
             key = "non_field_errors" if key == NON_FIELD_ERRORS else str(key)
             out.update(flatten_errors(value, f"{prefix}.{key}" if prefix else key))
     elif isinstance(detail, (list, tuple)):
@@ -238,8 +241,8 @@ def rows_to_csv(rows: Iterable[dict], header: list[str] | None = None) -> str:
     return "".join(iter_csv(rows, header))
 
 
-def iter_csv(rows: Iterable[dict], header: list[str] | None = None) -> Iterator[str]:
-    """CSV lines of `rows` (dicts, flattened); the header is the first row's columns."""
+def iter_csv(rows: Iterable[dict], header: list[str] | None = None, empty_header: list[str] = ()) -> Iterator[str]:
+    """CSV lines of `rows` (dicts, flattened); the header is the first row's columns (`empty_header` if none)."""
     columns = list(header) if header else None
     wrote_header = False
     for row in rows:
@@ -250,8 +253,8 @@ def iter_csv(rows: Iterable[dict], header: list[str] | None = None) -> Iterator[
             yield _csv_line(columns)
             wrote_header = True
         yield _csv_line(flat.get(column, "") for column in columns)
-    if not wrote_header and columns:
-        yield _csv_line(columns)
+    if not wrote_header and (columns or empty_header):
+        yield _csv_line(columns or empty_header)
 
 
 class CSVRenderer(BaseRenderer):
@@ -320,7 +323,8 @@ class ExportMixin:
         if request.accepted_renderer.format == "json":
             content, media_type, extension = _iter_json_array(rows), "application/json", "json"
         else:
-            content, media_type, extension = iter_csv(rows), "text/csv; charset=utf-8", "csv"
+            columns = list(self.get_export_serializer_class()().fields)
+            content, media_type, extension = iter_csv(rows, empty_header=columns), "text/csv; charset=utf-8", "csv"
         response = StreamingHttpResponse(content, content_type=media_type)
         response["Content-Disposition"] = f'attachment; filename="{self.export_filename}.{extension}"'
         return response

@@ -1,0 +1,158 @@
+"""One error format for every failure; API tokens for scripts; throttling."""
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Visibility
+from apps.common.api import flatten_errors
+from tests.factories import MaterialFactory, SeparatorFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) == {"status", "code", "message", "fields"}
+    assert (error["status"], error["code"]) == (status, code)
+    assert error["message"]
+    return error
+
+
+def test_validation_error_names_each_field(client_for, group):
+    response = client_for("member").post(
+        reverse("api:separator-list"), {"name": "", "group": group.pk, "thickness_um": "thick"}, format="json"
+    )
+    error = assert_error(response, 400, "invalid")
+    assert set(error["fields"]) == {"name", "thickness_um"}
+    assert error["message"].startswith("Invalid input: ")
+
+
+def test_nested_validation_error_names_the_item_and_field(client_for, group):
+    payload = {"name": "p", "group": group.pk, "components": [
+        {"material": MaterialFactory().pk, "role": "fast_ion_phase", "fraction": 0.5},
+        {"material": MaterialFactory().pk, "role": "binder", "fraction": 7},
+    ]}
+    error = assert_error(client_for("member").post(reverse("api:separator-list"), payload, format="json"), 400, "invalid")
+    assert list(error["fields"]) == ["components[1].fraction"]
+
+
+def test_service_validation_error_arrives_in_the_same_format(client_for, group):
+    """Fractions that add up to more than 1 are refused by the catalog service, not the serializer."""
+    payload = {"name": "p", "group": group.pk, "components": [
+        {"material": MaterialFactory().pk, "role": "fast_ion_phase", "fraction": 0.7, "fraction_basis": "weight"},
+        {"material": MaterialFactory().pk, "role": "binder", "fraction": 0.6, "fraction_basis": "weight"},
+    ]}
+    error = assert_error(client_for("member").post(reverse("api:separator-list"), payload, format="json"), 400, "invalid")
+    assert "components" in error["fields"]
+    assert "add up to" in error["fields"]["components"][0]
+
+
+@pytest.mark.parametrize("role,status,code", [
+    ("anonymous", 401, "not_authenticated"),
+    ("outsider", 403, "permission_denied"),
+])
+def test_refused_write_answers_in_the_error_format(client_for, group, role, status, code):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    response = client_for(role).patch(reverse("api:separator-detail", args=[separator.pk]), {"name": "x"}, format="json")
+    assert_error(response, status, code)
+
+
+def test_unknown_api_path_answers_json_404(client):
+    error = assert_error(client.get("/api/v1/no-such-thing/"), 404, "not_found")
+    assert "/api/v1/no-such-thing/" in error["message"]
+
+
+def test_id_that_is_not_a_number_answers_json_404(client):
+    assert_error(client.get("/api/v1/separators/abc/"), 404, "not_found")
+
+
+def test_wrong_method_answers_405_in_the_error_format(client_for):
+    assert_error(client_for("member").delete(reverse("api:material-list")), 405, "method_not_allowed")
+
+
+def test_filter_value_of_the_wrong_type_is_a_400_naming_the_filter(client):
+    error = assert_error(client.get(reverse("api:spectrum-list"), {"temperature_c_min": "warm"}), 400, "invalid")
+    assert "temperature_c_min" in error["fields"]
+
+
+def test_out_of_range_id_filter_is_a_400_not_an_overflow(client):
+    error = assert_error(client.get(reverse("api:spectrum-list"), {"cell": str(10**30)}), 400, "invalid")
+    assert "cell" in error["fields"]
+
+
+def test_export_error_is_json_even_when_csv_was_asked_for(client):
+    response = client.get(reverse("api:separator-export"), {"format": "csv", "visibility": "secret"})
+    assert_error(response, 400, "invalid")
+
+
+def test_anonymous_clients_are_throttled_with_retry_after(client, monkeypatch):
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/minute", "user": "100/minute"})
+    url = reverse("api:material-list")
+    assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    response = client.get(url)
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_flatten_errors_turns_nested_lists_into_dotted_paths():
+    detail = {"layers": [{}, {"separator": ["gone"]}], "steps": {2: {"phase": ["bad"]}}, "__all__": ["clash"], "name": "blank"}
+    assert flatten_errors(detail) == {"layers[1].separator": ["gone"], "steps[2].phase": ["bad"], "non_field_errors": ["clash"], "name": ["blank"]}
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def test_token_from_username_and_password_authenticates_scripts(member):
+    client = APIClient()
+    response = client.post(reverse("api:auth-token"), {"username": member.username, "password": "correct horse battery"}, format="json")
+    assert response.status_code == 201
+    token = response.json()["token"]
+    assert Token.objects.get(user=member).key == token
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert script.get(reverse("api:group-list")).json()["results"][0]["my_role"] == "member"
+
+
+def test_new_token_replaces_the_old_one(member):
+    client = APIClient()
+    credentials = {"username": member.username, "password": "correct horse battery"}
+    first = client.post(reverse("api:auth-token"), credentials, format="json").json()["token"]
+    second = client.post(reverse("api:auth-token"), credentials, format="json").json()["token"]
+    assert first != second
+    stale = APIClient()
+    stale.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert_error(stale.get(reverse("api:separator-list")), 401, "authentication_failed")
+
+
+def test_wrong_password_gets_no_token(member):
+    response = APIClient().post(reverse("api:auth-token"), {"username": member.username, "password": "nope"}, format="json")
+    assert_error(response, 401, "authentication_failed")
+    assert not Token.objects.exists()
+
+
+def test_token_request_without_credentials_names_the_missing_fields():
+    error = assert_error(APIClient().post(reverse("api:auth-token"), {}, format="json"), 400, "invalid")
+    assert set(error["fields"]) == {"username", "password"}
+
+
+def test_revoked_token_stops_working(member):
+    client = APIClient()
+    token = client.post(
+        reverse("api:auth-token"), {"username": member.username, "password": "correct horse battery"}, format="json"
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.delete(reverse("api:auth-token")).status_code == 204
+    assert not Token.objects.filter(key=token).exists()
+    assert_error(client.get(reverse("api:separator-list")), 401, "authentication_failed")
+
+
+def test_session_user_can_get_a_token_without_a_password():
+    user = UserFactory()
+    client = APIClient()
+    client.force_login(user)
+    assert client.post(reverse("api:auth-token")).status_code == 201

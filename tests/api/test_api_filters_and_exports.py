@@ -1,0 +1,221 @@
+"""Filters a researcher asks for, ordering, search, stable pagination and CSV/JSON exports."""
+import csv
+import datetime
+import io
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.models import Visibility
+from apps.catalog.models import MaterialFamily, SeparatorComponent
+from tests.api.factories import BenchmarkEntryFactory, ConductivityFactory, FitResultFactory
+from tests.factories import (
+    CellFactory,
+    MaterialFactory,
+    PressureStepFactory,
+    SeparatorFactory,
+    SourceFactory,
+    SpectrumFactory,
+)
+
+pytestmark = pytest.mark.django_db
+PUBLIC = {"visibility": Visibility.PUBLIC}
+
+
+def ids(client, name: str, **params) -> set[int]:
+    response = client.get(reverse(f"api:{name}-list"), {"page_size": 500, **params})
+    assert response.status_code == 200, response.content
+    return {row["id"] for row in response.json()["results"]}
+
+
+def separator_of(family: str, **fields):
+    separator = SeparatorFactory(with_component=False, **PUBLIC, **fields)
+    material = MaterialFactory(family=family)
+    SeparatorComponent.objects.create(separator=separator, material=material, role="fast_ion_phase", fraction=1.0)
+    return separator
+
+
+def test_separators_filter_by_family_without_duplicates(client):
+    garnet = separator_of(MaterialFamily.GARNET)
+    SeparatorComponent.objects.create(separator=garnet, material=MaterialFactory(family="garnet"), role="filler")
+    separator_of(MaterialFamily.ARGYRODITE)
+    response = client.get(reverse("api:separator-list"), {"family": "garnet"})
+    assert [row["id"] for row in response.json()["results"]] == [garnet.pk]
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("params,expected", [
+    ({"thickness_um_min": 100, "thickness_um_max": 500}, {"thin"}),
+    ({"thickness_um_min": 501}, {"thick"}),
+    ({"processing_route": "cold_pressing"}, {"thin"}),
+    ({"densification_pressure_mpa_min": 400}, {"thin"}),
+])
+def test_separator_range_and_route_filters(client, params, expected):
+    made = {
+        "thin": separator_of("argyrodite", thickness_um=300, processing_route="cold_pressing", densification_pressure_mpa=500),
+        "thick": separator_of("garnet", thickness_um=900, processing_route="sintering", densification_pressure_mpa=100),
+    }
+    assert ids(client, "separator", **params) == {made[name].pk for name in expected}
+
+
+@pytest.mark.parametrize("doi", ["10.1000/ABC.1", "doi:10.1000/abc.1", "https://doi.org/10.1000/abc.1"])
+def test_doi_filter_accepts_any_spelling(client, doi):
+    separator = separator_of("garnet", source=SourceFactory(doi="10.1000/abc.1"))
+    separator_of("garnet", source=SourceFactory(doi="10.1000/other"))
+    assert ids(client, "separator", doi=doi) == {separator.pk}
+
+
+def test_separator_completeness_filter_uses_its_benchmark_entries(client):
+    complete = separator_of("garnet")
+    sketchy = separator_of("garnet")
+    BenchmarkEntryFactory(separator=complete, completeness_score=0.9)
+    BenchmarkEntryFactory(separator=sketchy, completeness_score=0.4)
+    assert ids(client, "separator", completeness_min=0.8) == {complete.pk}
+
+
+def test_group_and_creation_date_filters(client, group):
+    mine = separator_of("garnet", group=group)
+    other = separator_of("garnet")
+    type(other).objects.filter(pk=other.pk).update(created_at=timezone.now() - datetime.timedelta(days=40))
+    assert ids(client, "separator", group=group.pk) == {mine.pk}
+    assert ids(client, "separator", group_slug=group.slug) == {mine.pk}
+    last_week = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
+    assert ids(client, "separator", created_after=last_week) == {mine.pk}
+    assert ids(client, "separator", created_before=last_week) == {other.pk}
+
+
+@pytest.mark.parametrize("params,expected", [
+    ({"temperature_c_min": 30}, {"hot"}),
+    ({"temperature_c_max": 30}, {"cold"}),
+    ({"stack_pressure_mpa_min": 50}, {"hot"}),
+    ({"configuration": "symmetric"}, {"cold"}),
+    ({"family": "halide"}, {"cold"}),
+    ({"thickness_um_max": 100}, {"cold"}),
+])
+def test_spectrum_filters(client, params, expected):
+    cold_cell = CellFactory(**PUBLIC, configuration="symmetric", separator=separator_of("halide", thickness_um=80))
+    made = {
+        "hot": SpectrumFactory(**PUBLIC, temperature_c=60, stack_pressure_mpa=100, cell__visibility=Visibility.PUBLIC),
+        "cold": SpectrumFactory(**PUBLIC, temperature_c=-20, stack_pressure_mpa=5, cell=cold_cell),
+    }
+    assert ids(client, "spectrum", **params) == {made[name].pk for name in expected}
+
+
+def test_cell_stack_pressure_filter_uses_the_measurement_steps(client):
+    low = CellFactory(**PUBLIC)
+    high = CellFactory(**PUBLIC)
+    PressureStepFactory(cell=low, position=0, phase="densification", pressure_mpa=400)
+    PressureStepFactory(cell=low, position=1, phase="measurement", pressure_mpa=5)
+    PressureStepFactory(cell=high, position=0, phase="measurement", pressure_mpa=75)
+    assert ids(client, "cell", stack_pressure_mpa_min=50) == {high.pk}
+    assert ids(client, "cell", stack_pressure_mpa_max=10) == {low.pk}
+
+
+def test_benchmark_entries_filter_by_completeness_metric_and_family(client):
+    keep = BenchmarkEntryFactory(separator=separator_of("garnet"), completeness_score=0.9, family="garnet")
+    BenchmarkEntryFactory(separator=separator_of("garnet"), completeness_score=0.5, family="garnet")
+    BenchmarkEntryFactory(separator=separator_of("halide"), completeness_score=0.95, family="halide")
+    assert ids(client, "benchmarkentry", completeness_min=0.8, family="garnet", metric="sigma_25c_total") == {keep.pk}
+
+
+def test_conductivity_filters_by_kind_and_temperature(client):
+    spectrum = SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC)
+    warm = ConductivityFactory(fit__spectrum=spectrum, kind="bulk", temperature_c=60)
+    ConductivityFactory(fit=warm.fit, spectrum=spectrum, kind="total", temperature_c=60)
+    cold_spectrum = SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC)
+    ConductivityFactory(fit__spectrum=cold_spectrum, kind="bulk", temperature_c=0)
+    assert ids(client, "conductivity", kind="bulk", temperature_c_min=25) == {warm.pk}
+
+
+def test_search_finds_separators_by_component_material_once(client):
+    separator = separator_of("garnet", name="pellet A")
+    SeparatorComponent.objects.create(
+        separator=separator, material=MaterialFactory(name="LLZTO-special"), role="filler"
+    )
+    SeparatorComponent.objects.create(
+        separator=separator, material=MaterialFactory(name="LLZTO-special-2"), role="binder"
+    )
+    separator_of("garnet", name="pellet B")
+    response = client.get(reverse("api:separator-list"), {"search": "LLZTO-special"})
+    assert [row["id"] for row in response.json()["results"]] == [separator.pk]
+
+
+def test_ordering_by_a_field_with_ties_is_stable_across_pages(client):
+    made = [separator_of("garnet", thickness_um=500) for _ in range(7)]
+    seen = []
+    for page in (1, 2, 3):
+        response = client.get(reverse("api:separator-list"), {"ordering": "-thickness_um", "page_size": 3, "page": page})
+        seen += [row["id"] for row in response.json()["results"]]
+    assert seen == sorted(s.pk for s in made)
+
+
+def test_ordering_by_value(client):
+    low = BenchmarkEntryFactory(separator=separator_of("garnet"), value=1e-5)
+    high = BenchmarkEntryFactory(separator=separator_of("garnet"), value=1e-3)
+    response = client.get(reverse("api:benchmarkentry-list"), {"ordering": "-value"})
+    assert [row["id"] for row in response.json()["results"]] == [high.pk, low.pk]
+
+
+def test_leaderboard_ranks_complete_unflagged_entries_best_first(client):
+    best = BenchmarkEntryFactory(separator=separator_of("garnet"), value=1e-3, completeness_score=0.9)
+    second = BenchmarkEntryFactory(separator=separator_of("garnet"), value=1e-4, completeness_score=0.9)
+    BenchmarkEntryFactory(separator=separator_of("garnet"), value=1e-2, completeness_score=0.3)
+    BenchmarkEntryFactory(separator=separator_of("garnet"), value=5e-2, completeness_score=0.9, blocking=True)
+    rows = client.get(reverse("api:benchmarkentry-leaderboard"), {"metric": "sigma_25c_total"}).json()
+    assert [(row["rank"], row["id"]) for row in rows] == [(1, best.pk), (2, second.pk)]
+
+
+def test_leaderboard_needs_a_known_metric(client):
+    response = client.get(reverse("api:benchmarkentry-leaderboard"), {"metric": "speed"})
+    assert response.status_code == 400
+    assert "metric" in response.json()["error"]["fields"]
+
+
+# ----------------------------------------------------------------------------- exports
+
+
+def test_separator_export_csv_has_dotted_nested_columns_and_an_attachment_name(client):
+    separator = separator_of("garnet", name="pellet, with comma", thickness_um=321.5)
+    response = client.get(reverse("api:separator-export"), {"format": "csv"})
+    assert response["Content-Disposition"] == 'attachment; filename="separators.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(int(r["id"]), r["name"], float(r["thickness_um"])) for r in rows] == [
+        (separator.pk, "pellet, with comma", 321.5)
+    ]
+    assert json.loads(rows[0]["components"])[0]["role"] == "fast_ion_phase"
+
+
+def test_spectra_export_follows_the_list_filters(client):
+    warm = SpectrumFactory(**PUBLIC, temperature_c=60, cell__visibility=Visibility.PUBLIC)
+    SpectrumFactory(**PUBLIC, temperature_c=10, cell__visibility=Visibility.PUBLIC)
+    response = client.get(reverse("api:spectrum-export"), {"format": "json", "temperature_c_min": 50})
+    rows = json.loads(b"".join(response.streaming_content))
+    assert [row["id"] for row in rows] == [warm.pk]
+    assert "frequencies_hz" not in rows[0]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_spectrum_export_round_trips_through_the_parser(client, fmt):
+    from apps.measurements.parsers import parse
+
+    spectrum = SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC)
+    response = client.get(reverse("api:spectrum-spectrum-export", args=[spectrum.pk]), {"format": fmt})
+    assert response["Content-Disposition"].endswith(f'.{fmt}"')
+    parsed = parse(response.content, filename=f"export.{fmt}")[0]
+    assert parsed.frequencies_hz.tolist() == spectrum.frequencies_hz.tolist()
+    assert parsed.impedance_ohm.tolist() == spectrum.impedance_ohm.tolist()
+
+
+def test_fit_export_json_has_parameters_and_residuals(client):
+    fit = FitResultFactory(spectrum=SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC))
+    body = json.loads(client.get(reverse("api:fit-fit-export", args=[fit.pk]), {"format": "json"}).content)
+    assert body["parameters"] == fit.parameters and body["stderr"] == fit.stderr
+    assert len(body["residuals_real"]) == 50
+
+
+def test_empty_export_still_has_a_header(client):
+    response = client.get(reverse("api:conductivity-export"), {"format": "csv"})
+    header = b"".join(response.streaming_content).decode().splitlines()
+    assert len(header) == 1 and header[0].startswith("id,")
