@@ -980,6 +980,10 @@ def _execute_benchmarks(job: Job) -> tuple[dict, dict]:
 
 
 def _execute_refit(job: Job, *, dispatch: bool = True) -> tuple[dict, dict] | None:
+    if job.children.exists():
+        # Run again (worker lost after the fan-out): the chunks exist and carry on by themselves.
+        _finish_parent_if_done(job.pk)
+        return None
     protocol = FitProtocol.objects.get(pk=job.target_id)
     ids = refit_candidates(protocol)
     if not ids:

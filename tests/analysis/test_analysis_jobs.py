@@ -342,3 +342,17 @@ def test_queue_analysis_skips_ids_of_spectra_that_do_not_exist(run_jobs):
     with run_jobs():
         jobs = services.queue_analysis(spectrum_ids=[spectrum.pk, 987654])
     assert [j.target_id for j in jobs] == [spectrum.pk]
+
+
+@pytest.mark.django_db
+def test_refit_started_again_after_its_fan_out_does_not_fan_out_twice(run_jobs, group):
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,CPE1)-CPE2", element_roles={"R0": "total"})
+    for s in _spectra(2):
+        services.fit_spectrum(spectrum_id=s.pk, protocol_id=protocol.pk)
+    with run_jobs():
+        parent = services.refit_protocol(protocol=protocol)
+    Job.objects.filter(pk=parent.pk).update(state=Job.State.RUNNING, heartbeat_at=_stale())  # as if its worker died
+    with run_jobs():
+        services.sweep_jobs()
+    parent.refresh_from_db()
+    assert parent.children.count() == 1 and parent.state == Job.State.SUCCEEDED
