@@ -446,7 +446,9 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
             near = value <= low * (1 + AT_BOUND_TOLERANCE) or value >= high * (1 - AT_BOUND_TOLERANCE)
         else:
             span = AT_BOUND_TOLERANCE * (high - low)
-            near = value <= low + span or value >= high - span
+            # n = 1 is the ideal capacitor, a physical limit rather than a fitting bound.
+            physical_top = name.endswith("_n") and high == 1.0
+            near = value <= low + span or (value >= high - span and not physical_top)
         if near:
             at_bound.append(f"{name} = {value:.4g} (bounds {low:g} … {high:g})")
     if at_bound:

@@ -354,3 +354,23 @@ def test_uploaded_instrument_file_ends_with_every_spectrum_analysed(run_jobs, in
         fit = FitResult.objects.get(spectrum=spectrum, protocol__is_standard=True)
         assert fit.status == FitStatus.SUCCEEDED or fit.error  # a failure always says why
         assert KramersKronigCheck.objects.filter(spectrum=spectrum).exists()
+
+
+@pytest.mark.django_db
+def test_ideal_capacitor_arc_with_n_equal_1_is_not_flagged_at_bound(run_jobs, unit_cell):
+    truth = {**BULK_BEYOND_TRUTH, "CPE1_n": 1.0}
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, truth, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert fit.parameters["CPE1_n"] == pytest.approx(1.0, abs=1e-3)
+    assert "parameter_at_bound" not in fit.flags
+
+
+@pytest.mark.django_db
+def test_arrhenius_rows_go_when_their_temperatures_go(run_jobs, unit_cell):
+    spectra = _series(unit_cell, temperatures=(25.0, 50.0, 75.0))
+    _analyse(run_jobs, *spectra)
+    assert ArrheniusFit.objects.filter(separator=unit_cell.separator).exists()
+    spectra[0].fits.all().delete()
+    services.fit_arrhenius_series(separator_id=unit_cell.separator_id)
+    assert not ArrheniusFit.objects.filter(separator=unit_cell.separator).exists()
