@@ -10,7 +10,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.analysis.api import fits_prefetch, job_accepted
-from apps.analysis.selectors import visible_protocols
+from apps.analysis.models import Job
+from apps.analysis.selectors import visible_jobs, visible_protocols
 from apps.analysis.serializers import JobAcceptedSerializer
 from apps.common.api import ApiViewMixin, CSVRenderer, ExportMixin, export_parameter, export_schema
 
@@ -79,9 +80,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             "status": status_,
             "reason": reason,
             "raw_file": raw_file.pk if raw_file is not None else None,
-            "spectra": SpectrumListSerializer(
-                self._spectra_by_id(spectra), many=True, context=self.get_serializer_context()
-            ).data,
+            "spectra": self._spectra_by_id(spectra),
         }
 
     @extend_schema(
@@ -140,13 +139,21 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
         if not files or counts["rejected"] == len(files):
             reasons = [f"{f['name']}: {f['reason']}" for f in files] or [f"{upload.name}: the archive holds no file"]
             raise exceptions.ValidationError({"file": reasons})
+        new_ids = [s.pk for f in files if f["status"] == "accepted" for s in f["spectra"]]
+        jobs = visible_jobs(user=request.user).filter(
+            kind=Job.Kind.ANALYSE_SPECTRUM, target_type="spectrum", target_id__in=new_ids
+        )
         body = {
-            "created": sum(len(f["spectra"]) for f in files if f["status"] == "accepted"),
+            "created": len(new_ids),
             "duplicates": counts["duplicate"],
             "rejected": counts["rejected"],
             "files": files,
+            "jobs": list(jobs.order_by("target_id", "pk")),
         }
-        return Response(body, status=status.HTTP_201_CREATED if counts["accepted"] else status.HTTP_200_OK)
+        return Response(
+            UploadResultSerializer(body, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED if counts["accepted"] else status.HTTP_200_OK,
+        )
 
     @extend_schema(
         summary="Create spectra from arrays (JSON)",

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup, Visibility
+from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.serializers import VisiblePrimaryKeyField
 
@@ -180,9 +181,14 @@ class UploadFileSerializer(serializers.Serializer):
 
 class UploadResultSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="Spectra created by this upload.")
+    jobs = serializers.SerializerMethodField(help_text="The analysis jobs of the new spectra: poll their `url`.")
     duplicates = serializers.IntegerField(help_text="Files the group already had (their spectra are listed).")
     rejected = serializers.IntegerField(help_text="Files refused, with the reason in `files`.")
     files = UploadFileSerializer(many=True)
+
+    @extend_schema_field(JobSerializer(many=True))
+    def get_jobs(self, result):
+        return JobSerializer(result["jobs"], many=True, context=self.context).data
 
 
 class BulkSpectrumSerializer(serializers.Serializer):

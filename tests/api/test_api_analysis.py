@@ -20,8 +20,8 @@ def fit_url(spectrum) -> str:
     return reverse("api:spectrum-fit", args=[spectrum.pk])
 
 
-def test_fit_request_answers_202_with_the_url_of_a_queued_job(client_for, spectrum):
-    protocol = FitProtocol.objects.filter(is_standard=True).first()
+def test_fit_request_answers_202_with_the_url_of_a_queued_job(client_for, spectrum, standard_protocols):
+    protocol = standard_protocols.first()
     response = client_for("member").post(fit_url(spectrum), {"protocol": protocol.pk}, format="json")
     assert response.status_code == 202, response.content
     body = response.json()
@@ -137,7 +137,7 @@ def test_refit_of_a_group_protocol_is_for_its_members(client_for, group, role, e
         assert Job.objects.get(pk=response.json()["job"]["id"]).kind == Job.Kind.REFIT_PROTOCOL
 
 
-def test_standard_protocol_refit_is_refused_to_ordinary_members(client_for):
-    standard = FitProtocol.objects.filter(is_standard=True).first()
+def test_standard_protocol_refit_is_refused_to_ordinary_members(client_for, standard_protocols):
+    standard = standard_protocols.first()
     response = client_for("member").post(reverse("api:protocol-refit", args=[standard.pk]))
     assert response.status_code == 403

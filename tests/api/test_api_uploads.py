@@ -171,3 +171,21 @@ def test_uploaded_spectrum_detail_returns_the_arrays_the_file_holds(client_for, 
     np.testing.assert_array_equal(detail["frequencies_hz"], parsed.frequencies_hz)
     np.testing.assert_array_equal(detail["z_real_ohm"], parsed.impedance_ohm.real)
     np.testing.assert_array_equal(detail["z_imag_ohm"], parsed.impedance_ohm.imag)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_upload_then_analysis_gives_a_conductivity_the_api_serves(client_for, cell, instrument_files, standard_protocols):
+    """The quick-start path, committed as in production: upload, poll the analysis job, read the conductivity."""
+    client = client_for("member")
+    body = client.post(reverse(UPLOAD), {"file": _file(instrument_files / "exampleDataZPlot.z"), "cell": cell.pk}).json()
+    spectrum_id = body["files"][0]["spectra"][0]["id"]
+    assert [job["target_id"] for job in body["jobs"]] == [spectrum_id]
+    job = client.get(body["jobs"][0]["url"]).json()
+    assert job["state"] == "succeeded", job["error"]
+    rows = client.get(reverse("api:conductivity-list"), {"spectrum": spectrum_id}).json()["results"]
+    assert rows, "the standard analysis stored no conductivity"
+    for row in rows:
+        assert row["conductivity_s_per_cm"] > 0
+        # σ = L / (R·A) with the separator's thickness (cm) and area (cm²)
+        expected = (row["thickness_um"] * 1e-4) / (row["resistance_ohm"] * row["area_cm2"])
+        assert row["conductivity_s_per_cm"] == pytest.approx(expected, rel=1e-9)
