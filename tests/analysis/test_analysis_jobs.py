@@ -356,3 +356,21 @@ def test_refit_started_again_after_its_fan_out_does_not_fan_out_twice(run_jobs, 
         services.sweep_jobs()
     parent.refresh_from_db()
     assert parent.children.count() == 1 and parent.state == Job.State.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_refit_all_fits_every_spectrum_under_its_own_standard_protocol(capsys):
+    from tests.analysis.synthetic import SYMMETRIC, SYMMETRIC_TRUTH
+
+    pellets = _spectra(2)
+    symmetric_cell = CellFactory(configuration="symmetric")
+    f, z = spectrum_arrays(SYMMETRIC, SYMMETRIC_TRUTH, f_max_hz=1e6, n=41)
+    symmetric = set_spectrum(SpectrumFactory(cell=symmetric_cell, group=symmetric_cell.group), f, z)
+    call_command("refit", "--all")
+    out = capsys.readouterr().out
+    assert f"{protocols.SYMMETRIC_LI_CELL} v1: succeeded" in out
+    names = dict(FitResult.objects.values_list("spectrum_id", "protocol__name"))
+    assert names == {
+        pellets[0].pk: protocols.BLOCKING_PELLET_BULK_BEYOND, pellets[1].pk: protocols.BLOCKING_PELLET_BULK_BEYOND,
+        symmetric.pk: protocols.SYMMETRIC_LI_CELL,
+    }
