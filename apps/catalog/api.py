@@ -107,6 +107,7 @@ class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
     create=extend_schema(
         summary="Add a material (or get the existing one)",
         description="A material with the same name (case-insensitive) is returned instead of duplicated (200).",
+        responses={201: MaterialSerializer, 200: MaterialSerializer},
         examples=[OpenApiExample("LLZTO", value={"name": "LLZTO", "formula": "Li6.4La3Zr1.4Ta0.6O12", "family": "garnet"})],
     ),
 )
@@ -136,6 +137,7 @@ class MaterialViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     create=extend_schema(
         summary="Add a source by DOI (or get the existing one)",
         description="Any DOI spelling is accepted (doi:…, https://doi.org/…); an existing DOI answers 200.",
+        responses={201: SourceSerializer, 200: SourceSerializer},
         examples=[OpenApiExample("Paper", value={"doi": "10.1021/acs.chemmater.6b00579", "year": 2016})],
     ),
 )
