@@ -8,7 +8,9 @@ from tests.factories import CellFactory, SeparatorFactory, SpectrumFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_upload_real_file_draws_nyquist_and_fit_parameters(page, login, screenshot, member, group, instrument_files):
+def test_upload_real_file_draws_nyquist_and_fit_parameters(
+    page, login, screenshot, member, group, instrument_files, standard_protocols
+):
     cell = CellFactory(group=group, visibility=Visibility.GROUP, name="Au|LLZTO|Au browser cell")
     login(member)
     page.goto(f"/upload/?cell={cell.pk}")

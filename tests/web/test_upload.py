@@ -32,7 +32,9 @@ def test_preview_shows_parsed_spectrum_and_stores_nothing(client, member, cell, 
     assert not ImpedanceSpectrum.objects.exists() and not RawFile.objects.exists()
 
 
-def test_confirm_stores_spectrum_with_conditions_and_redirects_to_it(client, member, cell, instrument_files, django_capture_on_commit_callbacks):
+def test_confirm_stores_spectrum_with_conditions_and_redirects_to_it(
+    client, member, cell, instrument_files, django_capture_on_commit_callbacks, standard_protocols
+):
     client.force_login(member)
     token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
     with django_capture_on_commit_callbacks(execute=True):
