@@ -1,6 +1,7 @@
 """Spectrum pages: list, detail with its figures, downloads, and the two-step upload."""
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import secrets
@@ -18,6 +19,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.selectors import can_edit, groups_of
@@ -36,6 +38,7 @@ from .services import IngestError, conditions_from_metadata, ingest_upload, inge
 
 PREVIEW_DIR = "upload-previews"
 SESSION_KEY = "upload_previews"
+PREVIEW_MAX_AGE = datetime.timedelta(hours=24)
 DRT_CACHE_SECONDS = 24 * 3600
 
 
@@ -250,7 +253,22 @@ def _writable_cells(user):
     return cells if user.is_superuser else cells.filter(group__in=groups_of(user))
 
 
+def _sweep_old_previews() -> None:
+    """Previews that were never confirmed are deleted after PREVIEW_MAX_AGE."""
+    if not default_storage.exists(PREVIEW_DIR):
+        return
+    cutoff = timezone.now() - PREVIEW_MAX_AGE
+    for name in default_storage.listdir(PREVIEW_DIR)[1]:
+        path = f"{PREVIEW_DIR}/{name}"
+        try:
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except OSError:
+            continue  # removed by a concurrent request
+
+
 def _store_preview(request, *, name: str, data: bytes) -> str:
+    _sweep_old_previews()
     token = secrets.token_urlsafe(16)
     default_storage.save(f"{PREVIEW_DIR}/{token}", ContentFile(data))
     previews = request.session.get(SESSION_KEY, {})

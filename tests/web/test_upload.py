@@ -123,3 +123,39 @@ def test_zip_lists_its_files_then_stores_each(client, member, cell, instrument_f
     assert done.redirect_chain[-1][0] == f"/cells/{cell.pk}/"
     assert ImpedanceSpectrum.objects.filter(cell=cell).count() == 2
     assert "readme.txt: rejected" in done.content.decode()
+
+
+def test_raw_file_download_returns_the_uploaded_bytes(client, member, cell, instrument_files, django_capture_on_commit_callbacks):
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    with django_capture_on_commit_callbacks(execute=True):  # the raw bytes reach storage on commit
+        client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
+    spectrum = ImpedanceSpectrum.objects.get()
+    response = client.get(f"/spectra/{spectrum.pk}/download/raw/")
+    assert b"".join(response.streaming_content) == (instrument_files / "exampleDataZPlot.z").read_bytes()
+    assert 'filename="exampleDataZPlot.z"' in response["Content-Disposition"]
+
+
+def test_confirmed_preview_file_is_removed(client, member, cell, instrument_files):
+    from django.core.files.storage import default_storage
+
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    assert default_storage.exists(f"upload-previews/{token}")
+    client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
+    assert not default_storage.exists(f"upload-previews/{token}")
+
+
+def test_stale_previews_are_swept(client, member, instrument_files, settings):
+    import os
+    import time
+
+    from django.core.files.storage import default_storage
+
+    client.force_login(member)
+    old = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    path = default_storage.path(f"upload-previews/{old}")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(path, (two_days_ago, two_days_ago))
+    preview(client, instrument_files / "exampleDataGamry.DTA")
+    assert not os.path.exists(path)
