@@ -27,7 +27,9 @@ class FitProtocolSerializer(serializers.ModelSerializer):
 
     def validate_group(self, group):
         if group is None:
-            raise serializers.ValidationError("Give the id of one of your groups: standard protocols are shipped, not created.")
+            raise serializers.ValidationError(
+                "Give the id of one of your groups: standard protocols are shipped, not created."
+            )
         return group
 
     class Meta:

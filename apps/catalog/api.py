@@ -20,7 +20,14 @@ from .filters import (
     SourceFilterSet,
 )
 from .models import Material, Source
-from .selectors import all_materials, all_sources, visible_cells, visible_electrodes, visible_interfaces, visible_separators
+from .selectors import (
+    all_materials,
+    all_sources,
+    visible_cells,
+    visible_electrodes,
+    visible_interfaces,
+    visible_separators,
+)
 from .serializers import (
     CellSerializer,
     ElectrodeSerializer,
@@ -73,7 +80,11 @@ def _nested(items) -> list[dict]:
 
 
 class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
-    """List, read, create and update an owned record; the group given on create must be one of yours."""
+    """List, read, create and update an owned record; the group given on create must be one of yours.
+
+    Each subclass names its catalog service in `create_record(user=, group=, data=)` and
+    `update_record(record, user=, data=)`.
+    """
 
     http_method_names = WRITE_METHODS
     ordering_fields = OWNED_ORDERING
@@ -94,11 +105,6 @@ class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
             require_group_member(self.request.user, data["group"])
         serializer.instance = self.reread(self.update_record(serializer.instance, user=self.request.user, data=data))
 
-    def create_record(self, *, user, group, data):
-        raise NotImplementedError
-
-    def update_record(self, record, *, user, data):
-        raise NotImplementedError
 
 
 @extend_schema_view(
@@ -108,7 +114,9 @@ class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
         summary="Add a material (or get the existing one)",
         description="A material with the same name (case-insensitive) is returned instead of duplicated (200).",
         responses={201: MaterialSerializer, 200: MaterialSerializer},
-        examples=[OpenApiExample("LLZTO", value={"name": "LLZTO", "formula": "Li6.4La3Zr1.4Ta0.6O12", "family": "garnet"})],
+        examples=[
+            OpenApiExample("LLZTO", value={"name": "LLZTO", "formula": "Li6.4La3Zr1.4Ta0.6O12", "family": "garnet"})
+        ],
     ),
 )
 class MaterialViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -184,7 +192,9 @@ class SourceViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
 class SeparatorViewSet(OwnedRecordViewSet):
     serializer_class = SeparatorSerializer
     filterset_class = SeparatorFilterSet
-    search_fields = ["name", "description", "components__material__name", "components__material__formula", "source__doi"]
+    search_fields = [
+        "name", "description", "components__material__name", "components__material__formula", "source__doi",
+    ]  # fmt: skip
     ordering_fields = [*OWNED_ORDERING, "thickness_um", "area_cm2", "relative_density", "densification_pressure_mpa"]
     export_filename = "separators"
 
@@ -300,7 +310,8 @@ class InterfaceViewSet(OwnedRecordViewSet):
     ),
     update=extend_schema(summary="Replace a cell"),
     partial_update=extend_schema(
-        summary="Change some fields of a cell", description="`layers`, `pressure_steps`, `interfaces` replace the old set."
+        summary="Change some fields of a cell",
+        description="`layers`, `pressure_steps`, `interfaces`, when given, each replace the old set.",
     ),
     export=export_schema(CellSerializer, "cells"),
 )
@@ -348,4 +359,5 @@ class CellViewSet(OwnedRecordViewSet):
         cell = self.get_object()
         queryset = visible_spectra(user=request.user).filter(cell=cell).order_by("index_in_file", "pk")
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(SpectrumListSerializer(page, many=True, context=self.get_serializer_context()).data)
+        rows = SpectrumListSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(rows)

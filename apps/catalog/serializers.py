@@ -36,7 +36,10 @@ class SourceSerializer(serializers.ModelSerializer):
         model = Source
         fields = ["id", "doi", "citation", "year", "url"]
         extra_kwargs = {
-            "doi": {"validators": [], "allow_null": False, "required": True, "help_text": "e.g. 10.1021/acs.chemmater.0c01234"}
+            "doi": {
+                "validators": [], "allow_null": False, "required": True,
+                "help_text": "e.g. 10.1021/acs.chemmater.0c01234",
+            }
         }
 
 
@@ -48,7 +51,9 @@ class SeparatorComponentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SeparatorComponent
-        fields = ["material", "material_name", "material_formula", "material_family", "role", "fraction", "fraction_basis"]
+        fields = [
+            "material", "material_name", "material_formula", "material_family", "role", "fraction", "fraction_basis",
+        ]  # fmt: skip
 
 
 class SeparatorSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):

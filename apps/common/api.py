@@ -275,6 +275,16 @@ class CSVRenderer(BaseRenderer):
         return rows_to_csv(rows).encode(self.charset)
 
 
+class AnyMediaRenderer(BaseRenderer):
+    """Lets a file download accept any `Accept` header; the view answers with the file itself."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
 def export_parameter() -> OpenApiParameter:
     return OpenApiParameter(
         "format", str, OpenApiParameter.QUERY, enum=["csv", "json"], description="csv (default) or json."

@@ -13,7 +13,7 @@ from apps.analysis.api import fits_prefetch, job_accepted
 from apps.analysis.models import Job
 from apps.analysis.selectors import visible_jobs, visible_protocols
 from apps.analysis.serializers import JobAcceptedSerializer
-from apps.common.api import ApiViewMixin, CSVRenderer, ExportMixin, export_parameter, export_schema
+from apps.common.api import AnyMediaRenderer, ApiViewMixin, CSVRenderer, ExportMixin, export_parameter, export_schema
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
@@ -262,7 +262,7 @@ class RawFileViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         description="The bytes exactly as uploaded, as an attachment under the original name.",
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, AnyMediaRenderer])
     def download(self, request, pk=None):
         raw_file = self.get_object()
         if not raw_file.file.name or not default_storage.exists(raw_file.file.name):

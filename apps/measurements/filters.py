@@ -47,7 +47,9 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
 
 class RawFileFilterSet(OwnedRecordFilterSet):
     cell = IdFilter(field_name="cell_id")
-    file_format = django_filters.CharFilter(field_name="format", lookup_expr="iexact", help_text="Detected format, e.g. gamry.")
+    file_format = django_filters.CharFilter(
+        field_name="format", lookup_expr="iexact", help_text="Detected format, e.g. gamry."
+    )
     sha256 = django_filters.CharFilter(field_name="sha256", lookup_expr="iexact")
 
     class Meta:

@@ -257,3 +257,11 @@ def test_interface_evidence_backed_by_two_techniques_is_cross_validated(client_f
     flags = {(e["technique"], e["cross_validated"]) for e in body["evidence"]}
     assert flags == {("nmr", True), ("dft", True), ("xps", False)}
     assert body["cross_validated_assignments"] == ["li2co3"]
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/octet-stream", "text/plain"])
+def test_raw_file_download_answers_whatever_the_client_accepts(client_for, group, accept):
+    raw = RawFileFactory(group=group, visibility=Visibility.PUBLIC, content=b"1,2,3\n")
+    response = client_for("anonymous").get(reverse("api:rawfile-download", args=[raw.pk]), HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"1,2,3\n"
