@@ -24,7 +24,9 @@ from tests.factories import CellFactory, MembershipFactory, SpectrumFactory
 N_FITS = 50
 WAIT_S = 120
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after a committed test would otherwise take the migrated standard
+# protocols with it, for every test that runs later.
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def _skip_reason() -> str | None:
