@@ -1,7 +1,6 @@
 """Jobs: the list page and the JSON status endpoint the progress bars poll."""
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -11,17 +10,6 @@ from .models import Job
 from .selectors import visible_jobs
 
 MAX_STATUS_IDS = 200
-
-
-def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
-    """The newest jobs about records the caller has already checked the user may see."""
-    condition = Q()
-    for target_type, ids in targets:
-        if ids:
-            condition |= Q(target_type=target_type, target_id__in=ids)
-    if not condition:
-        return []
-    return list(Job.objects.filter(condition).order_by("-created_at", "-pk")[:limit])
 
 
 def job_list(request):

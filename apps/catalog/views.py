@@ -14,11 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from apps.accounts.selectors import can_edit, visible_q
-from apps.analysis.models import ConductivityKind, FitResult, FitStatus
-from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits
+from apps.analysis.models import ConductivityKind, FitResult, FitStatus, Job
+from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits, visible_jobs
 from apps.benchmarks.models import Metric
 from apps.benchmarks.selectors import leaderboard
-from apps.measurements.models import ImpedanceSpectrum
 from apps.measurements.plots import bode_figure, figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
@@ -40,12 +39,8 @@ from .forms import (
 )
 from .models import (
     Cell,
-    CellLayer,
-    Electrode,
     Interface,
-    Material,
     MaterialFamily,
-    ProcessingRoute,
     Separator,
     SeparatorComponent,
 )
@@ -253,9 +248,18 @@ def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeri
     return series
 
 
-def _jobs_context(user, targets: list[tuple[str, list[int]]]) -> dict:
-    from apps.analysis.views import jobs_for_targets
+def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
+    """The newest jobs the user may see about the given records, e.g. [("spectrum", [1, 2]), ("cell", [7])]."""
+    condition = Q()
+    for target_type, ids in targets:
+        if ids:
+            condition |= Q(target_type=target_type, target_id__in=ids)
+    if not condition:
+        return []
+    return list(visible_jobs(user=user).filter(condition).order_by("-created_at", "-pk")[:limit])
 
+
+def _jobs_context(user, targets: list[tuple[str, list[int]]]) -> dict:
     jobs = jobs_for_targets(user=user, targets=targets)
     return {"jobs": jobs, "jobs_active": any(not j.is_finished for j in jobs)}
 
@@ -470,13 +474,13 @@ def cell_list(request):
     return render(request, "catalog/cell_list.html", list_context(f, page, query, ["configuration", "housing", "electrode_contact"]))
 
 
-def _cell_overlay(spectra_qs) -> list[tuple[str, object, object]]:
+def _cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
     """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
     ids = list(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk").values_list("pk", flat=True))
     if len(ids) > MAX_SPECTRA_IN_OVERLAY:
         step = (len(ids) - 1) / (MAX_SPECTRA_IN_OVERLAY - 1)
         ids = [ids[round(i * step)] for i in range(MAX_SPECTRA_IN_OVERLAY)]
-    chosen = {s.pk: s for s in ImpedanceSpectrum.objects.filter(pk__in=ids)}
+    chosen = {s.pk: s for s in visible_spectra(user=user, with_arrays=True).filter(pk__in=ids)}
     traces = []
     for pk in ids:
         s = chosen[pk]
@@ -495,7 +499,7 @@ def cell_figures(cell: Cell, user) -> dict[str, str]:
     x = "elapsed_time_h" if any(p.elapsed_time_h is not None for p in points) else "cycle_index"
     return {
         "pressure": figure_json(plots.pressure_history_figure(cell.pressure_steps.all())),
-        "spectra": figure_json(nyquist_figure(_cell_overlay(spectra), title="Spectra over cycles and time")),
+        "spectra": figure_json(nyquist_figure(_cell_overlay(spectra, user), title="Spectra over cycles and time")),
         "interfacial": figure_json(plots.interfacial_figure(points, x=x, title="Interfacial resistance over time")),
     }
 

@@ -27,12 +27,12 @@ from apps.analysis import eis
 from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
-from apps.catalog.views import list_context, paginate
+from apps.catalog.views import jobs_for_targets, list_context, paginate
 
 from . import exports, plots
 from .filters import SpectrumFilterSet
 from .forms import ConfirmUploadForm, UploadFileForm
-from .models import Atmosphere, ImpedanceSpectrum
+from .models import ImpedanceSpectrum
 from .selectors import visible_spectra
 from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
 
@@ -195,8 +195,6 @@ def _visible_spectrum(request, pk: int, *, with_arrays: bool) -> ImpedanceSpectr
 
 
 def spectrum_detail(request, pk: int):
-    from apps.analysis.views import jobs_for_targets
-
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
     fit = chosen_fit(spectrum, request.GET.get("fit"))
     jobs = jobs_for_targets(user=request.user, targets=[("spectrum", [spectrum.pk])])
