@@ -20,6 +20,7 @@ unique, so running any job twice leaves the same rows.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 import math
 import time
@@ -148,6 +149,14 @@ def _may_manage_protocol(protocol: FitProtocol, user) -> bool:
     return groups_of(user).filter(pk=protocol.group_id).exists()
 
 
+def _check_changes(changes: dict, user) -> None:
+    unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    if "is_standard" in changes and not user.is_superuser:
+        raise ValidationError({"is_standard": "Only staff decide which protocols are standard."})
+
+
 @transaction.atomic
 def create_protocol(
     *, user, group, name: str, circuit: str, element_roles: dict | None = None, bounds: dict | None = None,
@@ -176,9 +185,7 @@ def update_protocol(*, protocol: FitProtocol, user, **changes) -> FitProtocol:
     """Edit a protocol that has not been used yet; a used one is immutable (ValidationError)."""
     if not _may_manage_protocol(protocol, user):
         raise ValidationError("You may not change this protocol.")
-    unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    _check_changes(changes, user)
     if protocol_is_used(protocol) and any(k in PROTOCOL_FIT_FIELDS for k in changes):
         raise ValidationError(
             f"{protocol} has been used for fits and is immutable; create a new version "
@@ -201,9 +208,7 @@ def create_protocol_version(*, base: FitProtocol, user, refit: bool = True, **ch
     """
     if not _may_manage_protocol(base, user):
         raise ValidationError("You may not make a new version of this protocol.")
-    unknown = set(changes) - set(PROTOCOL_EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    _check_changes(changes, user)
     latest = FitProtocol.objects.select_for_update().filter(name=base.name).order_by("-version").first()
     fields = {k: getattr(base, k) for k in PROTOCOL_EDITABLE_FIELDS}
     fields.update(changes)
@@ -242,17 +247,31 @@ def standard_protocol_for(spectrum: ImpedanceSpectrum) -> FitProtocol:
 
 
 def _custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitProtocol:
+    """The group's protocol for a circuit typed in by a user (one per group and circuit)."""
+    circuit = circuit.strip()
+    max_circuit = FitProtocol._meta.get_field("circuit").max_length
+    if len(circuit) > max_circuit:
+        raise ValidationError({"circuit": f"A circuit has at most {max_circuit} characters; this one has {len(circuit)}."})
     validate_circuit(circuit)
     user_groups = groups_of(user)
     group = user_groups.filter(pk=spectrum.group_id).first() or user_groups.first()
     if group is None:
         raise ValidationError({"circuit": "Custom circuits belong to a research group; you are in none."})
-    name = f"Custom {circuit.strip()} ({group.slug})"
+    existing = (
+        FitProtocol.objects.filter(group=group, circuit=circuit, is_standard=False, name__startswith="Custom ")
+        .order_by("-version").first()
+    )
+    if existing is not None:
+        return existing
+    name = f"Custom {circuit} ({group.slug})"
+    if len(name) > FitProtocol._meta.get_field("name").max_length:
+        digest = hashlib.sha1(circuit.encode()).hexdigest()[:10]
+        name = f"Custom circuit {digest} ({group.slug[:80]})"
     protocol, _ = FitProtocol.objects.get_or_create(
         name=name, version=1,
         defaults={
-            "circuit": circuit.strip(), "group": group, "created_by": user,
-            "description": f"Circuit entered by {user.get_username()} for group {group}.",
+            "circuit": circuit, "group": group, "created_by": user,
+            "description": f"Circuit {circuit} entered by {user.get_username()} for group {group}.",
         },
     )
     return protocol

@@ -200,3 +200,24 @@ def test_another_groups_protocol_cannot_be_used(outsider, group):
     spectrum = SpectrumFactory()  # public
     with pytest.raises(ValidationError):
         services.request_fit(spectrum=spectrum, user=outsider, protocol=other_protocol)
+
+
+@pytest.mark.django_db
+def test_members_cannot_make_their_protocol_standard(member, group):
+    protocol = FitProtocolFactory(group=group)
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_protocol(protocol=protocol, user=member, is_standard=True)
+    assert "is_standard" in excinfo.value.message_dict
+    protocol.refresh_from_db()
+    assert not protocol.is_standard
+
+
+@pytest.mark.django_db
+def test_long_custom_circuit_gets_a_protocol_name_within_the_column(member, group):
+    circuit = "-".join(f"p(R{i},CPE{i})" for i in range(1, 12))
+    spectrum = SpectrumFactory(group=group)
+    first = services.request_fit(spectrum=spectrum, user=member, circuit=circuit)
+    second = services.request_fit(spectrum=spectrum, user=member, circuit=circuit)
+    protocol = FitProtocol.objects.get(pk=first.params["protocol_id"])
+    assert len(protocol.name) <= 120 and protocol.circuit == circuit
+    assert second.params["protocol_id"] == protocol.pk
