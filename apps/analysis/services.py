@@ -282,6 +282,19 @@ def _custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitP
 # ---------------------------------------------------------------------------
 
 
+def _json_safe(value):
+    """Non-finite floats become null: PostgreSQL's jsonb refuses NaN and Infinity."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def _finite_list(values) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, float).ravel()]
 
@@ -569,12 +582,12 @@ def _fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult
         fit, _ = FitResult.objects.update_or_create(
             spectrum=spectrum, protocol=protocol,
             defaults={
-                "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": stderr,
+                "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
                 "correlations": [_finite_list(row) for row in correlations],
                 "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
                 "residuals_real": _finite_list(result.residuals_real),
                 "residuals_imag": _finite_list(result.residuals_imag),
-                "converged": bool(result.converged), "derived": d.derived, "flags": d.flags,
+                "converged": bool(result.converged), "derived": _json_safe(d.derived), "flags": d.flags,
                 "engine_version": engine_version(),
             },
         )
@@ -728,7 +741,7 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
         stderr = np.array(se, float) if all(s is not None and s > 0 for s in se) else None
         base = {
             "temperature_min_c": float(t.min()), "temperature_max_c": float(t.max()), "n_points": int(t.size),
-            "extrapolated_25c": not (t.min() <= 25.0 <= t.max()), "points": [list(p) for p in points],
+            "extrapolated_25c": not (t.min() <= 25.0 <= t.max()), "points": _json_safe([list(p) for p in points]),
             "engine_version": engine_version(),
         }
         forms: dict[str, dict] = {}

@@ -374,3 +374,9 @@ def test_arrhenius_rows_go_when_their_temperatures_go(run_jobs, unit_cell):
     spectra[0].fits.all().delete()
     services.fit_arrhenius_series(separator_id=unit_cell.separator_id)
     assert not ArrheniusFit.objects.filter(separator=unit_cell.separator).exists()
+
+
+def test_non_finite_numbers_are_stored_as_null():
+    assert services._json_safe({"a": [float("inf"), 1.0], "b": float("nan"), "c": np.float64(2.0)}) == {
+        "a": [None, 1.0], "b": None, "c": 2.0,
+    }
