@@ -1240,7 +1240,9 @@ def sweep_jobs(*, now: datetime.datetime | None = None) -> SweepReport:
             if job.attempts >= MAX_ATTEMPTS:
                 finish_job(job_id=job.pk, state=Job.State.FAILED, error=(
                     f"Gave up after {job.attempts} attempts: the worker running this job stopped answering "
-                    f"(last heartbeat {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)."
+                    f"(killed, out of memory, or past the hard time limit of "
+                    f"{getattr(settings, 'CELERY_TASK_TIME_LIMIT', 360)} s; last heartbeat "
+                    f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)."
                 ))
                 report.failed.append(job.pk)
                 continue
