@@ -58,3 +58,24 @@ class ConfirmUploadForm(forms.Form):
 
     def conditions(self) -> dict:
         return {k: self.cleaned_data[k] for k in self.CONDITION_FIELDS if self.cleaned_data.get(k) not in (None, "")}
+
+
+class FitRequestForm(forms.Form):
+    """Fit one spectrum again: under a protocol the user may use, or under a circuit of their own."""
+
+    protocol = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Standard protocol for this cell", help_text="Versioned protocols you may use."
+    )
+    circuit = forms.CharField(
+        max_length=300, required=False, help_text="Or a circuit of your own, e.g. R0-p(R1,CPE1)-CPE2."
+    )
+
+    def __init__(self, *args, protocols=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["protocol"].queryset = protocols
+
+    def clean(self):
+        data = super().clean()
+        if data.get("protocol") and data.get("circuit", "").strip():
+            raise forms.ValidationError("Choose a protocol or type a circuit, not both.")
+        return data

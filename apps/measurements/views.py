@@ -12,7 +12,7 @@ import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Q
@@ -24,14 +24,16 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
+from apps.analysis import services as analysis_services
 from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
+from apps.analysis.selectors import visible_protocols
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
 from apps.catalog.views import jobs_for_targets, list_context, paginate
 
 from . import exports, plots
 from .filters import SpectrumFilterSet
-from .forms import ConfirmUploadForm, UploadFileForm
+from .forms import ConfirmUploadForm, FitRequestForm, UploadFileForm
 from .models import ImpedanceSpectrum
 from .selectors import visible_spectra
 from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
@@ -213,8 +215,33 @@ def spectrum_detail(request, pk: int):
         "derived_elements": sorted(((fit.derived or {}).get("elements") or {}).items()) if fit else [],
         "flag_details": ((fit.derived or {}).get("flag_details") or {}) if fit else {},
         "can_edit": can_edit(spectrum, request.user),
+        "fit_form": FitRequestForm(protocols=visible_protocols(user=request.user)) if request.user.is_authenticated else None,
     }
     return render(request, "measurements/spectrum_detail.html", context)
+
+
+@login_required
+@require_POST
+def spectrum_fit(request, pk: int):
+    """Queue a fit of this spectrum; the page then follows the job's progress."""
+    spectrum = _visible_spectrum(request, pk, with_arrays=False)
+    form = FitRequestForm(request.POST, protocols=visible_protocols(user=request.user))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("measurements:spectrum-detail", pk=spectrum.pk)
+    try:
+        job = analysis_services.request_fit(
+            spectrum=spectrum,
+            user=request.user,
+            protocol=form.cleaned_data.get("protocol"),
+            circuit=form.cleaned_data.get("circuit", "").strip() or None,
+        )
+    except ValidationError as error:
+        messages.error(request, "Fit not queued: " + " ".join(error.messages))
+    else:
+        messages.success(request, f"Fit queued: {job.target_label}.")
+    return redirect("measurements:spectrum-detail", pk=spectrum.pk)
 
 
 def spectrum_plots(request, pk: int):

@@ -149,3 +149,35 @@ def test_spectrum_list_filters_by_temperature_range(client, group):
     warm = SpectrumFactory(group=group, temperature_c=60.0, label="warm one")
     page = client.get("/spectra/?temperature_c_min=0").context["page"]
     assert list(page) == [warm] and cold not in list(page)
+
+
+def test_member_queues_a_fit_with_a_custom_circuit(client, member, records, standard_protocols, django_capture_on_commit_callbacks):
+    from apps.analysis.models import FitResult, Job
+
+    spectrum = records[Visibility.GROUP]["spectrum"]
+    client.force_login(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/spectra/{spectrum.pk}/fit/", {"circuit": "R0-p(R1,C1)"}, follow=True)
+    job = Job.objects.get(target_type="spectrum", target_id=spectrum.pk, kind=Job.Kind.FIT_SPECTRUM)
+    assert "Fit queued" in response.content.decode()
+    assert job.state == Job.State.SUCCEEDED  # eager in tests
+    fit = FitResult.objects.get(spectrum=spectrum, protocol__circuit="R0-p(R1,C1)")
+    assert fit.parameters["R1"] == pytest.approx(1000.0, rel=1e-3)  # tests.factories.rc_spectrum's R
+
+
+@pytest.mark.parametrize("data,message", [({"circuit": "R0-p(R1"}, "Fit not queued"), ({"circuit": "R0-C1", "protocol": "PROTOCOL"}, "not both")])
+def test_bad_fit_request_explained_and_nothing_queued(client, member, records, standard_protocols, data, message):
+    from apps.analysis.models import Job
+
+    spectrum = records[Visibility.GROUP]["spectrum"]
+    if data.get("protocol") == "PROTOCOL":
+        data = {**data, "protocol": standard_protocols.first().pk}
+    client.force_login(member)
+    response = client.post(f"/spectra/{spectrum.pk}/fit/", data, follow=True)
+    assert message in response.content.decode()
+    assert not Job.objects.filter(target_id=spectrum.pk, kind=Job.Kind.FIT_SPECTRUM).exists()
+
+
+def test_outsider_cannot_request_fit_of_hidden_spectrum(client, outsider, records):
+    client.force_login(outsider)
+    assert client.post(f"/spectra/{records[Visibility.GROUP]['spectrum'].pk}/fit/", {"circuit": "R0-C1"}).status_code == 404
