@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
         "ConductivityKindEnum": "apps.analysis.models.ConductivityKind",
         "JobKindEnum": "apps.analysis.models.Job.Kind",
         "FitStatusEnum": "apps.analysis.models.FitStatus",
+        "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
+        "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",
     },
 }
 

@@ -29,10 +29,12 @@ from .selectors import (
     visible_separators,
 )
 from .serializers import (
+    CellDetailSerializer,
     CellSerializer,
     ElectrodeSerializer,
     InterfaceSerializer,
     MaterialSerializer,
+    SeparatorDetailSerializer,
     SeparatorSerializer,
     SourceSerializer,
 )
@@ -176,7 +178,10 @@ class SourceViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMode
         description="Electrolyte layers visible to you, with their components. Filter by family, processing route, "
         "thickness, densification pressure, group, DOI, completeness and creation date.",
     ),
-    retrieve=extend_schema(summary="One separator, with components"),
+    retrieve=extend_schema(
+        summary="One separator, with components",
+        description="With its reporting-completeness score and the items not reported.",
+    ),
     create=extend_schema(
         summary="Create a separator",
         description="`group` must be one of your groups. `components` lists material id, role and fraction.",
@@ -200,6 +205,9 @@ class SeparatorViewSet(OwnedRecordViewSet):
 
     def get_queryset(self):
         return visible_separators(user=self.request.user)
+
+    def get_serializer_class(self):
+        return SeparatorDetailSerializer if self.action == "retrieve" else SeparatorSerializer
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -302,7 +310,10 @@ class InterfaceViewSet(OwnedRecordViewSet):
         summary="List cells",
         description="Cells with their layer stack, stack-pressure history and the number of their spectra you can see.",
     ),
-    retrieve=extend_schema(summary="One cell, with layers and pressure history"),
+    retrieve=extend_schema(
+        summary="One cell, with layers and pressure history",
+        description="With its reporting-completeness score and the items not reported.",
+    ),
     create=extend_schema(
         summary="Create a cell",
         description="Layers bottom first; pressure steps in the order they happened, measurement last.",
@@ -334,6 +345,9 @@ class CellViewSet(OwnedRecordViewSet):
         return visible_cells(user=self.request.user).annotate(
             n_spectra=Coalesce(Subquery(spectra, output_field=IntegerField()), Value(0))
         )
+
+    def get_serializer_class(self):
+        return CellDetailSerializer if self.action == "retrieve" else CellSerializer
 
     def create_record(self, *, user, group, data):
         layers = _nested(data.pop("layers", []))

@@ -5,7 +5,7 @@ shape and types, then handed to `apps.catalog.services` (which owns the rules).
 """
 from rest_framework import serializers
 
-from apps.common.serializers import OwnershipFieldsMixin, VisiblePrimaryKeyField
+from apps.common.serializers import CompletenessMixin, OwnershipFieldsMixin, VisiblePrimaryKeyField
 
 from .models import (
     Cell,
@@ -160,3 +160,13 @@ class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
             "active_area_cm2", "assembled_on", "source", "source_doi", "notes", "layers", "pressure_steps",
             "measurement_pressure_mpa", "n_spectra",
         ]  # fmt: skip
+
+
+class SeparatorDetailSerializer(CompletenessMixin, SeparatorSerializer):
+    class Meta(SeparatorSerializer.Meta):
+        fields = [*SeparatorSerializer.Meta.fields, "completeness"]
+
+
+class CellDetailSerializer(CompletenessMixin, CellSerializer):
+    class Meta(CellSerializer.Meta):
+        fields = [*CellSerializer.Meta.fields, "completeness"]

@@ -30,3 +30,21 @@ class OwnershipFieldsMixin(serializers.Serializer):
         queryset=ResearchGroup.objects.all(), help_text="Owning research group; you must be a member."
     )
     group_name = serializers.CharField(source="group.name", read_only=True)
+
+
+class CompletenessSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="Reporting completeness, 0–1, from the documented checklist.")
+    missing = serializers.ListField(child=serializers.CharField(), help_text="What was not reported.")
+
+
+class CompletenessMixin(serializers.Serializer):
+    """Adds the record's reporting-completeness score and missing items (detail views: one record at a time)."""
+
+    completeness = serializers.SerializerMethodField()
+
+    @extend_schema_field(CompletenessSerializer)
+    def get_completeness(self, record):
+        from apps.benchmarks.completeness import completeness
+
+        result = completeness(record)
+        return {"score": round(result.score, 4), "missing": list(result.missing)}

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.accounts.models import ResearchGroup, Visibility
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
-from apps.common.serializers import VisiblePrimaryKeyField
+from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField
 
 from .models import Atmosphere, ImpedanceSpectrum, RawFile
 
@@ -66,8 +66,8 @@ class SpectrumFitSummarySerializer(serializers.Serializer):
     stderr = serializers.DictField(child=serializers.FloatField(allow_null=True))
 
 
-class SpectrumDetailSerializer(SpectrumListSerializer):
-    """A spectrum with its arrays, the instrument's metadata, its Kramers–Kronig check and fits."""
+class SpectrumDetailSerializer(CompletenessMixin, SpectrumListSerializer):
+    """A spectrum with its arrays, the instrument's metadata, its Kramers–Kronig check, fits and completeness."""
 
     frequencies_hz = serializers.SerializerMethodField(help_text="Hz, in measurement order.")
     z_real_ohm = serializers.SerializerMethodField(help_text="Z' in Ω.")
@@ -77,7 +77,7 @@ class SpectrumDetailSerializer(SpectrumListSerializer):
 
     class Meta(SpectrumListSerializer.Meta):
         fields = [
-            *SpectrumListSerializer.Meta.fields, "metadata", "kramers_kronig", "fits",
+            *SpectrumListSerializer.Meta.fields, "metadata", "kramers_kronig", "fits", "completeness",
             "frequencies_hz", "z_real_ohm", "z_imag_ohm",
         ]  # fmt: skip
 

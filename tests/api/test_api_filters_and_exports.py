@@ -219,3 +219,15 @@ def test_empty_export_still_has_a_header(client):
     response = client.get(reverse("api:conductivity-export"), {"format": "csv"})
     header = b"".join(response.streaming_content).decode().splitlines()
     assert len(header) == 1 and header[0].startswith("id,")
+
+
+@pytest.mark.parametrize("name", ["separator", "cell", "spectrum"])
+def test_detail_shows_completeness_with_the_missing_items(client, name):
+    from apps.benchmarks.completeness import completeness
+
+    spectrum = SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC, ac_amplitude_mv=None)
+    record = {"separator": spectrum.cell.separator, "cell": spectrum.cell, "spectrum": spectrum}[name]
+    body = client.get(reverse(f"api:{name}-detail", args=[record.pk])).json()
+    expected = completeness(type(record).objects.get(pk=record.pk))
+    assert body["completeness"]["score"] == pytest.approx(expected.score, abs=1e-4)
+    assert body["completeness"]["missing"] == expected.missing and expected.missing
