@@ -140,6 +140,14 @@ class LayerForm(forms.Form):
     thickness_um = forms.FloatField(required=False, label="Thickness (µm)")
     description = forms.CharField(max_length=200, required=False)
 
+    def __init__(self, *args, separators=None, electrodes=None, **kwargs):
+        # Passed through the formset's form_kwargs, so rows added in the browser (empty_form) offer them too.
+        super().__init__(*args, **kwargs)
+        if separators is not None:
+            self.fields["separator"].queryset = separators
+        if electrodes is not None:
+            self.fields["electrode"].queryset = electrodes
+
     def clean_thickness_um(self):
         value = self.cleaned_data.get("thickness_um")
         if value is not None and value <= 0:
@@ -252,3 +260,24 @@ class MaterialForm(forms.Form):
     formula = forms.CharField(max_length=200, required=False)
     family = forms.ChoiceField(choices=MaterialFamily.choices, initial=MaterialFamily.OTHER)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ElectrodeForm(OwnershipMixin, forms.ModelForm):
+    class Meta:
+        model = Electrode
+        fields = [
+            "name",
+            "kind",
+            "active_material",
+            "is_metal_foil",
+            "electrolyte_fraction",
+            "carbon_fraction",
+            "areal_loading_mg_per_cm2",
+            "thickness_um",
+        ]
+        labels = {
+            "electrolyte_fraction": "Electrolyte fraction (0–1)",
+            "carbon_fraction": "Carbon fraction (0–1)",
+            "areal_loading_mg_per_cm2": "Areal loading (mg/cm²)",
+            "thickness_um": "Thickness (µm)",
+        }

@@ -17,6 +17,7 @@ urlpatterns = [
     path("cells/<int:pk>/", views.cell_detail, name="cell-detail"),
     path("cells/<int:pk>/edit/", views.cell_edit, name="cell-edit"),
     path("cells/<int:pk>/plots/", views.cell_plots, name="cell-plots"),
+    path("electrodes/new/", views.electrode_create, name="electrode-create"),
     path("interfaces/", views.interface_list, name="interface-list"),
     path("interfaces/new/", views.interface_edit, name="interface-create"),
     path("interfaces/<int:pk>/", views.interface_detail, name="interface-detail"),

@@ -28,6 +28,7 @@ from .forms import (
     CellForm,
     ComponentFormSet,
     CompareForm,
+    ElectrodeForm,
     EvidenceFormSet,
     InterfaceForm,
     LayerFormSet,
@@ -571,11 +572,13 @@ def cell_edit(request, pk: int | None = None):
     form = CellForm(request.POST or None, instance=cell)
     form.setup_ownership(request.user, editing=cell is not None)
     form.limit_choices(separators=separators, interfaces=visible_interfaces(user=request.user).prefetch_related(None))
-    layers = LayerFormSet(request.POST or None, prefix="layers", initial=_layer_initial(cell) if cell else None)
+    layers = LayerFormSet(
+        request.POST or None,
+        prefix="layers",
+        initial=_layer_initial(cell) if cell else None,
+        form_kwargs={"separators": separators, "electrodes": electrodes},
+    )
     steps = PressureStepFormSet(request.POST or None, prefix="steps", initial=_step_initial(cell) if cell else None)
-    for layer_form in [*layers.forms, layers.empty_form]:
-        layer_form.fields["separator"].queryset = separators
-        layer_form.fields["electrode"].queryset = electrodes
     if request.method == "POST" and form.is_valid() and layers.is_valid() and steps.is_valid():
         fields = {name: form.cleaned_data[name] for name in CellForm.Meta.fields if name != "interfaces"}
         fields.update({k: v for k, v in form.ownership().items() if k != "group"})
@@ -613,6 +616,26 @@ def cell_edit(request, pk: int | None = None):
             **_form_links("cell", cell),
         },
     )
+
+
+@login_required
+def electrode_create(request):
+    """A new electrode (composite or metal foil) for cell layer stacks."""
+    form = ElectrodeForm(request.POST or None)
+    form.setup_ownership(request.user, editing=False)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in ElectrodeForm.Meta.fields}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        try:
+            electrode = catalog_services.create_electrode(user=request.user, group=form.cleaned_data["group"], **fields)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Electrode “{electrode.name}” is available in the cell form's layer stack.")
+            return redirect("catalog:cell-list")
+    return render(request, "catalog/electrode_form.html", {"form": form})
 
 
 # ---------------------------------------------------------------- interfaces

@@ -96,9 +96,15 @@ def test_progress_bar_follows_job_and_page_refreshes_when_done(page, login, memb
 def test_cell_form_adds_pressure_rows_in_the_browser(page, login, screenshot, member, group):
     from apps.catalog.models import Cell
 
+    separator = SeparatorFactory(group=group, visibility=Visibility.GROUP, name="LPSCl pellet")
     login(member)
     page.goto("/cells/new/")
     page.fill("input[name=name]", "Li|LPSCl|Li browser")
+    page.locator("[data-formset=layers] [data-add-row]").click()
+    page.select_option("select[name=layers-0-kind]", "current_collector")
+    page.fill("input[name=layers-0-description]", "steel plunger")
+    page.select_option("select[name=layers-1-kind]", "separator")
+    page.select_option("select[name=layers-1-separator]", str(separator.pk))  # offered in a row added in the browser
     page.select_option("select[name=configuration]", "symmetric")
     steps = page.locator("[data-formset=steps]")
     steps.locator("[data-add-row]").click()
@@ -112,4 +118,5 @@ def test_cell_form_adds_pressure_rows_in_the_browser(page, login, screenshot, me
     page.wait_for_url("**/cells/*/")
     cell = Cell.objects.get(name="Li|LPSCl|Li browser")
     assert [(s.phase, s.pressure_mpa) for s in cell.pressure_steps.all()] == [("densification", 370.0), ("measurement", 10.0)]
+    assert [(layer.kind, layer.separator_id) for layer in cell.layers.all()] == [("current_collector", None), ("separator", separator.pk)]
     page.wait_for_selector("[data-figure=pressure] .main-svg")

@@ -247,3 +247,28 @@ def test_material_without_name_is_refused(client, member):
     response = client.post("/materials/new/", {"name": "", "family": "halide"})
     assert "This field is required" in response.content.decode()
     assert not Material.objects.exists()
+
+
+def test_member_creates_an_electrode_then_uses_it_in_a_layer(client, member, group):
+    from apps.catalog.models import Electrode
+
+    client.force_login(member)
+    response = client.post(
+        "/electrodes/new/",
+        {"name": "Li foil 50 µm", "kind": "anode", "is_metal_foil": "on", "thickness_um": "50", "group": group.pk, "visibility": "group"},
+    )
+    electrode = Electrode.objects.get()
+    assert response.status_code == 302 and electrode.group == group and electrode.is_metal_foil
+    layer_form = client.get("/cells/new/").context["formsets"][0][1].empty_form
+    assert electrode in list(layer_form.fields["electrode"].queryset)
+
+
+def test_electrode_with_fraction_above_one_is_refused(client, member, group):
+    from apps.catalog.models import Electrode
+
+    client.force_login(member)
+    response = client.post(
+        "/electrodes/new/", {"name": "NMC composite", "kind": "cathode", "carbon_fraction": "1.5", "group": group.pk, "visibility": "group"}
+    )
+    assert "less than or equal to 1" in response.content.decode()
+    assert not Electrode.objects.exists()
