@@ -3,6 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
+from apps.catalog.models import Cell
 
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Job, Weighting
 
@@ -24,6 +25,11 @@ class FitProtocolSerializer(serializers.ModelSerializer):
         help_text='Parameter bounds, e.g. {"R1": [1e-3, 1e9]}.',
     )
     weighting = serializers.ChoiceField(choices=Weighting.choices, default=Weighting.MODULUS)
+    applies_to = serializers.ListField(
+        child=serializers.ChoiceField(choices=Cell.Configuration.choices),
+        required=False,
+        help_text="Cell configurations this protocol is meant for.",
+    )
 
     def validate_group(self, group):
         if group is None:

@@ -23,6 +23,20 @@ class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.selector(user=getattr(request, "user", None))
 
 
+def reject_nul_characters(value, path: str = "") -> None:
+    """Raise a validation error naming where a NUL character hides in nested JSON (databases refuse them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError(f"{path or 'value'}: NUL characters are not allowed.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul_characters(str(key), f"{path}.{key}" if path else str(key))
+            reject_nul_characters(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            reject_nul_characters(item, f"{path}[{index}]")
+
+
 class OwnershipFieldsMixin(serializers.Serializer):
     """`group` (id, on write), `group_detail` (read), visibility and embargo of an owned record."""
 

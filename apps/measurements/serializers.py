@@ -9,9 +9,11 @@ from rest_framework import serializers
 from apps.accounts.models import ResearchGroup, Visibility
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
-from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField
+from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField, reject_nul_characters
 
 from .models import Atmosphere, ImpedanceSpectrum, RawFile
+
+MAX_INT32 = 2**31 - 1  # PositiveIntegerField's range on PostgreSQL
 
 CONDITION_FIELDS = [
     "temperature_c", "equilibration_time_min", "atmosphere", "stack_pressure_mpa", "cycle_index", "state_of_charge",
@@ -135,6 +137,7 @@ class ConditionsField(serializers.Field):
                 self.fail("invalid")
         if not isinstance(data, dict):
             self.fail("invalid")
+        reject_nul_characters(data)
         return data
 
     def to_representation(self, value):
@@ -158,7 +161,7 @@ class UploadSerializer(OwnershipOverrideSerializer):
     temperature_c = serializers.FloatField(required=False, help_text="Shortcut for conditions.temperature_c.")
     stack_pressure_mpa = serializers.FloatField(required=False, help_text="Shortcut for conditions.stack_pressure_mpa.")
     atmosphere = serializers.ChoiceField(choices=Atmosphere.choices, required=False)
-    cycle_index = serializers.IntegerField(required=False, min_value=0)
+    cycle_index = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT32)
     label = serializers.CharField(required=False, max_length=200)
 
     SHORTCUTS = ("temperature_c", "stack_pressure_mpa", "atmosphere", "cycle_index", "label")
@@ -202,7 +205,7 @@ class BulkSpectrumSerializer(serializers.Serializer):
     equilibration_time_min = serializers.FloatField(required=False)
     atmosphere = serializers.ChoiceField(choices=Atmosphere.choices, required=False)
     stack_pressure_mpa = serializers.FloatField(required=False, min_value=0)
-    cycle_index = serializers.IntegerField(required=False, min_value=0)
+    cycle_index = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT32)
     state_of_charge = serializers.FloatField(required=False, min_value=0, max_value=1)
     elapsed_time_h = serializers.FloatField(required=False)
     dc_bias_v = serializers.FloatField(required=False)
@@ -215,13 +218,20 @@ class BulkSpectrumSerializer(serializers.Serializer):
     embargo_until = serializers.DateField(required=False, allow_null=True)
 
 
+    def validate_metadata(self, metadata):
+        reject_nul_characters(metadata)
+        return metadata
+
+
 class BulkCreateSerializer(serializers.Serializer):
     cell = VisiblePrimaryKeyField(selector=visible_cells, help_text="The cell every spectrum belongs to (id).")
     spectra = BulkSpectrumSerializer(many=True, allow_empty=False)
 
 
 class FitRequestSerializer(serializers.Serializer):
-    protocol = serializers.IntegerField(required=False, help_text="Fit under this protocol (id).")
+    protocol = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Fit under this protocol (id)."
+    )
     circuit = serializers.CharField(
         required=False, max_length=300, help_text="Or fit this circuit (impedance.py syntax), e.g. R0-p(R1,CPE1)."
     )

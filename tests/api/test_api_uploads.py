@@ -189,3 +189,17 @@ def test_upload_then_analysis_gives_a_conductivity_the_api_serves(client_for, ce
         # σ = L / (R·A) with the separator's thickness (cm) and area (cm²)
         expected = (row["thickness_um"] * 1e-4) / (row["resistance_ohm"] * row["area_cm2"])
         assert row["conductivity_s_per_cm"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_nul_character_in_metadata_is_a_400_naming_where(client_for, cell):
+    spectrum = {**_arrays(), "metadata": {"operator": {"name": "a\x00b"}}}
+    response = client_for("member").post(reverse(BULK), {"cell": cell.pk, "spectra": [spectrum]}, format="json")
+    assert response.status_code == 400
+    assert "operator.name" in response.json()["error"]["fields"]["spectra[0].metadata"][0]
+
+
+def test_cycle_index_beyond_the_database_range_is_a_400(client_for, cell):
+    spectrum = {**_arrays(), "cycle_index": 2**40}
+    response = client_for("member").post(reverse(BULK), {"cell": cell.pk, "spectra": [spectrum]}, format="json")
+    assert response.status_code == 400
+    assert "spectra[0].cycle_index" in response.json()["error"]["fields"]
