@@ -56,7 +56,7 @@ def member_token(member):
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(method="GET")
 OPERATIONS = {result.ok().label: result.ok() for result in schema.get_all_operations()}
 BOUNDED = settings(
-    max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
 )
 
 
