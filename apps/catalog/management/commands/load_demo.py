@@ -34,11 +34,23 @@ class Command(BaseCommand):
         result = load_demo(instrument_files=instrument_files, progress=self.stdout.write)
         made = ", ".join(f"{n} {what}" for what, n in result.created.items() if n) or "nothing new (already loaded)"
         self.stdout.write(f"Created: {made}.")
+        self._import_literature()
         if analyse == "queue":
             self._queue(result)
         elif analyse == "now":
             self._analyse_now(result)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {time.monotonic() - started:.1f} s."))
+
+    def _import_literature(self) -> None:
+        """Published conductivities (OBELiX) drawn behind the demo's own results on the dashboard."""
+        from apps.benchmarks.services import default_literature_path, import_literature
+
+        path = default_literature_path()
+        if not path.exists():
+            self.stdout.write(f"Literature values skipped: {path} not found (set LITERATURE_CSV).")
+            return
+        report = import_literature(path)
+        self.stdout.write(f"Literature values: {report.total} in {path.name} ({report.created} new).")
 
     @staticmethod
     def _unanalysed(spectrum_ids: list[int]) -> list[int]:
