@@ -272,3 +272,48 @@ def test_electrode_with_fraction_above_one_is_refused(client, member, group):
     )
     assert "less than or equal to 1" in response.content.decode()
     assert not Electrode.objects.exists()
+
+
+def test_edit_cell_keeps_rows_and_replaces_them_on_save(client, member, group):
+    from apps.catalog.models import PressureStep
+    from tests.factories import CellFactory, CellLayerFactory, PressureStepFactory
+
+    separator = SeparatorFactory(group=group)
+    cell = CellFactory(group=group, separator=separator)
+    CellLayerFactory(cell=cell, position=0, kind="separator", separator=separator)
+    PressureStepFactory(cell=cell, position=0, phase="densification", pressure_mpa=300.0)
+    client.force_login(member)
+    form = client.get(f"/cells/{cell.pk}/edit/")
+    layers, steps = (fs for _, fs in form.context["formsets"])
+    assert layers.initial == [{"kind": "separator", "separator": separator.pk, "electrode": None, "material": None, "thickness_um": None, "description": ""}]
+    assert steps.initial[0]["pressure_mpa"] == 300.0
+    data = cell_post(group, separator, name="renamed cell")
+    data.pop("group")
+    response = client.post(f"/cells/{cell.pk}/edit/", data)
+    assert response.status_code == 302
+    cell.refresh_from_db()
+    assert cell.name == "renamed cell" and cell.layers.count() == 3
+    assert list(PressureStep.objects.filter(cell=cell).values_list("pressure_mpa", flat=True)) == [370.0, 10.0]
+
+
+def test_edit_interface_replaces_evidence(client, member, group):
+    from tests.factories import InterfaceEvidenceFactory, InterfaceFactory
+
+    a, b = MaterialFactory(name="Li"), MaterialFactory(name="LLZO")
+    interface = InterfaceFactory(group=group, material_a=a, material_b=b)
+    InterfaceEvidenceFactory(interface=interface, technique="xps", assigned_species="Li2CO3")
+    client.force_login(member)
+    assert client.get(f"/interfaces/{interface.pk}/edit/").context["formsets"][0][1].initial[0]["technique"] == "xps"
+    data = interface_post(group, a, b)
+    data.pop("group")
+    assert client.post(f"/interfaces/{interface.pk}/edit/", data).status_code == 302
+    assert sorted(interface.evidence.values_list("technique", flat=True)) == ["dft", "nmr"]
+
+
+@pytest.mark.parametrize("who,shows_edit", [("member", True), ("outsider", False), ("anonymous", False)])
+def test_edit_button_only_for_group_members(client, member, outsider, group, who, shows_edit):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    if who != "anonymous":
+        client.force_login(member if who == "member" else outsider)
+    body = client.get(f"/separators/{separator.pk}/").content.decode()
+    assert (f"/separators/{separator.pk}/edit/" in body) is shows_edit

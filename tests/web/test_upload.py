@@ -159,3 +159,10 @@ def test_stale_previews_are_swept(client, member, instrument_files, settings):
     os.utime(path, (two_days_ago, two_days_ago))
     preview(client, instrument_files / "exampleDataGamry.DTA")
     assert not os.path.exists(path)
+
+
+def test_upload_page_says_to_create_a_cell_first_when_user_has_none(client, outsider):
+    client.force_login(outsider)
+    response = client.get("/upload/")
+    assert response.context["has_cells"] is False
+    assert "Create a cell" in response.content.decode()
