@@ -193,6 +193,7 @@ SPECTACULAR_SETTINGS = {
         "FitStatusEnum": "apps.analysis.models.FitStatus",
         "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
         "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",
+        "CellConfigurationEnum": "apps.catalog.models.Cell.Configuration",
     },
 }
 
