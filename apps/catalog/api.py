@@ -92,8 +92,12 @@ class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
     ordering_fields = OWNED_ORDERING
 
     def reread(self, record):
-        """The record as the list shows it (annotated, prefetched), after a write."""
-        return self.get_queryset().get(pk=record.pk)
+        """The record as the list shows it (annotated, prefetched), after a write.
+
+        A writer who just made the record private to others (a member who is not
+        its uploader) no longer sees it through the selector: answer with what was saved.
+        """
+        return self.get_queryset().filter(pk=record.pk).first() or record
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

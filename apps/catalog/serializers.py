@@ -150,7 +150,8 @@ class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
         many=True, required=False, help_text="Stack-pressure history, densification first, measurement last."
     )
     measurement_pressure_mpa = serializers.FloatField(read_only=True, allow_null=True)
-    n_spectra = serializers.IntegerField(read_only=True, help_text="Spectra of this cell visible to you.")
+    # No annotation only when the cell itself is hidden from the writer, so none of its spectra are visible.
+    n_spectra = serializers.IntegerField(read_only=True, default=0, help_text="Spectra of this cell visible to you.")
     source_doi = serializers.CharField(source="source.doi", read_only=True, allow_null=True)
 
     class Meta:

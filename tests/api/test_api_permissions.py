@@ -265,3 +265,15 @@ def test_raw_file_download_answers_whatever_the_client_accepts(client_for, group
     response = client_for("anonymous").get(reverse("api:rawfile-download", args=[raw.pk]), HTTP_ACCEPT=accept)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"1,2,3\n"
+
+
+@pytest.mark.parametrize("resource", WRITABLE)
+def test_member_who_makes_a_record_private_gets_200_and_then_no_longer_sees_it(client_for, group, uploader, resource):
+    record = RESOURCES[resource]("group", group, uploader)
+    client = client_for("member")
+    url = reverse(f"api:{resource}-detail", args=[record.pk])
+    response = client.patch(url, {"visibility": "private"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["visibility"] == "private"
+    assert client.get(url).status_code == 404
+    assert client_for("owner").get(url).status_code == 200
