@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,7 +25,7 @@ class ArrheniusSeries:
     vtf_b_k: float | None = None
     vtf_t0_k: float | None = None
     line_label: str = ""
-    extra: dict = field(default_factory=dict)
+    show_points: bool = True  # False: a second model line over points another series already draws
 
 
 def arrhenius_line_s_per_cm(series: ArrheniusSeries, temperatures_c: np.ndarray) -> np.ndarray | None:
@@ -59,19 +59,20 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
         sigma = np.array([p[1] for p in s.points], dtype=float)
         err = np.array([p[2] if len(p) > 2 and p[2] is not None else 0.0 for p in s.points], dtype=float)
         all_sigma.extend(float(v) for v in sigma if v > 0)
-        fig.add_trace(
-            go.Scatter(
-                x=(1000.0 / (t + KELVIN)).tolist(),
-                y=sigma.tolist(),
-                # On a log axis a lower bar reaching zero would be infinite: stop it at 10 % of the value.
-                error_y=dict(type="data", array=err.tolist(), arrayminus=np.minimum(err, 0.9 * sigma).tolist(), visible=bool(err.any())),
-                mode="markers",
-                name=s.label,
-                marker=dict(color=colour, size=8),
-                customdata=t.tolist(),
-                hovertemplate="%{customdata:.1f} °C<br>σ %{y:.3e} S/cm<extra>%{fullData.name}</extra>",
+        if s.show_points:
+            fig.add_trace(
+                go.Scatter(
+                    x=(1000.0 / (t + KELVIN)).tolist(),
+                    y=sigma.tolist(),
+                    # On a log axis a lower bar reaching zero would be infinite: stop it at 10 % of the value.
+                    error_y=dict(type="data", array=err.tolist(), arrayminus=np.minimum(err, 0.9 * sigma).tolist(), visible=bool(err.any())),
+                    mode="markers",
+                    name=s.label,
+                    marker=dict(color=colour, size=8),
+                    customdata=t.tolist(),
+                    hovertemplate="%{customdata:.1f} °C<br>σ %{y:.3e} S/cm<extra>%{fullData.name}</extra>",
+                )
             )
-        )
         t_line = np.linspace(min(t.min(), 25.0), max(t.max(), 25.0), 60)
         line = arrhenius_line_s_per_cm(s, t_line)
         if line is not None:
@@ -81,7 +82,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
                     y=[float(v) if np.isfinite(v) and v > 0 else None for v in line],
                     mode="lines",
                     name=s.line_label or f"{s.label} fit",
-                    line=dict(color=colour, dash="dash"),
+                    line=dict(color=colour, dash="dash" if s.show_points else "dot"),
                 )
             )
     fig.add_vline(x=1000.0 / (25.0 + KELVIN), line_dash="dot", line_color="#999", annotation_text="25 °C")
@@ -92,7 +93,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
     return fig
 
 
-def log_range(values: Sequence[float], *, outlier_decades: float = 3.0, pad_decades: float = 0.4) -> list[float] | None:
+def log_range(values: Sequence[float], *, outlier_decades: float = 5.0, pad_decades: float = 0.4) -> list[float] | None:
     """log10 axis range covering the values, ignoring points more than `outlier_decades` from the median.
 
     One failed fit (σ off by many decades) must not flatten every other series to a line.

@@ -222,6 +222,12 @@ def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeri
         .filter(separator=separator, form__in=["sigma_t", "sigma"])
         .order_by("-protocol__is_standard", "-form")
     }
+    vtf_fits = {
+        a.kind: a
+        for a in visible_arrhenius_fits(user=user)
+        .filter(separator=separator, form="vtf")
+        .order_by("-protocol__is_standard")
+    }
     series = []
     labels = dict(ConductivityKind.choices)
     for kind, points in by_kind.items():
@@ -233,6 +239,20 @@ def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeri
                 err = f" ± {fit.activation_energy_stderr_ev:.3f}" if fit.activation_energy_stderr_ev is not None else ""
                 s.line_label = f"{labels.get(kind, kind)} fit: Ea = {fit.activation_energy_ev:.3f}{err} eV"
         series.append(s)
+        vtf = vtf_fits.get(kind)
+        if vtf is not None and vtf.prefactor and vtf.vtf_b_k is not None and vtf.vtf_t0_k is not None:
+            series.append(
+                plots.ArrheniusSeries(
+                    label=s.label,
+                    points=points,
+                    form="vtf",
+                    prefactor=vtf.prefactor,
+                    vtf_b_k=vtf.vtf_b_k,
+                    vtf_t0_k=vtf.vtf_t0_k,
+                    line_label=f"{labels.get(kind, kind)} VTF fit: B = {vtf.vtf_b_k:.0f} K, T0 = {vtf.vtf_t0_k:.0f} K",
+                    show_points=False,
+                )
+            )
     if not series:
         # Fits computed elsewhere (e.g. imported points) still deserve a plot.
         for kind, fit in stored.items():

@@ -181,3 +181,24 @@ def test_bad_fit_request_explained_and_nothing_queued(client, member, records, s
 def test_outsider_cannot_request_fit_of_hidden_spectrum(client, outsider, records):
     client.force_login(outsider)
     assert client.post(f"/spectra/{records[Visibility.GROUP]['spectrum'].pk}/fit/", {"circuit": "R0-C1"}).status_code == 404
+
+
+def test_arrhenius_line_follows_the_stored_fit():
+    """σT = A·exp(−Ea/kT): at 25 °C the drawn σ equals A/T·exp(−Ea/kT) exactly."""
+    import numpy as np
+
+    from apps.catalog.plots import K_B_EV_PER_K, ArrheniusSeries, arrhenius_line_s_per_cm
+
+    series = ArrheniusSeries(label="x", points=[(25.0, 1e-3, None)], form="sigma_t", activation_energy_ev=0.4, prefactor=1e5)
+    t_k = 298.15
+    expected = 1e5 / t_k * np.exp(-0.4 / (K_B_EV_PER_K * t_k))
+    assert arrhenius_line_s_per_cm(series, np.array([25.0]))[0] == pytest.approx(expected, rel=1e-12)
+    vtf = ArrheniusSeries(label="x", points=[], form="vtf", prefactor=10.0, vtf_b_k=1000.0, vtf_t0_k=200.0)
+    assert arrhenius_line_s_per_cm(vtf, np.array([25.0]))[0] == pytest.approx(10.0 * t_k**-0.5 * np.exp(-1000.0 / 98.15), rel=1e-12)
+
+
+def test_arrhenius_axis_ignores_a_point_many_decades_off():
+    from apps.catalog.plots import log_range
+
+    low, high = log_range([1e-4, 2e-4, 5e-4, 1e-3, 1e5])
+    assert low == pytest.approx(-4.4) and high == pytest.approx(-2.6)
