@@ -356,9 +356,8 @@ def _preview_context(name: str, data: bytes) -> dict:
                 "metadata": sorted((k, v) for k, v in item.metadata.items() if not isinstance(v, (list, dict))),
             }
         )
-    label = name if len(parsed) == 1 else f"{name}"
     figure = plots.nyquist_figure(
-        [(f"{label} #{p.index + 1}", np.asarray(p.frequencies_hz), np.asarray(p.impedance_ohm)) for p in parsed],
+        [(f"{name} #{p.index + 1}", np.asarray(p.frequencies_hz), np.asarray(p.impedance_ohm)) for p in parsed],
         title="Parsed spectra (nothing stored yet)",
     )
     return {
