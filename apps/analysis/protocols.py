@@ -29,7 +29,9 @@ The rule (``select_standard_protocol_name``), in order:
      −Z'' is largest at the highest measured frequency — so the apex of
      the bulk arc lies beyond the window; or only one arc is seen and it
      starts from an offset larger than a tenth of its width (an unresolved
-     bulk arc, not lead resistance): → ``BLOCKING_PELLET_BULK_BEYOND``,
+     bulk arc, not lead resistance); or no arc apex is inside the window
+     at all (only an offset and the electrode spike, as in a hot sulfide
+     pellet): → ``BLOCKING_PELLET_BULK_BEYOND``,
      ``R0-p(R1,CPE1)-CPE2`` with R0 the bulk, R1 the grain boundaries.
    * Otherwise (the bulk apex is inside the window) → ``BLOCKING_PELLET``,
      ``R0-p(R1,CPE1)-p(R2,CPE2)-CPE3``: R0 leads, R1 bulk, R2 grain
@@ -144,6 +146,11 @@ def select_standard_protocol_name(
         return HYBRID_OR_POLYMER
     shape = spectrum_shape(frequencies_hz, impedance_ohm)
     if shape.apex_beyond_top:
+        return BLOCKING_PELLET_BULK_BEYOND
+    if shape.n_apexes == 0:
+        # No arc apex inside the window at all (a hot or highly conducting pellet: an offset and the
+        # electrode spike): the arcs of the two-arc model would have nothing to fit and wander into
+        # the spike, so the intercept is the resistance.
         return BLOCKING_PELLET_BULK_BEYOND
     if shape.n_apexes <= 1 and shape.offset_share > BULK_OFFSET_SHARE:
         return BLOCKING_PELLET_BULK_BEYOND

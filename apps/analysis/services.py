@@ -454,10 +454,23 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
                     )
         elements[element.name] = entry
 
+    # An arc fitted where the electrode spike is larger than the whole arc is not seen in the data:
+    # its R is free (a blocking cell's spike hides any small R‖CPE beneath it), so it is not counted
+    # in a conductivity, whatever its role.
+    hidden = _arcs_hidden_by_electrode(circuit, roles, params, elements)
+    if hidden:
+        flags.append("arc_hidden_under_electrode_spike")
+        details["arc_hidden_under_electrode_spike"] = "; ".join(
+            f"{name} ({elements[name]['role']}, {params[name]:.3g} Ω) lies under the electrode spike "
+            f"and is left out of the conductivity" for name in hidden
+        )
+        for name in hidden:
+            elements[name]["hidden_under_electrode_spike"] = True
+
     # Resistances per conductivity kind, with the error of the sum from the covariance.
     resistances: dict[str, tuple[float, float]] = {}
     for kind, kind_roles in protocol_rules.CONDUCTIVITY_ROLES.items():
-        members = [n for n in elements if elements[n]["role"] in kind_roles]
+        members = [n for n in elements if elements[n]["role"] in kind_roles and n not in hidden]
         if not members:
             continue
         g = np.zeros(len(names))
@@ -511,6 +524,29 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     if missing:
         derived["conductivity_skipped"] = f"No conductivity: {missing}."
     return _Derived(derived=derived, flags=sorted(set(flags)), resistances=resistances)
+
+
+def _arcs_hidden_by_electrode(circuit, roles: dict, params: dict, elements: dict) -> list[str]:
+    """Names of the conductivity arcs (R of an R‖CPE) buried under the electrode elements' impedance."""
+    from apps.analysis.eis import derived as eis_derived
+    from apps.analysis.eis.circuits import circuit_impedance
+
+    electrode = [el for el in circuit.elements if roles.get(el.name) == "electrode"]
+    if not electrode:
+        return []
+    conductivity_roles = set().union(*protocol_rules.CONDUCTIVITY_ROLES.values())
+    hidden = []
+    for name, entry in elements.items():
+        f_apex = entry.get("apex_frequency_hz")
+        if entry["role"] not in conductivity_roles or not f_apex or not math.isfinite(f_apex):
+            continue
+        z_series = sum(
+            circuit_impedance(el.name, {p: params[p] for p in el.parameter_names}, np.array([f_apex]))[0]
+            for el in electrode
+        )
+        if eis_derived.arc_hidden_by_series_impedance(params[name], abs(z_series)):
+            hidden.append(name)
+    return hidden
 
 
 def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]]:
@@ -684,6 +720,20 @@ def _vtf_row_fields(temperatures_c: np.ndarray, sigma: np.ndarray) -> dict:
     }
 
 
+#: Cell configurations whose spectra measure the separator alone (None: not stated).
+BLOCKING_CONFIGURATIONS = ("blocking", None, "")
+#: Distinct temperatures nearest 25 °C (in 1/T) a polymer's local Arrhenius fit uses.
+ARRHENIUS_LOCAL_POINTS = 3
+
+
+def _points_around(temperatures_c: np.ndarray, n_temperatures: int, at_c: float = 25.0) -> np.ndarray:
+    """Indices of the points at the ``n_temperatures`` distinct temperatures nearest ``at_c`` in 1/T."""
+    distinct = np.unique(np.round(temperatures_c, 3))
+    distance = np.abs(1.0 / (distinct + 273.15) - 1.0 / (at_c + 273.15))
+    chosen = distinct[np.argsort(distance, kind="stable")[:n_temperatures]]
+    return np.flatnonzero(np.isin(np.round(temperatures_c, 3), chosen))
+
+
 @transaction.atomic
 def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
     """Arrhenius fits of a separator from its cells' succeeded standard fits that have a temperature.
@@ -711,9 +761,21 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
     rows = (
         Conductivity.objects.filter(fit_id__in=list(latest_fit_of.values()))
         .values_list("fit__protocol_id", "kind", "spectrum__temperature_c", "conductivity_s_per_cm",
-                     "conductivity_stderr_s_per_cm")
+                     "conductivity_stderr_s_per_cm", "spectrum__cell__configuration")
         .order_by("kind", "spectrum__temperature_c", "pk")
     )
+    # A blocking cell is the measurement made for the separator's conductivity. A symmetric cell's
+    # or a full cell's high-frequency intercept also holds leads and contact resistance, and such
+    # cells are usually measured at one temperature many times, which would outweigh the series:
+    # they count only for a kind no blocking cell gives a temperature series of.
+    blocking_temperatures: dict[str, set[float]] = {}
+    for _, kind, t_c, _, _, configuration in rows:
+        if configuration in BLOCKING_CONFIGURATIONS:
+            blocking_temperatures.setdefault(kind, set()).add(round(t_c, 3))
+    rows = [
+        row[:5] for row in rows
+        if row[5] in BLOCKING_CONFIGURATIONS or len(blocking_temperatures.get(row[1], ())) < 3
+    ]
     # The pellet protocols share the meaning of their kinds, and a heated pellet's bulk arc leaves
     # the window (the rule then switches protocol): a kind's series spans the standard protocols.
     # The row is filed under the protocol that gave most of its points.
@@ -745,9 +807,17 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
             "engine_version": engine_version(),
         }
         forms: dict[str, dict] = {}
+        # A polymer's σ(T) is curved (glass transition, melting of crystalline PEO near 60 °C): a
+        # straight line through the whole series misses σ(25 °C) by a factor of two or three. Its
+        # Arrhenius forms are fitted to the points around 25 °C (an apparent, local Ea), and its
+        # σ(25 °C) is read from the measured points (interpolated in ln σ against 1/T).
+        local = _points_around(t, ARRHENIUS_LOCAL_POINTS) if polymer else np.arange(t.size)
+        sigma_25_measured = eis_derived.interpolate_log_conductivity(t, sigma) if polymer else None
         for form in (ArrheniusForm.SIGMA_T, ArrheniusForm.SIGMA):
             try:
-                res = eis_derived.fit_arrhenius(t, sigma, stderr, form=str(form))
+                res = eis_derived.fit_arrhenius(
+                    t[local], sigma[local], None if stderr is None else stderr[local], form=str(form)
+                )
             except ValueError as exc:
                 logger.info("Arrhenius %s of separator %s (%s) skipped: %s", form, separator_id, kind, exc)
                 continue
@@ -758,12 +828,20 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
                 "sigma_25c_s_per_cm": res.sigma_25c_s_per_cm,
                 "sigma_25c_ci_low_s_per_cm": res.sigma_25c_ci95_s_per_cm[0],
                 "sigma_25c_ci_high_s_per_cm": res.sigma_25c_ci95_s_per_cm[1], "r_squared": res.r_squared,
+                "temperature_min_c": float(t[local].min()), "temperature_max_c": float(t[local].max()),
+                "n_points": int(local.size),
             }
         if polymer and n_temperatures >= 4:
             try:
                 forms[ArrheniusForm.VTF] = _vtf_row_fields(t, sigma)
             except (ValueError, RuntimeError) as exc:
                 logger.info("VTF of separator %s (%s) skipped: %s", separator_id, kind, exc)
+        if sigma_25_measured is not None:
+            for values in forms.values():
+                values.update({
+                    "sigma_25c_s_per_cm": sigma_25_measured, "sigma_25c_ci_low_s_per_cm": None,
+                    "sigma_25c_ci_high_s_per_cm": None,
+                })
         for form, values in forms.items():
             clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
             row, _ = ArrheniusFit.objects.update_or_create(

@@ -16,8 +16,8 @@ from scipy.optimize import curve_fit
 __all__ = [
     "K_B_EV_PER_K", "EPSILON_0_F_PER_CM", "ArrheniusResult", "Conductivity", "VTFResult",
     "area_specific_resistance", "assign_arc", "brug_capacitance", "conductivity",
-    "effective_capacitance_rq", "electronic_conductivity", "fit_arrhenius", "fit_vtf",
-    "relative_permittivity",
+    "arc_hidden_by_series_impedance", "effective_capacitance_rq", "electronic_conductivity", "fit_arrhenius",
+    "fit_vtf", "interpolate_log_conductivity", "relative_permittivity",
 ]
 
 #: Boltzmann constant, eV/K (CODATA 2018, exact).
@@ -34,6 +34,18 @@ def effective_capacitance_rq(r_ohm: float, q: float, n: float) -> float:
     Corrosion 57 (2001) 747, and Brug et al. (1984) for the parallel case.
     """
     return float(q ** (1.0 / n) * r_ohm ** ((1.0 - n) / n))
+
+
+def arc_hidden_by_series_impedance(r_ohm: float, series_impedance_abs_ohm: float) -> bool:
+    """True when an R‖CPE arc is buried under an element in series with it (an electrode spike).
+
+    An arc of diameter R is only seen where it stands out of the rest of the
+    spectrum: if |Z| of the series element at the arc's apex frequency
+    (f = 1 / (2π τ), τ = (R Q)^(1/n)) is larger than R, the whole arc is a
+    ripple on that element and its R is not determined by the data (any R
+    that small fits within the noise).
+    """
+    return bool(series_impedance_abs_ohm > r_ohm)
 
 
 def brug_capacitance(q: float, n: float, r_series_ohm: float, r_parallel_ohm: float) -> float:
@@ -287,3 +299,27 @@ def fit_vtf(temperatures_c, conductivities) -> VTFResult:
         t0_k_stderr=float(se[2]), pseudo_activation_energy_ev=float(K_B_EV_PER_K * b),
         pseudo_activation_energy_stderr_ev=float(K_B_EV_PER_K * se[1]),
     )
+
+
+def interpolate_log_conductivity(temperatures_c, conductivities_s_per_cm, at_c: float = 25.0) -> float | None:
+    """σ at ``at_c`` read from the measured points: the geometric mean of the points measured there
+    (within 0.5 K), else linear interpolation of ln σ in 1/T between the two bracketing
+    temperatures; None when ``at_c`` lies outside the measured range.
+
+    Unlike a straight Arrhenius line through the whole series, this holds across a melting or
+    glass transition (a polymer's σ(T) is curved), because it uses only the neighbouring points.
+    """
+    t_c = np.asarray(temperatures_c, float)
+    ln_sig = np.log(np.asarray(conductivities_s_per_cm, float))
+    if t_c.size == 0 or not (t_c.min() - 0.5 <= at_c <= t_c.max() + 0.5):
+        return None
+    at = np.abs(t_c - at_c) <= 0.5
+    if np.any(at):
+        return float(np.exp(np.mean(ln_sig[at])))
+    below, above = t_c < at_c, t_c > at_c
+    t_lo = t_c[below].max()
+    t_hi = t_c[above].min()
+    y_lo = float(np.mean(ln_sig[t_c == t_lo]))
+    y_hi = float(np.mean(ln_sig[t_c == t_hi]))
+    x_lo, x_hi, x = (1.0 / (v + _ZERO_C_IN_K) for v in (t_lo, t_hi, at_c))
+    return float(np.exp(y_lo + (y_hi - y_lo) * (x - x_lo) / (x_hi - x_lo)))
