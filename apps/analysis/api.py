@@ -47,6 +47,11 @@ def job_accepted(job, request) -> Response:
         description="Standard protocols (used for benchmarks) and the protocols of your groups.",
     ),
     retrieve=extend_schema(summary="One fit protocol"),
+    partial_update=extend_schema(
+        summary="Edit a protocol that has not been used yet",
+        description="Once a protocol has fitted a spectrum its fitting fields are frozen (400): make a new "
+        "version with `versions/` instead. Name and group cannot be changed.",
+    ),
     create=extend_schema(
         summary="Create a protocol of your group",
         description="Version 1 of a new protocol; the circuit uses impedance.py syntax. Use `versions` to change one.",
@@ -63,8 +68,11 @@ def job_accepted(job, request) -> Response:
         ],
     ),
 )
-class FitProtocolViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class FitProtocolViewSet(
+    ApiViewMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
     serializer_class = FitProtocolSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_class = FitProtocolFilterSet
     search_fields = ["name", "description", "circuit"]
     ordering_fields = ["name", "version", "created_at", "pk"]
@@ -76,6 +84,11 @@ class FitProtocolViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         data = dict(serializer.validated_data)
         require_group_member(self.request.user, data["group"])
         protocol = services.create_protocol(user=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=protocol.pk)
+
+    def perform_update(self, serializer):
+        changes = {k: v for k, v in serializer.validated_data.items() if k not in {"name", "group"}}
+        protocol = services.update_protocol(protocol=serializer.instance, user=self.request.user, **changes)
         serializer.instance = self.get_queryset().get(pk=protocol.pk)
 
     @extend_schema(

@@ -141,3 +141,37 @@ def test_standard_protocol_refit_is_refused_to_ordinary_members(client_for, stan
     standard = standard_protocols.first()
     response = client_for("member").post(reverse("api:protocol-refit", args=[standard.pk]))
     assert response.status_code == 403
+
+
+def test_unused_protocol_can_be_edited_by_its_group(client_for, group):
+    protocol = FitProtocolFactory(group=group)
+    response = client_for("member").patch(
+        reverse("api:protocol-detail", args=[protocol.pk]), {"description": "for thin films"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    protocol.refresh_from_db()
+    assert protocol.description == "for thin films"
+
+
+def test_used_protocol_refuses_a_new_circuit(client_for, group):
+    from tests.api.factories import FitResultFactory
+
+    protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,C1)")
+    FitResultFactory(protocol=protocol, spectrum__group=group)
+    response = client_for("member").patch(
+        reverse("api:protocol-detail", args=[protocol.pk]), {"circuit": "R0-p(R1,CPE1)", "element_roles": {}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "new version" in response.json()["error"]["message"]
+    protocol.refresh_from_db()
+    assert protocol.circuit == "R0-p(R1,C1)"
+
+
+@pytest.mark.parametrize("role,expected", [("anonymous", 401), ("outsider", 404), ("member", 200)])
+def test_protocol_edit_is_for_its_group(client_for, group, role, expected):
+    protocol = FitProtocolFactory(group=group)
+    response = client_for(role).patch(
+        reverse("api:protocol-detail", args=[protocol.pk]), {"description": "x"}, format="json"
+    )
+    assert response.status_code == expected
