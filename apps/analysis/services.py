@@ -444,15 +444,29 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
                 assignment = eis_derived.assign_arc(c_eff, thickness_cm, area_cm2)
                 entry["capacitance_normalised_f_per_cm"] = c_eff * thickness_cm / area_cm2
                 entry["assignment"] = assignment
-                role = entry["role"]
-                if role in _EXPECTED_ASSIGNMENT and assignment not in _EXPECTED_ASSIGNMENT[role]:
-                    flags.append("assignment_at_odds_with_role")
-                    details.setdefault("assignment_at_odds_with_role", "")
-                    details["assignment_at_odds_with_role"] += (
-                        f"{element.name} is fitted as {role} but its capacitance "
-                        f"({entry['capacitance_normalised_f_per_cm']:.2g} F/cm) suggests {assignment}. "
-                    )
         elements[element.name] = entry
+
+    # The bulk-beyond layout (bare intercept = bulk, one arc = grain boundary) is chosen from the shape;
+    # when the fitted arc has a bulk capacitance (Irvine, Sinclair & West 1990) the arc *is* the bulk —
+    # its apex merely sits near the top of the window — and the intercept is only leads and contacts.
+    reassigned = _bulk_arc_mislabelled(elements, capacitive_of)
+    if reassigned:
+        intercept, arc = reassigned
+        elements[intercept]["role"], elements[arc]["role"] = "series", "bulk"
+        flags.append("roles_reassigned_by_capacitance")
+        details["roles_reassigned_by_capacitance"] = (
+            f"{arc} has a bulk capacitance ({elements[arc]['capacitance_normalised_f_per_cm']:.2g} F/cm), so it is "
+            f"counted as bulk and {intercept} as leads and contacts"
+        )
+    for name, entry in elements.items():
+        role, assignment = entry["role"], entry.get("assignment")
+        if assignment and role in _EXPECTED_ASSIGNMENT and assignment not in _EXPECTED_ASSIGNMENT[role]:
+            flags.append("assignment_at_odds_with_role")
+            details.setdefault("assignment_at_odds_with_role", "")
+            details["assignment_at_odds_with_role"] += (
+                f"{name} is fitted as {role} but its capacitance "
+                f"({entry['capacitance_normalised_f_per_cm']:.2g} F/cm) suggests {assignment}. "
+            )
 
     # An arc fitted where the electrode spike is larger than the whole arc is not seen in the data:
     # its R is free (a blocking cell's spike hides any small R‖CPE beneath it), so it is not counted
@@ -483,7 +497,8 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     at_bound = []
     for name in names:
         element_name = name.split("_")[0]
-        if roles.get(element_name) in _ROLES_NOT_CHECKED_AT_BOUND:
+        role = elements[element_name]["role"] if element_name in elements else roles.get(element_name)
+        if role in _ROLES_NOT_CHECKED_AT_BOUND:
             continue
         low, high = bounds[name]
         value = params[name]
@@ -524,6 +539,23 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     if missing:
         derived["conductivity_skipped"] = f"No conductivity: {missing}."
     return _Derived(derived=derived, flags=sorted(set(flags)), resistances=resistances)
+
+
+def _bulk_arc_mislabelled(elements: dict, capacitive_of: dict) -> tuple[str, str] | None:
+    """(intercept, arc) when the only bulk resistance is a bare intercept, the only grain-boundary arc has a
+    bulk capacitance, and the intercept is at most a tenth of the arc (leads); None otherwise."""
+    bare_bulk = [n for n, e in elements.items() if e["role"] == "bulk" and n not in capacitive_of]
+    bulk_arcs = [n for n, e in elements.items() if e["role"] == "bulk" and n in capacitive_of]
+    gb_arcs = [n for n, e in elements.items() if e["role"] == "grain_boundary" and n in capacitive_of]
+    if not (len(bare_bulk) == 1 and not bulk_arcs and len(gb_arcs) == 1):
+        return None
+    intercept, arc = bare_bulk[0], gb_arcs[0]
+    # Only an intercept small beside the arc is leads; a larger one holds an unresolved bulk arc of its own
+    # (the fitted arc then mixes the bulk arc's tail with the grain boundaries, and its capacitance says little).
+    small = elements[intercept]["resistance_ohm"] <= protocol_rules.BULK_OFFSET_SHARE * elements[arc]["resistance_ohm"]
+    if small and elements[arc].get("assignment") == "bulk":
+        return intercept, arc
+    return None
 
 
 def _arcs_hidden_by_electrode(circuit, roles: dict, params: dict, elements: dict) -> list[str]:
