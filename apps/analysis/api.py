@@ -5,13 +5,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.common.api import (
     ApiViewMixin,
     CSVRenderer,
     ExportMixin,
+    FiniteJSONRenderer,
     export_parameter,
     export_schema,
     require_group_member,
@@ -144,11 +144,12 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
         parameters=[export_parameter()],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): FitResultDetailSerializer},
     )
-    @action(detail=True, methods=["get"], url_path="export", renderer_classes=[CSVRenderer, JSONRenderer])
+    @action(detail=True, methods=["get"], url_path="export", renderer_classes=[CSVRenderer, FiniteJSONRenderer])
     def fit_export(self, request, pk=None):
         fit: FitResult = self.get_object()
         if request.accepted_renderer.format == "json":
-            content = JSONRenderer().render(FitResultDetailSerializer(fit, context=self.get_serializer_context()).data)
+            data = FitResultDetailSerializer(fit, context=self.get_serializer_context()).data
+            content = FiniteJSONRenderer().render(data)
             response = HttpResponse(content, content_type="application/json")
             extension = "json"
         else:

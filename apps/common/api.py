@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -26,7 +27,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -225,9 +226,9 @@ def flatten_row(row: dict, prefix: str = "") -> dict:
         if isinstance(value, dict):
             flat.update(flatten_row(value, f"{name}."))
         elif isinstance(value, (list, tuple)):
-            flat[name] = json.dumps(value, cls=JSONEncoder, ensure_ascii=False)
+            flat[name] = json.dumps(finite_or_none(value), cls=JSONEncoder, ensure_ascii=False)
         else:
-            flat[name] = "" if value is None else value
+            flat[name] = "" if finite_or_none(value) is None else value
     return flat
 
 
@@ -255,6 +256,24 @@ def iter_csv(rows: Iterable[dict], header: list[str] | None = None, empty_header
         yield _csv_line(flat.get(column, "") for column in columns)
     if not wrote_header and (columns or empty_header):
         yield _csv_line(columns or empty_header)
+
+
+def finite_or_none(value):
+    """The same structure with NaN and ±inf replaced by None: JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
+class FiniteJSONRenderer(JSONRenderer):
+    """JSON in which a non-finite number (a failed or degenerate fit's) reads as null instead of breaking the answer."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return super().render(finite_or_none(data), accepted_media_type, renderer_context)
 
 
 class CSVRenderer(BaseRenderer):
@@ -326,7 +345,7 @@ class ExportMixin:
             yield from serializer_class(chunk, many=True, context=context).data
             start += EXPORT_CHUNK_ROWS
 
-    @action(detail=False, methods=["get"], renderer_classes=[CSVRenderer, JSONRenderer], pagination_class=None)
+    @action(detail=False, methods=["get"], renderer_classes=[CSVRenderer, FiniteJSONRenderer], pagination_class=None)
     def export(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         rows = self._export_rows(queryset)
@@ -343,7 +362,7 @@ class ExportMixin:
 def _iter_json_array(rows: Iterable[dict]) -> Iterator[str]:
     yield "["
     for index, row in enumerate(rows):
-        yield ("," if index else "") + json.dumps(row, cls=JSONEncoder, ensure_ascii=False)
+        yield ("," if index else "") + json.dumps(finite_or_none(row), cls=JSONEncoder, ensure_ascii=False)
     yield "]"
 
 
@@ -354,6 +373,7 @@ class ApiViewMixin:
     """Pagination, filters, ordering and write permission shared by every viewset."""
 
     pagination_class = StablePageNumberPagination
+    renderer_classes = [FiniteJSONRenderer, BrowsableAPIRenderer]
     filter_backends = API_FILTER_BACKENDS
     permission_classes = [GroupMemberWritePermission]
     # Ids are 64-bit integers: anything else is not a route (a JSON 404), never a database overflow.
@@ -362,6 +382,6 @@ class ApiViewMixin:
     def handle_exception(self, exc):
         """Errors are always JSON, also where the answer would have been CSV or a file."""
         response = super().handle_exception(exc)
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
+        self.request.accepted_renderer = FiniteJSONRenderer()
+        self.request.accepted_media_type = FiniteJSONRenderer.media_type
         return response

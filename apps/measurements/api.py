@@ -6,14 +6,21 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.analysis.api import fits_prefetch, job_accepted
 from apps.analysis.models import Job
 from apps.analysis.selectors import visible_jobs, visible_protocols
 from apps.analysis.serializers import JobAcceptedSerializer
-from apps.common.api import AnyMediaRenderer, ApiViewMixin, CSVRenderer, ExportMixin, export_parameter, export_schema
+from apps.common.api import (
+    AnyMediaRenderer,
+    ApiViewMixin,
+    CSVRenderer,
+    ExportMixin,
+    FiniteJSONRenderer,
+    export_parameter,
+    export_schema,
+)
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
@@ -231,7 +238,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
         parameters=[export_parameter()],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
     )
-    @action(detail=True, methods=["get"], url_path="export", renderer_classes=[CSVRenderer, JSONRenderer])
+    @action(detail=True, methods=["get"], url_path="export", renderer_classes=[CSVRenderer, FiniteJSONRenderer])
     def spectrum_export(self, request, pk=None):
         spectrum = self.get_object()
         if request.accepted_renderer.format == "json":
@@ -262,7 +269,7 @@ class RawFileViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         description="The bytes exactly as uploaded, as an attachment under the original name.",
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
-    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, AnyMediaRenderer])
+    @action(detail=True, methods=["get"], renderer_classes=[FiniteJSONRenderer, AnyMediaRenderer])
     def download(self, request, pk=None):
         raw_file = self.get_object()
         if not raw_file.file.name or not default_storage.exists(raw_file.file.name):

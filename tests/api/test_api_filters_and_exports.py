@@ -231,3 +231,20 @@ def test_detail_shows_completeness_with_the_missing_items(client, name):
     expected = completeness(type(record).objects.get(pk=record.pk))
     assert body["completeness"]["score"] == pytest.approx(expected.score, abs=1e-4)
     assert body["completeness"]["missing"] == expected.missing and expected.missing
+
+
+def test_non_finite_numbers_read_as_null_in_json_and_empty_in_csv(client):
+    conductivity = ConductivityFactory(
+        fit__spectrum=SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC),
+        conductivity_stderr_s_per_cm=float("nan"),
+        resistance_stderr_ohm=float("inf"),
+    )
+    detail = client.get(reverse("api:conductivity-detail", args=[conductivity.pk]))
+    assert detail.status_code == 200
+    assert (detail.json()["conductivity_stderr_s_per_cm"], detail.json()["resistance_stderr_ohm"]) == (None, None)
+    exported = json.loads(b"".join(client.get(reverse("api:conductivity-export"), {"format": "json"}).streaming_content))
+    assert exported[0]["conductivity_stderr_s_per_cm"] is None
+    rows = list(csv.DictReader(io.StringIO(b"".join(
+        client.get(reverse("api:conductivity-export"), {"format": "csv"}).streaming_content
+    ).decode())))
+    assert rows[0]["conductivity_stderr_s_per_cm"] == ""
