@@ -4,6 +4,7 @@ from django.db.models import Count, OuterRef, Subquery
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.common.api import ApiViewMixin
@@ -35,10 +36,18 @@ class ResearchGroupViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         )
 
 
+class PasswordAttemptThrottle(AnonRateThrottle):
+    """Password logins for tokens: a few a minute per address, so passwords cannot be guessed through the API."""
+
+    scope = "token"
+    rate = "20/minute"
+
+
 class ApiTokenView(APIView):
     """Create (POST) or revoke (DELETE) your API token."""
 
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [PasswordAttemptThrottle, UserRateThrottle]
 
     @extend_schema(
         summary="Get a new API token",

@@ -156,3 +156,14 @@ def test_session_user_can_get_a_token_without_a_password():
     client = APIClient()
     client.force_login(user)
     assert client.post(reverse("api:auth-token")).status_code == 201
+
+
+def test_password_guessing_for_tokens_is_throttled(member):
+    client = APIClient()
+    statuses = [
+        client.post(reverse("api:auth-token"), {"username": member.username, "password": f"guess{i}"}, format="json")
+        .status_code
+        for i in range(21)
+    ]
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
