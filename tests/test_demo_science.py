@@ -1,0 +1,79 @@
+"""The numbers the database publishes for its own demo data agree with the truth the demo was made from.
+
+The whole demo is loaded and analysed in this process (``load_demo --analyse now``, a few seconds);
+the truth is what ``apps/catalog/demo.py`` states: σ(25 °C) and Ea (σT form) per separator, and the
+conductivity each synthetic spectrum was generated with.
+"""
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from apps.analysis import protocols
+from apps.analysis.models import ArrheniusFit, Conductivity, FitResult
+from apps.catalog import demo
+from apps.catalog.models import Separator
+
+pytestmark = pytest.mark.django_db
+
+INORGANIC = [spec for spec in demo.SEPARATORS if spec.activation_energy_ev is not None]
+POLYMER = [spec for spec in demo.SEPARATORS if spec.activation_energy_ev is None]
+SIGMA_25_REL_TOLERANCE = 0.10
+EA_TOLERANCE_EV = 0.02
+
+
+@pytest.fixture(scope="module")
+def analysed_demo(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The analysed demo, loaded once for the module inside a transaction that is rolled back at its end."""
+    empty = tmp_path_factory.mktemp("no-instrument-files")
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_demo", "--analyse", "now", "--instrument-files", str(empty / "absent"), verbosity=0)
+        yield
+        transaction.set_rollback(True)
+
+
+def _total_arrhenius(spec, form):
+    separator = Separator.objects.get(name=spec.name)
+    return ArrheniusFit.objects.get(separator=separator, kind="total", form=form)
+
+
+@pytest.mark.parametrize("spec", INORGANIC, ids=lambda s: s.key)
+def test_inorganic_sigma_25c_and_activation_energy_match_the_demo_truth(analysed_demo, spec):
+    fit = _total_arrhenius(spec, "sigma_t")
+    assert fit.sigma_25c_s_per_cm == pytest.approx(spec.sigma_25c_s_per_cm, rel=SIGMA_25_REL_TOLERANCE)
+    assert fit.activation_energy_ev == pytest.approx(spec.activation_energy_ev, abs=EA_TOLERANCE_EV)
+
+
+@pytest.mark.parametrize("spec", POLYMER, ids=lambda s: s.key)
+@pytest.mark.parametrize("form", ["sigma_t", "sigma", "vtf"])
+def test_polymer_sigma_25c_comes_from_the_measured_points_in_every_form(analysed_demo, spec, form):
+    fit = _total_arrhenius(spec, form)
+    assert fit.sigma_25c_s_per_cm == pytest.approx(spec.sigma_25c_s_per_cm, rel=SIGMA_25_REL_TOLERANCE)
+    assert not fit.extrapolated_25c
+
+
+@pytest.mark.parametrize("spec", POLYMER, ids=lambda s: s.key)
+def test_polymer_vtf_recovers_the_generating_law(analysed_demo, spec):
+    fit = _total_arrhenius(spec, "vtf")
+    # demo.vtf_sigma: B = 1000 K, T0 = 200 K; high-temperature points carry the 1.5 Ω leads, hence the margin.
+    assert fit.vtf_t0_k == pytest.approx(200.0, abs=40.0)
+    assert fit.r_squared > 0.99
+
+
+@pytest.mark.parametrize("spec", INORGANIC, ids=lambda s: s.key)
+def test_every_inorganic_spectrum_gives_its_true_total_conductivity(analysed_demo, spec):
+    separator = Separator.objects.get(name=spec.name)
+    fits = FitResult.objects.filter(
+        spectrum__cell__separator=separator, spectrum__cell__configuration="blocking", protocol__is_standard=True
+    ).select_related("spectrum")
+    assert fits.count() == len(demo.TEMPERATURES_C)
+    for fit in fits:
+        truth = fit.spectrum.metadata["true_conductivity_s_per_cm"]
+        sigma = Conductivity.objects.get(fit=fit, kind="total").conductivity_s_per_cm
+        # The demo's lead resistance (0.5–2 Ω) sits in the intercept once the bulk arc leaves the window.
+        assert sigma == pytest.approx(truth, rel=SIGMA_25_REL_TOLERANCE), fit.spectrum.label
+
+
+def test_hot_sulfide_pellet_is_not_fitted_with_two_arcs(analysed_demo):
+    spec = next(s for s in demo.SEPARATORS if s.key == "lpscl-500")
+    fits = FitResult.objects.filter(spectrum__cell__separator__name=spec.name, protocol__is_standard=True)
+    assert {f.protocol.name for f in fits} == {protocols.BLOCKING_PELLET_BULK_BEYOND}
