@@ -452,12 +452,13 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     reassigned = _bulk_arc_mislabelled(elements, capacitive_of)
     if reassigned:
         intercept, arc = reassigned
-        elements[intercept]["role"], elements[arc]["role"] = "series", "bulk"
+        elements[arc]["role"] = "bulk"
+        note = f"{arc} has a bulk capacitance ({elements[arc]['capacitance_normalised_f_per_cm']:.2g} F/cm): it is bulk"
+        if intercept is not None:
+            elements[intercept]["role"] = "series"
+            note += f", and {intercept} (under a tenth of it) is leads and contacts"
         flags.append("roles_reassigned_by_capacitance")
-        details["roles_reassigned_by_capacitance"] = (
-            f"{arc} has a bulk capacitance ({elements[arc]['capacitance_normalised_f_per_cm']:.2g} F/cm), so it is "
-            f"counted as bulk and {intercept} as leads and contacts"
-        )
+        details["roles_reassigned_by_capacitance"] = note
     for name, entry in elements.items():
         role, assignment = entry["role"], entry.get("assignment")
         if assignment and role in _EXPECTED_ASSIGNMENT and assignment not in _EXPECTED_ASSIGNMENT[role]:
@@ -541,21 +542,22 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     return _Derived(derived=derived, flags=sorted(set(flags)), resistances=resistances)
 
 
-def _bulk_arc_mislabelled(elements: dict, capacitive_of: dict) -> tuple[str, str] | None:
-    """(intercept, arc) when the only bulk resistance is a bare intercept, the only grain-boundary arc has a
-    bulk capacitance, and the intercept is at most a tenth of the arc (leads); None otherwise."""
+def _bulk_arc_mislabelled(elements: dict, capacitive_of: dict) -> tuple[str | None, str] | None:
+    """(intercept or None, arc) when the only bulk resistance is a bare intercept and the only grain-boundary
+    arc has a bulk capacitance: the arc is bulk; the intercept is named when it is at most a tenth of the
+    arc (leads, not sample). None when nothing is to be reassigned."""
     bare_bulk = [n for n, e in elements.items() if e["role"] == "bulk" and n not in capacitive_of]
     bulk_arcs = [n for n, e in elements.items() if e["role"] == "bulk" and n in capacitive_of]
     gb_arcs = [n for n, e in elements.items() if e["role"] == "grain_boundary" and n in capacitive_of]
     if not (len(bare_bulk) == 1 and not bulk_arcs and len(gb_arcs) == 1):
         return None
     intercept, arc = bare_bulk[0], gb_arcs[0]
-    # Only an intercept small beside the arc is leads; a larger one holds an unresolved bulk arc of its own
-    # (the fitted arc then mixes the bulk arc's tail with the grain boundaries, and its capacitance says little).
+    if elements[arc].get("assignment") != "bulk":
+        return None
+    # Nothing is faster than the bulk, so the intercept is bulk too (the arc is the tail of a bulk arc
+    # whose apex lies above the window) — unless it is small beside the arc: then it is leads and contacts.
     small = elements[intercept]["resistance_ohm"] <= protocol_rules.BULK_OFFSET_SHARE * elements[arc]["resistance_ohm"]
-    if small and elements[arc].get("assignment") == "bulk":
-        return intercept, arc
-    return None
+    return intercept if small else None, arc
 
 
 def _arcs_hidden_by_electrode(circuit, roles: dict, params: dict, elements: dict) -> list[str]:

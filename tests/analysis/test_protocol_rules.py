@@ -221,3 +221,26 @@ def test_long_custom_circuit_gets_a_protocol_name_within_the_column(member, grou
     protocol = FitProtocol.objects.get(pk=first.params["protocol_id"])
     assert len(protocol.name) <= 120 and protocol.circuit == circuit
     assert second.params["protocol_id"] == protocol.pk
+
+
+def _hot_argyrodite_spectrum():
+    """Li6PS5Cl at 80 °C (640 µm, 0.785 cm², σ = 1.6e-2 S/cm): 4.2 Ω bulk far above 7 MHz, a 0.7 Ω
+    grain-boundary arc (1e-8 F) at ~20 MHz, 0.5 Ω leads and the steel electrodes' spike."""
+    truth = {"R0": 4.7, "R1": 0.74, "CPE1_Q": 6.5e-8, "CPE1_n": 0.9, "CPE2_Q": 3.9e-6, "CPE2_n": 0.85}
+    return spectrum_arrays(BULK_BEYOND, truth, f_max_hz=7e6, n=69, noise=0.004, seed=3)
+
+
+def test_hot_argyrodite_with_no_arc_in_the_window_gets_the_bulk_beyond_protocol():
+    f, z = _hot_argyrodite_spectrum()
+    assert protocols.spectrum_shape(f, z).n_apexes == 0
+    assert protocols.select_standard_protocol_name(
+        configuration="blocking", polymer_separator=False, frequencies_hz=f, impedance_ohm=z
+    ) == protocols.BLOCKING_PELLET_BULK_BEYOND
+
+
+def test_offset_plus_electrode_spike_alone_never_gets_the_two_arc_protocol():
+    truth = {"R0": 25.0, "R1": 1e-3, "CPE1_Q": 1e-12, "CPE1_n": 0.9, "CPE2_Q": 4e-6, "CPE2_n": 0.85}
+    f, z = spectrum_arrays(BULK_BEYOND, truth, f_max_hz=1e6, noise=0.004, seed=5)
+    assert protocols.select_standard_protocol_name(
+        configuration="blocking", polymer_separator=False, frequencies_hz=f, impedance_ohm=z
+    ) == protocols.BLOCKING_PELLET_BULK_BEYOND
