@@ -43,7 +43,16 @@ R1 is always the faster (higher-frequency) arc.
 
 Conductivity kinds from ``element_roles``: bulk = Σ R with role "bulk",
 grain boundary = Σ R with role "grain_boundary", total = bulk + grain
-boundary + Σ R with role "total".
+boundary + Σ R with role "total". Two readings of the fitted values adjust
+this (``services._derive``, each flagged on the fit):
+
+* an R‖CPE arc whose apex lies where the electrode element's |Z| exceeds the
+  arc's R is buried under the spike (not determined by the data) and counts
+  in no conductivity (``arc_hidden_under_electrode_spike``);
+* in the bulk-beyond layout, an arc with a bulk capacitance is the bulk (the
+  tail of a bulk arc near the top of the window), and the intercept is
+  leads when under a tenth of it, else bulk too
+  (``roles_reassigned_by_capacitance``).
 """
 from __future__ import annotations
 
