@@ -50,3 +50,21 @@ def outsider(db):
     from tests.factories import MembershipFactory
 
     return MembershipFactory().user  # member of another group
+
+
+@pytest.fixture
+def standard_protocols(db):
+    """The shipped standard fit protocols.
+
+    The data migration installs them, but a transactional test (live server,
+    real worker) ends with a flush that empties every table; tests that need
+    the protocols after such a test re-install them here (idempotent).
+    """
+    import importlib
+
+    from django.apps import apps
+
+    from apps.analysis.models import FitProtocol
+
+    importlib.import_module("apps.analysis.migrations.0003_standard_protocols").create_standard_protocols(apps, None)
+    return FitProtocol.objects.filter(is_standard=True)

@@ -44,16 +44,3 @@ def client_for(users):
 
     return make
 
-
-@pytest.fixture
-def standard_protocols(db):
-    """The shipped standard protocols (re-installed if a committed test elsewhere flushed them)."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.analysis.models import FitProtocol
-
-    shipped = importlib.import_module("apps.analysis.migrations.0003_standard_protocols")
-    shipped.create_standard_protocols(apps, None)
-    return FitProtocol.objects.filter(is_standard=True)

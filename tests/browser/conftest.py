@@ -75,15 +75,3 @@ def screenshot(page):
 
     return shoot
 
-
-@pytest.fixture
-def standard_protocols(transactional_db):
-    """The shipped standard fit protocols; a transactional test elsewhere may have flushed the migrated rows."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.analysis.models import FitProtocol
-
-    importlib.import_module("apps.analysis.migrations.0003_standard_protocols").create_standard_protocols(apps, None)
-    return FitProtocol.objects.filter(is_standard=True)

@@ -48,15 +48,3 @@ def page_urls(r) -> dict[str, str]:
         "spectrum-json": f"/spectra/{sp}/download/json/",
     }
 
-
-@pytest.fixture
-def standard_protocols(db):
-    """The shipped standard fit protocols; a transactional test elsewhere may have flushed the migrated rows."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.analysis.models import FitProtocol
-
-    importlib.import_module("apps.analysis.migrations.0003_standard_protocols").create_standard_protocols(apps, None)
-    return FitProtocol.objects.filter(is_standard=True)
