@@ -442,6 +442,44 @@ def _form_links(kind: str, record) -> dict:
     }
 
 
+def _record_form(request, *, kind: str, record, form, formsets: list[tuple[str, str, object]], create, update,
+                 extra=lambda form: {}):
+    """The create/edit flow shared by separators, cells and interfaces.
+
+    `formsets` are (title, service keyword, formset); `extra(form)` gives
+    service arguments that are not plain model fields. Writes go through the
+    catalog service; its field-level errors land on the fields they name.
+    """
+    if request.method == "POST" and form.is_valid() and all(formset.is_valid() for _, _, formset in formsets):
+        extra_values = extra(form)
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name not in extra_values}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        fields.update(extra_values)
+        fields.update({keyword: formset_rows(formset) for _, keyword, formset in formsets})
+        try:
+            if record is None:
+                record = create(user=request.user, group=form.cleaned_data["group"], **fields)
+                messages.success(request, f"{kind.capitalize()} “{record.name}” created.")
+            else:
+                record = update(**{kind: record}, user=request.user, **fields)
+                messages.success(request, f"{kind.capitalize()} “{record.name}” saved.")
+            return redirect(f"catalog:{kind}-detail", pk=record.pk)
+        except ValidationError as error:
+            _apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        f"catalog/{kind}_form.html",
+        {
+            "form": form,
+            "formsets": [(title, formset) for title, _, formset in formsets],
+            "record": record,
+            **_form_links(kind, record),
+        },
+    )
+
+
 @login_required
 def separator_edit(request, pk: int | None = None):
     separator = None
@@ -454,33 +492,10 @@ def separator_edit(request, pk: int | None = None):
     components = ComponentFormSet(
         request.POST or None, prefix="components", initial=_component_initial(separator) if separator else None
     )
-    if request.method == "POST" and form.is_valid() and components.is_valid():
-        fields = {name: form.cleaned_data[name] for name in SeparatorForm.Meta.fields}
-        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
-        rows = formset_rows(components)
-        try:
-            if separator is None:
-                separator = catalog_services.create_separator(
-                    user=request.user, group=form.cleaned_data["group"], components=rows, **fields
-                )
-                messages.success(request, f"Separator “{separator.name}” created.")
-            else:
-                separator = catalog_services.update_separator(separator=separator, user=request.user, components=rows, **fields)
-                messages.success(request, f"Separator “{separator.name}” saved.")
-            return redirect("catalog:separator-detail", pk=separator.pk)
-        except ValidationError as error:
-            _apply_service_errors(error, form)
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-    return render(
-        request,
-        "catalog/separator_form.html",
-        {
-            "form": form,
-            "formsets": [("Components", components)],
-            "record": separator,
-            **_form_links("separator", separator),
-        },
+    return _record_form(
+        request, kind="separator", record=separator, form=form,
+        formsets=[("Components", "components", components)],
+        create=catalog_services.create_separator, update=catalog_services.update_separator,
     )
 
 
@@ -599,42 +614,11 @@ def cell_edit(request, pk: int | None = None):
         form_kwargs={"separators": separators, "electrodes": electrodes},
     )
     steps = PressureStepFormSet(request.POST or None, prefix="steps", initial=_step_initial(cell) if cell else None)
-    if request.method == "POST" and form.is_valid() and layers.is_valid() and steps.is_valid():
-        fields = {name: form.cleaned_data[name] for name in CellForm.Meta.fields if name != "interfaces"}
-        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
-        layer_rows = formset_rows(layers)
-        step_rows = formset_rows(steps)
-        interfaces = list(form.cleaned_data.get("interfaces") or [])
-        try:
-            if cell is None:
-                cell = catalog_services.create_cell(
-                    user=request.user,
-                    group=form.cleaned_data["group"],
-                    layers=layer_rows,
-                    pressure_steps=step_rows,
-                    interfaces=interfaces,
-                    **fields,
-                )
-                messages.success(request, f"Cell “{cell.name}” created.")
-            else:
-                cell = catalog_services.update_cell(
-                    cell=cell, user=request.user, layers=layer_rows, pressure_steps=step_rows, interfaces=interfaces, **fields
-                )
-                messages.success(request, f"Cell “{cell.name}” saved.")
-            return redirect("catalog:cell-detail", pk=cell.pk)
-        except ValidationError as error:
-            _apply_service_errors(error, form)
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-    return render(
-        request,
-        "catalog/cell_form.html",
-        {
-            "form": form,
-            "formsets": [("Layer stack (bottom to top)", layers), ("Stack-pressure history", steps)],
-            "record": cell,
-            **_form_links("cell", cell),
-        },
+    return _record_form(
+        request, kind="cell", record=cell, form=form,
+        formsets=[("Layer stack (bottom to top)", "layers", layers), ("Stack-pressure history", "pressure_steps", steps)],
+        create=catalog_services.create_cell, update=catalog_services.update_cell,
+        extra=lambda form: {"interfaces": list(form.cleaned_data.get("interfaces") or [])},
     )
 
 
@@ -718,33 +702,10 @@ def interface_edit(request, pk: int | None = None):
     form = InterfaceForm(request.POST or None, instance=interface)
     form.setup_ownership(request.user, editing=interface is not None)
     evidence = EvidenceFormSet(request.POST or None, prefix="evidence", initial=_evidence_initial(interface) if interface else None)
-    if request.method == "POST" and form.is_valid() and evidence.is_valid():
-        fields = {name: form.cleaned_data[name] for name in InterfaceForm.Meta.fields}
-        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
-        rows = formset_rows(evidence)
-        try:
-            if interface is None:
-                interface = catalog_services.create_interface(
-                    user=request.user, group=form.cleaned_data["group"], evidence=rows, **fields
-                )
-                messages.success(request, f"Interface “{interface.name}” created.")
-            else:
-                interface = catalog_services.update_interface(interface=interface, user=request.user, evidence=rows, **fields)
-                messages.success(request, f"Interface “{interface.name}” saved.")
-            return redirect("catalog:interface-detail", pk=interface.pk)
-        except ValidationError as error:
-            _apply_service_errors(error, form)
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-    return render(
-        request,
-        "catalog/interface_form.html",
-        {
-            "form": form,
-            "formsets": [("Characterisation evidence", evidence)],
-            "record": interface,
-            **_form_links("interface", interface),
-        },
+    return _record_form(
+        request, kind="interface", record=interface, form=form,
+        formsets=[("Characterisation evidence", "evidence", evidence)],
+        create=catalog_services.create_interface, update=catalog_services.update_interface,
     )
 
 
