@@ -7,6 +7,7 @@ from apps.accounts.models import Visibility
 from apps.catalog.models import Cell
 
 from .models import Atmosphere, ImpedanceSpectrum
+from .services import CONDITION_FIELDS
 
 
 class UploadFileForm(forms.Form):
@@ -37,27 +38,18 @@ class ConfirmUploadForm(forms.Form):
     ac_amplitude_mv = forms.FloatField(required=False, min_value=0, label="AC amplitude (mV)")
     mode = forms.ChoiceField(choices=[("", "—")] + list(ImpedanceSpectrum.Mode.choices), required=False)
 
-    CONDITION_FIELDS = (
-        "label",
-        "temperature_c",
-        "equilibration_time_min",
-        "atmosphere",
-        "stack_pressure_mpa",
-        "cycle_index",
-        "state_of_charge",
-        "elapsed_time_h",
-        "dc_bias_v",
-        "ac_amplitude_mv",
-        "mode",
-    )
-
     def __init__(self, *args, cells=None, **kwargs):
         super().__init__(*args, **kwargs)
         if cells is not None:
             self.fields["cell"].queryset = cells
 
     def conditions(self) -> dict:
-        return {k: self.cleaned_data[k] for k in self.CONDITION_FIELDS if self.cleaned_data.get(k) not in (None, "")}
+        """The conditions the user stated, under the names the ingest service takes."""
+        return {
+            k: self.cleaned_data[k]
+            for k in CONDITION_FIELDS
+            if k in self.fields and self.cleaned_data.get(k) not in (None, "")
+        }
 
 
 class FitRequestForm(forms.Form):

@@ -384,7 +384,7 @@ def upload(request):
                 form.add_error("file", str(error))
             else:
                 token = _store_preview(request, name=name, data=data)
-                initial = {"token": token, **{k: v for k, v in context["detected"].items() if k in ConfirmUploadForm.CONDITION_FIELDS}}
+                initial = {"token": token, **{k: v for k, v in context["detected"].items() if k in ConfirmUploadForm.base_fields}}
                 if request.GET.get("cell", "").isdigit():
                     initial["cell"] = int(request.GET["cell"])
                 confirm = ConfirmUploadForm(initial=initial, cells=cells)
