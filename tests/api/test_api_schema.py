@@ -6,6 +6,8 @@ code, content type and body) — anonymous and with a member's token.
 """
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -30,6 +32,18 @@ from tests.api.factories import (
 from tests.factories import InterfaceEvidenceFactory, SpectrumFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection_open():
+    """Schemathesis calls the WSGI app directly; like Django's test client, keep the request
+    signals from closing the connection that holds the test's transaction (PostgreSQL would
+    answer every later query with "the connection is closed")."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
