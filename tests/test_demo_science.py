@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.db import transaction
 
 from apps.analysis import protocols
-from apps.analysis.models import ArrheniusFit, Conductivity, FitResult
+from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, KramersKronigCheck
+from apps.benchmarks.models import BenchmarkEntry, Metric
 from apps.catalog import demo
 from apps.catalog.models import Separator
 
@@ -77,3 +78,18 @@ def test_hot_sulfide_pellet_is_not_fitted_with_two_arcs(analysed_demo):
     spec = next(s for s in demo.SEPARATORS if s.key == "lpscl-500")
     fits = FitResult.objects.filter(spectrum__cell__separator__name=spec.name, protocol__is_standard=True)
     assert {f.protocol.name for f in fits} == {protocols.BLOCKING_PELLET_BULK_BEYOND}
+
+
+def test_no_demo_spectrum_fails_kramers_kronig(analysed_demo):
+    # Every synthetic spectrum comes from an equivalent circuit (KK-compliant by construction) with 0.4 % noise.
+    checks = KramersKronigCheck.objects.filter(spectrum__metadata__synthetic=True)
+    assert checks.count() > 0
+    assert list(checks.filter(passed=False).values_list("spectrum__label", flat=True)) == []
+    assert not [f.pk for f in FitResult.objects.only("flags") if "kk_failed" in (f.flags or [])]
+
+
+def test_demo_sigma_25c_entries_reach_the_leaderboard(analysed_demo):
+    entries = BenchmarkEntry.objects.filter(metric=Metric.SIGMA_25C_TOTAL)
+    assert entries.count() >= len(INORGANIC)
+    assert entries.filter(blocking=False).count() >= len(INORGANIC)
+    assert not any("kk_failed" in (e.flags or []) for e in entries)

@@ -95,6 +95,29 @@ class FitResult(models.Model):
     def __str__(self) -> str:
         return f"{self.protocol} on spectrum {self.spectrum_id} ({self.status})"
 
+    @property
+    def roles(self) -> dict[str, str]:
+        """Role of each circuit element as the pipeline read this fit — the one place every consumer takes roles from.
+
+        The protocol's ``element_roles``, overridden by the roles stored in ``derived["elements"]``
+        (the pipeline may reassign them by capacitance; a resistor's capacitive partner follows it).
+        """
+        roles = dict(self.protocol.element_roles or {}) if self.protocol_id else {}
+        elements = (self.derived or {}).get("elements") or {} if isinstance(self.derived, dict) else {}
+        for name, entry in elements.items():
+            if not isinstance(entry, dict) or "role" not in entry:
+                continue
+            roles[name] = entry["role"]
+            if entry.get("capacitive_element"):
+                roles[entry["capacitive_element"]] = entry["role"]
+        return roles
+
+    @property
+    def hidden_elements(self) -> set[str]:
+        """Resistors the pipeline found buried under the electrode spike: not determined by the data, counted nowhere."""
+        elements = (self.derived or {}).get("elements") or {} if isinstance(self.derived, dict) else {}
+        return {n for n, e in elements.items() if isinstance(e, dict) and e.get("hidden_under_electrode_spike")}
+
     def parameter_items(self) -> list[tuple[str, float]]:
         """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""
         from apps.analysis.eis import parse_circuit
@@ -114,8 +137,17 @@ class KramersKronigCheck(models.Model):
     n_elements = models.PositiveIntegerField(help_text="M, RC elements chosen by the μ criterion.")
     mu = models.FloatField()
     max_abs_residual = models.FloatField(help_text="Largest |residual| relative to |Z|.")
-    threshold = models.FloatField()
-    passed = models.BooleanField()
+    systematic_residual = models.FloatField(
+        null=True, blank=True,
+        help_text="Largest |moving average of the residuals over 9 points|: what the verdict is based on.",
+    )
+    noise_level = models.FloatField(
+        null=True, blank=True, help_text="Noise of the residuals estimated from their second differences (σ̂).",
+    )
+    threshold = models.FloatField(
+        help_text="Limit the systematic residual was held to: max(floor 0.4 %, 4.5·σ̂/√9).",
+    )
+    passed = models.BooleanField(help_text="systematic_residual ≤ threshold.")
     residuals_real = models.JSONField(default=list)
     residuals_imag = models.JSONField(default=list)
     engine_version = models.CharField(max_length=20)
@@ -123,6 +155,17 @@ class KramersKronigCheck(models.Model):
 
     def __str__(self) -> str:
         return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
+
+    @property
+    def failure_text(self) -> str:
+        """What the verdict compared, for a flag note (the noise-aware verdict: smoothed residual vs limit)."""
+        if self.systematic_residual is None:  # a check stored before the noise-aware verdict
+            return f"Kramers–Kronig residuals up to {self.max_abs_residual:.2%} (limit {self.threshold:.2%})"
+        return (
+            f"Kramers–Kronig residuals show structure: smoothed residual {self.systematic_residual:.2%} "
+            f"> limit {self.threshold:.2%} (noise {self.noise_level or 0.0:.2%}, "
+            f"largest single residual {self.max_abs_residual:.2%})"
+        )
 
 
 class ConductivityKind(models.TextChoices):

@@ -320,6 +320,7 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
             defaults={
                 "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
                 "threshold": float(kk.threshold), "passed": bool(kk.passed),
+                "systematic_residual": float(kk.systematic_residual), "noise_level": float(kk.noise_level),
                 "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
                 "engine_version": engine_version(),
             },
@@ -523,10 +524,10 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     if not converged:
         flags.append("not_converged")
         details["not_converged"] = "the optimiser stopped before meeting its tolerance"
-    kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).only("passed", "max_abs_residual").first()
+    kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).first()
     if kk is not None and not kk.passed:
         flags.append("kk_failed")
-        details["kk_failed"] = f"Kramers–Kronig residuals up to {kk.max_abs_residual:.2%}"
+        details["kk_failed"] = kk.failure_text
 
     derived = {
         "elements": elements,
