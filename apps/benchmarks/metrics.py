@@ -263,19 +263,58 @@ def standard_fits(spectra) -> dict[int, FitResult]:
 
 
 def _roles(fit: FitResult) -> dict[str, str]:
-    return dict(fit.protocol.element_roles or {})
+    """Element roles as the pipeline read the fit (``FitResult.roles``: stored derived roles, else the protocol's)."""
+    return fit.roles
 
 
 def resistance_for(fit: FitResult, roles: set[str]) -> tuple[float, float | None] | None:
-    """Sum of the resistor parameters whose element has one of `roles`, with the quadrature-summed stderr."""
-    names = [n for n, r in _roles(fit).items() if r in roles and _RESISTOR.match(n) and n in fit.parameters]
+    """Sum of the resistor parameters whose element has one of `roles` (as the pipeline assigned them; arcs
+    hidden under the electrode spike left out), with the quadrature-summed stderr."""
+    hidden = fit.hidden_elements
+    names = [
+        n for n, r in _roles(fit).items()
+        if r in roles and _RESISTOR.match(n) and n in fit.parameters and n not in hidden
+    ]
     if not names:
         return None
     value = sum(float(fit.parameters[n]) for n in names)
-    errors = [fit.stderr.get(n) for n in names]
+    errors = [(fit.stderr or {}).get(n) for n in names]
     if any(e is None or not math.isfinite(float(e)) for e in errors):
         return value, None
     return value, math.sqrt(sum(float(e) ** 2 for e in errors))
+
+
+@dataclass(frozen=True)
+class InterfacialAsr:
+    """ASR of one interface, Ω·cm², with the resistance and count it came from."""
+
+    asr_ohm_cm2: float
+    stderr_ohm_cm2: float | None
+    resistance_ohm: float
+    resistance_stderr_ohm: float | None
+    area_cm2: float
+    interfaces_in_series: int
+
+
+def interfacial_asr(fit: FitResult, cell: Cell) -> InterfacialAsr | None:
+    """Area-specific resistance of *one* interface: ASR = R_interface · A / n.
+
+    R_interface is the sum of the resistors with role "interface" (``resistance_for``); A the cell's
+    active area (else the separator's); n the identical interfaces the current crosses in series —
+    two in a symmetric Li|SE|Li cell (both electrodes contribute equally), one otherwise. The
+    benchmarks, the cell and interface pages and their plots all use this function. None when the fit
+    has no interface resistance or the cell no area.
+    """
+    area = _cell_area(cell)
+    r = resistance_for(fit, INTERFACE_ROLES)
+    if r is None or not area:
+        return None
+    n = _interfaces_in_series(cell)
+    r_ohm, r_se = r
+    return InterfacialAsr(
+        asr_ohm_cm2=r_ohm * area / n, stderr_ohm_cm2=r_se * area / n if r_se is not None else None,
+        resistance_ohm=r_ohm, resistance_stderr_ohm=r_se, area_cm2=float(area), interfaces_in_series=n,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -349,7 +388,7 @@ def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: floa
             _merge_flags(flags, {code: f"spectrum {spectrum.pk}: {note}"})
     kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
     if kk is not None and not kk.passed and "kk_failed" not in flags:
-        flags["kk_failed"] = f"spectrum {spectrum.pk} (max residual {kk.max_abs_residual:.1%} > {kk.threshold:.1%})"
+        flags["kk_failed"] = f"spectrum {spectrum.pk}: {kk.failure_text}"
     rms = _rms_relative_residual(fit)
     if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL and "poor_fit" not in flags:
         flags["poor_fit"] = f"spectrum {spectrum.pk}: rms residual {rms:.1%}"
@@ -751,10 +790,9 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
         if with_interface:
             reference = min(with_interface, key=_reference_key)
             fit = fits[reference.pk]
-            r_ohm, r_se = resistance_for(fit, INTERFACE_ROLES)
-            n_if = _interfaces_in_series(cell)
-            asr = r_ohm * area / n_if
-            stderr = r_se * area / n_if if r_se is not None else None
+            one = interfacial_asr(fit, cell)
+            r_ohm, r_se, n_if = one.resistance_ohm, one.resistance_stderr_ohm, one.interfaces_in_series
+            asr, stderr = one.asr_ohm_cm2, one.stderr_ohm_cm2
             low, high = ci95(asr, stderr)
             flags = fit_flags(fit, reference, thickness_cm=thickness_cm, area_cm2=area)
             _merge_flags(flags, history_flag)

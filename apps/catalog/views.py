@@ -16,6 +16,7 @@ from django.urls import reverse
 from apps.accounts.selectors import can_edit, visible_q
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus, Job
 from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits, visible_jobs
+from apps.benchmarks.metrics import interfacial_asr
 from apps.benchmarks.models import Metric
 from apps.benchmarks.selectors import leaderboard
 from apps.measurements.plots import bode_figure, figure_json, nyquist_figure
@@ -158,46 +159,24 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
     return chosen
 
 
-def interfacial_resistance(fit: FitResult) -> tuple[float, float | None] | None:
-    """Sum of the resistances the protocol assigns to the interface, with their combined stderr (Ω)."""
-    elements = (fit.derived or {}).get("elements") or {}
-    if elements:
-        pairs = [
-            (e.get("resistance_ohm"), e.get("resistance_stderr_ohm"))
-            for e in elements.values()
-            if e.get("role") == "interface" and e.get("resistance_ohm") is not None
-        ]
-    else:
-        roles = fit.protocol.element_roles or {}
-        pairs = [
-            (value, (fit.stderr or {}).get(name))
-            for name, value in (fit.parameters or {}).items()
-            if name.startswith("R") and roles.get(name) == "interface" and value is not None
-        ]
-    if not pairs:
-        return None
-    total = sum(float(v) for v, _ in pairs)
-    variance = sum(float(e or 0.0) ** 2 for _, e in pairs)
-    return total, (variance**0.5 if variance else None)
-
-
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
-    spectra = list(spectra_qs.select_related("cell").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:MAX_POINTS])
+    """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
+    symmetric cells), so the pages show the number the benchmarks publish."""
+    spectra = list(spectra_qs.select_related("cell", "cell__separator").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:MAX_POINTS])
     fits = chosen_fits([s.pk for s in spectra], user)
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)
-        r = interfacial_resistance(fit) if fit else None
-        area = spectrum.cell.active_area_cm2
-        if r is None or not area:
+        asr = interfacial_asr(fit, spectrum.cell) if fit else None
+        if asr is None:
             continue
         points.append(
             plots.InterfacialPoint(
                 label=spectrum.label or f"Spectrum {spectrum.pk}",
                 cell_label=spectrum.cell.name,
                 spectrum_id=spectrum.pk,
-                asr_ohm_cm2=r[0] * area,
-                asr_stderr_ohm_cm2=r[1] * area if r[1] is not None else None,
+                asr_ohm_cm2=asr.asr_ohm_cm2,
+                asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
                 elapsed_time_h=spectrum.elapsed_time_h,
                 cycle_index=spectrum.cycle_index,
                 stack_pressure_mpa=spectrum.stack_pressure_mpa,

@@ -48,13 +48,14 @@ def test_cell_page_with_many_spectra_has_bounded_queries(client, member, aged_ce
     assert len(nyquist["data"]) == 12  # overlays are capped, spread over the cycles
 
 
-def test_interfacial_resistance_over_time_is_r_times_area(client, member, aged_cell):
+def test_interfacial_asr_over_time_is_r_times_area_over_two_interfaces(client, member, aged_cell):
     client.force_login(member)
     figure = json.loads(client.get(f"/cells/{aged_cell.pk}/plots/").json()["figures"]["interfacial"])
     trace = figure["data"][0]
     assert len(trace["x"]) == N_SPECTRA
-    assert np.allclose(trace["y"], (100.0 + np.arange(N_SPECTRA)) * 0.5)
-    assert np.allclose(trace["error_y"]["array"], 2.0 * 0.5)
+    # Symmetric cell: two identical interfaces in series, each R_interface / 2; area 0.5 cm².
+    assert np.allclose(trace["y"], (100.0 + np.arange(N_SPECTRA)) * 0.5 / 2)
+    assert np.allclose(trace["error_y"]["array"], 2.0 * 0.5 / 2)
 
 
 def test_interface_page_plots_resistance_against_pressure(client, member, aged_cell, django_assert_max_num_queries):
