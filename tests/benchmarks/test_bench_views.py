@@ -126,6 +126,14 @@ def test_dashboard_renders_points_and_literature_credit(client):
     assert reverse("catalog:separator-detail", args=[cell.separator_id]) in urls
 
 
+def test_dashboard_conductivity_panels_share_one_log_axis(client):
+    complete_cell()
+    LiteratureValueFactory(conductivity_s_per_cm=3e-4)
+    layout = figure_payload(client.get(reverse("benchmarks:dashboard")), "conductivity")["layout"]
+    assert layout["yaxis"]["type"] == layout["yaxis2"]["type"] == "log"
+    assert layout["yaxis2"]["matches"] == "y"
+
+
 def test_dashboard_hover_shows_doi_completeness_and_percentile(client):
     cell = complete_cell(sigma=5e-4)
     for sigma in (1e-4, 2e-4, 1e-3):
