@@ -247,3 +247,41 @@ def test_flags_stored_by_the_analysis_pipeline_carry_over(cell, stored_flag, cod
     sigma = by_metric(metrics.separator_metrics(cell.separator))[Metric.SIGMA_25C_TOTAL]
     assert "as the pipeline explained" in sigma.flags[code]
     assert sigma.blocking is metrics.FLAGS[code].blocking
+
+
+def test_resistance_for_reads_the_roles_the_pipeline_reassigned(cell):
+    # The protocol says R0 bulk, R1 grain boundary; the pipeline found R1's capacitance to be bulk and R0 the leads.
+    fit = FitFactory(
+        spectrum=SpectrumFactory(cell=cell, group=cell.group),
+        protocol=StandardProtocolFactory(name="Bulk beyond (test)", circuit="R0-p(R1,C1)",
+                                         element_roles={"R0": "bulk", "R1": "grain_boundary", "C1": "grain_boundary"}),
+        parameters={"R0": 2.0, "R1": 800.0, "C1": 1e-11}, stderr={"R0": 0.1, "R1": 8.0, "C1": 1e-13},
+        derived={"elements": {"R0": {"role": "series"}, "R1": {"role": "bulk", "capacitive_element": "C1"}}},
+    )
+    assert fit.roles == {"R0": "series", "R1": "bulk", "C1": "bulk"}
+    assert metrics.resistance_for(fit, {"bulk"}) == pytest.approx((800.0, 8.0))
+    assert metrics.resistance_for(fit, {"grain_boundary"}) is None
+
+
+def test_resistance_for_leaves_out_an_arc_hidden_under_the_electrode_spike(cell):
+    fit = FitFactory(
+        spectrum=SpectrumFactory(cell=cell, group=cell.group),
+        derived={"elements": {"R0": {"role": "series"}, "R1": {"role": "bulk"},
+                              "R2": {"role": "grain_boundary", "hidden_under_electrode_spike": True}}},
+    )
+    assert metrics.resistance_for(fit, {"bulk", "grain_boundary"}) == pytest.approx((1000.0, 10.0))
+
+
+def test_fit_without_derived_roles_falls_back_to_the_protocol(cell):
+    fit = FitFactory(spectrum=SpectrumFactory(cell=cell, group=cell.group), derived={})
+    assert metrics.resistance_for(fit, {"bulk", "grain_boundary"}) == pytest.approx((1500.0, math.hypot(10.0, 5.0)))
+
+
+@pytest.mark.parametrize("configuration, interfaces", [("symmetric", 2), ("half_cell", 1)])
+def test_interfacial_asr_function_is_the_benchmark_number(configuration, interfaces):
+    cell = CellFactory(configuration=configuration, electrode_contact="li", active_area_cm2=0.5)
+    fit = symmetric_fit(cell, 200.0)
+    one = metrics.interfacial_asr(fit, cell)
+    assert one.asr_ohm_cm2 == pytest.approx(200.0 * 0.5 / interfaces)
+    assert one.interfaces_in_series == interfaces
+    assert one.asr_ohm_cm2 == pytest.approx(by_metric(metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR].value)
