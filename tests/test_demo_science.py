@@ -55,13 +55,13 @@ def test_polymer_sigma_25c_comes_from_the_measured_points_in_every_form(analysed
 @pytest.mark.parametrize("spec", POLYMER, ids=lambda s: s.key)
 def test_polymer_vtf_recovers_the_generating_law(analysed_demo, spec):
     fit = _total_arrhenius(spec, "vtf")
-    # demo.vtf_sigma: B = 1000 K, T0 = 200 K; high-temperature points carry the 1.5 Ω leads, hence the margin.
-    assert fit.vtf_t0_k == pytest.approx(200.0, abs=40.0)
+    # demo.vtf_sigma: B = 1000 K, T0 = 200 K; the leads are subtracted (Cell.lead_resistance_ohm).
+    assert fit.vtf_t0_k == pytest.approx(200.0, abs=15.0)
     assert fit.r_squared > 0.99
 
 
-@pytest.mark.parametrize("spec", INORGANIC, ids=lambda s: s.key)
-def test_every_inorganic_spectrum_gives_its_true_total_conductivity(analysed_demo, spec):
+@pytest.mark.parametrize("spec", demo.SEPARATORS, ids=lambda s: s.key)
+def test_every_blocking_spectrum_gives_its_true_total_conductivity(analysed_demo, spec):
     separator = Separator.objects.get(name=spec.name)
     fits = FitResult.objects.filter(
         spectrum__cell__separator=separator, spectrum__cell__configuration="blocking", protocol__is_standard=True
@@ -70,7 +70,8 @@ def test_every_inorganic_spectrum_gives_its_true_total_conductivity(analysed_dem
     for fit in fits:
         truth = fit.spectrum.metadata["true_conductivity_s_per_cm"]
         sigma = Conductivity.objects.get(fit=fit, kind="total").conductivity_s_per_cm
-        # The demo's lead resistance (0.5–2 Ω) sits in the intercept once the bulk arc leaves the window.
+        # The demo's leads (0.5–2 Ω) sit in the intercept once the bulk arc leaves the window; the cell states
+        # them as its lead resistance, which the pipeline subtracts (a hot polymer's 1.5 Ω was 11–49 % of R).
         assert sigma == pytest.approx(truth, rel=SIGMA_25_REL_TOLERANCE), fit.spectrum.label
 
 

@@ -8,6 +8,9 @@ How a spectrum is analysed (``queue_analysis`` → task → ``run_job``):
    (``fit_spectrum``): one row per spectrum and protocol, succeeded or
    failed with its reason; derived resistances, effective capacitances,
    arc assignments and flags; conductivities per kind with propagated error.
+   The cell's ``lead_resistance_ohm`` (short circuit of the empty cell) is
+   taken off the bare high-frequency intercept when that intercept counts as
+   sample (``_lead_correction``), never off an element fitted as "series".
 3. When a job ends, follow-ups are queued once per separator (debounced:
    at most one queued Arrhenius job per separator; it steps aside while
    analyses of that separator are still pending, and the last one to
@@ -483,6 +486,23 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
         for name in hidden:
             elements[name]["hidden_under_electrode_spike"] = True
 
+    # The cell's measured lead (short-circuit) resistance sits in the bare high-frequency intercept; when
+    # that intercept is counted as sample (bulk / total) it is taken off before σ. A protocol that fits the
+    # leads as their own "series" element needs no correction.
+    leads = _lead_correction(spectrum, elements, capacitive_of, hidden)
+    if leads is not None:
+        name, r_leads = leads
+        corrected = params[name] - r_leads
+        elements[name]["lead_resistance_subtracted_ohm"] = r_leads
+        if corrected <= 0:
+            flags.append("lead_resistance_exceeds_intercept")
+            details["lead_resistance_exceeds_intercept"] = (
+                f"the cell's lead resistance ({r_leads:.3g} Ω) is not below the fitted intercept {name} "
+                f"({params[name]:.3g} Ω): the intercept is taken as leads only"
+            )
+            corrected = 0.0
+        elements[name]["sample_resistance_ohm"] = corrected
+
     # Resistances per conductivity kind, with the error of the sum from the covariance.
     resistances: dict[str, tuple[float, float]] = {}
     for kind, kind_roles in protocol_rules.CONDUCTIVITY_ROLES.items():
@@ -492,7 +512,7 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
         g = np.zeros(len(names))
         for n in members:
             g[names.index(n)] = 1.0
-        value = float(sum(params[n] for n in members))
+        value = float(sum(elements[n].get("sample_resistance_ohm", params[n]) for n in members))
         variance = float(g @ covariance @ g) if covariance is not None and covariance.size else 0.0
         resistances[kind] = (value, math.sqrt(variance) if variance > 0 and math.isfinite(variance) else 0.0)
 
@@ -541,6 +561,21 @@ def _derive(*, circuit, protocol: FitProtocol, params: dict, stderr: dict, covar
     if missing:
         derived["conductivity_skipped"] = f"No conductivity: {missing}."
     return _Derived(derived=derived, flags=sorted(set(flags)), resistances=resistances)
+
+
+def _lead_correction(spectrum: ImpedanceSpectrum, elements: dict, capacitive_of: dict,
+                     hidden: list[str]) -> tuple[str, float] | None:
+    """(intercept resistor, lead resistance Ω) when the cell states its lead resistance and the fit has exactly
+    one bare resistor (no capacitive partner: the high-frequency intercept) counted in a conductivity."""
+    r_leads = getattr(spectrum.cell, "lead_resistance_ohm", None)
+    if not r_leads or r_leads <= 0:
+        return None
+    conductivity_roles = set().union(*protocol_rules.CONDUCTIVITY_ROLES.values())
+    bare = [
+        n for n, e in elements.items()
+        if n not in capacitive_of and n not in hidden and e["role"] in conductivity_roles
+    ]
+    return (bare[0], float(r_leads)) if len(bare) == 1 else None
 
 
 def _bulk_arc_mislabelled(elements: dict, capacitive_of: dict) -> tuple[str | None, str] | None:

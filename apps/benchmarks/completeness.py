@@ -165,6 +165,10 @@ CELL_CHECKLIST: tuple[ChecklistItem, ...] = (
                   _has_measurement_pressure),
     ChecklistItem("housing", "Cell housing", 1, "A die under load and a coin cell hold different pressures.",
                   lambda c: _filled(c.housing)),
+    ChecklistItem("lead_resistance", "Lead (short-circuit) resistance of the empty cell", 1,
+                  "Leads and plungers add to the high-frequency intercept; for a thin or hot separator they are a "
+                  "large share of it unless measured and subtracted.",
+                  lambda c: c.lead_resistance_ohm is not None),
     ChecklistItem("interface_preparation", "Interface preparation", 2,
                   "Polishing, heat treatment or coatings change the interfacial resistance by orders of magnitude.",
                   _interfaces_prepared, applies=_non_blocking),

@@ -42,6 +42,9 @@ from .models import Cell, Electrode, Interface, Separator
 
 K_B_EV_PER_K = 8.617333262e-5
 NOISE_FRACTION = 0.004
+#: Leads and contacts of each demo cell, Ω, in the synthetic spectra and stated on the cell as its measured
+#: short-circuit resistance (``Cell.lead_resistance_ohm``), as a lab measures the empty die.
+LEAD_RESISTANCE_OHM = {"polymer": 1.5, "cold_pressed": 0.5, "sintered": 2.0, "symmetric": 1.0}
 TEMPERATURES_C = (-20.0, 0.0, 25.0, 40.0, 60.0, 80.0)
 DEMO_PASSWORD = "demo-password"
 GUEST_PASSWORD = "guest-password"
@@ -508,10 +511,17 @@ def _blocking_cell(spec: SeparatorSpec, separator: Separator, *, user, group, re
         visibility=separator.visibility,
         embargo_until=separator.embargo_until,
         assembled_on=datetime.date(2026, 3, 2),
+        lead_resistance_ohm=LEAD_RESISTANCE_OHM[_lead_kind(spec)],
         **{k: v for k, v in spec.cell.items()},
     )
     result.count("cells")
     return cell
+
+
+def _lead_kind(spec: SeparatorSpec) -> str:
+    if spec.activation_energy_ev is None:
+        return "polymer"
+    return "cold_pressed" if spec.family_material in COLD_PRESSED else "sintered"
 
 
 def _blocking_series(spec: SeparatorSpec, cell: Cell, *, user, result: DemoResult) -> None:
@@ -530,7 +540,7 @@ def _blocking_series(spec: SeparatorSpec, cell: Cell, *, user, result: DemoResul
             c_bulk = 8 * 8.854e-14 * area_cm2 / (thickness_um * 1e-4)
             circuit = "R0-p(R1,CPE1)-CPE2"
             parameters = {
-                "R0": 1.5, "R1": r_total, "CPE1_Q": cpe_q(c_bulk, r_total, 0.9), "CPE1_n": 0.9,
+                "R0": LEAD_RESISTANCE_OHM["polymer"], "R1": r_total, "CPE1_Q": cpe_q(c_bulk, r_total, 0.9), "CPE1_n": 0.9,
                 "CPE2_Q": 4e-6 * area_cm2, "CPE2_n": 0.85,
             }
         elif spec.family_material in COLD_PRESSED:
@@ -541,7 +551,7 @@ def _blocking_series(spec: SeparatorSpec, cell: Cell, *, user, result: DemoResul
             r_bulk, r_gb = spec.bulk_share * r_total, (1 - spec.bulk_share) * r_total
             circuit = "R0-p(R1,CPE1)-CPE2"
             parameters = {
-                "R0": 0.5 + r_bulk, "R1": r_gb, "CPE1_Q": cpe_q(1e-8, r_gb, 0.9), "CPE1_n": 0.9,
+                "R0": LEAD_RESISTANCE_OHM["cold_pressed"] + r_bulk, "R1": r_gb, "CPE1_Q": cpe_q(1e-8, r_gb, 0.9), "CPE1_n": 0.9,
                 "CPE2_Q": 5e-6 * area_cm2, "CPE2_n": 0.85,
             }
         else:
@@ -550,7 +560,7 @@ def _blocking_series(spec: SeparatorSpec, cell: Cell, *, user, result: DemoResul
             r_bulk, r_gb = spec.bulk_share * r_total, (1 - spec.bulk_share) * r_total
             circuit = "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3"
             parameters = {
-                "R0": 2.0, "R1": r_bulk, "CPE1_Q": cpe_q(8e-12, r_bulk, 0.95), "CPE1_n": 0.95,
+                "R0": LEAD_RESISTANCE_OHM["sintered"], "R1": r_bulk, "CPE1_Q": cpe_q(8e-12, r_bulk, 0.95), "CPE1_n": 0.95,
                 "R2": r_gb, "CPE2_Q": cpe_q(2e-9, r_gb, 0.85), "CPE2_n": 0.85,
                 "CPE3_Q": 3e-6 * area_cm2, "CPE3_n": 0.8,
             }
@@ -639,7 +649,7 @@ def _symmetric_cell(spec: SymmetricSpec, separator: Separator, *, user, group, r
         name=spec.name, configuration="symmetric", housing=spec.housing,
         electrode_contact="li" if spec.electrode == "Li" else "in_li", separator=separator,
         active_area_cm2=separator.area_cm2, visibility=separator.visibility, embargo_until=separator.embargo_until,
-        assembled_on=datetime.date(2026, 3, 9),
+        assembled_on=datetime.date(2026, 3, 9), lead_resistance_ohm=LEAD_RESISTANCE_OHM["symmetric"],
     )
     result.count("cells")
     return cell
@@ -663,7 +673,7 @@ def _symmetric_series(spec: SymmetricSpec, sep_spec: SeparatorSpec, cell: Cell, 
         r_interface = spec.interface_asr_ohm_cm2 / area_cm2 * (1 + spec.growth_per_step) ** index
         r1, r2 = 0.7 * r_interface, 0.3 * r_interface
         parameters = {
-            "L0": 2e-7, "R0": r_separator + 1.0,
+            "L0": 2e-7, "R0": r_separator + LEAD_RESISTANCE_OHM["symmetric"],
             "R1": r1, "CPE1_Q": cpe_q(5e-7 * area_cm2, r1, 0.9), "CPE1_n": 0.9,
             "R2": r2, "CPE2_Q": cpe_q(2e-5 * area_cm2, r2, 0.8), "CPE2_n": 0.8,
         }

@@ -114,10 +114,11 @@ class CellForm(OwnershipMixin, forms.ModelForm):
             "separator",
             "interfaces",
             "active_area_cm2",
+            "lead_resistance_ohm",
             "assembled_on",
             "notes",
         ]
-        labels = {"active_area_cm2": "Active area (cm²)"}
+        labels = {"active_area_cm2": "Active area (cm²)", "lead_resistance_ohm": "Lead resistance (Ω)"}
         widgets = {**_date_widgets("assembled_on"), "notes": forms.Textarea(attrs={"rows": 2})}
 
     def limit_choices(self, *, separators, interfaces) -> None:

@@ -311,6 +311,13 @@ class Cell(OwnedRecord):
     separator = models.ForeignKey(Separator, null=True, blank=True, on_delete=models.PROTECT, related_name="cells")
     interfaces = models.ManyToManyField(Interface, blank=True, related_name="cells")
     active_area_cm2 = models.FloatField(null=True, blank=True)
+    lead_resistance_ohm = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0)],
+        help_text=(
+            "Short-circuit resistance of the empty cell (die or holder with the plungers in contact, leads "
+            "included), Ω; subtracted from the series resistance before σ is computed."
+        ),
+    )
     assembled_on = models.DateField(null=True, blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="cells")
     notes = models.TextField(blank=True)

@@ -158,7 +158,8 @@ class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
         model = Cell
         fields = [
             "id", "name", *OWNED_FIELDS, "configuration", "housing", "electrode_contact", "separator", "interfaces",
-            "active_area_cm2", "assembled_on", "source", "source_doi", "notes", "layers", "pressure_steps",
+            "active_area_cm2", "lead_resistance_ohm", "assembled_on", "source", "source_doi", "notes", "layers",
+            "pressure_steps",
             "measurement_pressure_mpa", "n_spectra",
         ]  # fmt: skip
 

@@ -501,6 +501,7 @@ def update_cell(
             _require_visible(fields["separator"], user, "separator")
     area_changed = "active_area_cm2" in fields and fields["active_area_cm2"] != cell.active_area_cm2
     separator_changed = "separator" in fields and fields["separator"] != cell.separator
+    leads_changed = "lead_resistance_ohm" in fields and fields["lead_resistance_ohm"] != cell.lead_resistance_ohm
     _apply(cell, fields)
     _save_owned(cell, user=user, group=new_group, is_new=False)
     if layers is not None:
@@ -509,6 +510,6 @@ def update_cell(
         _write_pressure_steps(cell, list(pressure_steps))
     if interfaces is not None:
         _set_interfaces(cell, interfaces, user)
-    if area_changed or separator_changed:
+    if area_changed or separator_changed or leads_changed:
         _requeue_analysis(spectrum_filter={"cell": cell}, user=user)
     return cell

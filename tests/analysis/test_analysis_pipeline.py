@@ -494,3 +494,41 @@ def test_grain_boundary_arc_keeps_its_role():
         "R1": {"role": "grain_boundary", "resistance_ohm": 120.0, "assignment": "grain_boundary"},
     }
     assert services._bulk_arc_mislabelled(elements, {"R1": object()}) is None
+
+
+@pytest.mark.django_db
+def test_lead_resistance_of_the_cell_is_taken_off_the_bulk_intercept(run_jobs, unit_cell):
+    # Intercept = 5 Ω of leads + 395 Ω of bulk; with the leads subtracted σ is that of 395 + 600 Ω.
+    unit_cell.lead_resistance_ohm = 5.0
+    unit_cell.save()
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    sigma = {c.kind: c for c in Conductivity.objects.filter(spectrum=spectrum)}
+    assert sigma["total"].conductivity_s_per_cm == pytest.approx(0.1 / 995.0, rel=1e-4)
+    assert sigma["bulk"].conductivity_s_per_cm == pytest.approx(0.1 / 395.0, rel=1e-4)
+    assert sigma["grain_boundary"].conductivity_s_per_cm == pytest.approx(0.1 / 600.0, rel=1e-4)
+    r0 = FitResult.objects.get(spectrum=spectrum).derived["elements"]["R0"]
+    assert r0["lead_resistance_subtracted_ohm"] == 5.0
+    assert r0["sample_resistance_ohm"] == pytest.approx(395.0, rel=1e-4)
+
+
+@pytest.mark.django_db
+def test_lead_resistance_is_not_subtracted_when_the_protocol_fits_the_leads_as_series(run_jobs):
+    cell = CellFactory(lead_resistance_ohm=1.0)  # the pellet protocol's R0 is "series": leads fitted on their own
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert "lead_resistance_subtracted_ohm" not in fit.derived["elements"]["R0"]
+    total = Conductivity.objects.get(fit=fit, kind="total")
+    assert total.resistance_ohm == pytest.approx(PELLET_TRUTH["R1"] + PELLET_TRUTH["R2"], rel=1e-3)
+
+
+@pytest.mark.django_db
+def test_lead_resistance_above_the_intercept_is_flagged(run_jobs, unit_cell):
+    unit_cell.lead_resistance_ohm = 500.0
+    unit_cell.save()
+    spectrum = _spectrum(unit_cell, BULK_BEYOND, {**BULK_BEYOND_TRUTH, "R0": 400.0, "R1": 600.0}, f_max_hz=1e6)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum)
+    assert "lead_resistance_exceeds_intercept" in fit.flags
+    assert "bulk" not in {c.kind for c in fit.conductivities.all()}

@@ -277,3 +277,10 @@ def test_member_who_makes_a_record_private_gets_200_and_then_no_longer_sees_it(c
     assert response.json()["visibility"] == "private"
     assert client.get(url).status_code == 404
     assert client_for("owner").get(url).status_code == 200
+
+
+def test_cell_detail_exposes_the_lead_resistance(client_for, group):
+    cell = CellFactory(group=group, visibility=Visibility.PUBLIC, lead_resistance_ohm=1.25)
+    response = client_for("anonymous").get(reverse("api:cell-detail", args=[cell.pk]))
+    assert response.status_code == 200
+    assert response.json()["lead_resistance_ohm"] == 1.25

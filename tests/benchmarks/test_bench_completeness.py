@@ -63,7 +63,7 @@ def test_symmetric_cell_without_prepared_interface_misses_it():
 
 
 def test_complete_cell_scores_one():
-    cell = CellFactory(source=SourceFactory())
+    cell = CellFactory(source=SourceFactory(), lead_resistance_ohm=0.8)
     PressureStepFactory(cell=cell, phase="measurement", pressure_mpa=10)
     assert completeness(cell).score == 1.0
 
@@ -97,3 +97,9 @@ def test_completeness_rejects_other_records():
 def test_every_checklist_item_says_why_it_matters():
     for item in (*SEPARATOR_CHECKLIST, *CELL_CHECKLIST, *SPECTRUM_CHECKLIST):
         assert item.weight in (1, 2, 3) and len(item.why) > 20
+
+
+def test_cell_without_lead_resistance_misses_it():
+    cell = CellFactory(source=SourceFactory())
+    PressureStepFactory(cell=cell, phase="measurement", pressure_mpa=10)
+    assert completeness(cell).missing == ["Lead (short-circuit) resistance of the empty cell"]

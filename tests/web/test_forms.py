@@ -161,10 +161,20 @@ def test_deleted_and_blank_rows_are_not_stored(client, member, group):
     assert [s.phase for s in Cell.objects.get().pressure_steps.all()] == ["measurement"]
 
 
+def test_cell_form_stores_the_lead_resistance_and_the_page_shows_it(client, member, group):
+    separator = SeparatorFactory(group=group)
+    client.force_login(member)
+    client.post("/cells/new/", cell_post(group, separator, lead_resistance_ohm="0.75"))
+    cell = Cell.objects.get(name="Au|LPSCl|Au")
+    assert cell.lead_resistance_ohm == 0.75
+    assert "0.75 Ω" in client.get(f"/cells/{cell.pk}/").content.decode()
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
         ({"steps-1-pressure_mpa": "-3"}, "greater than or equal to 0"),
+        ({"lead_resistance_ohm": "-1"}, "greater than or equal to 0"),
         ({"layers-1-separator": ""}, "A separator layer needs the separator it is"),
         ({"active_area_cm2": "0"}, "greater than zero"),
         ({"configuration": "teapot"}, "Select a valid choice"),
