@@ -5,12 +5,14 @@ the truth is what ``apps/catalog/demo.py`` states: σ(25 °C) and Ea (σT form) 
 conductivity each synthetic spectrum was generated with.
 """
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.management import call_command
 from django.db import transaction
 
 from apps.analysis import protocols
 from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, KramersKronigCheck
 from apps.benchmarks.models import BenchmarkEntry, Metric
+from apps.benchmarks.selectors import leaderboard
 from apps.catalog import demo
 from apps.catalog.models import Separator
 
@@ -94,3 +96,5 @@ def test_demo_sigma_25c_entries_reach_the_leaderboard(analysed_demo):
     assert entries.count() >= len(INORGANIC)
     assert entries.filter(blocking=False).count() >= len(INORGANIC)
     assert not any("kk_failed" in (e.flags or []) for e in entries)
+    # What the home page and the leaderboard page show to a visitor: the public demo separators, ranked.
+    assert leaderboard(user=AnonymousUser(), metric=Metric.SIGMA_25C_TOTAL)

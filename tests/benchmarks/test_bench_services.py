@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from apps.analysis.eis import ENGINE_VERSION
 from apps.benchmarks import services
 from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
 from apps.benchmarks.selectors import literature_percentile
@@ -154,7 +155,7 @@ def test_reproduce_bundle_holds_protocol_spectra_fits_and_engine_version(owner):
     assert any(n.startswith("protocols/") for n in names)
     assert sum(n.startswith("spectra/") and n.endswith(".csv") for n in names) == 4
     assert sum(n.startswith("fits/") for n in names) == 4
-    assert "Engine version: 1.0.0" in archive.read("README.md").decode()
+    assert f"Engine version: {ENGINE_VERSION}" in archive.read("README.md").decode()
     assert json.loads(archive.read("entry.json"))["metric"] == Metric.ACTIVATION_ENERGY
 
 

@@ -23,7 +23,8 @@ from .drt import DRTResult, compute_drt
 from .fitting import FitError, FitResult, fit_circuit
 from .kramers_kronig import DEFAULT_KK_THRESHOLD, KramersKronigResult, kramers_kronig_test
 
-ENGINE_VERSION = "1.0.0"
+# 1.1.0: noise-aware Kramers–Kronig verdict (smoothed residual against max(0.4 %, 4.5·σ̂/3)).
+ENGINE_VERSION = "1.1.0"
 
 __all__ = [
     "ENGINE_VERSION",
