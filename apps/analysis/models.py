@@ -157,6 +157,16 @@ class KramersKronigCheck(models.Model):
         return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
 
     @property
+    def summary(self) -> str:
+        """What the verdict judged, in a few words for a badge."""
+        if self.systematic_residual is None:
+            return f"largest residual {self.max_abs_residual:.2%}, limit {self.threshold:.2%}"
+        return (
+            f"smoothed residual {self.systematic_residual:.2%}, limit {self.threshold:.2%}, "
+            f"noise {self.noise_level or 0.0:.2%}"
+        )
+
+    @property
     def failure_text(self) -> str:
         """What the verdict compared, for a flag note (the noise-aware verdict: smoothed residual vs limit)."""
         if self.systematic_residual is None:  # a check stored before the noise-aware verdict

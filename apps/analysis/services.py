@@ -33,13 +33,13 @@ from typing import Any, Callable
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from apps.accounts.selectors import can_view, groups_of
+from apps.accounts.selectors import can_edit, can_view, groups_of
 from apps.catalog.models import Cell, Separator
 from apps.measurements.models import ImpedanceSpectrum
 
@@ -1005,9 +1005,14 @@ def queue_analysis(*, spectrum_ids: list[int], user=None) -> list[Job]:
 @transaction.atomic
 def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | None = None,
                 circuit: str | None = None) -> Job:
-    """Queue a fit of one spectrum under a protocol, a custom circuit, or its standard protocol."""
+    """Queue a fit of one spectrum under a protocol, a custom circuit, or its standard protocol.
+
+    Members of the spectrum's group only: the fit is stored with the spectrum, for everyone who sees it.
+    """
     if not can_view(spectrum, user):
         raise ValidationError("You cannot see this spectrum.")
+    if not can_edit(spectrum, user):
+        raise PermissionDenied("Only members of the spectrum's group may fit it.")
     if protocol is not None and circuit:
         raise ValidationError("Give a protocol or a circuit, not both.")
     if circuit:

@@ -49,8 +49,12 @@ class SpectrumListSerializer(serializers.ModelSerializer):
 class KramersKronigSerializer(serializers.Serializer):
     n_elements = serializers.IntegerField()
     mu = serializers.FloatField()
-    max_abs_residual = serializers.FloatField(help_text="Largest |residual| relative to |Z|.")
-    threshold = serializers.FloatField()
+    max_abs_residual = serializers.FloatField(help_text="Largest |residual| relative to |Z| (noise included).")
+    systematic_residual = serializers.FloatField(
+        allow_null=True, help_text="Largest smoothed |residual|: the structure the verdict judges (null: older check)."
+    )
+    noise_level = serializers.FloatField(allow_null=True, help_text="Estimated relative noise of the spectrum.")
+    threshold = serializers.FloatField(help_text="Limit the systematic residual was held to.")
     passed = serializers.BooleanField()
     residuals_real = serializers.ListField(child=serializers.FloatField())
     residuals_imag = serializers.ListField(child=serializers.FloatField())

@@ -173,7 +173,7 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
 def _parameter_rows(fit: FitResult | None) -> list[dict]:
     if fit is None or not fit.parameters:
         return []
-    roles = (fit.protocol.element_roles or {}) if fit.protocol_id else {}
+    roles = fit.roles
     rows = []
     for name, value in fit.parameter_items():
         stderr = (fit.stderr or {}).get(name)
@@ -200,6 +200,7 @@ def spectrum_detail(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
     fit = chosen_fit(spectrum, request.GET.get("fit"))
     jobs = jobs_for_targets(user=request.user, targets=[("spectrum", [spectrum.pk])])
+    may_edit = can_edit(spectrum, request.user)
     context = {
         "spectrum": spectrum,
         "fit": fit,
@@ -214,8 +215,8 @@ def spectrum_detail(request, pk: int):
         "metadata": sorted((spectrum.metadata or {}).items()),
         "derived_elements": sorted(((fit.derived or {}).get("elements") or {}).items()) if fit else [],
         "flag_details": ((fit.derived or {}).get("flag_details") or {}) if fit else {},
-        "can_edit": can_edit(spectrum, request.user),
-        "fit_form": FitRequestForm(protocols=visible_protocols(user=request.user)) if request.user.is_authenticated else None,
+        "can_edit": may_edit,
+        "fit_form": FitRequestForm(protocols=visible_protocols(user=request.user)) if may_edit else None,
     }
     return render(request, "measurements/spectrum_detail.html", context)
 
@@ -239,6 +240,8 @@ def spectrum_fit(request, pk: int):
         )
     except ValidationError as error:
         messages.error(request, "Fit not queued: " + " ".join(error.messages))
+    except PermissionDenied as error:
+        messages.error(request, f"Fit not queued: {error}")
     else:
         messages.success(request, f"Fit queued: {job.target_label}.")
     return redirect("measurements:spectrum-detail", pk=spectrum.pk)

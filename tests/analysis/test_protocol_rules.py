@@ -1,6 +1,6 @@
 """The rule that picks a standard protocol, the shipped protocols, and protocol immutability."""
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.analysis import protocols, services
 from apps.analysis.models import FitProtocol, FitStatus
@@ -197,9 +197,17 @@ def test_fit_of_a_spectrum_the_user_cannot_see_is_refused(outsider, group):
 @pytest.mark.django_db
 def test_another_groups_protocol_cannot_be_used(outsider, group):
     other_protocol = FitProtocolFactory(group=group)
-    spectrum = SpectrumFactory()  # public
-    with pytest.raises(ValidationError):
+    spectrum = SpectrumFactory(group=outsider.memberships.get().group)  # the outsider's own spectrum
+    with pytest.raises(ValidationError) as excinfo:
         services.request_fit(spectrum=spectrum, user=outsider, protocol=other_protocol)
+    assert "protocol" in excinfo.value.message_dict
+
+
+@pytest.mark.django_db
+def test_only_members_of_the_spectrums_group_may_fit_it(outsider):
+    spectrum = SpectrumFactory()  # public, another group's
+    with pytest.raises(PermissionDenied):
+        services.request_fit(spectrum=spectrum, user=outsider, circuit="R0-p(R1,C1)")
 
 
 @pytest.mark.django_db

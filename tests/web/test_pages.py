@@ -202,3 +202,33 @@ def test_arrhenius_axis_ignores_a_point_many_decades_off():
 
     low, high = log_range([1e-4, 2e-4, 5e-4, 1e-3, 1e5])
     assert low == pytest.approx(-4.4) and high == pytest.approx(-2.6)
+
+
+def test_public_spectrum_offers_fit_again_only_to_members(client, records, member, outsider):
+    spectrum = records[Visibility.PUBLIC]["spectrum"]
+    client.force_login(outsider)
+    assert b"Fit again" not in client.get(f"/spectra/{spectrum.pk}/").content
+    client.force_login(member)
+    assert b"Fit again" in client.get(f"/spectra/{spectrum.pk}/").content
+
+
+def test_outsider_cannot_fit_a_public_spectrum_of_another_group(client, outsider, records, standard_protocols):
+    from apps.analysis.models import Job
+
+    spectrum = records[Visibility.PUBLIC]["spectrum"]
+    client.force_login(outsider)
+    response = client.post(f"/spectra/{spectrum.pk}/fit/", {"circuit": "R0-p(R1,C1)"}, follow=True)
+    assert "Only members of the spectrum" in response.content.decode()
+    assert not Job.objects.filter(target_id=spectrum.pk, kind=Job.Kind.FIT_SPECTRUM).exists()
+
+
+def test_spectrum_badge_says_what_the_kramers_kronig_verdict_judged(client, records):
+    from apps.analysis.models import KramersKronigCheck
+
+    spectrum = records[Visibility.PUBLIC]["spectrum"]
+    KramersKronigCheck.objects.create(
+        spectrum=spectrum, n_elements=8, mu=0.8, max_abs_residual=0.012, systematic_residual=0.001,
+        noise_level=0.004, threshold=0.006, passed=True, engine_version="test",
+    )
+    body = client.get(f"/spectra/{spectrum.pk}/").content.decode()
+    assert "Kramers–Kronig passed (smoothed residual 0.10%, limit 0.60%, noise 0.40%)" in body
