@@ -9,6 +9,12 @@ class FitProtocolAdmin(admin.ModelAdmin):
     list_filter = ["is_standard", "weighting"]
     search_fields = ["name", "circuit"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A protocol that has fits is immutable: a change is a new version (services.create_protocol_version).
+        if obj is not None and obj.fits.exists():
+            return [field.name for field in obj._meta.fields]
+        return super().get_readonly_fields(request, obj)
+
 
 @admin.register(FitResult)
 class FitResultAdmin(admin.ModelAdmin):

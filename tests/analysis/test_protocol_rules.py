@@ -252,3 +252,15 @@ def test_offset_plus_electrode_spike_alone_never_gets_the_two_arc_protocol():
     assert protocols.select_standard_protocol_name(
         configuration="blocking", polymer_separator=False, frequencies_hz=f, impedance_ohm=z
     ) == protocols.BLOCKING_PELLET_BULK_BEYOND
+
+
+@pytest.mark.django_db
+def test_admin_shows_a_used_protocol_read_only(client):
+    from apps.analysis.models import FitResult
+    from tests.factories import UserFactory
+
+    used, unused = FitProtocolFactory(), FitProtocolFactory()
+    FitResult.objects.create(spectrum=SpectrumFactory(), protocol=used, status="succeeded", engine_version="test")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert 'name="circuit"' not in client.get(f"/admin/analysis/fitprotocol/{used.pk}/change/").content.decode()
+    assert 'name="circuit"' in client.get(f"/admin/analysis/fitprotocol/{unused.pk}/change/").content.decode()
