@@ -113,6 +113,7 @@ def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tm
         _wait_for(lambda: fit_jobs.filter(state=Job.State.SUCCEEDED).count() >= 5, "the first fits", log)
         _kill(worker)
         done_at_kill = fit_jobs.filter(state=Job.State.SUCCEEDED).count()
+        held_at_kill = list(fit_jobs.filter(state=Job.State.RUNNING).values_list("pk", flat=True))
         assert done_at_kill < N_FITS, "every fit finished before the kill; the test needs slower fits"
 
         worker = _start_worker(log)
@@ -135,5 +136,6 @@ def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tm
     assert fits.count() == N_FITS
     assert fits.filter(status=FitStatus.SUCCEEDED).count() == N_FITS
     assert sorted(fits.values_list("spectrum_id", flat=True)) == sorted(s.pk for s in spectra)
-    # The jobs the killed worker held (running or reserved) were sent again by the sweep, not lost.
-    assert max(fit_jobs.values_list("dispatches", flat=True)) >= 2
+    # The jobs the killed worker was running were sent again, not lost. (The kill may also land
+    # between two tasks, with nothing in flight: then there is nothing to re-send.)
+    assert all(n >= 2 for n in Job.objects.filter(pk__in=held_at_kill).values_list("dispatches", flat=True))
