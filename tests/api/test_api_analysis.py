@@ -5,7 +5,7 @@ from django.urls import reverse
 from apps.accounts.models import Visibility
 from apps.analysis.models import FitProtocol, FitResult, Job
 from tests.api.conftest import ROLES
-from tests.api.factories import JobFactory
+from tests.factories import JobFactory
 from tests.factories import FitProtocolFactory, ResearchGroupFactory, SpectrumFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_unused_protocol_can_be_edited_by_its_group(client_for, group):
 
 
 def test_used_protocol_refuses_a_new_circuit(client_for, group):
-    from tests.api.factories import FitResultFactory
+    from tests.factories import FitResultFactory
 
     protocol = FitProtocolFactory(group=group, circuit="R0-p(R1,C1)")
     FitResultFactory(protocol=protocol, spectrum__group=group)

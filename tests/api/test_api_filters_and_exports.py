@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Visibility
 from apps.catalog.models import MaterialFamily, SeparatorComponent
-from tests.api.factories import BenchmarkEntryFactory, ConductivityFactory, FitResultFactory
+from tests.factories import BenchmarkEntryFactory, ConductivityFactory, FitResultFactory
 from tests.factories import (
     CellFactory,
     MaterialFactory,

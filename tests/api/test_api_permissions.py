@@ -10,7 +10,7 @@ from django.urls import reverse
 from apps.accounts.models import Visibility
 from apps.catalog.models import Material
 from tests.api.conftest import ROLES, future_day
-from tests.api.factories import (
+from tests.factories import (
     ArrheniusFitFactory,
     BenchmarkEntryFactory,
     ConductivityFactory,

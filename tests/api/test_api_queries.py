@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.accounts.models import Visibility
-from tests.api.factories import (
+from tests.factories import (
     ArrheniusFitFactory,
     BenchmarkEntryFactory,
     ConductivityFactory,
