@@ -33,68 +33,42 @@ Critical current density, mA/cm²
     survived and the failing one, so stderr = step/√12 (uniform over one
     step) and the interval is [CCD − step, CCD]. Protocol kept in `details`.
 
-Flags (`FLAGS`): blocking ones keep an entry off the leaderboards.
+Flags (`flags.FLAGS`): blocking ones keep an entry off the leaderboards.
+
+Layout: the formulas are in `statistics` (pure numbers, no Django), the queries in `selectors`,
+the flag rules in `flags`; this module reads the rows through them and assembles `MetricValue`s,
+which `services.recompute_entries` stores.
 """
 from __future__ import annotations
 
-import math
-import re
-import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import Q
-from scipy import stats
 
 from apps.analysis.eis import derived as eis_derived
-from apps.analysis.models import ArrheniusFit, Conductivity, ConductivityKind, FitResult, FitStatus
+from apps.analysis.models import Conductivity, ConductivityKind, FitResult
 from apps.catalog.models import Cell, MaterialFamily, Separator, SeparatorComponent
-from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
+from apps.measurements.models import CriticalCurrentDensityTest, ImpedanceSpectrum
 
+from . import selectors
+from .flags import BLOCKING_FLAGS, RESISTOR_NAME, fit_flags, merge_flags, pressure_history_flag
 from .models import METRIC_UNITS, Metric
-
-ROOM_TEMPERATURE_C = 25.0
-#: Spectra within this many kelvin of 25 °C count as "measured at 25 °C"; also the round-robin tolerance.
-TEMPERATURE_TOLERANCE_C = 2.0
-#: Pressures within this factor of each other count as comparable.
-PRESSURE_FACTOR = 2.0
-#: A fit whose root-mean-square relative residual, √mean((ΔZ'² + ΔZ''²)/|Z|²), exceeds this is a poor fit.
-POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.02
-#: A parameter within this relative distance of a protocol bound sits at the bound.
-AT_BOUND_RELATIVE_TOLERANCE = 1e-3
-Z_95 = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class Flag:
-    code: str
-    label: str
-    blocking: bool
-    why: str
-
-
-FLAGS: dict[str, Flag] = {
-    f.code: f
-    for f in (
-        Flag("kk_failed", "Kramers–Kronig test failed", True,
-             "The spectrum is not linear, causal and stable (drift, noise); no circuit fit of it can be trusted."),
-        Flag("poor_fit", "Poor or unconverged fit (rms residual > 2 %)", True,
-             "The circuit does not describe the spectrum, so its resistances are not the sample's."),
-        Flag("parameter_at_bound", "Fit parameter at a protocol bound", True,
-             "A parameter pinned at its bound has no meaningful value or uncertainty."),
-        Flag("implausible_for_family", "Conductivity implausible for the family", True,
-             "Outside the physically plausible range of its family: usually a unit, thickness or area error."),
-        Flag("ccd_without_protocol", "CCD without its protocol", True,
-             "A CCD without step size, capacity per half-cycle, temperature and failure rule cannot be compared."),
-        Flag("arc_assignment_mismatch", "Arc assignment at odds with its capacitance", False,
-             "The element's effective capacitance points to another origin (Irvine, Sinclair & West 1990)."),
-        Flag("extrapolated", "Extrapolated to 25 °C", False,
-             "25 °C lies outside the measured temperatures; the value rests on the Arrhenius law holding there."),
-        Flag("no_pressure_history", "No stack-pressure history", False,
-             "Without the pressure history the number cannot be set beside others measured under load."),
-    )
-}
-BLOCKING_FLAGS = frozenset(code for code, f in FLAGS.items() if f.blocking)
+from .selectors import standard_fits
+from .statistics import (
+    ROOM_TEMPERATURE_C,
+    TEMPERATURE_TOLERANCE_C,
+    ccd_interval,
+    ci95,
+    combine,
+    linear_trend,
+    median_or_none,
+    most_common,
+    pressures_comparable,
+    quadrature_sum,
+    separator_asr,
+    stderr_from_log_interval,
+    temperatures_comparable,
+)
 
 #: Physically plausible σ(25 °C), S/cm, per family: wide ranges spanning the published
 #: values (OBELiX and reviews); a value outside is almost always a unit or geometry error.
@@ -115,11 +89,6 @@ SIGMA_METRICS = {
     ConductivityKind.BULK: Metric.SIGMA_25C_BULK,
     ConductivityKind.GRAIN_BOUNDARY: Metric.SIGMA_25C_GRAIN_BOUNDARY,
 }
-
-_RESISTOR = re.compile(r"^R\d*$")
-_CAPACITOR = re.compile(r"^C\d*$")
-_CPE = re.compile(r"^CPE\d*$")
-
 
 @dataclass
 class MetricValue:
@@ -149,139 +118,17 @@ class MetricValue:
         return any(code in BLOCKING_FLAGS for code in self.flags)
 
 
-# ---------------------------------------------------------------------------
-# Statistics
-# ---------------------------------------------------------------------------
-
-
-def ci95(value: float, stderr: float | None, dof: int | None = None) -> tuple[float | None, float | None]:
-    """value ± q·stderr, q from Student's t with `dof` degrees of freedom (normal when None)."""
-    if stderr is None or not math.isfinite(stderr):
-        return None, None
-    q = float(stats.t.ppf(0.975, dof)) if dof and dof > 0 else Z_95
-    return value - q * stderr, value + q * stderr
-
-
-@dataclass(frozen=True)
-class Combined:
-    mean: float
-    stderr: float | None
-    dof: int | None
-    n: int
-
-
-def combine(values, stderrs) -> Combined:
-    """Mean of repeated measurements; stderr = max(√Σδᵢ²/n, s/√n) (propagated vs scatter)."""
-    values = [float(v) for v in values]
-    n = len(values)
-    mean = sum(values) / n
-    known = [float(s) for s in stderrs if s is not None]
-    propagated = math.sqrt(sum(s * s for s in known)) / n if len(known) == n else None
-    if n == 1:
-        return Combined(mean, propagated, None, 1)
-    scatter = statistics.stdev(values) / math.sqrt(n)
-    if propagated is not None and propagated >= scatter:
-        return Combined(mean, propagated, None, n)
-    return Combined(mean, scatter, n - 1, n)
-
-
-@dataclass(frozen=True)
-class Trend:
-    slope: float
-    slope_stderr: float
-    intercept: float
-    n: int
-    ci_low: float
-    ci_high: float
-    r_squared: float
-
-
-def linear_trend(x, y) -> Trend:
-    """Ordinary least squares y = a + b·x; stderr of b = √(s² / Σ(x − x̄)²), s² = SSR/(n − 2)."""
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    n = x.size
-    if n < 3 or np.ptp(x) == 0:
-        raise ValueError("a trend needs at least 3 points at 2 or more distinct x")
-    fit = stats.linregress(x, y)
-    low, high = ci95(float(fit.slope), float(fit.stderr), n - 2)
-    return Trend(float(fit.slope), float(fit.stderr), float(fit.intercept), int(n), low, high, float(fit.rvalue**2))
-
-
-# ---------------------------------------------------------------------------
-# Which fits count
-# ---------------------------------------------------------------------------
-
-
-def _standard_protocol_id_for(spectrum) -> int | None:
-    """The analysis pipeline's own choice of protocol, when it offers one."""
-    try:
-        from apps.analysis.services import standard_protocol_for
-    except ImportError:
-        return None
-    try:
-        protocol = standard_protocol_for(spectrum)
-    except Exception:  # a spectrum no rule covers: fall back to the ranking below
-        return None
-    return getattr(protocol, "pk", None)
-
-
-def standard_fits(spectra) -> dict[int, FitResult]:
-    """One succeeded standard-protocol fit per spectrum id.
-
-    The pipeline's `standard_protocol_for(spectrum)` decides when it names a
-    protocol that was fitted; otherwise the protocol made for the cell's
-    configuration wins, then the highest version, then the latest fit.
-    """
-    spectra = list(spectra)
-    by_spectrum: dict[int, list[FitResult]] = {}
-    fits = (
-        FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
-                                 status=FitStatus.SUCCEEDED)
-        .select_related("protocol")
-        .order_by("pk")
-    )
-    for fit in fits:
-        by_spectrum.setdefault(fit.spectrum_id, []).append(fit)
-    chosen: dict[int, FitResult] = {}
-    spectra_by_id = {s.pk: s for s in spectra}
-    for spectrum_id, candidates in by_spectrum.items():
-        spectrum = spectra_by_id[spectrum_id]
-        preferred = _standard_protocol_id_for(spectrum) if len(candidates) > 1 else None
-        configuration = spectrum.cell.configuration
-
-        def rank(fit: FitResult):
-            return (
-                fit.protocol_id == preferred,
-                configuration in (fit.protocol.applies_to or []),
-                fit.protocol.version,
-                fit.pk,
-            )
-
-        chosen[spectrum_id] = max(candidates, key=rank)
-    return chosen
-
-
-def _roles(fit: FitResult) -> dict[str, str]:
-    """Element roles as the pipeline read the fit (``FitResult.roles``: stored derived roles, else the protocol's)."""
-    return fit.roles
-
-
 def resistance_for(fit: FitResult, roles: set[str]) -> tuple[float, float | None] | None:
     """Sum of the resistor parameters whose element has one of `roles` (as the pipeline assigned them; arcs
     hidden under the electrode spike left out), with the quadrature-summed stderr."""
     hidden = fit.hidden_elements
     names = [
-        n for n, r in _roles(fit).items()
-        if r in roles and _RESISTOR.match(n) and n in fit.parameters and n not in hidden
+        n for n, r in fit.roles.items()
+        if r in roles and RESISTOR_NAME.match(n) and n in fit.parameters and n not in hidden
     ]
     if not names:
         return None
-    value = sum(float(fit.parameters[n]) for n in names)
-    errors = [(fit.stderr or {}).get(n) for n in names]
-    if any(e is None or not math.isfinite(float(e)) for e in errors):
-        return value, None
-    return value, math.sqrt(sum(float(e) ** 2 for e in errors))
+    return quadrature_sum([fit.parameters[n] for n in names], [(fit.stderr or {}).get(n) for n in names])
 
 
 @dataclass(frozen=True)
@@ -318,118 +165,6 @@ def interfacial_asr(fit: FitResult, cell: Cell) -> InterfacialAsr | None:
 
 
 # ---------------------------------------------------------------------------
-# Flags of one fit
-# ---------------------------------------------------------------------------
-
-
-def _rms_relative_residual(fit: FitResult) -> float | None:
-    real, imag = fit.residuals_real or [], fit.residuals_imag or []
-    if real and len(real) == len(imag):
-        r = np.asarray(real, float)
-        i = np.asarray(imag, float)
-        return float(np.sqrt(np.mean(r**2 + i**2)))
-    if fit.reduced_chi_square is not None and fit.protocol.weighting == "modulus":
-        return math.sqrt(max(fit.reduced_chi_square, 0.0) * 2)
-    return None
-
-
-def _at_bound(value: float, low: float | None, high: float | None) -> bool:
-    """True when `value` lies within the tolerance of a bound: relative to the span for
-    linear ranges (CPE n in [0.5, 1]), relative to the bound itself for ranges spanning decades."""
-    both = low is not None and high is not None
-    decades = both and low > 0 and high / low > 100
-    for bound in (low, high):
-        if bound is None:
-            continue
-        if both and not decades:
-            tolerance = AT_BOUND_RELATIVE_TOLERANCE * (high - low)
-        else:
-            tolerance = AT_BOUND_RELATIVE_TOLERANCE * abs(bound) if bound != 0 else 1e-15
-        if abs(value - bound) <= tolerance:
-            return True
-    return False
-
-
-def _effective_capacitance(fit: FitResult, r_name: str, c_name: str) -> float | None:
-    p = fit.parameters
-    if _CAPACITOR.match(c_name) and c_name in p:
-        return float(p[c_name])
-    if _CPE.match(c_name) and f"{c_name}_Q" in p and f"{c_name}_n" in p:
-        return eis_derived.effective_capacitance_rq(float(p[r_name]), float(p[f"{c_name}_Q"]), float(p[f"{c_name}_n"]))
-    return None
-
-
-#: Fit flags written by the analysis pipeline (apps.analysis.services) → benchmark flag codes.
-STORED_FIT_FLAGS = {
-    "kk_failed": "kk_failed",
-    "poor_chi_square": "poor_fit",
-    "not_converged": "poor_fit",
-    "parameter_at_bound": "parameter_at_bound",
-    "assignment_at_odds_with_role": "arc_assignment_mismatch",
-}
-
-ACCEPTED_ARC_LABELS = {
-    "bulk": {"bulk"},
-    "grain_boundary": {"grain_boundary", "surface_layer"},
-    "total": {"bulk", "grain_boundary"},
-}
-
-
-def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: float | None,
-              area_cm2: float | None) -> dict[str, str]:
-    """Flags of one standard fit: {code: note}."""
-    flags: dict[str, str] = {}
-    stored = {str(f).lower() for f in (fit.flags or [])}
-    notes = (fit.derived or {}).get("flag_details", {}) if isinstance(fit.derived, dict) else {}
-    # Flags the analysis pipeline stored on the fit, in this app's vocabulary.
-    for stored_flag, code in STORED_FIT_FLAGS.items():
-        if stored_flag in stored:
-            note = notes.get(stored_flag) or stored_flag.replace("_", " ")
-            _merge_flags(flags, {code: f"spectrum {spectrum.pk}: {note}"})
-    kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
-    if kk is not None and not kk.passed and "kk_failed" not in flags:
-        flags["kk_failed"] = f"spectrum {spectrum.pk}: {kk.failure_text}"
-    rms = _rms_relative_residual(fit)
-    if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL and "poor_fit" not in flags:
-        flags["poor_fit"] = f"spectrum {spectrum.pk}: rms residual {rms:.1%}"
-    at_bound = [name for name, b in (fit.protocol.bounds or {}).items()
-                if name in fit.parameters and isinstance(b, (list, tuple)) and len(b) == 2
-                and _at_bound(float(fit.parameters[name]), b[0], b[1])]
-    if at_bound and "parameter_at_bound" not in flags:
-        flags["parameter_at_bound"] = f"spectrum {spectrum.pk}: " + ", ".join(sorted(at_bound))
-    if thickness_cm and area_cm2:
-        mismatches = []
-        roles = _roles(fit)
-        for role, accepted in ACCEPTED_ARC_LABELS.items():
-            rs = [n for n, r in roles.items() if r == role and _RESISTOR.match(n) and n in fit.parameters]
-            cs = [n for n, r in roles.items() if r == role and (_CAPACITOR.match(n) or _CPE.match(n))]
-            if len(rs) != 1 or len(cs) != 1:
-                continue
-            capacitance = _effective_capacitance(fit, rs[0], cs[0])
-            if capacitance is None or not capacitance > 0 or not math.isfinite(capacitance):
-                continue
-            label = eis_derived.assign_arc(capacitance, thickness_cm, area_cm2)
-            if label not in accepted:
-                mismatches.append(f"{rs[0]} as {role} but C = {capacitance:.2g} F looks {label.replace('_', ' ')}")
-        if mismatches and "arc_assignment_mismatch" not in flags:
-            flags["arc_assignment_mismatch"] = f"spectrum {spectrum.pk}: " + "; ".join(mismatches)
-    return flags
-
-
-def _has_kk(spectrum) -> bool:
-    try:
-        spectrum.kk_check
-    except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
-        return False
-    return True
-
-
-def _merge_flags(target: dict[str, str], more: dict[str, str]) -> None:
-    for code, note in more.items():
-        target[code] = f"{target[code]}; {note}" if code in target else note
-
-
-# ---------------------------------------------------------------------------
 # Separator metrics
 # ---------------------------------------------------------------------------
 
@@ -450,38 +185,6 @@ def plausible_range(separator: Separator, family: str) -> tuple[float, float]:
         p_low, p_high = PLAUSIBLE_SIGMA_25C_S_PER_CM[MaterialFamily.POLYMER]
         low, high = min(low, p_low), max(high, p_high)
     return low, high
-
-
-def cells_of_separator(separator: Separator) -> list[Cell]:
-    return list(
-        Cell.objects.filter(Q(separator=separator) | Q(layers__separator=separator))
-        .distinct()
-        .select_related("separator", "source")
-        .prefetch_related("pressure_steps", "interfaces")
-        .order_by("pk")
-    )
-
-
-def _spectra_of(cells) -> list[ImpedanceSpectrum]:
-    return list(
-        ImpedanceSpectrum.objects.filter(cell__in=[c.pk for c in cells])
-        .defer("data")
-        .select_related("cell", "cell__separator", "kk_check", "raw_file")
-        .prefetch_related("fits__protocol")
-        .order_by("pk")
-    )
-
-
-def _pressure_history_flag(cells) -> dict[str, str]:
-    if cells and not any(len(c.pressure_steps.all()) for c in cells):
-        names = ", ".join(c.name for c in cells[:3])
-        return {"no_pressure_history": f"no pressure steps for {names}"}
-    return {}
-
-
-def _median_or_none(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(statistics.median(values)) if values else None
 
 
 def _arrhenius_from_rows(rows: list[Conductivity]):
@@ -521,8 +224,7 @@ class _Arrhenius:
 
 def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
     candidates = [
-        a for a in ArrheniusFit.objects.filter(separator=separator, kind=kind, protocol__is_standard=True)
-        .select_related("protocol").order_by("pk")
+        a for a in selectors.standard_arrhenius_fits(separator=separator, kind=kind)
         if a.form in ("sigma_t", "sigma") and a.activation_energy_ev is not None
     ]
     if not candidates:
@@ -552,7 +254,7 @@ def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity]) -> _Ar
         sigma_25c_ci=result.sigma_25c_ci95_s_per_cm, temperature_min_c=result.temperature_min_c,
         temperature_max_c=result.temperature_max_c, n_points=result.n_points, r_squared=result.r_squared,
         extrapolated=result.extrapolated_25c, source="Arrhenius fit of the stored conductivities",
-        protocol_id=max(set(protocols), key=protocols.count) if protocols else None,
+        protocol_id=most_common(protocols),
     )
 
 
@@ -573,11 +275,7 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
         )
     elif arrhenius is not None and arrhenius.sigma_25c:
         low, high = arrhenius.sigma_25c_ci
-        stderr = None
-        if low and high and low > 0 and high > 0:
-            dof = max(arrhenius.n_points - 2, 1)
-            # The interval is symmetric in ln σ: recover δ(ln σ) and express it in S/cm.
-            stderr = arrhenius.sigma_25c * (math.log(high) - math.log(low)) / (2 * float(stats.t.ppf(0.975, dof)))
+        stderr = stderr_from_log_interval(arrhenius.sigma_25c, low, high, arrhenius.n_points)
         used = rows
         value = MetricValue(
             metric=SIGMA_METRICS[kind], value=arrhenius.sigma_25c, stderr=stderr, ci_low=low, ci_high=high,
@@ -592,7 +290,7 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
     else:
         return None
     for r in used:
-        _merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+        merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
     family = separator_family(separator)
     low_ok, high_ok = plausible_range(separator, family)
     if not (low_ok <= value.value <= high_ok):
@@ -601,23 +299,19 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
     value.flags = flags
     value.thickness_um = separator.thickness_um
     protocols = [r.fit.protocol_id for r in used]
-    value.protocol_id = max(set(protocols), key=protocols.count) if protocols else None
+    value.protocol_id = most_common(protocols)
     value.spectra = [r.spectrum for r in used]
-    value.stack_pressure_mpa = _median_or_none([r.spectrum.stack_pressure_mpa for r in used])
+    value.stack_pressure_mpa = median_or_none([r.spectrum.stack_pressure_mpa for r in used])
     return value
 
 
 def separator_metrics(separator: Separator) -> list[MetricValue]:
     """Every metric that the stored rows allow for this separator."""
-    cells = cells_of_separator(separator)
-    spectra = _spectra_of(cells)
+    cells = selectors.cells_of_separator(separator)
+    spectra = selectors.spectra_of_cells(cells)
     fits = standard_fits(spectra)
     spectra_by_id = {s.pk: s for s in spectra}
-    rows = list(
-        Conductivity.objects.filter(fit__in=[f.pk for f in fits.values()])
-        .select_related("fit", "fit__protocol")
-        .order_by("pk")
-    )
+    rows = selectors.conductivities_of_fits(fits.values())
     for row in rows:
         row.spectrum = spectra_by_id[row.spectrum_id]
     fit_flag_map = {}
@@ -627,7 +321,7 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
         area = spectrum.cell.active_area_cm2 or separator.area_cm2
         fit_flag_map[fit.pk] = fit_flags(fit, spectrum, thickness_cm=thickness_um * 1e-4 if thickness_um else None,
                                          area_cm2=area)
-    history_flag = _pressure_history_flag(cells)
+    history_flag = pressure_history_flag(cells)
     out: list[MetricValue] = []
 
     sigma_total = None
@@ -638,7 +332,7 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
         value = _sigma_25c(separator, kind, kind_rows, fit_flag_map, arrhenius_by_kind[kind])
         if value is None:
             continue
-        _merge_flags(value.flags, history_flag)
+        merge_flags(value.flags, history_flag)
         value.cells = cells
         out.append(value)
         if kind == ConductivityKind.TOTAL:
@@ -651,8 +345,8 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
         kind_rows = [r for r in rows if r.kind == arrhenius.kind]
         flags: dict[str, str] = {}
         for r in kind_rows:
-            _merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
-        _merge_flags(flags, history_flag)
+            merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+        merge_flags(flags, history_flag)
         out.append(MetricValue(
             metric=Metric.ACTIVATION_ENERGY, value=arrhenius.activation_energy_ev, stderr=stderr, ci_low=low,
             ci_high=high, method=f"{arrhenius.source}, {dict(_FORMS).get(arrhenius.form, arrhenius.form)}",
@@ -668,7 +362,7 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
 
     electronic = _electronic_conductivity(separator, cells)
     if electronic is not None:
-        _merge_flags(electronic.flags, history_flag)
+        merge_flags(electronic.flags, history_flag)
         out.append(electronic)
     return out
 
@@ -677,22 +371,14 @@ _FORMS = (("sigma_t", "σT = A·exp(−Ea/kT)"), ("sigma", "σ = σ0·exp(−Ea/
 
 
 def _separator_asr(separator: Separator, sigma: MetricValue) -> MetricValue:
-    thickness_cm = separator.thickness_um * 1e-4
-    asr = thickness_cm / sigma.value
-    rel_sigma = (sigma.stderr / sigma.value) if sigma.stderr is not None else None
-    rel_l = (separator.thickness_stderr_um / separator.thickness_um) if separator.thickness_stderr_um else 0.0
-    stderr = asr * math.hypot(rel_sigma, rel_l) if rel_sigma is not None else None
-    low = high = None
-    if sigma.ci_low and sigma.ci_high and sigma.ci_low > 0:
-        # Map σ's interval through L/σ, then widen by the thickness error in quadrature.
-        low_s, high_s = thickness_cm / sigma.ci_high, thickness_cm / sigma.ci_low
-        widen_low = math.sqrt(((asr - low_s) / asr) ** 2 + (Z_95 * rel_l) ** 2)
-        widen_high = math.sqrt(((high_s - asr) / asr) ** 2 + (Z_95 * rel_l) ** 2)
-        low, high = asr * max(1 - widen_low, 0.0), asr * (1 + widen_high)
-    elif stderr is not None:
-        low, high = ci95(asr, stderr)
+    asr = separator_asr(
+        thickness_um=separator.thickness_um, thickness_stderr_um=separator.thickness_stderr_um,
+        sigma_s_per_cm=sigma.value, sigma_stderr_s_per_cm=sigma.stderr, sigma_ci_low_s_per_cm=sigma.ci_low,
+        sigma_ci_high_s_per_cm=sigma.ci_high,
+    )
     return MetricValue(
-        metric=Metric.SEPARATOR_ASR, value=asr, stderr=stderr, ci_low=low, ci_high=high,
+        metric=Metric.SEPARATOR_ASR, value=asr.asr_ohm_cm2, stderr=asr.stderr_ohm_cm2, ci_low=asr.ci_low_ohm_cm2,
+        ci_high=asr.ci_high_ohm_cm2,
         method=f"L/σ with L = {separator.thickness_um:g} µm and σ {sigma.method}",
         temperature_c=sigma.temperature_c, stack_pressure_mpa=sigma.stack_pressure_mpa,
         thickness_um=separator.thickness_um, protocol_id=sigma.protocol_id, flags=dict(sigma.flags),
@@ -707,7 +393,7 @@ def _electronic_conductivity(separator: Separator, cells) -> MetricValue | None:
         return None
     values, errors, used = [], [], []
     rel_l = (separator.thickness_stderr_um / separator.thickness_um) if separator.thickness_stderr_um else 0.0
-    for dc in DCPolarisation.objects.filter(cell__in=[c.pk for c in cells]).select_related("cell").order_by("pk"):
+    for dc in selectors.dc_polarisations_of_cells(cells):
         area = dc.cell.active_area_cm2 or separator.area_cm2
         if not area:
             continue
@@ -724,8 +410,8 @@ def _electronic_conductivity(separator: Separator, cells) -> MetricValue | None:
     return MetricValue(
         metric=Metric.ELECTRONIC_CONDUCTIVITY, value=c.mean, stderr=stderr, ci_low=low, ci_high=high,
         method=f"DC polarisation, σe = L·I_ss/(A·ΔV) (n = {c.n})",
-        temperature_c=_median_or_none([d.temperature_c for d in used]),
-        stack_pressure_mpa=_median_or_none([d.stack_pressure_mpa for d in used]),
+        temperature_c=median_or_none([d.temperature_c for d in used]),
+        stack_pressure_mpa=median_or_none([d.stack_pressure_mpa for d in used]),
         thickness_um=separator.thickness_um, cells=cells,
         details={"dc_polarisation_ids": [d.pk for d in used], "voltages_v": [d.voltage_v for d in used],
                  "steady_currents_a": [d.steady_current_a for d in used]},
@@ -761,25 +447,19 @@ def _reference_key(spectrum: ImpedanceSpectrum):
 
 
 def _comparable(reference: ImpedanceSpectrum, other: ImpedanceSpectrum) -> bool:
-    if reference.temperature_c is not None and other.temperature_c is not None:
-        if abs(reference.temperature_c - other.temperature_c) > TEMPERATURE_TOLERANCE_C:
-            return False
-    elif (reference.temperature_c is None) != (other.temperature_c is None):
+    if not temperatures_comparable(reference.temperature_c, other.temperature_c):
         return False
     p, q = reference.stack_pressure_mpa, other.stack_pressure_mpa
-    if p and q and max(p, q) / min(p, q) > PRESSURE_FACTOR:
-        return False
-    return True
+    return not (p and q) or pressures_comparable(p, q)
 
 
 def cell_metrics(cell: Cell) -> list[MetricValue]:
     """Interfacial ASR, impedance growth and CCD of one cell."""
-    cell = (Cell.objects.select_related("separator", "source").prefetch_related("pressure_steps", "interfaces")
-            .get(pk=cell.pk))
+    cell = selectors.cell_for_metrics(cell_id=cell.pk)
     out: list[MetricValue] = []
-    history_flag = _pressure_history_flag([cell])
+    history_flag = pressure_history_flag([cell])
     area = _cell_area(cell)
-    spectra = _spectra_of([cell])
+    spectra = selectors.spectra_of_cells([cell])
     fits = standard_fits(spectra)
     separator = cell.separator
     thickness_cm = separator.thickness_um * 1e-4 if separator is not None and separator.thickness_um else None
@@ -795,7 +475,7 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
             asr, stderr = one.asr_ohm_cm2, one.stderr_ohm_cm2
             low, high = ci95(asr, stderr)
             flags = fit_flags(fit, reference, thickness_cm=thickness_cm, area_cm2=area)
-            _merge_flags(flags, history_flag)
+            merge_flags(flags, history_flag)
             out.append(MetricValue(
                 metric=Metric.INTERFACIAL_ASR, value=asr, stderr=stderr, ci_low=low, ci_high=high,
                 method=f"R_interface·A{' / 2 (two interfaces)' if n_if == 2 else ''} from spectrum {reference.pk}",
@@ -812,7 +492,7 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
     out.extend(_growth(cell, fitted, fits, area, thickness_cm, history_flag))
     ccd = _ccd(cell)
     if ccd is not None:
-        _merge_flags(ccd.flags, history_flag)
+        merge_flags(ccd.flags, history_flag)
         out.append(ccd)
     for value in out:
         value.cells = value.cells or [cell]
@@ -847,8 +527,8 @@ def _growth(cell, fitted, fits, area, thickness_cm, history_flag) -> list[Metric
         trend = linear_trend([x for x, _, _ in series], [v for _, v, _ in series])
         flags: dict[str, str] = {}
         for _, _, s in series:
-            _merge_flags(flags, fit_flags(fits[s.pk], s, thickness_cm=thickness_cm, area_cm2=area))
-        _merge_flags(flags, history_flag)
+            merge_flags(flags, fit_flags(fits[s.pk], s, thickness_cm=thickness_cm, area_cm2=area))
+        merge_flags(flags, history_flag)
         spectra = [s for _, _, s in series]
         out.append(MetricValue(
             metric=metric, value=trend.slope, stderr=trend.slope_stderr, ci_low=trend.ci_low, ci_high=trend.ci_high,
@@ -890,7 +570,7 @@ def _ccd_protocol_gaps(test: CriticalCurrentDensityTest) -> list[str]:
 
 
 def _ccd(cell: Cell) -> MetricValue | None:
-    tests = [t for t in CriticalCurrentDensityTest.objects.filter(cell=cell).order_by("measured_at", "pk")
+    tests = [t for t in selectors.ccd_tests_of_cell(cell)
              if t.critical_current_density_ma_per_cm2 is not None]
     if not tests:
         return None
@@ -905,9 +585,10 @@ def _ccd(cell: Cell) -> MetricValue | None:
     protocol_text = f"step {step:g} mA/cm²" + (f", {capacity:g} mAh/cm² per half-cycle" if capacity is not None else
                                                 f", {test.half_cycle_duration_h:g} h per half-cycle"
                                                 if test.half_cycle_duration_h is not None else "")
+    stderr, low, high = ccd_interval(ccd, step)
     return MetricValue(
-        metric=Metric.CRITICAL_CURRENT_DENSITY, value=ccd, stderr=step / math.sqrt(12), ci_low=max(ccd - step, 0.0),
-        ci_high=ccd, method=f"CCD test #{test.pk}: {protocol_text}, failure: {test.get_failure_rule_display()}",
+        metric=Metric.CRITICAL_CURRENT_DENSITY, value=ccd, stderr=stderr, ci_low=low,
+        ci_high=high, method=f"CCD test #{test.pk}: {protocol_text}, failure: {test.get_failure_rule_display()}",
         temperature_c=test.temperature_c,
         stack_pressure_mpa=test.stack_pressure_mpa if test.stack_pressure_mpa is not None
         else cell.measurement_pressure_mpa,

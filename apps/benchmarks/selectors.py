@@ -6,26 +6,32 @@ separator's (a cell's numbers reveal its separator).
 
 Leaderboards rank entries whose completeness is at least
 `DEFAULT_MIN_COMPLETENESS` (0.7: most of what decides the number was
-reported) and that carry no blocking flag (see `metrics.FLAGS`).
+reported) and that carry no blocking flag (see `flags.FLAGS`).
 
 Round robin — "comparable" means: same metric and material family,
 temperature within ± 2 °C of each other (σ at 25 °C from an Arrhenius fit
 counts as 25 °C), and stack pressure within a factor 2 when both are
 stated; from at least two research groups. Spread = (max − min) / median.
+
+The numbers themselves (spread, percentile, what counts as comparable) are
+computed by the pure `statistics` module; the rows the metrics are computed
+from (standard fits, conductivities, DC polarisations, CCD tests) are read by
+the functions at the end of this module.
 """
 from __future__ import annotations
 
-import bisect
 import statistics
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
 from apps.accounts.selectors import visible_q
-from apps.catalog.models import MaterialFamily
+from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, FitStatus
+from apps.catalog.models import Cell, MaterialFamily, Separator
+from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 
-from .metrics import PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
 from .models import BenchmarkEntry, LiteratureValue, Metric
+from .statistics import percentile_in_sorted, pressures_comparable, relative_spread, temperatures_comparable
 
 DEFAULT_MIN_COMPLETENESS = 0.7
 #: For these metrics a smaller value ranks higher.
@@ -101,12 +107,7 @@ class LiteratureDistribution:
 
     def percentile(self, value: float, family: str) -> float | None:
         """Share (0–100) of published values of the family below `value` (ties count half)."""
-        values = self._by_family.get(family)
-        if not values:
-            return None
-        below = bisect.bisect_left(values, value)
-        equal = bisect.bisect_right(values, value) - below
-        return 100.0 * (below + 0.5 * equal) / len(values)
+        return percentile_in_sorted(self._by_family.get(family) or [], value)
 
 
 def literature_percentile(value: float, family: str) -> float | None:
@@ -149,8 +150,7 @@ class RoundRobinGroup:
 
     @property
     def relative_spread(self) -> float | None:
-        median = self.median
-        return (self.maximum - self.minimum) / abs(median) if median else None
+        return relative_spread(self.values)
 
     @property
     def unit(self) -> str:
@@ -168,16 +168,11 @@ def _group_of(entry: BenchmarkEntry):
 
 
 def _fits(cluster: RoundRobinGroup, entry: BenchmarkEntry) -> bool:
-    if cluster.temperature_c is not None and entry.temperature_c is not None:
-        if abs(cluster.temperature_c - entry.temperature_c) > TEMPERATURE_TOLERANCE_C:
-            return False
-    elif (cluster.temperature_c is None) != (entry.temperature_c is None):
+    if not temperatures_comparable(cluster.temperature_c, entry.temperature_c):
         return False
     p = entry.stack_pressure_mpa
     if p and cluster.pressure_min_mpa:
-        low, high = min(p, cluster.pressure_min_mpa), max(p, cluster.pressure_max_mpa)
-        if high / low > PRESSURE_FACTOR:
-            return False
+        return pressures_comparable(min(p, cluster.pressure_min_mpa), max(p, cluster.pressure_max_mpa))
     return True
 
 
@@ -200,3 +195,108 @@ def round_robin(*, user, metric: str | None = None, family: str | None = None, m
             home.pressure_min_mpa = min(home.pressure_min_mpa or p, p)
             home.pressure_max_mpa = max(home.pressure_max_mpa or p, p)
     return [c for c in clusters if len(c.groups) >= min_groups]
+
+
+# ---------------------------------------------------------------------------
+# The analysis rows the metrics are computed from
+# ---------------------------------------------------------------------------
+
+
+def _standard_protocol_id_for(spectrum) -> int | None:
+    """The analysis pipeline's own choice of protocol, when it offers one."""
+    try:
+        from apps.analysis.services import standard_protocol_for
+    except ImportError:
+        return None
+    try:
+        protocol = standard_protocol_for(spectrum)
+    except Exception:  # a spectrum no rule covers: fall back to the ranking below
+        return None
+    return getattr(protocol, "pk", None)
+
+
+def standard_fits(spectra) -> dict[int, FitResult]:
+    """One succeeded standard-protocol fit per spectrum id.
+
+    The pipeline's `standard_protocol_for(spectrum)` decides when it names a
+    protocol that was fitted; otherwise the protocol made for the cell's
+    configuration wins, then the highest version, then the latest fit.
+    """
+    spectra = list(spectra)
+    by_spectrum: dict[int, list[FitResult]] = {}
+    fits = (
+        FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
+                                 status=FitStatus.SUCCEEDED)
+        .select_related("protocol")
+        .order_by("pk")
+    )
+    for fit in fits:
+        by_spectrum.setdefault(fit.spectrum_id, []).append(fit)
+    chosen: dict[int, FitResult] = {}
+    spectra_by_id = {s.pk: s for s in spectra}
+    for spectrum_id, candidates in by_spectrum.items():
+        spectrum = spectra_by_id[spectrum_id]
+        preferred = _standard_protocol_id_for(spectrum) if len(candidates) > 1 else None
+        configuration = spectrum.cell.configuration
+
+        def rank(fit: FitResult):
+            return (
+                fit.protocol_id == preferred,
+                configuration in (fit.protocol.applies_to or []),
+                fit.protocol.version,
+                fit.pk,
+            )
+
+        chosen[spectrum_id] = max(candidates, key=rank)
+    return chosen
+
+
+def cells_of_separator(separator: Separator) -> list[Cell]:
+    """Cells built on `separator`, directly or as one layer of a stack, with what the metrics read."""
+    return list(
+        Cell.objects.filter(Q(separator=separator) | Q(layers__separator=separator))
+        .distinct()
+        .select_related("separator", "source")
+        .prefetch_related("pressure_steps", "interfaces")
+        .order_by("pk")
+    )
+
+
+def spectra_of_cells(cells) -> list[ImpedanceSpectrum]:
+    """Spectra of `cells` without their data arrays, with their cell, KK check, raw file and fits."""
+    return list(
+        ImpedanceSpectrum.objects.filter(cell__in=[c.pk for c in cells])
+        .defer("data")
+        .select_related("cell", "cell__separator", "kk_check", "raw_file")
+        .prefetch_related("fits__protocol")
+        .order_by("pk")
+    )
+
+
+def conductivities_of_fits(fits) -> list[Conductivity]:
+    """Conductivity rows computed from `fits`, with their fit and protocol."""
+    return list(
+        Conductivity.objects.filter(fit__in=[f.pk for f in fits])
+        .select_related("fit", "fit__protocol")
+        .order_by("pk")
+    )
+
+
+def standard_arrhenius_fits(*, separator: Separator, kind: str) -> list[ArrheniusFit]:
+    """Arrhenius fits of `separator` for one conductivity kind under standard protocols."""
+    return list(ArrheniusFit.objects.filter(separator=separator, kind=kind, protocol__is_standard=True)
+                .select_related("protocol").order_by("pk"))
+
+
+def dc_polarisations_of_cells(cells) -> list[DCPolarisation]:
+    return list(DCPolarisation.objects.filter(cell__in=[c.pk for c in cells]).select_related("cell").order_by("pk"))
+
+
+def ccd_tests_of_cell(cell: Cell) -> list[CriticalCurrentDensityTest]:
+    """The cell's CCD tests, oldest first."""
+    return list(CriticalCurrentDensityTest.objects.filter(cell=cell).order_by("measured_at", "pk"))
+
+
+def cell_for_metrics(*, cell_id: int) -> Cell:
+    return (Cell.objects.select_related("separator", "source").prefetch_related("pressure_steps", "interfaces")
+            .get(pk=cell_id))

@@ -22,7 +22,8 @@ from apps.analysis.eis import ENGINE_VERSION
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
 
-from . import metrics
+from . import metrics, selectors
+from .flags import FLAGS
 from .completeness import Completeness, combined_completeness
 from .completeness import completeness as _record_completeness
 from .models import BenchmarkEntry, LiteratureValue
@@ -399,7 +400,7 @@ def _entry_json(entry: BenchmarkEntry) -> dict:
 def _readme(entry: BenchmarkEntry, *, spectra, hidden: int, protocols, raw_names) -> str:
     ci = f"[{entry.ci_low:.4g}, {entry.ci_high:.4g}]" if entry.ci_low is not None and entry.ci_high is not None else "n/a"
     stderr = f" ± {entry.stderr:.3g}" if entry.stderr is not None else ""
-    flags = ", ".join(metrics.FLAGS[f].label if f in metrics.FLAGS else f for f in entry.flags) or "none"
+    flags = ", ".join(FLAGS[f].label if f in FLAGS else f for f in entry.flags) or "none"
     lines = [
         f"# Reproduce: {entry.get_metric_display()} of {entry.cell or entry.separator}",
         "",
@@ -445,7 +446,7 @@ def reproduce_bundle(entry: BenchmarkEntry, *, user=None) -> bytes:
     spectrum_ids = list(entry.details.get("spectrum_ids", []))
     spectra = list(visible_spectra(user=user, with_arrays=True).filter(pk__in=spectrum_ids).order_by("pk"))
     hidden = len(set(spectrum_ids)) - len(spectra)
-    fits = metrics.standard_fits(spectra)
+    fits = selectors.standard_fits(spectra)
     protocols: dict[int, FitProtocol] = {}
     if entry.protocol_id:
         protocols[entry.protocol_id] = entry.protocol

@@ -9,8 +9,10 @@ from apps.catalog.models import MaterialFamily, ProcessingRoute
 
 from . import plots, selectors, services
 from .completeness import checklist_table
-from .metrics import FLAGS, PLAUSIBLE_SIGMA_25C_S_PER_CM, PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
+from .flags import FLAGS
+from .metrics import PLAUSIBLE_SIGMA_25C_S_PER_CM
 from .models import Metric
+from .statistics import PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
 
 LEADERBOARD_METRICS = [
     Metric.SIGMA_25C_TOTAL, Metric.SEPARATOR_ASR, Metric.INTERFACIAL_ASR, Metric.ACTIVATION_ENERGY,

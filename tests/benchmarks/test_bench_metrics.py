@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from apps.analysis.eis.derived import K_B_EV_PER_K
-from apps.benchmarks import metrics
+from apps.benchmarks import flags, metrics
 from apps.benchmarks.models import Metric
 from tests.benchmarks.bench_factories import (
     ArrheniusFitFactory,
@@ -246,7 +246,7 @@ def test_flags_stored_by_the_analysis_pipeline_carry_over(cell, stored_flag, cod
     row.fit.save()
     sigma = by_metric(metrics.separator_metrics(cell.separator))[Metric.SIGMA_25C_TOTAL]
     assert "as the pipeline explained" in sigma.flags[code]
-    assert sigma.blocking is metrics.FLAGS[code].blocking
+    assert sigma.blocking is flags.FLAGS[code].blocking
 
 
 def test_resistance_for_reads_the_roles_the_pipeline_reassigned(cell):
