@@ -1,0 +1,185 @@
+"""The figures of the catalog pages: what they plot, read through the apps' selectors (visibility
+included), handed to the plot builders of `catalog.plots` and `measurements.plots` as JSON."""
+from __future__ import annotations
+
+from django.db.models import F
+from django.db.models.functions import Abs
+
+from apps.analysis.models import ConductivityKind, FitResult, FitStatus
+from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits
+from apps.benchmarks.metrics import interfacial_asr
+from apps.measurements.plots import figure_json, nyquist_figure
+from apps.measurements.selectors import visible_spectra
+
+from . import plots
+from .models import Cell, Interface, Separator
+from .selectors import visible_cells
+
+MAX_SPECTRA_IN_OVERLAY = 12
+MAX_POINTS = 2000  # per interfacial-resistance plot; beyond this a scatter stops being readable
+
+
+def chosen_fits(spectra, user) -> dict[int, FitResult]:
+    """One successful fit per spectrum (a queryset or a list of ids): the standard protocol's when there is one, else the newest."""
+    spectrum_filter = spectra.values("pk") if hasattr(spectra, "values") else list(spectra)
+    fits = (
+        visible_fits(user=user)
+        .filter(spectrum__in=spectrum_filter, status=FitStatus.SUCCEEDED)
+        .defer("residuals_real", "residuals_imag", "correlations")  # large, and not needed for summaries
+        .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
+    )
+    chosen: dict[int, FitResult] = {}
+    for fit in fits:
+        chosen.setdefault(fit.spectrum_id, fit)
+    return chosen
+
+
+def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
+    """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
+    symmetric cells), so the pages show the number the benchmarks publish."""
+    spectra = list(spectra_qs.select_related("cell", "cell__separator").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:MAX_POINTS])
+    fits = chosen_fits([s.pk for s in spectra], user)
+    points = []
+    for spectrum in spectra:
+        fit = fits.get(spectrum.pk)
+        asr = interfacial_asr(fit, spectrum.cell) if fit else None
+        if asr is None:
+            continue
+        points.append(
+            plots.InterfacialPoint(
+                label=spectrum.label or f"Spectrum {spectrum.pk}",
+                cell_label=spectrum.cell.name,
+                spectrum_id=spectrum.pk,
+                asr_ohm_cm2=asr.asr_ohm_cm2,
+                asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
+                elapsed_time_h=spectrum.elapsed_time_h,
+                cycle_index=spectrum.cycle_index,
+                stack_pressure_mpa=spectrum.stack_pressure_mpa,
+            )
+        )
+    return points
+
+
+def _conductivity_points(separator: Separator, user) -> dict[str, list[tuple[float, float, float | None]]]:
+    """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum."""
+    spectra = visible_spectra(user=user).filter(cell__separator=separator)
+    fits = chosen_fits(spectra, user)
+    rows = visible_conductivities(user=user).filter(fit_id__in=[f.pk for f in fits.values()], temperature_c__isnull=False).order_by(
+        "kind", "temperature_c"
+    )
+    by_kind: dict[str, list] = {}
+    for c in rows:
+        by_kind.setdefault(c.kind, []).append((c.temperature_c, c.conductivity_s_per_cm, c.conductivity_stderr_s_per_cm))
+    return by_kind
+
+
+def _series_with_fits(separator: Separator, kind: str, points, stored, vtf) -> list[plots.ArrheniusSeries]:
+    """The measured points of one kind with the stored Arrhenius line, and the VTF line when there is one."""
+    labels = dict(ConductivityKind.choices)
+    s = plots.ArrheniusSeries(label=f"{separator.name}: σ {labels.get(kind, kind).lower()}", points=points)
+    if stored is not None:
+        s.form, s.activation_energy_ev, s.prefactor = stored.form, stored.activation_energy_ev, stored.prefactor
+        if stored.activation_energy_ev is not None:
+            err = f" ± {stored.activation_energy_stderr_ev:.3f}" if stored.activation_energy_stderr_ev is not None else ""
+            s.line_label = f"{labels.get(kind, kind)} fit: Ea = {stored.activation_energy_ev:.3f}{err} eV"
+    if vtf is None or not vtf.prefactor or vtf.vtf_b_k is None or vtf.vtf_t0_k is None:
+        return [s]
+    return [s, plots.ArrheniusSeries(
+        label=s.label,
+        points=points,
+        form="vtf",
+        prefactor=vtf.prefactor,
+        vtf_b_k=vtf.vtf_b_k,
+        vtf_t0_k=vtf.vtf_t0_k,
+        line_label=f"{labels.get(kind, kind)} VTF fit: B = {vtf.vtf_b_k:.0f} K, T0 = {vtf.vtf_t0_k:.0f} K",
+        show_points=False,
+    )]
+
+
+def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeries]:
+    """Measured conductivities of the separator's visible spectra, with its stored Arrhenius fits as lines."""
+    by_kind = _conductivity_points(separator, user)
+    stored = {
+        a.kind: a
+        for a in visible_arrhenius_fits(user=user)
+        .filter(separator=separator, form__in=["sigma_t", "sigma"])
+        .order_by("-protocol__is_standard", "-form")
+    }
+    vtf_fits = {
+        a.kind: a
+        for a in visible_arrhenius_fits(user=user)
+        .filter(separator=separator, form="vtf")
+        .order_by("-protocol__is_standard")
+    }
+    series = []
+    for kind, points in by_kind.items():
+        series.extend(_series_with_fits(separator, kind, points, stored.get(kind), vtf_fits.get(kind)))
+    if not series:
+        # Fits computed elsewhere (e.g. imported points) still deserve a plot.
+        labels = dict(ConductivityKind.choices)
+        for kind, fit in stored.items():
+            points = [tuple(p) + (None,) * (3 - len(p)) for p in (fit.points or [])]
+            series.append(
+                plots.ArrheniusSeries(
+                    label=f"{separator.name}: σ {labels.get(kind, kind).lower()}",
+                    points=points,
+                    form=fit.form,
+                    activation_energy_ev=fit.activation_energy_ev,
+                    prefactor=fit.prefactor,
+                )
+            )
+    return series
+
+
+def nearest_25c_spectrum(separator: Separator, user):
+    """The visible spectrum of the separator measured closest to 25 °C (with its arrays), or None."""
+    return (
+        visible_spectra(user=user, with_arrays=True)
+        .filter(cell__separator=separator)
+        .annotate(distance_from_25c=Abs(F("temperature_c") - 25.0))
+        .order_by(F("distance_from_25c").asc(nulls_last=True), "pk")
+        .first()
+    )
+
+
+def cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
+    """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
+    ids = list(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk").values_list("pk", flat=True))
+    if len(ids) > MAX_SPECTRA_IN_OVERLAY:
+        step = (len(ids) - 1) / (MAX_SPECTRA_IN_OVERLAY - 1)
+        ids = [ids[round(i * step)] for i in range(MAX_SPECTRA_IN_OVERLAY)]
+    chosen = {s.pk: s for s in visible_spectra(user=user, with_arrays=True).filter(pk__in=ids)}
+    traces = []
+    for pk in ids:
+        s = chosen[pk]
+        parts = [s.label or f"#{s.pk}"]
+        if s.cycle_index is not None:
+            parts.append(f"cycle {s.cycle_index}")
+        if s.elapsed_time_h is not None:
+            parts.append(f"{s.elapsed_time_h:g} h")
+        traces.append((", ".join(parts), s.frequencies_hz, s.impedance_ohm))
+    return traces
+
+
+def separator_figures(separator: Separator, user) -> dict[str, str]:
+    return {"arrhenius": figure_json(plots.arrhenius_figure(arrhenius_series_for(separator, user), title=f"Arrhenius: {separator.name}"))}
+
+
+def cell_figures(cell: Cell, user) -> dict[str, str]:
+    spectra = visible_spectra(user=user).filter(cell=cell)
+    points = interfacial_points(spectra, user)
+    x = "elapsed_time_h" if any(p.elapsed_time_h is not None for p in points) else "cycle_index"
+    return {
+        "pressure": figure_json(plots.pressure_history_figure(cell.pressure_steps.all())),
+        "spectra": figure_json(nyquist_figure(cell_overlay(spectra, user), title="Spectra over cycles and time")),
+        "interfacial": figure_json(plots.interfacial_figure(points, x=x, title="Interfacial resistance over time")),
+    }
+
+
+def interface_figures(interface: Interface, user) -> dict[str, str]:
+    spectra = visible_spectra(user=user).filter(cell__in=visible_cells(user=user).filter(interfaces=interface).values("pk"))
+    points = interfacial_points(spectra, user)
+    return {
+        "pressure": figure_json(plots.interfacial_figure(points, x="stack_pressure_mpa", title="Interfacial resistance against stack pressure")),
+        "time": figure_json(plots.interfacial_figure(points, x="elapsed_time_h", title="Interfacial resistance over time")),
+    }

@@ -1,0 +1,134 @@
+"""What every catalog page shares: pagination, list filters' labels, the 404 rule for hidden records,
+the create/edit flow of records and the jobs panel."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from apps.analysis.models import Job
+from apps.analysis.selectors import visible_jobs
+
+from ..forms import formset_rows
+
+PAGE_SIZE = 25
+
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE):
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
+UNIT_SUFFIXES = {"_c": "°C", "_mpa": "MPa", "_um": "µm", "_cm2": "cm²", "_h": "h", "_min": "min", "_hz": "Hz"}
+
+
+def filter_label(name: str) -> str:
+    """A readable label from a filter name: temperature_c_min → “Temperature ≥ (°C)”."""
+    bound = ""
+    for suffix, sign in (("_min", " ≥"), ("_max", " ≤"), ("_after", " from"), ("_before", " until")):
+        if name.endswith(suffix):
+            name, bound = name[: -len(suffix)], sign
+            break
+    unit = ""
+    for suffix, text in UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            name, unit = name[: -len(suffix)], f" ({text})"
+            break
+    words = name.replace("_", " ").strip()
+    words = {"doi": "DOI", "kk passed": "Kramers–Kronig passed", "cycle index": "cycle"}.get(words, words)
+    return f"{words[:1].upper()}{words[1:]}{bound}{unit}"
+
+
+def list_context(filterset, page, query: str, primary: list[str]) -> dict:
+    """Context of a list page; `primary` filters show first, the others behind “More filters”."""
+    for name, field in filterset.form.fields.items():
+        if name != "q":
+            field.label = filter_label(name)
+    more_used = any(
+        filterset.data.get(name) not in (None, "") for name in filterset.form.fields if name not in primary and name != "q"
+    )
+    return {"filter": filterset, "page": page, "query": query, "filter_primary": primary, "filter_more_open": more_used}
+
+
+def visible_or_404(queryset, pk: int):
+    """The record if the user may see it; hidden and missing records are the same 404."""
+    return get_object_or_404(queryset, pk=pk)
+
+
+def apply_service_errors(error: ValidationError, form, formsets: dict | None = None) -> None:
+    """Put a service's field-level messages on the form field they name; the rest on the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            if field in form.fields:
+                form.add_error(field, errors)
+            else:
+                form.add_error(None, [f"{field.replace('_', ' ')}: {m}" for m in errors])
+    else:
+        form.add_error(None, error.messages)
+
+
+def _form_links(kind: str, record) -> dict:
+    return {
+        "kind": kind,
+        "list_url": reverse(f"catalog:{kind}-list"),
+        "cancel_url": reverse(f"catalog:{kind}-detail", args=[record.pk]) if record else "",
+    }
+
+
+def record_form(request, *, kind: str, record, form, formsets: list[tuple[str, str, object]], create, update,
+                 extra=lambda form: {}):
+    """The create/edit flow shared by separators, cells and interfaces.
+
+    `formsets` are (title, service keyword, formset); `extra(form)` gives
+    service arguments that are not plain model fields. Writes go through the
+    catalog service; its field-level errors land on the fields they name.
+    """
+    if request.method == "POST" and form.is_valid() and all(formset.is_valid() for _, _, formset in formsets):
+        extra_values = extra(form)
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name not in extra_values}
+        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+        fields.update(extra_values)
+        fields.update({keyword: formset_rows(formset) for _, keyword, formset in formsets})
+        try:
+            if record is None:
+                record = create(user=request.user, group=form.cleaned_data["group"], **fields)
+                messages.success(request, f"{kind.capitalize()} “{record.name}” created.")
+            else:
+                record = update(**{kind: record}, user=request.user, **fields)
+                messages.success(request, f"{kind.capitalize()} “{record.name}” saved.")
+            return redirect(f"catalog:{kind}-detail", pk=record.pk)
+        except ValidationError as error:
+            apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        f"catalog/{kind}_form.html",
+        {
+            "form": form,
+            "formsets": [(title, formset) for title, _, formset in formsets],
+            "record": record,
+            **_form_links(kind, record),
+        },
+    )
+
+
+def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
+    """The newest jobs the user may see about the given records, e.g. [("spectrum", [1, 2]), ("cell", [7])]."""
+    condition = Q()
+    for target_type, ids in targets:
+        if ids:
+            condition |= Q(target_type=target_type, target_id__in=ids)
+    if not condition:
+        return []
+    return list(visible_jobs(user=user).filter(condition).order_by("-created_at", "-pk")[:limit])
+
+
+def jobs_context(user, targets: list[tuple[str, list[int]]]) -> dict:
+    jobs = jobs_for_targets(user=user, targets=targets)
+    return {"jobs": jobs, "jobs_active": any(not j.is_finished for j in jobs)}
