@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 
-from .models import BenchmarkEntry, LiteratureValue
+from .models import BenchmarkEntry, LiteratureValue, Metric
 
 LAYOUT = dict(
     template="plotly_white",
@@ -241,6 +241,23 @@ def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit:
     fig.update_xaxes(title_text="Cycle")
     fig.update_yaxes(title_text="ASR (Ω·cm²)")
     return fig
+
+
+def dashboard_figures(entries: list[BenchmarkEntry], literature: list[LiteratureValue], *, urls: dict[int, str],
+                      percentiles: dict[int, float | None]) -> dict[str, go.Figure]:
+    """The dashboard's four figures from the filtered entries: σ(25 °C) against the literature, separator
+    ASR ranking, interfacial ASR, and impedance growth per cycle."""
+    by_metric: dict[str, list] = {}
+    for entry in entries:
+        by_metric.setdefault(entry.metric, []).append(entry)
+    return {
+        "conductivity": conductivity_figure(by_metric.get(Metric.SIGMA_25C_TOTAL, []), literature, urls=urls,
+                                            percentiles=percentiles),
+        "asr": asr_ranking_figure(by_metric.get(Metric.SEPARATOR_ASR, []), urls=urls, percentiles=percentiles),
+        "interfacial": interfacial_figure(by_metric.get(Metric.INTERFACIAL_ASR, []), urls=urls,
+                                          percentiles=percentiles),
+        "growth": growth_figure(by_metric.get(Metric.IMPEDANCE_GROWTH_PER_CYCLE, []), urls=urls),
+    }
 
 
 def figure_points(fig: go.Figure) -> int:

@@ -64,32 +64,27 @@ def _annotate(entries, distribution: selectors.LiteratureDistribution) -> dict[i
     return percentiles
 
 
-def dashboard(request):
-    filters = _filters(request)
-    user = request.user
-    entries = list(selectors.filtered_entries(user=user, **filters))
-    distribution = selectors.LiteratureDistribution()
-    percentiles = _annotate(entries, distribution)
-    urls = {e.pk: e.record_url for e in entries}
-    by_metric: dict[str, list] = {}
-    for entry in entries:
-        by_metric.setdefault(entry.metric, []).append(entry)
-    literature = list(selectors.literature_values(family=filters["family"] or None))
-    figures = {
-        "conductivity": plots.conductivity_figure(by_metric.get(Metric.SIGMA_25C_TOTAL, []), literature, urls=urls,
-                                                  percentiles=percentiles),
-        "asr": plots.asr_ranking_figure(by_metric.get(Metric.SEPARATOR_ASR, []), urls=urls, percentiles=percentiles),
-        "interfacial": plots.interfacial_figure(by_metric.get(Metric.INTERFACIAL_ASR, []), urls=urls,
-                                                percentiles=percentiles),
-        "growth": plots.growth_figure(by_metric.get(Metric.IMPEDANCE_GROWTH_PER_CYCLE, []), urls=urls),
-    }
-    threshold = max(filters["min_completeness"], selectors.DEFAULT_MIN_COMPLETENESS)
+def _leaderboards(*, user, filters: dict, distribution, threshold: float) -> list[dict]:
     boards = []
     for metric in LEADERBOARD_METRICS:
         ranked = selectors.leaderboard(user=user, metric=metric, family=filters["family"] or None,
                                        route=filters["route"] or None, min_completeness=threshold, limit=10)
         _annotate(ranked, distribution)
         boards.append({"metric": metric, "label": Metric(metric).label, "entries": ranked})
+    return boards
+
+
+def dashboard(request):
+    filters = _filters(request)
+    user = request.user
+    entries = list(selectors.filtered_entries(user=user, **filters))
+    distribution = selectors.LiteratureDistribution()
+    percentiles = _annotate(entries, distribution)
+    literature = list(selectors.literature_values(family=filters["family"] or None))
+    figures = plots.dashboard_figures(entries, literature, urls={e.pk: e.record_url for e in entries},
+                                      percentiles=percentiles)
+    threshold = max(filters["min_completeness"], selectors.DEFAULT_MIN_COMPLETENESS)
+    boards = _leaderboards(user=user, filters=filters, distribution=distribution, threshold=threshold)
     context = {
         "filters": filters,
         "families": MaterialFamily.choices,

@@ -436,13 +436,22 @@ def upload_confirm(request):
             form.add_error("cell", str(error))
         else:
             _forget_preview(request, token)
-            if report.duplicate:
-                messages.info(request, f"{name} was uploaded before; showing the spectra it already holds.")
-            else:
-                messages.success(request, f"{name}: {len(report.created)} spectrum(s) stored; analysis queued.")
-            if len(report.created) == 1:
-                return redirect("measurements:spectrum-detail", pk=report.created[0].pk)
-            return redirect("catalog:cell-detail", pk=form.cleaned_data["cell"].pk)
+            return _after_upload(request, report, name, form.cleaned_data["cell"])
+    return _confirm_again(request, form, name, data)
+
+
+def _after_upload(request, report, name: str, cell: Cell):
+    if report.duplicate:
+        messages.info(request, f"{name} was uploaded before; showing the spectra it already holds.")
+    else:
+        messages.success(request, f"{name}: {len(report.created)} spectrum(s) stored; analysis queued.")
+    if len(report.created) == 1:
+        return redirect("measurements:spectrum-detail", pk=report.created[0].pk)
+    return redirect("catalog:cell-detail", pk=cell.pk)
+
+
+def _confirm_again(request, form, name: str, data: bytes):
+    """The confirm page once more, with the form's errors, over the same preview."""
     try:
         context = _preview_context(name, data)
     except IngestError as error:
