@@ -7,7 +7,7 @@ from django.urls import NoReverseMatch, reverse
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 
-from . import plots, selectors, services
+from . import bundles, plots, selectors
 from .completeness import checklist_table
 from .flags import FLAGS
 from .metrics import PLAUSIBLE_SIGMA_25C_S_PER_CM
@@ -148,7 +148,7 @@ def entry_detail(request, pk: int):
 
 def reproduce(request, pk: int):
     entry = get_object_or_404(selectors.visible_entries(user=request.user), pk=pk)
-    data = services.reproduce_bundle(entry, user=request.user)
+    data = bundles.reproduce_bundle(entry, user=request.user)
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="assbdb-benchmark-{entry.pk}-{entry.metric}.zip"'
     return response

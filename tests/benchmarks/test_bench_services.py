@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from apps.analysis.eis import ENGINE_VERSION
-from apps.benchmarks import services
+from apps.benchmarks import bundles, services
 from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
 from apps.benchmarks.selectors import literature_percentile
 from tests.benchmarks.bench_factories import ConductivityFactory, FitFactory, LiteratureValueFactory
@@ -149,7 +149,7 @@ def test_reproduce_bundle_holds_protocol_spectra_fits_and_engine_version(owner):
     cell = populated_cell()
     services.recompute_entries(separator_ids=[cell.separator_id])
     entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.ACTIVATION_ENERGY)
-    archive = zipfile.ZipFile(io.BytesIO(services.reproduce_bundle(entry, user=owner)))
+    archive = zipfile.ZipFile(io.BytesIO(bundles.reproduce_bundle(entry, user=owner)))
     names = archive.namelist()
     assert "README.md" in names and "entry.json" in names
     assert any(n.startswith("protocols/") for n in names)
@@ -166,7 +166,7 @@ def test_reproduce_bundle_leaves_out_spectra_the_user_may_not_see(outsider):
     hidden.save()
     services.recompute_entries(separator_ids=[cell.separator_id])
     entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.ACTIVATION_ENERGY)
-    archive = zipfile.ZipFile(io.BytesIO(services.reproduce_bundle(entry, user=outsider)))
+    archive = zipfile.ZipFile(io.BytesIO(bundles.reproduce_bundle(entry, user=outsider)))
     assert f"spectra/{hidden.pk}.csv" not in archive.namelist()
     assert sum(n.endswith(".csv") for n in archive.namelist()) == 3
     assert "not visible to you" in archive.read("README.md").decode()
