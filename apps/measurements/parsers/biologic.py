@@ -149,7 +149,7 @@ def parse_mpt(ctx: Context, text: str) -> list[ParsedSpectrum]:
     if "cycle number" in [n.strip() for n in names]:
         extra["cycle"] = [n.strip() for n in names].index("cycle number")
     data = [(i + 1, line) for i, line in enumerate(lines) if i >= n_header and line.strip()]
-    rows = read_rows(ctx, data, names, roles, delimiter="\t", extra_columns=extra)
+    rows = read_rows(ctx, data, names, roles, delimiters=("\t",), extra_columns=extra)
     parts = [sweep for cycle in split_by_values(rows, "cycle") for sweep in split_sweeps(cycle)]
     metadata = _mpt_metadata(lines[: n_header - 1])
     return build_spectra(
