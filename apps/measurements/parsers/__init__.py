@@ -24,7 +24,7 @@ from . import biologic, chi, export, gamry, tabular, versastudio, zplot
 from .core import Context, ParsedSpectrum, ParseError, decode_text
 from .export import to_csv, to_json
 
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 __all__ = [
     "FORMATS",

@@ -173,7 +173,7 @@ def test_parstat_dc_rows_are_not_taken_as_impedance():
 
 def test_registry_lists_every_detected_format():
     assert {fmt for fmt, *_ in EXPECTED.values()} <= set(FORMATS)
-    assert PARSER_VERSION == "1.0.0"
+    assert PARSER_VERSION == "1.1.0"
 
 
 def test_package_imports_without_django():
@@ -181,4 +181,4 @@ def test_package_imports_without_django():
     root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "1.0.0"
+    assert result.stdout.strip() == "1.1.0"
