@@ -48,6 +48,7 @@ from .core import (
     read_rows,
     require_roles,
     split_by_values,
+    split_cells,
     split_lines,
     split_sweeps,
 )
@@ -136,6 +137,20 @@ def _mpt_metadata(header: list[str]) -> dict[str, Any]:
     return clean_metadata(meta)
 
 
+def _names_written(names: list[str], data: list[tuple[int, str]]) -> list[str]:
+    """Column names of the values the rows hold.
+
+    EC-Lab 11.61 can end the header with an empty name followed by names of
+    columns (e.g. ``Ewe-Ece/V``) that no row holds. When the first row stops
+    exactly at the empty name, the names from it on are dropped; any other
+    mismatch is left for read_rows to report.
+    """
+    if "" not in (n.strip() for n in names) or not data:
+        return names
+    empty = [n.strip() for n in names].index("")
+    return names[:empty] if len(split_cells(data[0][1], "\t")) == empty else names
+
+
 def parse_mpt(ctx: Context, text: str) -> list[ParsedSpectrum]:
     lines = split_lines(text)
     count_line = lines[1] if len(lines) > 1 else ""
@@ -151,12 +166,13 @@ def parse_mpt(ctx: Context, text: str) -> list[ParsedSpectrum]:
     names = [n for n in lines[n_header - 1].split("\t")]
     while names and not names[-1].strip():
         names.pop()
+    data = [(i + 1, line) for i, line in enumerate(lines) if i >= n_header and line.strip()]
+    names = _names_written(names, data)
     roles = find_roles(names)
     require_roles(roles, ctx, line=header_line, expected_freq="'freq/Hz'")
     extra = {}
     if "cycle number" in [n.strip() for n in names]:
         extra["cycle"] = [n.strip() for n in names].index("cycle number")
-    data = [(i + 1, line) for i, line in enumerate(lines) if i >= n_header and line.strip()]
     rows = read_rows(
         ctx, data, names, roles, delimiters=("\t",), extra_columns=extra, skip_zero_frequency=True
     )

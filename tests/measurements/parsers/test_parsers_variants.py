@@ -186,3 +186,23 @@ def test_zs_headed_export_of_a_real_spectrum_with_semicolons_and_decimal_commas(
     assert spectrum.format == "csv"
     assert np.array_equal(spectrum.impedance_ohm, z)
     assert len(spectrum) == EXPECTED["exampleDataBioLogic.mpt"][2]
+
+
+def test_ec_lab_header_naming_columns_the_rows_leave_out():
+    # EC-Lab 11.61 can end the header with an empty name and names of columns no row holds
+    name = "exampleDataBioLogic.mpt"
+    lines = read(name).decode("latin-1").split("\n")
+    lines[60] = lines[60].rstrip("\r").rstrip("\t") + "\t\tEwe-Ece/V"
+    (spectrum,) = parse("\n".join(lines).encode("latin-1"), filename=name)
+    (original,) = parse(read(name))
+    assert np.array_equal(spectrum.impedance_ohm, original.impedance_ohm)
+
+
+def test_a_row_shorter_than_the_header_is_still_an_error():
+    name = "exampleDataBioLogic.mpt"
+    lines = read(name).decode("latin-1").split("\n")
+    lines[60] = lines[60].rstrip("\r").rstrip("\t") + "\t\tEwe-Ece/V"
+    lines[75] = "\t".join(lines[75].split("\t")[:5])
+    with pytest.raises(ParseError) as caught:
+        parse("\n".join(lines).encode("latin-1"), filename=name)
+    assert caught.value.line == 76 and "truncated" in caught.value.reason
