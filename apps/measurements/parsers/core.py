@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -417,7 +417,6 @@ class Rows:
     freq: list[float] = field(default_factory=list)
     z: list[complex] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)
-    dialect: Dialect | None = None
     points: list[int] = field(default_factory=list)  # 1-based record numbers (binary files, which have no lines)
 
     def __len__(self) -> int:
@@ -499,7 +498,6 @@ def read_rows(
         rows.z.append(z)
         for key, pos in extra_columns.items():
             rows.extra[key].append(num(pos))
-    rows.dialect = dialect
     return rows
 
 
@@ -555,7 +553,6 @@ def _slice(rows: Rows, start: int, stop: int) -> Rows:
         freq=rows.freq[start:stop],
         z=rows.z[start:stop],
         extra={k: v[start:stop] for k, v in rows.extra.items()},
-        dialect=rows.dialect,
         points=rows.points[start:stop],
     )
 
