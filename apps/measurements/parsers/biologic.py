@@ -16,7 +16,9 @@ offset (see ``_DataLayout``): one shared flag byte where the first flag
 column is listed, then each column with the dtype fixed by its id. Data
 module versions 0 (both layouts), 2 and 3 are read; any other version is
 refused by name. The ``VMP LOG`` module gives the start time and the
-EC-Lab version.
+EC-Lab version, the first byte of ``VMP Set`` the technique (impedance
+techniques only; their parameters - AC amplitude, frequency range - sit at
+offsets that vary between files and are not read).
 
 Several spectra in one file (loops, cycles) are split by ``cycle number``
 and where the frequency sweep restarts. Rows at 0 Hz are skipped in both
@@ -431,6 +433,23 @@ def _record_dtype(ctx: Context, column_ids: tuple[int, ...], layout: _DataLayout
     return np.dtype(fields), names
 
 
+# Technique id: first byte of the "VMP Set" module (ids from yadg's table,
+# checked against the technique line of the .mpt exports of the same runs).
+_TECHNIQUES = {
+    0x1D: ("Potentio Electrochemical Impedance Spectroscopy", "potentiostatic"),
+    0x1E: ("Galvano Electrochemical Impedance Spectroscopy", "galvanostatic"),
+    0x7F: ("Modulo Bat", None),
+}
+
+
+def _settings_metadata(modules: list[_Module]) -> dict[str, Any]:
+    settings = next((m for m in modules if m.name == "VMP Set"), None)
+    if settings is None or not settings.payload or settings.payload[0] not in _TECHNIQUES:
+        return {}
+    technique, mode = _TECHNIQUES[settings.payload[0]]
+    return {"technique": technique, "mode": mode}
+
+
 def _log_metadata(modules: list[_Module]) -> dict[str, Any]:
     """Start time and EC-Lab version from the 'VMP LOG' module.
 
@@ -510,6 +529,7 @@ def parse_mpr(ctx: Context, data: bytes) -> list[ParsedSpectrum]:
     meta: dict[str, Any] = {"format": FORMAT_MPR, "instrument": "BioLogic", "software": "EC-Lab"}
     day = parse_numeric_date(module.date_text, month_first=True)
     meta["date"], _ = iso_datetime(day)
+    meta.update(_settings_metadata(modules))
     meta.update(_log_metadata(modules))
     meta["mpr_data_version"] = module.version
     return build_spectra(

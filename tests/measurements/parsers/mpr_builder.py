@@ -111,18 +111,21 @@ def build_mpr(
     date_text: str = "07/15/25",
     log: tuple[datetime, str] | None = None,
     n_points: int | None = None,
+    technique_id: int = 0x1D,
 ) -> bytes:
     """A whole .mpr file holding ``columns`` (column id -> values) in ``layout``.
 
     ``column_ids`` gives the listed order (flag ids included); by default the
-    columns in the order given. ``n_points`` overrides the stated point count.
+    columns in the order given. ``n_points`` overrides the stated point count;
+    ``technique_id`` is the first byte of the settings module (0x1D: PEIS).
     """
     arrays = {k: np.asarray(v) for k, v in columns.items()}
     ids = list(column_ids) if column_ids is not None else list(arrays)
     n = len(next(iter(arrays.values())))
     body = records(ids, arrays, flags)
     extended = layout.extended_header
-    out = MAGIC + _module("VMP Set", "VMP settings", b"\x00" * 64, 0, extended, date_text)
+    settings = bytes([technique_id]) + b"\x00" * 63
+    out = MAGIC + _module("VMP Set", "VMP settings", settings, 0, extended, date_text)
     out += _module(
         "VMP data", "VMP data", data_payload(layout, ids, body, n if n_points is None else n_points),
         layout.version, extended, date_text,

@@ -157,3 +157,17 @@ def test_impedance_columns_missing():
     with pytest.raises(ParseError) as caught:
         parse(build_mpr(LAYOUTS["v3"], {32: F_HZ, 4: F_HZ}), filename="cv.mpr")
     assert caught.value.field == "impedance"
+
+
+@pytest.mark.parametrize(
+    ("technique_id", "technique", "mode"),
+    [
+        (0x1D, "Potentio Electrochemical Impedance Spectroscopy", "potentiostatic"),
+        (0x1E, "Galvano Electrochemical Impedance Spectroscopy", "galvanostatic"),
+        (0x06, None, None),  # cyclic voltammetry: not an impedance technique, not named
+    ],
+)
+def test_technique_from_the_settings_module(technique_id, technique, mode):
+    data = build_mpr(LAYOUTS["v0-ec-lab-11.50"], _eis_columns(), technique_id=technique_id)
+    meta = _one(data).metadata
+    assert (meta.get("technique"), meta.get("mode")) == (technique, mode)

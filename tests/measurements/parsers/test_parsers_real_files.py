@@ -107,6 +107,8 @@ def test_binary_mpr_agrees_with_text_mpt():
     np.testing.assert_allclose(binary.impedance_ohm.real, text.impedance_ohm.real, rtol=1e-6)
     np.testing.assert_allclose(binary.impedance_ohm.imag, text.impedance_ohm.imag, rtol=1e-6, atol=1e-9)
     assert binary.metadata["date"] == text.metadata["date"] == "2018-02-04"
+    for key in ("started_at", "technique", "mode"):
+        assert binary.metadata[key] == text.metadata[key]
 
 
 def test_biologic_exported_text_agrees_with_mpt():
