@@ -10,7 +10,14 @@ Pure Python + numpy, no Django. Public API::
 
 The format is recognised from the content; the file name is used only in
 messages (and to say what a misnamed file looked like). Every failure is a
-:class:`ParseError` naming the file, the line where one applies, and why.
+:class:`ParseError` naming the file, the line where one applies, and why;
+``ParseError.lines`` / ``.points`` list every place when there are several
+(e.g. each repeat of a frequency, which is refused in every format).
+
+Text formats are read whatever delimiter (tab, semicolon, comma, spaces)
+and decimal separator (point or comma) the file uses, decided from its rows
+(``core.detect_dialect``); column names are recognised by one function,
+``core.classify_column``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from . import biologic, chi, export, gamry, tabular, versastudio, zplot
 from .core import Context, ParsedSpectrum, ParseError, decode_text
 from .export import to_csv, to_json
 
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 __all__ = [
     "FORMATS",

@@ -75,7 +75,7 @@ def parse(ctx: Context, text: str) -> list[ParsedSpectrum]:
     table = locate_table(ctx, lines)
     roles = find_roles(table.names)
     require_roles(roles, ctx, line=table.header_line, expected_freq="'Freq/Hz'")
-    rows = read_rows(ctx, table.data, table.names, roles, delimiter=table.delimiter)
+    rows = read_rows(ctx, table.data, table.names, roles, dialect=table.dialect)
     header_end = (table.header_line or table.data[0][0]) - 1
     return build_spectra(
         ctx, [rows], metadata=_metadata(lines[:header_end]), fmt=FORMAT, table_line=table.header_line

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -22,7 +22,9 @@ class ParseError(ValueError):
     """A file could not be turned into spectra.
 
     ``str()`` reads ``<filename>, line <n>: <reason>``; the line part is left
-    out when the problem is not tied to one line.
+    out when the problem is not tied to one line. ``lines`` (text files) or
+    ``points`` (binary files, 1-based record numbers) list every place the
+    problem occurs when there are several, e.g. each repeat of a frequency.
     """
 
     def __init__(
@@ -32,11 +34,15 @@ class ParseError(ValueError):
         filename: str | None = None,
         line: int | None = None,
         field: str | None = None,
+        lines: tuple[int, ...] = (),
+        points: tuple[int, ...] = (),
     ) -> None:
         self.reason = reason
         self.filename = filename
         self.line = line
         self.field = field
+        self.lines = tuple(lines)
+        self.points = tuple(points)
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -49,11 +55,11 @@ class ParseError(ValueError):
         return self._message()
 
     def __reduce__(self):  # keep the attributes through pickling (Celery results)
-        return (_rebuild_parse_error, (self.reason, self.filename, self.line, self.field))
+        return (_rebuild_parse_error, (self.reason, self.filename, self.line, self.field, self.lines, self.points))
 
 
-def _rebuild_parse_error(reason, filename, line, field):
-    return ParseError(reason, filename=filename, line=line, field=field)
+def _rebuild_parse_error(reason, filename, line, field, lines=(), points=()):
+    return ParseError(reason, filename=filename, line=line, field=field, lines=lines, points=points)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +88,16 @@ class Context:
 
     filename: str | None
 
-    def error(self, reason: str, *, line: int | None = None, field: str | None = None) -> ParseError:
-        return ParseError(reason, filename=self.filename, line=line, field=field)
+    def error(
+        self,
+        reason: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        lines: tuple[int, ...] = (),
+        points: tuple[int, ...] = (),
+    ) -> ParseError:
+        return ParseError(reason, filename=self.filename, line=line, field=field, lines=lines, points=points)
 
 
 # --------------------------------------------------------------------------- text
@@ -136,10 +150,22 @@ _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity|1\.#inf|1\.#ind|1\.#qnan)", 
 
 
 def to_float(cell: str, ctx: Context, *, line: int | None, column: str, decimal_comma: bool = False) -> float:
-    """Convert one table cell to a finite float, or raise a ParseError naming it."""
+    """Convert one table cell to a finite float, or raise a ParseError naming it.
+
+    With ``decimal_comma`` the cell must write its decimal separator as a
+    comma (``1,9999814E+005``); a decimal point there means the file mixes
+    conventions, which is refused rather than guessed.
+    """
     text = cell.strip().strip('"').strip()
     if decimal_comma:
-        text = text.replace(",", ".")
+        if "." in text and _NUMBER.fullmatch(text):
+            raise ctx.error(
+                f"value {_short(text)!r} in column {column!r} has a decimal point, but this file writes "
+                "decimal commas",
+                line=line,
+                field=column,
+            )
+        text = text.replace(",", ".", 1) if text.count(",") == 1 else text
     if _NUMBER.fullmatch(text):
         value = float(text)
         if math.isfinite(value):
@@ -152,8 +178,84 @@ def to_float(cell: str, ctx: Context, *, line: int | None, column: str, decimal_
     raise ctx.error(f"non-numeric value {_short(text)!r} in column {column!r}", line=line, field=column)
 
 
-def is_number(cell: str) -> bool:
-    return bool(_NUMBER.fullmatch(cell.strip().strip('"').strip()))
+def is_number(cell: str, *, decimal_comma: bool = False) -> bool:
+    """Whether a cell is one number written with a decimal point (or, with ``decimal_comma``, a comma)."""
+    text = cell.strip().strip('"').strip()
+    if decimal_comma:
+        if "." in text or text.count(",") > 1:
+            return False
+        text = text.replace(",", ".")
+    return bool(_NUMBER.fullmatch(text))
+
+
+# ---------------------------------------------------------------- dialects
+
+DELIMITER_NAMES = {"\t": "tabs", ";": "semicolons", ",": "commas", None: "whitespace"}
+ALL_DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a file writes its numeric rows: the cell delimiter (None: runs of
+    whitespace) and whether decimals are written with a comma."""
+
+    delimiter: str | None
+    decimal_comma: bool = False
+
+    def cells(self, line: str) -> list[str]:
+        return split_cells(line, self.delimiter)
+
+
+def numeric_cells(line: str, dialect: Dialect, width: int | None = None) -> list[str] | None:
+    """Cells of ``line`` when every one is a number in ``dialect`` (and there are ``width`` of them)."""
+    cells = dialect.cells(line)
+    if len(cells) < 2 or (width is not None and len(cells) != width):
+        return None
+    if all(is_number(c, decimal_comma=dialect.decimal_comma) for c in cells):
+        return cells
+    return None
+
+
+def candidate_dialects(delimiters: Sequence[str | None] = ALL_DELIMITERS) -> list[Dialect]:
+    """Dialects to try, in order of preference: decimal point before decimal comma, delimiters as given.
+
+    A comma cannot be both the delimiter and the decimal separator.
+    """
+    found = [Dialect(d, False) for d in delimiters]
+    found += [Dialect(d, True) for d in delimiters if d != ","]
+    return found
+
+
+def detect_dialect(
+    lines: Sequence[str],
+    *,
+    width: int | None = None,
+    delimiters: Sequence[str | None] = ALL_DELIMITERS,
+    sample: int = 50,
+) -> Dialect | None:
+    """The dialect in which most of the first ``sample`` data lines read as numbers.
+
+    Decided per file by evidence: every candidate delimiter / decimal
+    separator is tried on each line, and the one under which the most lines
+    split into the same number of cells (``width`` when the header gives it)
+    that all parse as numbers wins; ties go to the earlier candidate of
+    :func:`candidate_dialects`. A comma-delimited file with decimal points
+    and a semicolon file with decimal commas are therefore both read right,
+    and a line that fits no candidate (a corrupted cell) does not sway the
+    choice: it is reported when the rows are read. None when no line fits.
+    """
+    sample_lines = [line for line in lines[:sample] if line.strip()]
+    best: tuple[int, Dialect] | None = None
+    for dialect in candidate_dialects(delimiters):
+        counts: dict[int, int] = {}
+        for line in sample_lines:
+            cells = numeric_cells(line, dialect, width)
+            if cells is not None:
+                counts[len(cells)] = counts.get(len(cells), 0) + 1
+        score = max(counts.values(), default=0)
+        if score and (best is None or score > best[0]):
+            best = (score, dialect)
+    return best[1] if best else None
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -229,14 +331,23 @@ def column_base(name: str) -> str:
     return re.sub(r"[\s_]+", "", base).lower()
 
 
-_FREQ = {"freq", "frequency", "f", "freq.", "frequencyhz", "fhz"}
-_REAL = {"z'", "zre", "zreal", "re(z)", "rez", "zr", "z'(a)", "realz", "z_real", "zrealohm", "real", "re"}
+# Base names (see column_base) of every naming a maintained reader or an
+# instrument export is known to use: EC-Lab ``freq/Hz``, ``Re(Z)/Ohm``,
+# ``-Im(Z)/Ohm``; Nova ``Z' (Ω)``, ``-Z'' (Ω)``; ZPlot ``Z'(a)``; Gamry
+# ``Zreal``/``Zimag``/``Zmod``/``Zphz``; VersaStudio ``Z Real``; impedance
+# analysers' series-equivalent ``Zs'``/``Zs''``; generic ``Z_real``, ``Zre``,
+# ``Re Z`` ... Units may follow in brackets, parentheses or after a slash.
+_FREQ = {"freq", "frequency", "f", "freq.", "frequencyhz", "fhz", "freqhz"}
+_REAL = {
+    "z'", "zre", "zreal", "re(z)", "rez", "zr", "z'(a)", "realz", "zrealohm", "real", "re",
+    "zs'", "re(zs)", "realpart", "zrealpart", "rezohm", "zreohm",
+}
 _IMAG = {
     "z''", 'z"', "zim", "zimag", "zimg", "im(z)", "imz", "zi", "z''(b)", "imagz", "imag", "im",
-    "zimagohm", "zimaginary",
+    "zimagohm", "zimaginary", "zs''", 'zs"', "im(zs)", "imaginarypart", "zimagpart", "imzohm", "zimohm",
 }
-_MOD = {"|z|", "zmod", "mod(z)", "z", "modz", "|z|mod", "zmag", "zmodulus", "magnitude"}
-_PHASE = {"phase", "phase(z)", "zphz", "zphase", "phasez", "theta", "phi", "phaseangle"}
+_MOD = {"|z|", "zmod", "mod(z)", "z", "modz", "|z|mod", "zmag", "zmodulus", "magnitude", "abs(z)", "zabs", "|z|ohm"}
+_PHASE = {"phase", "phase(z)", "zphz", "zphase", "phasez", "theta", "phi", "phaseangle", "θ", "φ", "phase(z)deg"}
 
 
 def classify_column(name: str) -> ColumnRole | None:
@@ -273,6 +384,12 @@ def find_roles(names: Sequence[str]) -> dict[str, tuple[int, ColumnRole]]:
     return roles
 
 
+def has_spectrum_columns(names: Sequence[str]) -> bool:
+    """Whether column names give a frequency and either Z'/Z'' or |Z|/phase."""
+    roles = find_roles(names)
+    return "freq" in roles and (("real" in roles and "imag" in roles) or ("mod" in roles and "phase" in roles))
+
+
 def require_roles(
     roles: dict[str, tuple[int, ColumnRole]], ctx: Context, *, line: int | None, expected_freq: str = "a frequency column"
 ) -> str:
@@ -300,6 +417,7 @@ class Rows:
     freq: list[float] = field(default_factory=list)
     z: list[complex] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)
+    points: list[int] = field(default_factory=list)  # 1-based record numbers (binary files, which have no lines)
 
     def __len__(self) -> int:
         return len(self.freq)
@@ -317,22 +435,28 @@ def split_cells(line: str, delimiter: str | None) -> list[str]:
 
 def read_rows(
     ctx: Context,
-    data_lines: Iterable[tuple[int, str]],
+    data_lines: Sequence[tuple[int, str]],
     names: Sequence[str],
     roles: dict[str, tuple[int, ColumnRole]],
     *,
-    delimiter: str | None,
-    decimal_comma: bool = False,
+    dialect: Dialect | None = None,
+    delimiters: Sequence[str | None] = ALL_DELIMITERS,
     extra_columns: dict[str, int] | None = None,
-    skip_row=None,
+    skip_zero_frequency: bool = False,
 ) -> Rows:
     """Read numeric rows under a header; every row must have one cell per header name.
 
-    ``extra_columns`` maps a name to a column position to keep as float (e.g. a
-    cycle number); ``skip_row(cells, line)`` may drop rows that are not impedance points.
+    Without an explicit ``dialect`` the delimiter (one of ``delimiters``) and
+    the decimal separator are decided from the rows themselves, see
+    :func:`detect_dialect`. ``extra_columns`` maps a name to a column position
+    to keep as float (e.g. a cycle number); ``skip_zero_frequency`` drops rows
+    at 0 Hz (the DC part some instruments write into the same table).
     """
-    mode = "cartesian" if "real" in roles and "imag" in roles else "polar"
     width = len(names)
+    if dialect is None:
+        dialect = detect_dialect([text for _, text in data_lines], width=width, delimiters=delimiters)
+        dialect = dialect or Dialect(delimiters[0])
+    mode = "cartesian" if "real" in roles and "imag" in roles else "polar"
     rows = Rows()
     extra_columns = extra_columns or {}
     for key in extra_columns:
@@ -345,17 +469,23 @@ def read_rows(
         a_pos, a_role = roles["mod"]
         b_pos, b_role = roles["phase"]
     for number, text in data_lines:
-        cells = split_cells(text, delimiter)
+        cells = dialect.cells(text)
         if len(cells) != width:
             hint = " (file truncated?)" if len(cells) < width else ""
-            raise ctx.error(f"expected {width} values, found {len(cells)}{hint}", line=number)
-        if skip_row is not None and skip_row(cells, number):
-            continue
+            raise ctx.error(
+                f"expected {width} values separated by {DELIMITER_NAMES[dialect.delimiter]}, "
+                f"found {len(cells)}{hint}",
+                line=number,
+            )
 
         def num(pos: int) -> float:
-            return to_float(cells[pos], ctx, line=number, column=names[pos].strip(), decimal_comma=decimal_comma)
+            return to_float(
+                cells[pos], ctx, line=number, column=names[pos].strip(), decimal_comma=dialect.decimal_comma
+            )
 
         f = num(f_pos) * f_role.scale
+        if skip_zero_frequency and f == 0.0:
+            continue
         a = num(a_pos) * a_role.scale * a_role.sign
         b = num(b_pos) * b_role.scale * b_role.sign
         if mode == "cartesian":
@@ -423,6 +553,7 @@ def _slice(rows: Rows, start: int, stop: int) -> Rows:
         freq=rows.freq[start:stop],
         z=rows.z[start:stop],
         extra={k: v[start:stop] for k, v in rows.extra.items()},
+        points=rows.points[start:stop],
     )
 
 
@@ -437,9 +568,9 @@ def build_spectrum(
 ) -> ParsedSpectrum:
     """Validate points and freeze them into a ParsedSpectrum.
 
-    Rejects non-finite values, frequencies <= 0 and spectra of fewer than
-    five points; removes exact repeats of an earlier frequency (first kept)
-    and records how many in ``metadata['duplicates_removed']``.
+    Rejects non-finite values, frequencies <= 0, a frequency measured more
+    than once in one sweep (see :func:`check_repeated_frequencies`) and
+    spectra of fewer than five points.
     """
     if len(rows) == 0:
         raise ctx.error("no data points found", line=table_line)
@@ -454,13 +585,8 @@ def build_spectrum(
             raise ctx.error(f"frequency must be > 0, found {float(freq[i])!r}", line=line, field="frequency")
         if not (math.isfinite(z[i].real) and math.isfinite(z[i].imag)):
             raise ctx.error("non-finite impedance value", line=line, field="impedance")
-    _, first = np.unique(freq, return_index=True)
-    keep = np.sort(first)
+    check_repeated_frequencies(ctx, rows)
     metadata = dict(metadata)
-    removed = len(freq) - len(keep)
-    if removed:
-        freq, z = freq[keep], z[keep]
-        metadata["duplicates_removed"] = int(removed) + int(metadata.get("duplicates_removed", 0))
     if len(freq) < MIN_POINTS:
         line = lines[0] if lines else table_line
         raise ctx.error(
@@ -479,6 +605,50 @@ def build_spectrum(
         format=fmt,
         index=index,
         source_line=lines[0] if lines else table_line,
+    )
+
+
+def repeated_frequencies(rows: Rows) -> list[tuple[int, int]]:
+    """(index of the repeat, index of the first point) for every exact repeat of an earlier frequency."""
+    first_seen: dict[float, int] = {}
+    repeats = []
+    for i, f in enumerate(rows.freq):
+        if f in first_seen:
+            repeats.append((i, first_seen[f]))
+        else:
+            first_seen[f] = i
+    return repeats
+
+
+def check_repeated_frequencies(ctx: Context, rows: Rows, *, shown: int = 5) -> None:
+    """Refuse a sweep that measures a frequency more than once, naming every repeat.
+
+    None of the supported formats documents repeated frequencies inside one
+    sweep (repeated sweeps are split into spectra before this check), so a
+    repeat means a merged, edited or corrupted file: which of the points is
+    right cannot be told from the file. The error lists the lines of the
+    repeats (``ParseError.lines``) - or their record numbers in a binary file
+    (``ParseError.points``) - and says which earlier point each repeats.
+    """
+    repeats = repeated_frequencies(rows)
+    if not repeats:
+        return
+    use_lines = len(rows.lines) == len(rows.freq)
+    use_points = not use_lines and len(rows.points) == len(rows.freq)
+    where = rows.lines if use_lines else rows.points if use_points else list(range(1, len(rows.freq) + 1))
+    word = "line" if use_lines else "point"
+    pairs = [
+        f"{word} {where[i]} repeats {float(rows.freq[i]):g} Hz of {word} {where[j]}" for i, j in repeats[:shown]
+    ]
+    more = f" and {len(repeats) - shown} more" if len(repeats) > shown else ""
+    located = tuple(where[i] for i, _ in repeats)
+    raise ctx.error(
+        f"frequency measured more than once in one sweep ({'; '.join(pairs)}{more}); "
+        "keep one point per frequency or split the sweeps into separate spectra",
+        line=located[0] if use_lines else None,
+        field="frequency",
+        lines=located if use_lines else (),
+        points=located if not use_lines else (),
     )
 
 

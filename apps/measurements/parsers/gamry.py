@@ -134,6 +134,6 @@ def parse(ctx: Context, text: str) -> list[ParsedSpectrum]:
     for index, (header_line, names, data) in enumerate(tables):
         roles = find_roles(names)
         require_roles(roles, ctx, line=header_line, expected_freq="'Freq'")
-        rows = read_rows(ctx, data, names, roles, delimiter="\t")
+        rows = read_rows(ctx, data, names, roles, delimiters=("\t",))
         spectra.append(build_spectrum(ctx, rows, metadata=metadata, fmt=FORMAT, index=index, table_line=header_line))
     return spectra

@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .core import (
+    ALL_DELIMITERS,
+    DELIMITER_NAMES,
     Context,
+    Dialect,
     ParsedSpectrum,
     build_spectra,
+    candidate_dialects,
     classify_column,
+    detect_dialect,
     find_roles,
-    is_number,
+    numeric_cells,
     read_rows,
     require_roles,
     split_cells,
     split_lines,
     split_sweeps,
-    to_float,
     unquote,
 )
 
@@ -36,8 +40,6 @@ ASSBDB_COMMENT = "# assbdb"
 ASSBDB_MARKER = "# assbdb-spectrum"
 HEADERLESS_NAMES = ("f", "Z'", "Z''")
 
-_DELIMITERS: tuple[str | None, ...] = ("\t", ";", ",", None)
-_DELIMITER_NAMES = {"\t": "tabs", ";": "semicolons", ",": "commas", None: "whitespace"}
 
 
 @dataclass
@@ -46,21 +48,9 @@ class Table:
     names: list[str]
     header_line: int | None
     data: list[tuple[int, str]]
-    delimiter: str | None
-    decimal_comma: bool
+    dialect: Dialect
     comment_metadata: dict[str, Any]
     is_assbdb: bool
-
-
-def _numeric_row(line: str, delimiter: str | None) -> list[str] | None:
-    cells = split_cells(line, delimiter)
-    if len(cells) < 2:
-        return None
-    if all(is_number(c) for c in cells):
-        return cells
-    if delimiter != "," and all(is_number(c.replace(",", ".")) for c in cells):
-        return cells
-    return None
 
 
 def _split_header(line: str, delimiter: str | None, width: int) -> list[str] | None:
@@ -105,18 +95,19 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
     if not meaningful:
         raise ctx.error("unrecognised file format: no data table found")
 
-    first = None
-    for position, (number, line) in enumerate(meaningful):
-        for delimiter in _DELIMITERS:
-            cells = _numeric_row(line, delimiter)
-            if cells is not None:
-                first = (position, delimiter, len(cells))
-                break
-        if first is not None:
-            break
-    if first is None:
+    dialects = candidate_dialects()
+    start = next(
+        (i for i, (_, line) in enumerate(meaningful) if any(numeric_cells(line, d) for d in dialects)), None
+    )
+    if start is None:
         raise ctx.error("unrecognised file format: no known instrument header and no numeric data table")
-    position, delimiter, width = first
+    dialect = detect_dialect([line for _, line in meaningful[start:]]) or Dialect(ALL_DELIMITERS[0])
+    # the rows start at the first line that is numeric in the dialect the rows agree on
+    position = next(
+        (i for i in range(start, len(meaningful)) if numeric_cells(meaningful[i][1], dialect) is not None), start
+    )
+    width = len(dialect.cells(meaningful[position][1]))
+    delimiter = dialect.delimiter
     data = meaningful[position:]
 
     names: list[str] | None = None
@@ -127,12 +118,12 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
         header_line = number
         if names is None:
             # A column-name line that does not fit the rows must not be skipped as preamble.
-            for other in _DELIMITERS:
+            for other in ALL_DELIMITERS:
                 found = split_cells(candidate, other)
                 if len(found) >= 2 and any(classify_column(c) for c in found):
                     raise ctx.error(
                         f"column names do not line up with the data rows (line {data[0][0]} has {width} values "
-                        f"separated by {_DELIMITER_NAMES[delimiter]})",
+                        f"separated by {DELIMITER_NAMES[delimiter]})",
                         line=number,
                     )
             header_line = None
@@ -144,14 +135,8 @@ def locate_table(ctx: Context, lines: list[str]) -> Table:
             )
         names = list(HEADERLESS_NAMES)
 
-    decimal_comma = False
-    if delimiter != ",":
-        sample = [c for _, row in data[:50] for c in split_cells(row, delimiter)]
-        has_comma = any("," in c for c in sample)
-        has_point = any("." in c for c in sample)
-        decimal_comma = has_comma and not has_point
     fmt = _dialect(names, is_assbdb)
-    return Table(fmt, names, header_line, data, delimiter, decimal_comma, metadata, is_assbdb)
+    return Table(fmt, names, header_line, data, dialect, metadata, is_assbdb)
 
 
 def _dialect(names: list[str], is_assbdb: bool) -> str:
@@ -182,22 +167,14 @@ def parse_table(ctx: Context, text: str) -> list[ParsedSpectrum]:
     table = locate_table(ctx, split_lines(text))
     roles = find_roles(table.names)
     require_roles(roles, ctx, line=table.header_line)
-    skip_row = None
-    if table.fmt == "parstat-text":
-        # Parstat files hold the DC part of the experiment too, with frequency 0.
-        f_pos = roles["freq"][0]
-
-        def skip_row(cells, number, _pos=f_pos):
-            return to_float(cells[_pos], ctx, line=number, column=table.names[_pos]) == 0.0
-
     rows = read_rows(
         ctx,
         table.data,
         table.names,
         roles,
-        delimiter=table.delimiter,
-        decimal_comma=table.decimal_comma,
-        skip_row=skip_row,
+        dialect=table.dialect,
+        # Parstat files hold the DC part of the experiment too, with frequency 0.
+        skip_zero_frequency=table.fmt == "parstat-text",
     )
     if table.fmt == "assbdb-csv":
         metadata = dict(table.comment_metadata)

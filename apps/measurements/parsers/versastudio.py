@@ -14,9 +14,11 @@ from typing import Any
 
 from .core import (
     Context,
+    Dialect,
     ParsedSpectrum,
     build_spectrum,
     clean_metadata,
+    detect_dialect,
     find_roles,
     iso_datetime,
     parse_number_or_none,
@@ -28,6 +30,7 @@ from .core import (
 
 FORMAT = "versastudio-par"
 
+_DELIMITERS = (",", ";", "\t")  # commas as written; the others where a decimal-comma locale needs them
 _SECTION = re.compile(r"^<(/?)([A-Za-z][\w]*)>\s*$")
 
 
@@ -132,16 +135,19 @@ def parse(ctx: Context, text: str) -> list[ParsedSpectrum]:
         if definition is None:
             raise ctx.error(f"<{name}> has no 'Definition=' column list", line=opening_line)
         header_line, line = definition
-        names = [c.strip() for c in line.partition("=")[2].split(",")]
         data = [(n, row) for n, row in body if n > header_line and row.strip()]
-        if data and len(names) == len(data[0][1].split(",")) + 1 and names[-1] == "0":
+        dialect = detect_dialect([row for _, row in data], delimiters=_DELIMITERS) or Dialect(",")
+        definition_text = line.partition("=")[2]
+        separator = dialect.delimiter if dialect.delimiter in definition_text else ","
+        names = [c.strip() for c in definition_text.split(separator)]
+        if data and len(names) == len(dialect.cells(data[0][1])) + 1 and names[-1] == "0":
             names = names[:-1]  # VersaStudio ends the definition with a stray "0"
         roles = find_roles(names)
         if "freq" not in roles:
             skipped_header = skipped_header or header_line  # a non-EIS segment
             continue
         require_roles(roles, ctx, line=header_line, expected_freq="'Frequency(Hz)'")
-        rows = read_rows(ctx, data, names, roles, delimiter=",")
+        rows = read_rows(ctx, data, names, roles, dialect=dialect)
         spectra.append(
             build_spectrum(ctx, rows, metadata=metadata, fmt=FORMAT, index=len(spectra), table_line=header_line)
         )

@@ -21,6 +21,7 @@ from .core import (
     build_spectrum,
     clean_metadata,
     find_roles,
+    has_spectrum_columns,
     iso_datetime,
     parse_number_or_none,
     parse_numeric_date,
@@ -87,7 +88,7 @@ def parse_z(ctx: Context, text: str) -> list[ParsedSpectrum]:
     roles = find_roles(names)
     require_roles(roles, ctx, line=header_line, expected_freq="'Freq(Hz)'")
     data = [(i + 1, line) for i, line in enumerate(lines) if i > end_comments and line.strip()]
-    rows = read_rows(ctx, data, names, roles, delimiter="\t")
+    rows = read_rows(ctx, data, names, roles, delimiters=("\t",))
     # "Data Points" is the number planned; a stopped sweep writes fewer rows.
     planned = parse_number_or_none(settings.get("Data Points", ""))
 
@@ -118,18 +119,18 @@ def parse_z(ctx: Context, text: str) -> list[ParsedSpectrum]:
     return [build_spectrum(ctx, rows, metadata=clean_metadata(meta), fmt=FORMAT_Z, index=0, table_line=header_line)]
 
 
+def _zw_names(line: str) -> list[str]:
+    """Column names of a Z60W header line: quoted, separated by tabs or runs of spaces."""
+    return [n for n in re.split(r"\s{2,}|\t", line.strip().strip('"').strip()) if n]
+
+
 def parse_zw(ctx: Context, text: str) -> list[ParsedSpectrum]:
     lines = split_lines(text)
-    header_index = None
-    for i, line in enumerate(lines[1:], start=1):
-        unquoted = line.strip().strip('"')
-        if "Freq" in unquoted and "Z'" in unquoted:
-            header_index = i
-            break
+    header_index = next((i for i, line in enumerate(lines[1:], start=1) if has_spectrum_columns(_zw_names(line))), None)
     if header_index is None:
-        raise ctx.error("no column header line with 'Freq' and Z' (file truncated before the data?)")
+        raise ctx.error("no column header line with frequency and impedance columns (file truncated before the data?)")
     header_line = header_index + 1
-    names = [n for n in re.split(r"\s{2,}|\t", lines[header_index].strip().strip('"').strip()) if n]
+    names = _zw_names(lines[header_index])
     roles = find_roles(names)
     require_roles(roles, ctx, line=header_line, expected_freq="'Freq(Hz)'")
     planned = None
@@ -138,7 +139,7 @@ def parse_zw(ctx: Context, text: str) -> list[ParsedSpectrum]:
         if value is not None and value.is_integer():
             planned = int(value)
     data = [(i + 1, line) for i, line in enumerate(lines) if i > header_index and line.strip()]
-    rows = read_rows(ctx, data, names, roles, delimiter=",")
+    rows = read_rows(ctx, data, names, roles, delimiters=(",", ";", "\t"))
 
     preamble = [line.strip().strip('"').strip() for line in lines[:header_index]]
     meta: dict[str, Any] = {"format": FORMAT_ZW}

@@ -4,7 +4,12 @@ Expected values were read off the files themselves (first and last data
 rows, number of rows), not from the parser.
 """
 
+import math
 from pathlib import Path
+
+import numpy as np
+
+from apps.measurements.parsers import ParsedSpectrum, ParseError, parse
 
 INSTRUMENT_FILES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "instrument-files"
 
@@ -58,3 +63,23 @@ def path(name: str) -> Path:
 
 def read(name: str) -> bytes:
     return path(name).read_bytes()
+
+
+def check_spectra_or_parse_error(data: bytes, name: str) -> None:
+    """parse() gives valid spectra or a ParseError in our terms - never another exception."""
+    try:
+        spectra = parse(data, filename=name)
+    except ParseError as error:
+        assert error.filename == name
+        assert error.reason
+        assert "internal parser error" not in str(error), str(error)
+        return
+    assert spectra
+    for spectrum in spectra:
+        assert isinstance(spectrum, ParsedSpectrum)
+        f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
+        assert len(f) == len(z) >= 5
+        assert np.all(np.isfinite(f)) and np.all(f > 0)
+        assert np.all(np.isfinite(z.real)) and np.all(np.isfinite(z.imag))
+        assert len(np.unique(f)) == len(f)
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in spectrum.metadata.values())

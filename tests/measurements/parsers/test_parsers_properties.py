@@ -1,14 +1,10 @@
 """Whatever the bytes, parse() returns valid spectra or raises ParseError - never anything else."""
 
-import math
-
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.measurements.parsers import ParsedSpectrum, ParseError, parse
-from parser_test_files import EXPECTED, INSTRUMENT_FILES, read
+from parser_test_files import EXPECTED, INSTRUMENT_FILES, check_spectra_or_parse_error, read
 
 pytestmark = pytest.mark.skipif(not INSTRUMENT_FILES.is_dir(), reason=f"no instrument files at {INSTRUMENT_FILES}")
 
@@ -22,29 +18,10 @@ def _original(name: str) -> bytes:
     return _CACHE[name]
 
 
-def _check(data: bytes, name: str) -> None:
-    try:
-        spectra = parse(data, filename=name)
-    except ParseError as error:
-        assert error.filename == name
-        assert error.reason
-        assert "internal parser error" not in str(error), str(error)
-        return
-    assert spectra
-    for spectrum in spectra:
-        assert isinstance(spectrum, ParsedSpectrum)
-        f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
-        assert len(f) == len(z) >= 5
-        assert np.all(np.isfinite(f)) and np.all(f > 0)
-        assert np.all(np.isfinite(z.real)) and np.all(np.isfinite(z.imag))
-        assert len(np.unique(f)) == len(f)
-        assert all(not isinstance(v, float) or math.isfinite(v) for v in spectrum.metadata.values())
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=3000))
 def test_random_bytes_only_raise_parse_error(data):
-    _check(data, "random.bin")
+    check_spectra_or_parse_error(data, "random.bin")
 
 
 @st.composite
@@ -73,4 +50,4 @@ def mutated_files(draw):
 @given(case=mutated_files())
 def test_mutated_real_files_only_raise_parse_error(case):
     name, data = case
-    _check(data, name)
+    check_spectra_or_parse_error(data, name)

@@ -107,6 +107,8 @@ def test_binary_mpr_agrees_with_text_mpt():
     np.testing.assert_allclose(binary.impedance_ohm.real, text.impedance_ohm.real, rtol=1e-6)
     np.testing.assert_allclose(binary.impedance_ohm.imag, text.impedance_ohm.imag, rtol=1e-6, atol=1e-9)
     assert binary.metadata["date"] == text.metadata["date"] == "2018-02-04"
+    for key in ("started_at", "technique", "mode"):
+        assert binary.metadata[key] == text.metadata[key]
 
 
 def test_biologic_exported_text_agrees_with_mpt():
@@ -173,7 +175,7 @@ def test_parstat_dc_rows_are_not_taken_as_impedance():
 
 def test_registry_lists_every_detected_format():
     assert {fmt for fmt, *_ in EXPECTED.values()} <= set(FORMATS)
-    assert PARSER_VERSION == "1.0.0"
+    assert PARSER_VERSION == "1.1.0"
 
 
 def test_package_imports_without_django():
@@ -181,4 +183,4 @@ def test_package_imports_without_django():
     root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "1.0.0"
+    assert result.stdout.strip() == "1.1.0"

@@ -80,13 +80,24 @@ def test_headerless_table_must_have_three_columns():
     assert str(caught.value) == "four.csv, line 1: no header row; a table without one must have exactly 3 columns (f, Z', Z''), found 4"
 
 
-def test_exact_duplicate_frequencies_removed_keeping_first():
+@pytest.mark.parametrize(("repeat_at", "of_index"), [(2, 1), (1, 0)])
+def test_repeated_frequency_is_refused_naming_both_lines(repeat_at, of_index):
     rows = list(zip(F, ZR, ZI))
-    rows.insert(2, (F[1], 99.0, -99.0))
-    s = _one(_table("f,Z',Z''", rows))
-    assert np.array_equal(s.frequencies_hz, F)
-    assert s.impedance_ohm[1] == complex(ZR[1], ZI[1])
-    assert s.metadata["duplicates_removed"] == 1
+    rows.insert(repeat_at, (F[of_index], 99.0, -99.0))
+    with pytest.raises(ParseError) as caught:
+        parse(_table("f,Z',Z''", rows), filename="repeat.csv")
+    error = caught.value
+    repeat_line, first_line = repeat_at + 2, of_index + 2  # 1-based, after the header line
+    assert (error.line, error.field, error.lines, error.points) == (repeat_line, "frequency", (repeat_line,), ())
+    assert f"line {repeat_line} repeats {F[of_index]:g} Hz of line {first_line}" in error.reason
+
+
+def test_every_repeat_is_listed():
+    rows = [(f, r, i) for f, r, i in zip(F, ZR, ZI) for _ in range(2)]
+    with pytest.raises(ParseError) as caught:
+        parse(_table("f,Z',Z''", rows), filename="twice.csv")
+    assert caught.value.lines == (3, 5, 7, 9, 11)
+    assert "line 11 repeats 0.1 Hz of line 10" in caught.value.reason
 
 
 def test_frequency_restart_splits_into_spectra():
