@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="scan once and exit (for cron and tests)")
     p.add_argument("--dry-run", action="store_true", help="list what would be sent; send and remember nothing")
     p.add_argument("--no-events", action="store_true", help="do not use watchdog file events even when installed")
-    p.add_argument("-v", "--verbose", action="store_true", help="also log each HTTP retry")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list files with no cell and log each HTTP retry")
     return p
 
 
@@ -65,10 +65,10 @@ def _watch_events(folder: Path, wake: threading.Event):
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr
     )
     logging.getLogger("assbdb_client").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    logging.getLogger("assbdb_client.harvest").setLevel(logging.INFO)
+    logging.getLogger("assbdb_client.harvest").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger("assbdb_client.harvest")
     folder: Path = args.folder

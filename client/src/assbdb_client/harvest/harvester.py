@@ -127,6 +127,9 @@ class Harvester:
                 summary.outcomes[outcome] += 1
         else:
             self._pauses = 0
+        if summary["unmapped"]:
+            logger.info("skipped %d new file(s) that no %s or mapping rule sends to a cell (-v lists them)",
+                        summary["unmapped"], FOLDER_CONFIG)  # fmt: skip
         return summary
 
     def _settled(self, path: Path, size: int, mtime_ns: int) -> bool:
@@ -147,9 +150,9 @@ class Harvester:
         try:
             target = self.mapping.target_for(path)
         except ValueError as error:
-            return self._refuse_once(path, f"mapping: {error}")
+            return self._refuse_once(path, f"mapping: {error}", logging.WARNING)
         if target is None:
-            return self._refuse_once(path, f"no cell for this file (no {FOLDER_CONFIG} above it and no mapping rule)")
+            return self._refuse_once(path, f"no cell for this file (no {FOLDER_CONFIG} above it, no mapping rule)")
         record = self.state.get(str(path))
         if (
             record
@@ -171,11 +174,13 @@ class Harvester:
             return "unsettled"
         return self._handle(path, FileRecord(str(path), sha256, size, mtime_ns, target.cell, Status.ERROR), record, target)
 
-    def _refuse_once(self, path: Path, reason: str) -> None:
-        if path not in self._reported_unmapped:
-            self._reported_unmapped.add(path)
-            logger.info("skipped   %s: %s", self._relative(path), reason)
-        return None
+    def _refuse_once(self, path: Path, reason: str, level: int = logging.DEBUG) -> str | None:
+        """Files nothing maps to a cell are listed once, at debug level (-v): a folder may hold many."""
+        if path in self._reported_unmapped:
+            return None
+        self._reported_unmapped.add(path)
+        logger.log(level, "skipped   %s: %s", self._relative(path), reason)
+        return "unmapped"
 
     # ------------------------------------------------------------------ one file
 
