@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from apps.accounts.api import ApiTokenView, ResearchGroupViewSet
+from apps.accounts.api import ApiTokenView, ApiTokenViewSet, ResearchGroupViewSet
 from apps.analysis.api import ArrheniusFitViewSet, ConductivityViewSet, FitProtocolViewSet, FitResultViewSet, JobViewSet
 from apps.benchmarks.api import BenchmarkEntryViewSet, LiteratureValueViewSet
 from apps.catalog.api import (
@@ -21,6 +21,7 @@ app_name = "api"
 
 router = DefaultRouter()
 router.register("groups", ResearchGroupViewSet, basename="group")
+router.register("auth/tokens", ApiTokenViewSet, basename="apitoken")
 router.register("materials", MaterialViewSet, basename="material")
 router.register("sources", SourceViewSet, basename="source")
 router.register("separators", SeparatorViewSet, basename="separator")

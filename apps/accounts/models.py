@@ -60,3 +60,34 @@ class OwnedRecord(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ApiToken(models.Model):
+    """A named API key of one user. Only the SHA-256 of the key is stored; `prefix` identifies it in lists.
+
+    A user holds any number of tokens (one per script or instrument PC), each
+    revoked on its own. Scope `read` allows GET/HEAD/OPTIONS only.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        READ_WRITE = "read_write", "Read and write"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses this token, e.g. “harvester on the Gamry PC”.")
+    scope = models.CharField(max_length=12, choices=Scope.choices, default=Scope.READ_WRITE)
+    prefix = models.CharField(max_length=16, help_text="The first characters of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 (hex) of the key.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from this moment on; empty: never.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.user})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.READ_WRITE

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Membership, ResearchGroup, Visibility
+from .models import ApiToken, Membership, ResearchGroup, Visibility
 
 
 def _today() -> datetime.date:
@@ -75,3 +75,10 @@ def is_group_owner(user, group: ResearchGroup) -> bool:
     return bool(user and user.is_authenticated) and (
         user.is_superuser or Membership.objects.filter(user=user, group=group, role=Membership.Role.OWNER).exists()
     )
+
+
+def api_tokens_of(user) -> QuerySet[ApiToken]:
+    """The user's API tokens, newest first (hashes only; keys are never stored)."""
+    if not user or not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")

@@ -1,7 +1,7 @@
 """API representations of research groups and API tokens."""
 from rest_framework import serializers
 
-from .models import ResearchGroup
+from .models import ApiToken, ResearchGroup
 
 
 class ResearchGroupSerializer(serializers.ModelSerializer):
@@ -23,12 +23,58 @@ class GroupRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenOptionsSerializer(serializers.Serializer):
+    """What a new token is called, what it may do and when it stops working."""
+
+    name = serializers.CharField(
+        required=False, max_length=100, help_text="What will use it, e.g. “harvester on the Gamry PC”."
+    )
+    scope = serializers.ChoiceField(
+        choices=ApiToken.Scope.choices, required=False, default=ApiToken.Scope.READ_WRITE,
+        help_text="read: GET only; read_write (default): everything your account may do.",
+    )  # fmt: skip
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Refused from then on.")
+    expires_in_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650, help_text="Or: expires this many days from now."
+    )
+
+    def validate(self, attrs):
+        if attrs.get("expires_at") and attrs.get("expires_in_days"):
+            raise serializers.ValidationError("Give expires_at or expires_in_days, not both.")
+        return attrs
+
+
+class TokenRequestSerializer(TokenOptionsSerializer):
     username = serializers.CharField(required=False, help_text="Not needed when already logged in (session).")
     password = serializers.CharField(required=False, write_only=True, style={"input_type": "password"})
 
 
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
-    username = serializers.CharField()
-    created = serializers.DateTimeField()
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """A token as lists show it: never the key, only its first characters."""
+
+    is_expired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "scope", "prefix", "created_at", "expires_at", "last_used_at", "is_expired"]
+
+    def get_is_expired(self, token) -> bool:
+        return token.expires_at is not None and token.expires_at <= self.context["now"]
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    """A token just created (an `IssuedToken`), with its key: shown this once, never again."""
+
+    token = serializers.CharField(
+        source="key", read_only=True, help_text="The key. Send as `Authorization: Token <token>`; it is not stored, only its hash."
+    )
+    username = serializers.CharField(source="user.username", read_only=True)
+    created = serializers.DateTimeField(source="created_at", read_only=True, help_text="Same as created_at.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", "username", "created", *ApiTokenSerializer.Meta.fields]
+
+    def to_representation(self, issued):
+        data = super().to_representation(issued.token)
+        data["token"] = issued.key
+        return data

@@ -1,27 +1,76 @@
 """Writes of accounts: API tokens and research-group membership."""
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
-from .models import Membership, ResearchGroup
+from . import tokens
+from .models import ApiToken, Membership, ResearchGroup
 from .selectors import is_group_owner
 
+DEFAULT_TOKEN_NAME = "API token"
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)  # one write a minute per token, not one per request
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: `key` is shown once and never stored."""
+
+    token: ApiToken
+    key: str
+
 
 @transaction.atomic
-def create_api_token(*, user) -> Token:
-    """A new API key for `user`; DRF keeps one token per user, so an existing key is replaced."""
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
+def create_api_token(
+    *,
+    user,
+    name: str = DEFAULT_TOKEN_NAME,
+    scope: str = ApiToken.Scope.READ_WRITE,
+    expires_at: datetime.datetime | None = None,
+) -> IssuedToken:
+    """A new named API key for `user`; the user's other keys keep working."""
+    name = (name or "").strip() or DEFAULT_TOKEN_NAME
+    if scope not in ApiToken.Scope.values:
+        raise ValidationError({"scope": f"Unknown scope “{scope}”; choose read or read_write."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must lie in the future."})
+    key = tokens.new_key()
+    token = ApiToken(
+        user=user, name=name, scope=scope, expires_at=expires_at,
+        prefix=tokens.key_prefix(key), key_hash=tokens.key_hash(key),
+    )  # fmt: skip
+    token.full_clean()
+    token.save()
+    return IssuedToken(token=token, key=key)
 
 
 @transaction.atomic
-def revoke_api_token(*, user) -> bool:
-    """Delete the user's API key; True when there was one."""
-    deleted, _ = Token.objects.filter(user=user).delete()
+def revoke_api_token(*, user, token_id: int) -> bool:
+    """Delete one of `user`'s tokens; True when it existed (another user's token is never touched)."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
+
+
+def authenticate_api_key(*, key: str) -> ApiToken | None:
+    """The live token for `key` (None if unknown); records when it was last used, at most once a minute.
+
+    Raises ValidationError with a reason when the token has expired.
+    """
+    token = ApiToken.objects.select_related("user").filter(key_hash=tokens.key_hash(key)).first()
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise ValidationError(f"This API token (“{token.name}”) expired on {token.expires_at:%Y-%m-%d %H:%M} UTC.")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
 
 
 def _require_owner(*, actor, group: ResearchGroup) -> None:

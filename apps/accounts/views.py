@@ -1,24 +1,25 @@
 """Account pages: login lives in django.contrib.auth; here the account, API tokens and group members."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+import datetime
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
-from rest_framework.authtoken.models import Token
 
 from . import services
-from .forms import AddMemberForm, MemberRoleForm
+from .forms import AddMemberForm, ApiTokenForm, MemberRoleForm
 from .models import Membership, ResearchGroup
-from .selectors import groups_of, is_group_owner
+from .selectors import api_tokens_of, groups_of, is_group_owner
 
 
 def _plain(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-@login_required
-def account(request):
+def _account_page(request, *, token_form=None, new_key: str = "", status: int = 200):
     user = request.user
     groups = groups_of(user).prefetch_related(
         Prefetch("memberships", Membership.objects.select_related("user").order_by("user__username"))
@@ -37,28 +38,49 @@ def account(request):
         request,
         "accounts/account.html",
         {
-            "token": Token.objects.filter(user=user).first(),
+            "tokens": list(api_tokens_of(user)),
+            "now": timezone.now(),
+            "token_form": token_form or ApiTokenForm(),
+            "new_key": new_key,
             "group_rows": rows,
             "role_choices": Membership.Role.choices,
         },
+        status=status,
     )
+
+
+@login_required
+def account(request):
+    return _account_page(request)
 
 
 @login_required
 @require_POST
 def token_create(request):
-    token = services.create_api_token(user=request.user)
-    messages.success(request, f"New API token created: {token.key}. Send it as the header “Authorization: Token {token.key}”.")
-    return redirect("accounts:account")
+    """The new key is shown in this answer only (not redirected, not kept in a message or the session)."""
+    form = ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _account_page(request, token_form=form, status=400)
+    days = form.cleaned_data.get("expires_in_days")
+    try:
+        issued = services.create_api_token(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            scope=form.cleaned_data["scope"],
+            expires_at=timezone.now() + datetime.timedelta(days=days) if days else None,
+        )
+    except ValidationError as error:
+        messages.error(request, _plain(error))
+        return _account_page(request, token_form=form, status=400)
+    return _account_page(request, new_key=issued.key)
 
 
 @login_required
 @require_POST
-def token_revoke(request):
-    if services.revoke_api_token(user=request.user):
-        messages.success(request, "API token revoked; scripts using it will now be refused.")
-    else:
-        messages.info(request, "You had no API token.")
+def token_revoke(request, pk: int):
+    token = get_object_or_404(api_tokens_of(request.user), pk=pk)
+    services.revoke_api_token(user=request.user, token_id=token.pk)
+    messages.success(request, f"API token “{token.name}” ({token.prefix}…) revoked; scripts using it will now be refused.")
     return redirect("accounts:account")
 
 

@@ -50,8 +50,15 @@ class RawFileFilterSet(OwnedRecordFilterSet):
     file_format = django_filters.CharFilter(
         field_name="format", lookup_expr="iexact", help_text="Detected format, e.g. gamry."
     )
-    sha256 = django_filters.CharFilter(field_name="sha256", lookup_expr="iexact")
+    sha256 = django_filters.CharFilter(
+        method="filter_sha256",
+        help_text="SHA-256 of the file's bytes (hex, any case): is this exact file already stored (and visible to you)?",
+    )
 
     class Meta:
         model = RawFile
         fields: list[str] = []
+
+    def filter_sha256(self, queryset, name, value):
+        # Stored lower-case; an exact match uses the index, where iexact would not on PostgreSQL.
+        return queryset.filter(sha256=value.strip().lower()) if value else queryset

@@ -1,7 +1,6 @@
 """One error format for every failure; API tokens for scripts; throttling."""
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Visibility
@@ -104,58 +103,7 @@ def test_flatten_errors_turns_nested_lists_into_dotted_paths():
     assert flatten_errors(detail) == {"layers[1].separator": ["gone"], "steps[2].phase": ["bad"], "non_field_errors": ["clash"], "name": ["blank"]}
 
 
-# ----------------------------------------------------------------------------- tokens
-
-
-def test_token_from_username_and_password_authenticates_scripts(member):
-    client = APIClient()
-    response = client.post(reverse("api:auth-token"), {"username": member.username, "password": "correct horse battery"}, format="json")
-    assert response.status_code == 201
-    token = response.json()["token"]
-    assert Token.objects.get(user=member).key == token
-    script = APIClient()
-    script.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert script.get(reverse("api:group-list")).json()["results"][0]["my_role"] == "member"
-
-
-def test_new_token_replaces_the_old_one(member):
-    client = APIClient()
-    credentials = {"username": member.username, "password": "correct horse battery"}
-    first = client.post(reverse("api:auth-token"), credentials, format="json").json()["token"]
-    second = client.post(reverse("api:auth-token"), credentials, format="json").json()["token"]
-    assert first != second
-    stale = APIClient()
-    stale.credentials(HTTP_AUTHORIZATION=f"Token {first}")
-    assert_error(stale.get(reverse("api:separator-list")), 401, "authentication_failed")
-
-
-def test_wrong_password_gets_no_token(member):
-    response = APIClient().post(reverse("api:auth-token"), {"username": member.username, "password": "nope"}, format="json")
-    assert_error(response, 401, "authentication_failed")
-    assert not Token.objects.exists()
-
-
-def test_token_request_without_credentials_names_the_missing_fields():
-    error = assert_error(APIClient().post(reverse("api:auth-token"), {}, format="json"), 400, "invalid")
-    assert set(error["fields"]) == {"username", "password"}
-
-
-def test_revoked_token_stops_working(member):
-    client = APIClient()
-    token = client.post(
-        reverse("api:auth-token"), {"username": member.username, "password": "correct horse battery"}, format="json"
-    ).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert client.delete(reverse("api:auth-token")).status_code == 204
-    assert not Token.objects.filter(key=token).exists()
-    assert_error(client.get(reverse("api:separator-list")), 401, "authentication_failed")
-
-
-def test_session_user_can_get_a_token_without_a_password():
-    user = UserFactory()
-    client = APIClient()
-    client.force_login(user)
-    assert client.post(reverse("api:auth-token")).status_code == 201
+# ----------------------------------------------------------------------------- tokens (more in test_api_tokens.py)
 
 
 def test_password_guessing_for_tokens_is_throttled(member):

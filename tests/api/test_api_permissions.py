@@ -7,7 +7,8 @@ seen by the group's owners only among the four roles. Hidden records answer
 import pytest
 from django.urls import reverse
 
-from apps.accounts.models import Visibility
+from apps.accounts.models import ApiToken, Visibility
+from apps.accounts.services import create_api_token
 from apps.catalog.models import Material
 from tests.api.conftest import ROLES, future_day
 from tests.factories import (
@@ -284,3 +285,43 @@ def test_cell_detail_exposes_the_lead_resistance(client_for, group):
     response = client_for("anonymous").get(reverse("api:cell-detail", args=[cell.pk]))
     assert response.status_code == 200
     assert response.json()["lead_resistance_ohm"] == 1.25
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("state", STATES)
+def test_raw_file_lookup_by_sha256_finds_only_visible_files(client_for, group, uploader, state, role):
+    raw = RawFileFactory(group=group, created_by=uploader, content=b"f,z1,z2\n1,2,3\n", **ownership(state))
+    response = client_for(role).get(reverse("api:rawfile-list"), {"sha256": raw.sha256.upper()})
+    assert ids_in_list(response) == ([raw.pk] if role in SEEN_BY[state] else [])
+
+
+# ----------------------------------------------------------------------------- API tokens: each user's own only
+
+
+@pytest.fixture
+def member_token(users):
+    return create_api_token(user=users["member"], name="member's script").token
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_token_list_holds_only_your_own_tokens(client_for, member_token, role):
+    response = client_for(role).get(reverse("api:apitoken-list"))
+    if role == "anonymous":
+        assert response.status_code == 401
+    else:
+        assert ids_in_list(response) == ([member_token.pk] if role == "member" else [])
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_token_detail_and_revoke_only_by_its_user(client_for, member_token, role, method):
+    response = getattr(client_for(role), method)(reverse("api:apitoken-detail", args=[member_token.pk]))
+    expected = {"anonymous": 401, "outsider": 404, "owner": 404, "member": 200 if method == "get" else 204}[role]
+    assert response.status_code == expected
+    assert ApiToken.objects.filter(pk=member_token.pk).exists() == (expected != 204)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_token_create_needs_a_login(client_for, role):
+    response = client_for(role).post(reverse("api:apitoken-list"), {"name": "x"}, format="json")
+    assert response.status_code == (401 if role == "anonymous" else 201)

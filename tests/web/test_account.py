@@ -1,8 +1,11 @@
 """Login, logout, API tokens and group membership management."""
-import pytest
-from rest_framework.authtoken.models import Token
+import re
 
-from apps.accounts.models import Membership
+import pytest
+from rest_framework.exceptions import AuthenticationFailed
+
+from apps.accounts.authentication import ApiTokenAuthentication
+from apps.accounts.models import ApiToken, Membership
 from tests.factories import UserFactory
 
 
@@ -21,26 +24,58 @@ def test_wrong_password_explained(client, member):
     assert "correct username and password" in response.content.decode()
 
 
-def test_create_then_replace_then_revoke_api_token(client, member):
+def _create_token(client, **fields) -> str:
+    response = client.post("/account/token/create/", {"name": "notebook", "scope": "read_write", **fields})
+    assert response.status_code == 200, response.content
+    return re.search(r'<code id="api-token">([^<]+)</code>', response.content.decode()).group(1)
+
+
+def test_created_key_is_shown_once_then_only_its_prefix(client, member):
     client.force_login(member)
-    client.post("/account/token/create/")
-    first = Token.objects.get(user=member).key
-    assert first in client.get("/account/").content.decode()
-    client.post("/account/token/create/")
-    second = Token.objects.get(user=member).key
-    assert second != first
-    client.post("/account/token/revoke/")
-    assert not Token.objects.filter(user=member).exists()
+    key = _create_token(client, name="harvester")
+    row = ApiToken.objects.get(user=member)
+    page = client.get("/account/").content.decode()
+    assert key not in page
+    assert "harvester" in page and row.prefix in page
 
 
-def test_created_token_authenticates_the_api(client, member):
+def test_two_tokens_then_revoke_one_on_the_account_page(client, member):
     client.force_login(member)
-    client.post("/account/token/create/")
-    key = Token.objects.get(user=member).key
-    from rest_framework.authentication import TokenAuthentication
+    first, second = _create_token(client, name="a"), _create_token(client, name="b")
+    assert ApiToken.objects.filter(user=member).count() == 2
+    client.post(f"/account/tokens/{ApiToken.objects.get(name='a').pk}/revoke/")
+    assert list(ApiToken.objects.filter(user=member).values_list("name", flat=True)) == ["b"]
+    assert _api_user(second) == member
+    with pytest.raises(AuthenticationFailed):
+        _api_user(first)
 
-    user, _ = TokenAuthentication().authenticate_credentials(key)
-    assert user == member
+
+def test_another_users_token_cannot_be_revoked(client, member, outsider):
+    client.force_login(outsider)
+    _create_token(client)
+    client.force_login(member)
+    response = client.post(f"/account/tokens/{ApiToken.objects.get(user=outsider).pk}/revoke/")
+    assert response.status_code == 404
+    assert ApiToken.objects.filter(user=outsider).exists()
+
+
+def test_token_form_errors_are_shown(client, member):
+    client.force_login(member)
+    response = client.post("/account/token/create/", {"name": "", "scope": "admin"})
+    assert response.status_code == 400
+    assert not ApiToken.objects.exists()
+
+
+def test_read_only_token_with_expiry_from_the_page(client, member):
+    client.force_login(member)
+    _create_token(client, scope="read", expires_in_days=7)
+    row = ApiToken.objects.get(user=member)
+    assert row.scope == "read" and row.expires_at is not None
+
+
+def _api_user(key: str):
+    user, _ = ApiTokenAuthentication().authenticate_credentials(key)
+    return user
 
 
 def test_owner_adds_member_by_username_and_changes_role(client, owner, group):
