@@ -14,11 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from apps.accounts.selectors import can_edit, visible_q
-from apps.analysis.models import ConductivityKind, FitResult, FitStatus, Job
+from apps.analysis.models import ConductivityKind, FitResult, FitStatus
 from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits, visible_jobs
 from apps.benchmarks.metrics import interfacial_asr
 from apps.benchmarks.models import Metric
 from apps.benchmarks.selectors import leaderboard
+from apps.jobs.models import Job
 from apps.measurements.plots import bode_figure, figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
