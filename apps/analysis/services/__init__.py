@@ -1,6 +1,6 @@
 """Every write of the analysis app, one module per noun; ``from apps.analysis import services`` sees them all.
 
-- ``protocols``: user protocols, new versions, the standard protocol of a spectrum.
+- ``protocols``: user protocols, new versions, re-fits under a protocol, the standard protocol of a spectrum.
 - ``kramers_kronig``: the Lin-KK check of a spectrum.
 - ``fits``: a fit under a protocol (read by ``eis.interpretation``) and the analysis of a spectrum.
 - ``conductivities``: σ = L/(R·A) per kind with propagated error.
@@ -22,12 +22,14 @@ from .protocols import (
     create_protocol_version,
     latest_standard_protocol,
     protocol_is_used,
+    refit_candidates,
+    refit_protocol,
     standard_protocol_for,
     standard_protocol_name_for,
     update_protocol,
     validate_circuit,
 )
-from .queueing import queue_analysis, queue_followups, refit_candidates, refit_protocol, request_fit
+from .queueing import queue_analysis, queue_followups, request_fit
 
 __all__ = [
     "ARRHENIUS_LOCAL_POINTS", "BLOCKING_CONFIGURATIONS", "fit_arrhenius_series",
@@ -36,7 +38,7 @@ __all__ = [
     "AnalysisOutcome", "analyse_spectrum", "fit_spectrum",
     "validate_spectrum",
     "PROTOCOL_EDITABLE_FIELDS", "PROTOCOL_FIT_FIELDS", "create_protocol", "create_protocol_version",
-    "latest_standard_protocol", "protocol_is_used", "standard_protocol_for", "standard_protocol_name_for",
-    "update_protocol", "validate_circuit",
-    "queue_analysis", "queue_followups", "refit_candidates", "refit_protocol", "request_fit",
+    "latest_standard_protocol", "protocol_is_used", "refit_candidates", "refit_protocol", "standard_protocol_for",
+    "standard_protocol_name_for", "update_protocol", "validate_circuit",
+    "queue_analysis", "queue_followups", "request_fit",
 ]

@@ -10,7 +10,7 @@ from apps.measurements.models import ImpedanceSpectrum
 from ..models import Conductivity, FitResult
 
 
-def _geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float | None, float, float, str]:
+def spectrum_geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float | None, float, float, str]:
     """(thickness cm, area cm², thickness stderr cm, area stderr cm², reason when missing)."""
     cell = spectrum.cell
     separator = cell.separator
@@ -32,7 +32,7 @@ def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float
     from apps.analysis.eis import derived as eis_derived
 
     spectrum = fit.spectrum
-    thickness_cm, area_cm2, thickness_stderr_cm, area_stderr_cm2, missing = _geometry(spectrum)
+    thickness_cm, area_cm2, thickness_stderr_cm, area_stderr_cm2, missing = spectrum_geometry(spectrum)
     rows: list[Conductivity] = []
     if not missing:
         for kind, (r_ohm, r_stderr) in resistances.items():

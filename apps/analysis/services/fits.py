@@ -21,7 +21,7 @@ from ..eis.fitting import fit_circuit
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
-from .conductivities import _geometry, compute_conductivities
+from .conductivities import compute_conductivities, spectrum_geometry
 from .kramers_kronig import validate_spectrum
 from .protocols import standard_protocol_for
 
@@ -83,7 +83,7 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
     correlations = np.asarray(result.correlations, float)[np.ix_(perm, perm)]
     residuals = np.concatenate([np.asarray(result.residuals_real), np.asarray(result.residuals_imag)])
     rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
-    thickness_cm, area_cm2, _, _, missing = _geometry(spectrum)
+    thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
     kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).first()
     reading = interpret_fit(FitInput(
         circuit=circuit, parameters=params, stderr={k: v or 0.0 for k, v in stderr.items()},

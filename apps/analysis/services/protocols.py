@@ -1,5 +1,5 @@
-"""Protocol writes: user protocols, new versions (with a background re-fit), and the standard protocol
-a spectrum gets (the choice rule itself lives in ``apps/analysis/protocols.py``)."""
+"""Protocol writes: user protocols, new versions and the background re-fit under a protocol, and the
+standard protocol a spectrum gets (the choice rule itself lives in ``apps/analysis/protocols.py``)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.accounts.selectors import groups_of
+from apps.jobs.models import Job
+from apps.jobs.services import dispatch_job, new_job
 from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
@@ -137,10 +139,34 @@ def create_protocol_version(*, base: FitProtocol, user, refit: bool = True, **ch
     protocol.full_clean()
     protocol.save()
     if refit:
-        from .queueing import refit_protocol  # queueing uses these protocols: imported when needed
-
         transaction.on_commit(lambda: refit_protocol(protocol=protocol, user=user if user.is_authenticated else None))
     return protocol
+
+
+@transaction.atomic
+def refit_protocol(*, protocol: FitProtocol, user=None) -> Job:
+    """Queue a re-fit of every spectrum the protocol applies to (fanned out in chunks, with progress)."""
+    job = new_job(
+        kind=Job.Kind.REFIT_PROTOCOL, target_type="protocol", target_id=protocol.pk, target_label=str(protocol),
+        user=user, group_id=protocol.group_id,
+    )
+    dispatch_job(job)
+    return job
+
+
+def refit_candidates(protocol: FitProtocol) -> list[int]:
+    """Ids of the spectra a protocol applies to.
+
+    Standard protocol: spectra of cells whose configuration it applies to
+    (each chunk then keeps only those the selection rule gives this name).
+    Other protocols: spectra fitted under any version of the same name.
+    """
+    if protocol.is_standard:
+        configurations = list(protocol.applies_to or [])
+        qs = ImpedanceSpectrum.objects.filter(cell__configuration__in=configurations)
+    else:
+        qs = ImpedanceSpectrum.objects.filter(fits__protocol__name=protocol.name).distinct()
+    return list(qs.order_by("pk").values_list("pk", flat=True))
 
 
 def latest_standard_protocol(name: str) -> FitProtocol:
@@ -165,7 +191,7 @@ def standard_protocol_for(spectrum: ImpedanceSpectrum) -> FitProtocol:
     return latest_standard_protocol(standard_protocol_name_for(spectrum))
 
 
-def _custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitProtocol:
+def custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitProtocol:
     """The group's protocol for a circuit typed in by a user (one per group and circuit)."""
     circuit = circuit.strip()
     max_circuit = FitProtocol._meta.get_field("circuit").max_length

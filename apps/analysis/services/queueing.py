@@ -18,7 +18,7 @@ from apps.jobs.services import dispatch_job, ensure_queued, new_job
 from apps.measurements.models import ImpedanceSpectrum
 
 from ..models import FitProtocol
-from .protocols import _custom_protocol, standard_protocol_for
+from .protocols import custom_protocol, standard_protocol_for
 
 
 @transaction.atomic
@@ -54,7 +54,7 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
     if protocol is not None and circuit:
         raise ValidationError("Give a protocol or a circuit, not both.")
     if circuit:
-        protocol = _custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
+        protocol = custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
     elif protocol is None:
         protocol = standard_protocol_for(ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=spectrum.pk))
     else:
@@ -69,32 +69,6 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
     )
     dispatch_job(job)
     return job
-
-
-@transaction.atomic
-def refit_protocol(*, protocol: FitProtocol, user=None) -> Job:
-    """Queue a re-fit of every spectrum the protocol applies to (fanned out in chunks, with progress)."""
-    job = new_job(
-        kind=Job.Kind.REFIT_PROTOCOL, target_type="protocol", target_id=protocol.pk, target_label=str(protocol),
-        user=user, group_id=protocol.group_id,
-    )
-    dispatch_job(job)
-    return job
-
-
-def refit_candidates(protocol: FitProtocol) -> list[int]:
-    """Ids of the spectra a protocol applies to.
-
-    Standard protocol: spectra of cells whose configuration it applies to
-    (each chunk then keeps only those the selection rule gives this name).
-    Other protocols: spectra fitted under any version of the same name.
-    """
-    if protocol.is_standard:
-        configurations = list(protocol.applies_to or [])
-        qs = ImpedanceSpectrum.objects.filter(cell__configuration__in=configurations)
-    else:
-        qs = ImpedanceSpectrum.objects.filter(fits__protocol__name=protocol.name).distinct()
-    return list(qs.order_by("pk").values_list("pk", flat=True))
 
 
 def followups_for_spectra(spectrum_ids) -> dict:
