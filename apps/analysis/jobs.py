@@ -54,7 +54,6 @@ def _pending_analyses_of_separator(separator_id: int, *, exclude_job_id: int) ->
     return per_spectrum.exclude(pk=exclude_job_id).count() + chunks.exclude(pk=exclude_job_id).count()
 
 
-
 @register_job_kind(Job.Kind.ANALYSE_SPECTRUM, label=Job.Kind.ANALYSE_SPECTRUM.label)
 def analyse_spectrum(job: Job) -> JobOutcome:
     """Kramers–Kronig check, standard fit and conductivities of one spectrum."""

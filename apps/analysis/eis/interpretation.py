@@ -134,14 +134,12 @@ def canonical_order(circuit, params: Mapping[str, float]) -> list[int]:
     return perm
 
 
-
 _EXPECTED_ASSIGNMENT = {
     "bulk": {"bulk"},
     "grain_boundary": {"grain_boundary", "surface_layer"},
     "interface": {"grain_boundary", "surface_layer", "electrode"},
     "electrode": {"surface_layer", "electrode"},
 }
-
 
 
 def interpret_fit(fit: FitInput) -> FitReading:
@@ -291,7 +289,6 @@ def interpret_fit(fit: FitInput) -> FitReading:
     if missing:
         derived["conductivity_skipped"] = f"No conductivity: {missing}."
     return FitReading(derived=derived, flags=tuple(sorted(set(flags))), resistances=MappingProxyType(resistances))
-
 
 
 def _lead_correction(r_leads: float | None, elements: dict, capacitive_of: dict, hidden: list[str],

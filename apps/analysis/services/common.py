@@ -18,7 +18,6 @@ def engine_version() -> str:
     return str(getattr(eis, "ENGINE_VERSION", "") or "unversioned")
 
 
-
 def _json_safe(value):
     """Non-finite floats become null: PostgreSQL's jsonb refuses NaN and Infinity."""
     if isinstance(value, dict):

@@ -25,7 +25,6 @@ def spectrum_geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float 
     return separator.thickness_um * 1e-4, float(area), thickness_stderr_cm, 0.0, ""
 
 
-
 @transaction.atomic
 def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
     """σ = L/(R·A) per kind (bulk, grain boundary, total) with propagated error; stale kinds removed."""

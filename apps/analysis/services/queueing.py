@@ -78,7 +78,6 @@ def followups_for_spectra(spectrum_ids) -> dict:
     return {"separator_ids": separator_ids, "cell_ids": cell_ids}
 
 
-
 def queue_followups(*, separator_ids=(), cell_ids=()) -> list[Job]:
     """Arrhenius (then benchmarks) per separator; benchmarks directly for cells without a separator."""
     jobs = []
