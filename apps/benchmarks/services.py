@@ -182,7 +182,7 @@ def queue_recompute(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int
         return
 
     def send() -> None:
-        from .jobs import queue_recompute_jobs
+        from .queueing import queue_recompute_jobs
 
         queue_recompute_jobs(separator_ids=separator_ids, cell_ids=cell_ids)
 

@@ -3,7 +3,7 @@
 The catalog and measurement services belong to other apps, so edits reach us
 as model signals. Every change in a transaction adds its separator / cell ids
 to one pending set on the connection; when the transaction commits, the set
-is queued as recomputation jobs (`jobs.queue_recompute_jobs`: one Job row per
+is queued as recomputation jobs (`queueing.queue_recompute_jobs`: one Job row per
 separator or cell, debounced), so a cell created with ten pressure steps is
 recomputed once, not eleven times.
 """
@@ -34,7 +34,7 @@ def _flush(connection) -> None:
     pending["cell_ids"].clear()
     if not separator_ids and not cell_ids:
         return  # an earlier callback of the same commit already sent them
-    from .jobs import queue_recompute_jobs
+    from .queueing import queue_recompute_jobs
 
     queue_recompute_jobs(separator_ids=separator_ids, cell_ids=cell_ids)
 

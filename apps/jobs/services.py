@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
@@ -31,6 +32,8 @@ MAX_ATTEMPTS = 5
 MAX_DISPATCHES = 5
 #: Seconds a follow-up (Arrhenius, benchmarks) waits, so one upload's spectra are grouped.
 FOLLOWUP_DELAY_S = 3
+#: The Celery task that runs any job (``tasks.run_job``).
+RUN_JOB_TASK = "jobs.run_job"
 
 UNFINISHED = (Job.State.QUEUED, Job.State.RUNNING)
 FINISHED = (Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED)
@@ -52,8 +55,8 @@ def stale_queued_after() -> datetime.timedelta:
 
 def dispatch_job(job: Job, *, countdown: float | None = None) -> None:
     """Send the job to the broker once the current transaction commits."""
-    from .tasks import run_job as run_job_task
-
+    # By name: the task module imports this one (registered when the app is ready, see apps.py).
+    run_job_task = current_app.tasks[RUN_JOB_TASK]
     task_id = str(uuid.uuid4())
     Job.objects.filter(pk=job.pk).update(
         celery_task_id=task_id, dispatched_at=timezone.now(), dispatches=F("dispatches") + 1

@@ -65,7 +65,7 @@ def _run(task: Task, job_id: int) -> None:
         services.fail_job(job_id=job_id, error=f"Internal error ({type(exc).__name__}): {exc}")
 
 
-@shared_task(name="jobs.run_job", **JOB_TASK_OPTIONS)
+@shared_task(name=services.RUN_JOB_TASK, **JOB_TASK_OPTIONS)
 def run_job(self, job_id: int) -> None:
     """Run one Job row by id, whatever its kind (the registered executor does the work)."""
     _run(self, job_id)

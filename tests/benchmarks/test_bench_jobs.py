@@ -1,7 +1,7 @@
-"""Benchmark recomputation is a Job row like every other background computation (apps/benchmarks/jobs.py)."""
+"""Benchmark recomputation is a Job row like every other background computation (benchmarks/queueing.py, jobs.py)."""
 import pytest
 
-from apps.benchmarks.jobs import queue_recompute_jobs
+from apps.benchmarks.queueing import queue_recompute_jobs
 from apps.benchmarks import services
 from apps.benchmarks.models import BenchmarkEntry, Metric
 from apps.jobs.models import Job
