@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, never from a CDN
     "apps.accounts",
+    "apps.jobs",
     "apps.catalog",
     "apps.measurements",
     "apps.analysis",
@@ -189,7 +190,7 @@ SPECTACULAR_SETTINGS = {
         "ElectrodeKindEnum": "apps.catalog.models.Electrode.Kind",
         "CellLayerKindEnum": "apps.catalog.models.CellLayer.Kind",
         "ConductivityKindEnum": "apps.analysis.models.ConductivityKind",
-        "JobKindEnum": "apps.analysis.models.Job.Kind",
+        "JobKindEnum": "apps.jobs.models.Job.Kind",
         "FitStatusEnum": "apps.analysis.models.FitStatus",
         "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
         "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",

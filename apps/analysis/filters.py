@@ -4,8 +4,9 @@ import django_filters
 from apps.catalog.filters import filter_doi, separators_of_family
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
 from apps.common.filters import IdFilter
+from apps.jobs.models import Job
 
-from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind, FitProtocol, FitResult, FitStatus, Job
+from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind, FitProtocol, FitResult, FitStatus
 
 
 class SpectrumContextFilterSet(django_filters.FilterSet):
