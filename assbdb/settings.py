@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, never from a CDN
+    "apps.common",  # display formatting template tags ({% load numbers %})
     "apps.accounts",
     "apps.catalog",
     "apps.measurements",
@@ -69,6 +70,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Numbers with units, flag and role titles in every template without a {% load %}.
+            "builtins": ["apps.common.templatetags.numbers"],
         },
     },
 ]
