@@ -64,7 +64,7 @@ QUANTITIES: dict[str, Quantity] = {
     "asr_per_hour": Quantity("ASR growth per hour", "dASR/dt", "Ω·cm²/h", "Ω·cm²/h"),
     "activation_energy": Quantity("Activation energy", "Ea", "eV", "eV"),
     "current_density": Quantity("Current density", "j", "mA/cm²", "mA/cm²"),
-    "resistance": Quantity("Resistance", "R", "Ω", "Ω", prefixes=(-3, 0, 3, 6, 9)),
+    "resistance": Quantity("Resistance", "R", "Ω", "Ω", prefixes=(0, 3, 6, 9)),  # leads: 0.75 Ω, not 750 mΩ
     "capacitance": Quantity("Capacitance", "C", "F", "F", prefixes=(-15, -12, -9, -6, -3, 0)),
     "capacitance_per_length": Quantity("Normalised capacitance", "C'", "F/cm", "F/cm", prefixes=(-15, -12, -9, -6, -3, 0)),
     "frequency": Quantity("Frequency", "f", "Hz", "Hz", prefixes=(-6, -3, 0, 3, 6, 9)),

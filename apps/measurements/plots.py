@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from apps.common.formatting import format_quantity
+
 MAX_POINTS_PER_TRACE = 2000
 MAX_TRACES = 12  # overlays beyond this are unreadable anyway; the caller picks which to keep
 GL_THRESHOLD = 1500  # WebGL scatter above this many points per trace
@@ -48,6 +50,15 @@ def _finite(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+def impedance_hover(f: np.ndarray, z: np.ndarray) -> list[str]:
+    """Hover text of each point: Z', −Z'' and f by the site's number rule (kΩ, kHz …)."""
+    return [
+        f"Z' {format_quantity(zi.real, None, 'resistance')}<br>−Z'' {format_quantity(-zi.imag, None, 'resistance')}"
+        f"<br>f {format_quantity(fi, None, 'frequency')}"
+        for fi, zi in zip(f, z)
+    ]
+
+
 def nyquist_figure(
     spectra: Sequence[tuple[str, np.ndarray, np.ndarray]],
     *,
@@ -68,8 +79,8 @@ def nyquist_figure(
                 y=_finite(-z.imag[idx]),
                 mode="markers",
                 name=label,
-                customdata=_finite(f[idx]),
-                hovertemplate="Z' %{x:.4g} Ω<br>−Z'' %{y:.4g} Ω<br>f %{customdata:.4g} Hz<extra>%{fullData.name}</extra>",
+                text=impedance_hover(f[idx], z[idx]),
+                hovertemplate="%{text}<extra>%{fullData.name}</extra>",
                 marker=dict(size=6),
             )
         )

@@ -42,6 +42,7 @@ NAN, INF = math.nan, math.inf
         (1234567.0, None, "frequency", "1.23 MHz"),
         (4.7e-6, None, "capacitance", "4.7 µF"),
         (0.0, None, "resistance", "0 Ω"),
+        (0.75, None, "resistance", "0.75 Ω"),
         (9.996, None, "asr", "10 Ω·cm²"),
         (800.0, None, "thickness", "800 µm"),
         (25.0, None, "temperature", "25 °C"),
