@@ -69,3 +69,10 @@ def role_title(code) -> str:
     if code in ElementRole.values:
         return ElementRole(code).label
     return ARC_ORIGIN_TITLES.get(code) or code.replace("_", " ").capitalize()
+
+
+@register.simple_tag
+def filter_label(filterset, field) -> str:
+    """The label a FilterSet gives a field's filter (its own or `FILTER_LABELS`'), whatever the form field says."""
+    filter_ = getattr(filterset, "filters", {}).get(field.name)
+    return str(filter_.label) if filter_ is not None and filter_.label else str(field.label)
