@@ -271,3 +271,52 @@ def format_many(values, quantity: str, uncertainties=None) -> list[str]:
     if uncertainties is None:
         return [format_quantity(v, None, quantity) for v in values]
     return [format_quantity(v, u, quantity) for v, u in zip(values, uncertainties, strict=True)]
+
+
+#: Name endings that state a unit (STYLE.md: units in names) → the quantity they hold. Longest first.
+QUANTITY_OF_SUFFIX: tuple[tuple[str, str], ...] = (
+    ("_s_per_cm", "conductivity"),
+    ("_ohm_cm2", "asr"),
+    ("_ohm", "resistance"),
+    ("_ev", "activation_energy"),
+    ("_um", "thickness"),
+    ("_nm", "thickness_nm"),
+    ("_cm2", "area"),
+    ("_mpa", "pressure"),
+    ("_c", "temperature"),
+    ("_k", "temperature_k"),
+    ("_hz", "frequency"),
+    ("_f", "capacitance"),
+    ("_s", "time_constant"),
+    ("_v", "voltage"),
+    ("_min", "duration_min"),
+    ("_h", "duration_h"),
+)
+
+
+def quantity_of_name(name: str) -> tuple[str, str | None]:
+    """(name without its unit ending, quantity) of a field name such as ``temperature_min_c``; quantity None if none."""
+    for suffix, quantity_name in QUANTITY_OF_SUFFIX:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], quantity_name
+    return name, None
+
+
+def format_named_value(name: str, value) -> str:
+    """A value stored under a unit-bearing name (``"temperature_min_c"``, 25.0 → ``"25 °C"``); lists item by item."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_named_value(name, v) for v in value) or MISSING
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: MISSING}[value]
+    _, quantity_name = quantity_of_name(name)
+    if isinstance(value, (int, float)):
+        return format_quantity(value, None, quantity_name) if quantity_name else format_number(value)
+    return str(value)
+
+
+def name_title(name: str) -> str:
+    """Words for a unit-bearing field name: ``"sigma_25c_s_per_cm"`` → ``"σ 25 °C"``, ``"spectrum_ids"`` → ``"Spectrum ids"``."""
+    base, _ = quantity_of_name(name)
+    words = base.replace("_", " ").strip()
+    words = words.replace("sigma", "σ").replace("25c", "25 °C").replace(" min", " (lowest)").replace(" max", " (highest)")
+    return words[:1].upper() + words[1:] if words[:1].isascii() else words

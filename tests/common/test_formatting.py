@@ -100,3 +100,23 @@ def test_every_quantity_has_a_unit_and_a_column_title():
     for name, q in QUANTITIES.items():
         assert q.unit, name
         assert column_title(name).endswith(f"({q.unit})")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "title", "text"),
+    [
+        ("temperature_min_c", 25.0, "Temperature (lowest)", "25 °C"),
+        ("sigma_25c_s_per_cm", 4.51e-4, "σ 25 °C", "0.451 mS/cm"),
+        ("resistance_ohm", 1234.5, "Resistance", "1.23 kΩ"),
+        ("voltages_v", [0.1, 0.25], "Voltages", "100 mV, 250 mV"),
+        ("r_squared", 0.99871, "R squared", "0.999"),
+        ("arrhenius_form", "vtf", "Arrhenius form", "vtf"),
+        ("extrapolated", True, "Extrapolated", "yes"),
+        ("n_spectra", 4, "N spectra", "4"),
+    ],
+)
+def test_unit_bearing_names_are_titled_and_formatted(name, value, title, text):
+    from apps.common.formatting import format_named_value, name_title
+
+    assert name_title(name) == title
+    assert format_named_value(name, value) == text

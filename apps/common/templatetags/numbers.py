@@ -76,3 +76,15 @@ def filter_label(filterset, field) -> str:
     """The label a FilterSet gives a field's filter (its own or `FILTER_LABELS`'), whatever the form field says."""
     filter_ = getattr(filterset, "filters", {}).get(field.name)
     return str(filter_.label) if filter_ is not None and filter_.label else str(field.label)
+
+
+@register.filter
+def name_title(name) -> str:
+    """Words for a unit-bearing key (a benchmark entry's details): ``temperature_min_c`` → ``Temperature (lowest)``."""
+    return formatting.name_title(str(name))
+
+
+@register.filter
+def named_value(value, name) -> str:
+    """A value formatted by the unit its key names: ``{{ value|named_value:key }}``."""
+    return formatting.format_named_value(str(name), value)
