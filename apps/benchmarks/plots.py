@@ -17,13 +17,15 @@ from apps.catalog.models import MaterialFamily, ProcessingRoute
 from apps.common.formatting import QUANTITIES, format_many, format_quantity, format_unit_value
 from apps.common.templatetags.numbers import flag_title
 
+from apps.measurements.plots import SiteFigure
+
 from .models import BenchmarkEntry, LiteratureValue
 
 #: σ is drawn in its display unit (mS/cm), as the pages print it.
 SIGMA_SCALE = QUANTITIES["conductivity"].scale
 
 LAYOUT = dict(
-    template="plotly_white",
+    template="none",  # the site's template is added to the JSON (apps.measurements.plots.SiteFigure)
     margin=dict(l=70, r=20, t=50, b=55),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     hovermode="closest",
@@ -110,7 +112,7 @@ def _scatter(n: int):
 
 
 def empty_figure(text: str, title: str) -> go.Figure:
-    fig = go.Figure()
+    fig = SiteFigure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
     fig.update_layout(**LAYOUT, title=title, xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig
@@ -121,7 +123,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
     """σ(25 °C) against separator thickness (log–log), colour = family, marker = route;
     left panel: reported literature values of the same families (grey, not re-fitted)."""
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.24, 0.76], horizontal_spacing=0.02,
-                        subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)"))
+                        subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)"),
+                        figure=SiteFigure())
     by_family_lit: dict[str, list[LiteratureValue]] = defaultdict(list)
     for value in literature:
         by_family_lit[value.family].append(value)
@@ -182,7 +185,7 @@ def asr_ranking_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
     if not ranked:
         return empty_figure("No separator ASR yet", "Separator area-specific resistance")
     labels = [f"{e.separator.name} ({format_quantity(e.thickness_um, None, 'thickness')})" if e.thickness_um else e.separator.name for e in ranked]
-    fig = go.Figure(go.Bar(
+    fig = SiteFigure(go.Bar(
         x=[e.value for e in ranked], y=labels, orientation="h",
         marker=dict(color=[FAMILY_COLOURS.get(e.family, "#444") for e in ranked],
                     pattern=dict(shape=["/" if e.blocking else "" for e in ranked])),
@@ -203,7 +206,7 @@ def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
     if not with_pressure:
         return empty_figure("No interfacial ASR with a stated stack pressure yet",
                             "Interfacial ASR against stack pressure")
-    fig = go.Figure()
+    fig = SiteFigure()
     by_family: dict[str, list[BenchmarkEntry]] = defaultdict(list)
     for e in with_pressure:
         by_family[e.family].append(e)
@@ -222,7 +225,7 @@ def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
 
 def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit: int = 20) -> go.Figure:
     """ASR against cycle for every cell with a growth-per-cycle entry, with the fitted slope in the legend."""
-    fig = go.Figure()
+    fig = SiteFigure()
     drawn = 0
     for e in sorted(entries, key=lambda e: -abs(e.value))[:limit]:
         x, y = e.details.get("x") or [], e.details.get("asr_ohm_cm2") or []

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from apps.common.formatting import QUANTITIES, format_quantity
-from apps.measurements.plots import _LAYOUT, MAX_TRACES, _title, message_figure
+from apps.measurements.plots import _LAYOUT, MAX_TRACES, SiteFigure, _title, message_figure
 
 K_B_EV_PER_K = 8.617333262e-5
 KELVIN = 273.15
@@ -53,7 +53,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
     series_list = [s for s in series_list if s.points][:MAX_TRACES]
     if not series_list:
         return message_figure("No conductivities yet: they appear once the spectra are fitted.", title)
-    fig = go.Figure()
+    fig = SiteFigure()
     all_sigma: list[float] = []
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     for i, s in enumerate(series_list):
@@ -128,7 +128,7 @@ def pressure_history_figure(steps: Sequence) -> go.Figure:
             label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
         labels += [label, label]
         start = end
-    fig = go.Figure(
+    fig = SiteFigure(
         go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
     )
     fig.update_layout(title=_title("Stack-pressure history"), **_LAYOUT)
@@ -159,7 +159,7 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
     usable = [p for p in points if getattr(p, x) is not None]
     if not usable:
         return message_figure(f"No fitted interfacial resistance with a recorded {axis_titles[x].split(' (')[0].lower()}.", title)
-    fig = go.Figure()
+    fig = SiteFigure()
     by_cell: dict[str, list[InterfacialPoint]] = {}
     for p in usable:
         by_cell.setdefault(p.cell_label, []).append(p)
