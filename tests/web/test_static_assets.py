@@ -51,3 +51,10 @@ def test_production_stores_static_files_hashed_and_compressed():
     code = "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def test_pages_are_not_gzipped_by_the_static_compression(client, db):
+    """Only static files are compressed on the fly; pages and API answers stay as production sends them."""
+    response = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response.status_code == 200
+    assert not response.has_header("Content-Encoding")
