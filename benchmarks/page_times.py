@@ -97,6 +97,9 @@ def main() -> int:
         print(f"demo loaded and analysed in {time.perf_counter() - started:.0f} s", flush=True)
 
         setup_test_environment()  # ALLOWED_HOSTS for the test client
+        import logging
+
+        logging.getLogger("django.request").setLevel(logging.ERROR)  # 404s of records the demo user may not see
         client = Client()
         from django.contrib.auth import get_user_model
 

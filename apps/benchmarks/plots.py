@@ -171,7 +171,7 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
         seen_families.add(family)
     fig.update_xaxes(type="log", title_text="Separator thickness (µm)", row=1, col=2)
     # Both panels share one log σ axis: a linked axis left linear would draw the points at the wrong height.
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", exponentformat="power")  # 10⁻³ mS/cm, not "1µ mS/cm"
     fig.update_yaxes(title_text=f"σ at 25 °C ({QUANTITIES['conductivity'].unit})", row=1, col=1)
     fig.update_layout(**{**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)},
                       title="Total ionic conductivity at 25 °C against separator thickness", height=560)

@@ -176,7 +176,10 @@ def split_quantity(value, uncertainty=None, quantity_name: str = "conductivity",
 
     The number text is ``—`` and the unit empty when the value is missing or not finite.
     """
-    q = quantity(quantity_name)
+    return _split(quantity(quantity_name), value, uncertainty, exact=exact, digits=digits)
+
+
+def _split(q: Quantity, value, uncertainty, *, exact: bool, digits: int) -> tuple[str, str]:
     v = _finite(value)
     if v is None:
         return MISSING, ""
@@ -224,13 +227,16 @@ def format_quantity(value, uncertainty=None, quantity: str = "conductivity", *, 
     None, NaN or ±inf as value → ``—``. `exact`: a zero uncertainty means the value is exact (``± 0``).
     `digits`: significant digits of a value shown without uncertainty.
     """
-    number, unit = split_quantity(value, uncertainty, quantity, exact=exact, digits=digits)
+    return _joined(*split_quantity(value, uncertainty, quantity, exact=exact, digits=digits))
+
+
+def _joined(number: str, unit: str) -> str:
     if number == MISSING:
         return MISSING
     if " (uncertainty" in number:
         plain, reason = number.split(" (", 1)
-        return f"{plain} {unit} ({reason}"
-    return f"{number} {unit}"
+        return f"{plain} {unit} ({reason}".replace("  ", " ")
+    return f"{number} {unit}".strip()
 
 
 def format_unit_value(value, uncertainty=None, unit: str = "", **kwargs) -> str:
@@ -241,12 +247,9 @@ def format_unit_value(value, uncertainty=None, unit: str = "", **kwargs) -> str:
     name = quantity_for_unit(unit)
     if name is not None:
         return format_quantity(value, uncertainty, name, **kwargs)
-    v = _finite(value)
-    if v is None:
-        return MISSING
-    u = _finite(uncertainty)
-    number = PLUS_MINUS.join(_pair(v, abs(u))) if u else _significant(v, DEFAULT_DIGITS)
-    return f"{number} {unit}".strip()
+    as_given = Quantity(title="", symbol="", unit=unit, stored_unit=unit)
+    return _joined(*_split(as_given, value, uncertainty, exact=kwargs.get("exact", False),
+                           digits=kwargs.get("digits", DEFAULT_DIGITS)))
 
 
 def format_number(value, digits: int = DEFAULT_DIGITS) -> str:
