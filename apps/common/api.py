@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import datetime
 import io
 import json
 import logging
@@ -281,6 +282,15 @@ def keyset_ranges(terms: list[KeyTerm], values: list, *, inclusive: bool = False
     return ranges
 
 
+class CursorJSONEncoder(DjangoJSONEncoder):
+    """Dates and times at full precision (DjangoJSONEncoder cuts microseconds, which would skip rows)."""
+
+    def default(self, o):
+        if isinstance(o, (datetime.date, datetime.time)):
+            return o.isoformat()
+        return super().default(o)
+
+
 class KeysetPagination(BasePagination):
     """Cursor (keyset) pages: `next`/`previous` links carry the position of the page's last/first row, so a page
     costs the same at any depth (no OFFSET). Order: `?ordering=` or the list's default, always ending on the id.
@@ -319,7 +329,7 @@ class KeysetPagination(BasePagination):
         cursor = {"p": values, "r": int(reverse)}
         if inclusive:
             cursor["i"] = 1
-        text = json.dumps(cursor, cls=DjangoJSONEncoder, separators=(",", ":"))
+        text = json.dumps(cursor, cls=CursorJSONEncoder, separators=(",", ":"))
         url = self.request.build_absolute_uri()
         return replace_query_param(url, self.cursor_query_param, base64.urlsafe_b64encode(text.encode()).decode())
 
