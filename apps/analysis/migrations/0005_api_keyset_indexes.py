@@ -7,7 +7,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analysis', '0004_kk_noise_aware_verdict'),
-        ('measurements', '0002_api_keyset_indexes'),
     ]
 
     operations = [

@@ -6,9 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0005_api_keyset_indexes'),
         ('benchmarks', '0002_entry_family_literature_upper_bound'),
-        ('catalog', '0002_cell_lead_resistance'),
     ]
 
     operations = [
