@@ -153,6 +153,38 @@ def build_catalog(n_spectra: int) -> Layout:
     )
 
 
+def loaded_layout() -> Layout:
+    """The layout of the last load in this database (for `--measure-only`: time again without loading again)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from apps.accounts.models import ResearchGroup
+    from apps.analysis.models import FitProtocol
+    from apps.catalog.models import Cell, Separator
+
+    last = ResearchGroup.objects.filter(slug__startswith="scale-").order_by("-pk").first()
+    if last is None:
+        raise SystemExit("No scale benchmark data in this database: run without --measure-only first.")
+    stamp = last.slug.removeprefix("scale-").rsplit("-", 1)[0]
+    cells = list(Cell.objects.filter(name__startswith=f"Au|LLZTO|Au {stamp}-").order_by("pk"))
+    separators = Separator.objects.filter(name__startswith=f"LLZTO pellet {stamp}-").order_by("pk")
+    counts = dict(
+        Cell.objects.filter(pk__in=[c.pk for c in cells[:1]]).annotate(n=Count("spectra")).values_list("pk", "n")
+    )
+    return Layout(
+        group_ids=list(ResearchGroup.objects.filter(slug__startswith=f"scale-{stamp}-").values_list("pk", flat=True)),
+        member_id=get_user_model().objects.get(username=f"scale-{stamp}-0-member").pk,
+        cell_ids=[c.pk for c in cells],
+        cell_separator={c.pk: c.separator_id for c in cells},
+        cell_group={c.pk: c.group_id for c in cells},
+        separator_geometry={s.pk: (s.thickness_um, s.area_cm2) for s in separators},
+        big_separator_id=separators[0].pk,
+        big_cell_id=cells[0].pk,
+        protocol_id=FitProtocol.objects.get(name=PROTOCOL_NAME, version=1).pk,
+        spectra_by_cell=counts,
+    )
+
+
 def _next_ids(model, count: int) -> int:
     """First id of `count` consecutive new ids (explicit ids let fits point at spectra without a round trip)."""
     from django.db.models import Max
@@ -505,6 +537,9 @@ def main() -> None:
         "--recompute", choices=["full", "sample", "none"], default="sample",
         help="recompute_benchmarks over everything (full), over the separator with many cells (sample), or not.",
     )
+    parser.add_argument(
+        "--measure-only", action="store_true", help="Time the data of the last load again instead of loading more."
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="assbdb-scale-"))
     configure_environment(scratch)
@@ -515,10 +550,15 @@ def main() -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    rows = run(args.spectra, deep_hops=args.deep_hops, recompute=args.recompute)
+    if args.measure_only:
+        rows = measure(loaded_layout(), deep_hops=args.deep_hops, recompute=args.recompute) + storage_per_spectrum()
+    else:
+        rows = run(args.spectra, deep_hops=args.deep_hops, recompute=args.recompute)
+    from apps.measurements.models import ImpedanceSpectrum
+
     print_table(
         rows,
-        f"{args.spectra:,} spectra on {connection.vendor} (server time, Django test client in-process, "
+        f"{ImpedanceSpectrum.objects.count():,} spectra on {connection.vendor} (server time, Django test client in-process, "
         "median of 3 warm requests)",
     )
 
