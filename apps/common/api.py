@@ -165,6 +165,13 @@ class ApiSchema(AutoSchema):
         "429": "Too many requests; retry after the time in the Retry-After header.",
     }
 
+    def get_operation_id(self):
+        """A list's `export/` keeps the id it had when it answered a bare array (`…_export_list`)."""
+        operation_id = super().get_operation_id()
+        if getattr(self.view, "action", None) == "export" and operation_id.endswith("_retrieve"):
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in self.ERROR_RESPONSES.items():
@@ -656,10 +663,8 @@ class ExportMixin:
 
 
 ExportColumn = tuple[str, str, "Callable | None"]
-AS_READ_FIELDS = (
-    serializers.FloatField, serializers.IntegerField, serializers.CharField, serializers.BooleanField,
-    serializers.ChoiceField, serializers.ReadOnlyField,
-)
+# Fields whose answer is the column's value as read (others convert: float(), isoformat(), …, as the list does).
+AS_READ_FIELDS = (serializers.ReadOnlyField, serializers.ChoiceField)
 
 
 def values_plan(serializer, queryset: QuerySet, value_paths: dict[str, str]) -> list[ExportColumn] | None:
@@ -679,7 +684,7 @@ def values_plan(serializer, queryset: QuerySet, value_paths: dict[str, str]) -> 
         if isinstance(field, unsupported) or field.source == "*":
             return None
         path = field.source.replace(".", LOOKUP_SEP)
-        # A foreign key's id, and numbers, text and booleans, are already what the field would answer.
+        # A foreign key's id is already what a primary-key field answers.
         as_read = isinstance(field, serializers.RelatedField) or type(field) in AS_READ_FIELDS
         plan.append((name, path, None if as_read else field.to_representation))
     try:
