@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0004_kk_noise_aware_verdict'),
+        ('analysis', '0005_job_moves_to_jobs_app'),
     ]
 
     operations = [
