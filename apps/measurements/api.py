@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.analysis.api import fits_prefetch, job_accepted
@@ -21,6 +21,7 @@ from apps.common.api import (
     export_parameter,
     export_schema,
 )
+from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
@@ -184,7 +185,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             )
         ],
     )
-    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    @action(detail=False, methods=["post"], parser_classes=[BoundedJSONParser])
     def bulk(self, request):
         payload = BulkCreateSerializer(data=request.data, context=self.get_serializer_context())
         payload.is_valid(raise_exception=True)
@@ -212,7 +213,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             OpenApiExample("Own circuit", value={"circuit": "R0-p(R1,CPE1)-CPE2"}, request_only=True),
         ],
     )
-    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    @action(detail=True, methods=["post"], parser_classes=[BoundedJSONParser, FormParser, MultiPartParser])
     def fit(self, request, pk=None):
         from apps.analysis import services as analysis_services
 
