@@ -262,7 +262,6 @@ MAX_SPECTRUM_POINTS = env.int("MAX_SPECTRUM_POINTS", default=20000)  # points of
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)  # nesting of an API JSON body
 MAX_METADATA_DEPTH = 8  # nesting kept of a spectrum's metadata; deeper values are stored as text
 MAX_METADATA_KB = 64  # a spectrum's stored metadata, as JSON
-PLOT_MAX_POINTS = env.int("PLOT_MAX_POINTS", default=2000)  # per trace of a page's figure
 MAX_PREVIEW_STORAGE_MB = env.int("MAX_PREVIEW_STORAGE_MB", default=2048)  # all unconfirmed upload previews
 
 LOGGING = {

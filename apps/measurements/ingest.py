@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import logging
 import posixpath
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -37,6 +40,8 @@ from .validation import (
     _without_filename,
     validate_arrays,
 )
+
+logger = logging.getLogger(__name__)
 
 # Zip-bomb guards; each can be overridden in settings.
 DEFAULT_MAX_ZIP_MEMBERS = 2000
@@ -109,6 +114,14 @@ def preview_upload(*, data: bytes, filename: str) -> list[ParsedSpectrum]:
         parsed = parse(bytes(data), filename=filename)
     except ParseError as exc:
         raise IngestError.from_parse_error(exc, filename) from None
+    except UNEXPECTED_PARSER_ERRORS as exc:
+        # A parser tripped over damaged bytes without a ParseError of its own: still the file's fault, still a 400.
+        logger.warning("Parser failed on %s without a ParseError", filename, exc_info=True)
+        raise IngestError(
+            f"cannot be read as an instrument file; it may be damaged ({type(exc).__name__}: {exc})",
+            filename=filename,
+            field="file",
+        ) from None
     if not parsed:
         raise IngestError("the file holds no impedance spectrum", filename=filename)
     for spectrum in parsed:
@@ -204,6 +217,30 @@ def ingest_upload(
     return IngestReport(created=spectra, duplicate=False, raw_file=raw)
 
 
+# What a damaged or unusual archive raises while it is opened or a member is unpacked (truncation,
+# flipped bytes: bad CRC or header, zlib.error, negative seek, unsupported compression or version).
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    NotImplementedError,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    struct.error,
+)
+
+# What a parser may raise on bytes it was never meant to read, besides its own ParseError.
+UNEXPECTED_PARSER_ERRORS = (
+    ValueError, IndexError, KeyError, TypeError, struct.error, zlib.error, EOFError, OverflowError, UnicodeError,
+)
+
+
+def _reason_for(exc: IngestError, member_name: str) -> str:
+    return str(exc) if exc.filename != posixpath.basename(member_name) else _without_filename(exc)
+
+
 def _zip_limits() -> tuple[int, int]:
     members = int(getattr(settings, "MAX_ZIP_MEMBERS", DEFAULT_MAX_ZIP_MEMBERS))
     total_mb = int(getattr(settings, "MAX_ZIP_UNCOMPRESSED_MB", DEFAULT_MAX_ZIP_UNCOMPRESSED_MB))
@@ -250,11 +287,12 @@ def ingest_zip(
     _check_size(data, filename)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
-        raise IngestError(f"not a readable zip archive ({exc})", filename=filename, field="file") from None
+        infos = archive.infolist()
+    except ZIP_ERRORS as exc:
+        raise IngestError(f"not a readable zip archive ({exc or type(exc).__name__})", filename=filename, field="file") from None
     max_members, max_total = _zip_limits()
     with archive:
-        members = [i for i in archive.infolist() if not i.is_dir() and not _skipped_member(i.filename)]
+        members = [i for i in infos if not i.is_dir() and not _skipped_member(i.filename)]
         if len(members) > max_members:
             raise IngestError(
                 f"holds {len(members)} files; at most {max_members} are accepted in one archive", filename=filename
@@ -274,7 +312,14 @@ def ingest_zip(
                 if info.flag_bits & 0x1:
                     raise IngestError("encrypted zip members are not supported", filename=name)
                 member = _read_member(archive, info, min(per_file_limit, max_total - unpacked))
-                unpacked += len(member)
+            except IngestError as exc:
+                outcomes.append(FileOutcome(name=name, status="rejected", reason=_reason_for(exc, name)))
+                continue
+            except ZIP_ERRORS as exc:
+                outcomes.append(FileOutcome(name=name, status="rejected", reason=f"cannot unpack: {exc or type(exc).__name__}"))
+                continue
+            unpacked += len(member)
+            try:
                 report = ingest_upload(
                     cell=cell,
                     filename=name,
@@ -287,11 +332,7 @@ def ingest_zip(
                     analyse=analyse,
                 )
             except IngestError as exc:
-                reason = str(exc) if exc.filename != posixpath.basename(name) else _without_filename(exc)
-                outcomes.append(FileOutcome(name=name, status="rejected", reason=reason))
-                continue
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-                outcomes.append(FileOutcome(name=name, status="rejected", reason=f"cannot unpack: {exc}"))
+                outcomes.append(FileOutcome(name=name, status="rejected", reason=_reason_for(exc, name)))
                 continue
             status = "duplicate" if report.duplicate else "accepted"
             reason = "the group already holds this exact file" if report.duplicate else ""

@@ -7,6 +7,7 @@ build their spectra with ``build_spectrum`` so all of them apply one set of rule
 from __future__ import annotations
 
 import datetime
+import json
 import math
 from typing import Any
 
@@ -135,6 +136,7 @@ def validate_arrays(frequencies_hz, impedance_ohm, *, filename: str | None = Non
         raise IngestError(
             f"{f.size} frequencies but {z.size} impedance values", filename=filename, field=f"{field_prefix}impedance"
         )
+    check_point_count(f.size, filename=filename, field=fname)
     if f.size < MIN_POINTS:
         raise IngestError(
             f"only {f.size} data point{'s' if f.size != 1 else ''}; at least {MIN_POINTS} are needed",
@@ -152,10 +154,38 @@ def validate_arrays(frequencies_hz, impedance_ohm, *, filename: str | None = Non
         raise IngestError(
             f"impedance at index {bad[0]} is not a finite number", filename=filename, field=f"{field_prefix}impedance"
         )
-    values, counts = np.unique(f, return_counts=True)
-    if (counts > 1).any():
+    repeats = repeated_frequency_indices(f)
+    if repeats:
+        shown = "; ".join(f"index {i} repeats {f[i]:g} Hz of index {j}" for i, j in repeats[:5])
+        more = f" and {len(repeats) - 5} more" if len(repeats) > 5 else ""
         raise IngestError(
-            f"frequency {values[counts > 1][0]!r} Hz occurs more than once", filename=filename, field=fname
+            f"{len(repeats)} repeated frequenc{'y' if len(repeats) == 1 else 'ies'} ({shown}{more}); refused, not "
+            "merged: no supported format documents repeats within one sweep, so which point is right is unknown",
+            filename=filename,
+            field=fname,
+        )
+
+
+def repeated_frequency_indices(frequencies_hz) -> list[tuple[int, int]]:
+    """(index of the repeat, index of its first occurrence) for every exact repeat of an earlier frequency."""
+    first_seen: dict[float, int] = {}
+    repeats = []
+    for i, value in enumerate(np.asarray(frequencies_hz, dtype=float).tolist()):
+        if value in first_seen:
+            repeats.append((i, first_seen[value]))
+        else:
+            first_seen[value] = i
+    return repeats
+
+
+def check_point_count(n_points: int, *, filename: str | None = None, field: str | None = None) -> None:
+    """Refuse a spectrum longer than MAX_SPECTRUM_POINTS (every page, fit and export of it must stay bounded)."""
+    limit = int(settings.MAX_SPECTRUM_POINTS)
+    if n_points > limit:
+        raise IngestError(
+            f"{n_points} points; at most {limit} are accepted per spectrum (MAX_SPECTRUM_POINTS)",
+            filename=filename,
+            field=field,
         )
 
 
@@ -273,16 +303,41 @@ def _clean_conditions(conditions: dict[str, Any] | None, *, filename: str | None
     return cleaned
 
 
-def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
-    safe: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if isinstance(value, (datetime.date, datetime.datetime)):
-            value = value.isoformat()
-        elif isinstance(value, float) and not math.isfinite(value):
-            value = None
-        elif isinstance(value, np.generic):
+def _json_safe(metadata: dict[str, Any], *, filename: str | None = None, field: str = "metadata") -> dict[str, Any]:
+    """Metadata as plain JSON values, bounded in depth (MAX_METADATA_DEPTH) and size (MAX_METADATA_KB).
+
+    Dates become ISO text, non-finite numbers null, other objects their text. Bounded here, at
+    ingest, so that no stored spectrum is too deep or too large to render.
+    """
+    max_depth = int(settings.MAX_METADATA_DEPTH)
+
+    def clean(value: Any, depth: int) -> Any:
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= max_depth:
+                raise IngestError(f"nested more than {max_depth} levels deep", filename=filename, field=field)
+            if isinstance(value, dict):
+                return {str(key): clean(item, depth + 1) for key, item in value.items()}
+            return [clean(item, depth + 1) for item in value]
+        if isinstance(value, np.ndarray):
+            return clean(value.tolist(), depth)
+        if isinstance(value, np.generic):
             value = value.item()
-        safe[str(key)] = value
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            return value.isoformat()
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if value is None or isinstance(value, (str, int, bool)):
+            return value
+        return str(value)
+
+    safe = clean(dict(metadata), 0)
+    size_kb = len(json.dumps(safe, ensure_ascii=False).encode()) / 1024
+    if size_kb > settings.MAX_METADATA_KB:
+        raise IngestError(
+            f"{size_kb:.0f} KB as JSON; at most {settings.MAX_METADATA_KB} KB of metadata are stored per spectrum",
+            filename=filename,
+            field=field,
+        )
     return safe
 
 
@@ -317,7 +372,7 @@ def _build_spectrum(
         created_by=user if user and user.is_authenticated else None,
         raw_file=raw_file,
         index_in_file=index,
-        metadata=_json_safe(metadata),
+        metadata=_json_safe(metadata, filename=filename, field=f"{error_prefix}metadata"),
         **values,
     )
     spectrum.set_arrays(frequencies_hz, impedance_ohm)

@@ -74,11 +74,20 @@ def test_confirm_with_bad_choices_shows_errors_and_stores_nothing(client, member
 
 
 def test_cannot_upload_to_a_cell_of_another_group(client, outsider, cell, instrument_files):
+    CellFactory(group=outsider.memberships.get().group)  # a cell of their own, so the upload page is open to them
     client.force_login(outsider)
     token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
     response = client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
     assert "Select a valid choice" in response.content.decode()
     assert not ImpedanceSpectrum.objects.exists()
+
+
+def test_upload_without_a_writable_cell_is_refused_before_the_file_is_read(client, outsider, instrument_files):
+    client.force_login(outsider)  # member of a group that owns no cell
+    response = preview(client, instrument_files / "exampleDataZPlot.z")
+    assert response.status_code == 302 and response["Location"] == "/upload/"
+    assert "_files" not in response.wsgi_request.__dict__  # the multipart body was never parsed
+    assert not RawFile.objects.exists()
 
 
 def test_token_from_another_session_is_refused(client, member, cell, instrument_files, django_user_model):
