@@ -342,7 +342,7 @@ def _preview_files() -> list[tuple[str, int, datetime.datetime]]:
 
 def _make_room_for_preview(size_bytes: int) -> None:
     """Drop previews older than a day, then the oldest ones until this one fits in MAX_PREVIEW_STORAGE_MB."""
-    limit = int(settings.MAX_PREVIEW_STORAGE_MB) * 1024 * 1024
+    limit = float(settings.MAX_PREVIEW_STORAGE_MB) * 1024 * 1024
     if size_bytes > limit:
         raise IngestError(
             f"{size_bytes / 1048576:.1f} MB is more than the {settings.MAX_PREVIEW_STORAGE_MB} MB kept for upload "

@@ -155,7 +155,7 @@ def test_confirmed_preview_file_is_removed(client, member, cell, instrument_file
     assert not default_storage.exists(f"upload-previews/{token}")
 
 
-def test_stale_previews_are_swept(client, member, instrument_files, settings):
+def test_stale_previews_are_swept(client, member, cell, instrument_files, settings):
     import os
     import time
 
@@ -168,6 +168,24 @@ def test_stale_previews_are_swept(client, member, instrument_files, settings):
     os.utime(path, (two_days_ago, two_days_ago))
     preview(client, instrument_files / "exampleDataGamry.DTA")
     assert not os.path.exists(path)
+
+
+def test_previews_share_a_bounded_space(client, member, cell, instrument_files, settings):
+    """The oldest preview makes room for a new one; a file larger than the whole space is refused."""
+    from django.core.files.storage import default_storage
+
+    first, second = instrument_files / "exampleDataZPlot.z", instrument_files / "exampleDataGamry.DTA"
+    settings.MAX_PREVIEW_STORAGE_MB = (max(first.stat().st_size, second.stat().st_size) + 10) / 1048576
+    client.force_login(member)
+    old = preview(client, first).context["form"].initial["token"]
+    new = preview(client, second).context["form"].initial["token"]
+    assert not default_storage.exists(f"upload-previews/{old}")
+    assert default_storage.exists(f"upload-previews/{new}")
+
+    settings.MAX_PREVIEW_STORAGE_MB = 100 / 1048576
+    response = preview(client, first)
+    assert response.status_code == 200
+    assert "kept for upload previews (MAX_PREVIEW_STORAGE_MB)" in response.content.decode()
 
 
 def test_upload_page_says_to_create_a_cell_first_when_user_has_none(client, outsider):
