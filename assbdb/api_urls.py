@@ -1,6 +1,6 @@
 """REST API routes: /api/v1/… resources, /api/schema/ (OpenAPI 3), /api/docs/ (Swagger UI, served offline)."""
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import ApiTokenView, ApiTokenViewSet, ResearchGroupViewSet
@@ -42,7 +42,8 @@ urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script=), as the Content-Security-Policy requires.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"^.*$", api_not_found, name="not-found"),
 ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
@@ -118,6 +119,12 @@ def api_exception_handler(exc, context):
     """Every error as {"error": {"status", "code", "message", "fields"}}; unexpected ones logged, answered 500."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_validation_detail(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        from .parsers import PayloadTooLarge, too_large_message
+
+        exc = PayloadTooLarge(too_large_message())
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ValidationError({"non_field_errors": [str(exc)]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
@@ -137,7 +144,7 @@ def api_exception_handler(exc, context):
         detail = getattr(exc, "detail", None)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", None) or "error"
         if isinstance(exc, exceptions.Throttled):
-            code = "throttled"
+            code = exc.default_code  # "throttled", or "locked_out" for a sign-in lockout
         message = str(detail) if detail is not None else str(exc)
         body = error_body(response.status_code, str(code), message)
     response.data = body

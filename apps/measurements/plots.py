@@ -57,11 +57,18 @@ def figure_json(fig: go.Figure) -> str:
     return pio.to_json(data, validate=False)
 
 
-def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE) -> np.ndarray:
-    """Evenly spaced indices keeping the first and last point; all of them when n ≤ max_points."""
+def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE, frequencies_hz=None) -> np.ndarray:
+    """Evenly spaced indices keeping the first and last point; all of them when n ≤ max_points.
+
+    With ``frequencies_hz`` the lowest and highest frequency are kept too, wherever they are in the sweep.
+    """
     if n <= max_points:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    idx = np.linspace(0, n - 1, max_points).round().astype(int)
+    if frequencies_hz is not None:
+        f = np.asarray(frequencies_hz, dtype=float)[:n]
+        idx = np.concatenate([idx, [int(np.nanargmin(f)), int(np.nanargmax(f))]])
+    return np.unique(idx)
 
 
 def _scatter(n_points: int):
@@ -93,7 +100,7 @@ def nyquist_figure(
     """
     fig = SiteFigure()
     for label, f, z in list(spectra)[:MAX_TRACES]:
-        idx = thin_indices(len(f))
+        idx = thin_indices(len(f), frequencies_hz=f)
         trace = _scatter(len(idx))
         fig.add_trace(
             trace(
@@ -127,7 +134,7 @@ def bode_figure(
     if fit is not None:
         curves.append((*fit, "lines"))
     for i, (label, f, z, mode) in enumerate(curves):
-        idx = thin_indices(len(f))
+        idx = thin_indices(len(f), frequencies_hz=f)
         trace = _scatter(len(idx))
         group = f"bode{i}"
         fig.add_trace(
@@ -169,7 +176,7 @@ def residuals_figure(
         real = np.asarray(real, dtype=float)
         imag = np.asarray(imag, dtype=float)
         n = min(len(f), len(real), len(imag))
-        idx = thin_indices(n)
+        idx = thin_indices(n, frequencies_hz=f)
         fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * real[idx]), mode="lines+markers", name=f"{label} Δ real"))
         fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * imag[idx]), mode="lines+markers", name=f"{label} Δ imag"))
     if threshold is not None:

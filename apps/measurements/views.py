@@ -9,6 +9,7 @@ import zipfile
 
 import django_filters
 import numpy as np
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -36,6 +37,7 @@ from .filters import SpectrumFilterSet
 from .forms import ConfirmUploadForm, FitRequestForm, UploadFileForm
 from .models import ImpedanceSpectrum
 from .selectors import visible_spectra
+from .ingest import ZIP_ERRORS
 from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
 
 PREVIEW_DIR = "upload-previews"
@@ -281,22 +283,9 @@ def _writable_cells(user):
     return cells if user.is_superuser else cells.filter(group__in=groups_of(user))
 
 
-def _sweep_old_previews() -> None:
-    """Previews that were never confirmed are deleted after PREVIEW_MAX_AGE."""
-    if not default_storage.exists(PREVIEW_DIR):
-        return
-    cutoff = timezone.now() - PREVIEW_MAX_AGE
-    for name in default_storage.listdir(PREVIEW_DIR)[1]:
-        path = f"{PREVIEW_DIR}/{name}"
-        try:
-            if default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except OSError:
-            continue  # removed by a concurrent request
-
-
 def _store_preview(request, *, name: str, data: bytes) -> str:
-    _sweep_old_previews()
+    """Keep the file until it is confirmed; previews expire after a day and share MAX_PREVIEW_STORAGE_MB."""
+    _make_room_for_preview(len(data))
     token = secrets.token_urlsafe(16)
     default_storage.save(f"{PREVIEW_DIR}/{token}", ContentFile(data))
     previews = request.session.get(SESSION_KEY, {})
@@ -337,13 +326,59 @@ def _zip_names(data: bytes) -> list[str]:
         return [i.filename for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
 
 
+def _preview_files() -> list[tuple[str, int, datetime.datetime]]:
+    """(path, size in bytes, modified) of every stored preview, oldest first."""
+    if not default_storage.exists(PREVIEW_DIR):
+        return []
+    files = []
+    for name in default_storage.listdir(PREVIEW_DIR)[1]:
+        path = f"{PREVIEW_DIR}/{name}"
+        try:
+            files.append((path, default_storage.size(path), default_storage.get_modified_time(path)))
+        except OSError:
+            continue  # removed by a concurrent request
+    return sorted(files, key=lambda item: item[2])
+
+
+def _make_room_for_preview(size_bytes: int) -> None:
+    """Drop previews older than a day, then the oldest ones until this one fits in MAX_PREVIEW_STORAGE_MB."""
+    limit = float(settings.MAX_PREVIEW_STORAGE_MB) * 1024 * 1024
+    if size_bytes > limit:
+        raise IngestError(
+            f"{size_bytes / 1048576:.1f} MB is more than the {settings.MAX_PREVIEW_STORAGE_MB} MB kept for upload "
+            "previews (MAX_PREVIEW_STORAGE_MB)",
+            field="file",
+        )
+    cutoff = timezone.now() - PREVIEW_MAX_AGE
+    files = _preview_files()
+    kept = []
+    for path, size, modified in files:
+        if modified < cutoff:
+            _delete_quietly(path)
+        else:
+            kept.append((path, size))
+    total = sum(size for _, size in kept)
+    for path, size in kept:
+        if total + size_bytes <= limit:
+            break
+        _delete_quietly(path)
+        total -= size
+
+
+def _delete_quietly(path: str) -> None:
+    try:
+        default_storage.delete(path)
+    except OSError:
+        pass
+
+
 def _preview_context(name: str, data: bytes) -> dict:
     """What the confirm page shows: parsed spectra (Nyquist) and detected metadata, or the zip's file list."""
     if name.lower().endswith(".zip"):
         try:
             return {"is_zip": True, "zip_names": _zip_names(data), "detected": {}}
-        except zipfile.BadZipFile:
-            raise IngestError("not a readable zip archive", filename=name) from None
+        except ZIP_ERRORS as exc:
+            raise IngestError(f"not a readable zip archive ({exc or type(exc).__name__})", filename=name) from None
     parsed = preview_upload(data=data, filename=name)
     spectra = []
     for item in parsed[:20]:
@@ -376,6 +411,10 @@ def _preview_context(name: str, data: bytes) -> dict:
 def upload(request):
     """Step 1: choose a file. A valid file is parsed (nothing stored) and shown for confirmation."""
     cells = _writable_cells(request.user)
+    if request.method == "POST" and not cells.exists():
+        # Refused before the body is read: whoever may write to no cell cannot upload anything.
+        messages.error(request, "You are not a member of a group that owns a cell, so there is nothing to upload to.")
+        return redirect("measurements:upload")
     if request.method == "POST":
         form = UploadFileForm(request.POST, request.FILES)
         if form.is_valid():
@@ -383,10 +422,10 @@ def upload(request):
             name, data = upload_file.name, upload_file.read()
             try:
                 context = _preview_context(name, data)
+                token = _store_preview(request, name=name, data=data)
             except IngestError as error:
                 form.add_error("file", str(error))
             else:
-                token = _store_preview(request, name=name, data=data)
                 initial = {"token": token, **{k: v for k, v in context["detected"].items() if k in ConfirmUploadForm.base_fields}}
                 if request.GET.get("cell", "").isdigit():
                     initial["cell"] = int(request.GET["cell"])
