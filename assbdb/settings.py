@@ -173,7 +173,7 @@ REST_FRAMEWORK = {
         "apps.accounts.authentication.ApiTokenAuthentication",  # named, hashed, scoped tokens
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.GroupMemberWritePermission"],  # reads: selectors decide
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

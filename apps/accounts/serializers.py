@@ -78,3 +78,12 @@ class NewApiTokenSerializer(ApiTokenSerializer):
         data = super().to_representation(issued.token)
         data["token"] = issued.key
         return data
+
+
+class OwnershipFieldsMixin(serializers.Serializer):
+    """`group` (id, on write), `group_detail` (read), visibility and embargo of an owned record."""
+
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=ResearchGroup.objects.all(), help_text="Owning research group; you must be a member."
+    )
+    group_name = serializers.CharField(source="group.name", read_only=True)

@@ -5,7 +5,8 @@ shape and types, then handed to `apps.catalog.services` (which owns the rules).
 """
 from rest_framework import serializers
 
-from apps.common.serializers import CompletenessMixin, OwnershipFieldsMixin, VisiblePrimaryKeyField
+from apps.accounts.serializers import OwnershipFieldsMixin
+from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField
 
 from .models import (
     Cell,

@@ -31,6 +31,7 @@ from .models import (
     SeparatorComponent,
     Source,
 )
+from .signals import geometry_changed
 
 # Fields a caller never sets directly: ownership goes through `group`, bookkeeping is automatic.
 _PROTECTED = {"id", "pk", "group", "created_by", "created_at", "updated_at"}
@@ -272,24 +273,15 @@ def update_separator(
     if components is not None:
         _write_components(separator, list(components))
     if geometry_changed:
-        _requeue_analysis(spectrum_filter={"cell__separator": separator}, user=user)
+        _requeue_analysis(separator=separator, user=user)
     return separator
 
 
-def _requeue_analysis(*, spectrum_filter: dict[str, Any], user) -> None:
-    """Conductivities depend on thickness and area: recompute them once the change commits."""
-    from apps.measurements.models import ImpedanceSpectrum
-
-    spectrum_ids = list(ImpedanceSpectrum.objects.filter(**spectrum_filter).values_list("pk", flat=True))
-    if not spectrum_ids:
-        return
-
-    def queue() -> None:
-        from apps.analysis.services import queue_analysis  # the job system owns analysis
-
-        queue_analysis(spectrum_ids=spectrum_ids, user=user)
-
-    transaction.on_commit(queue)
+def _requeue_analysis(*, user, separator: Separator | None = None, cell: Cell | None = None) -> None:
+    """Conductivities depend on thickness and area: have them recomputed once the change commits."""
+    target = {"separator_id": separator.pk} if separator is not None else {"cell_id": cell.pk}
+    transaction.on_commit(lambda: geometry_changed.send(sender=Separator if separator is not None else Cell,
+                                                        user=user, **target))
 
 
 # ----------------------------------------------------------------------------- electrodes
@@ -511,5 +503,5 @@ def update_cell(
     if interfaces is not None:
         _set_interfaces(cell, interfaces, user)
     if area_changed or separator_changed or leads_changed:
-        _requeue_analysis(spectrum_filter={"cell": cell}, user=user)
+        _requeue_analysis(cell=cell, user=user)
     return cell

@@ -2,8 +2,8 @@
 ordering, the write permission, CSV/JSON exports and the OpenAPI error responses.
 
 Visibility is never decided here: querysets come from each app's selectors,
-so a hidden record is simply absent (404), and only writes are checked here,
-against `apps.accounts.selectors.can_edit`.
+so a hidden record is simply absent (404). Writes are checked by the default
+permission class, `apps.accounts.permissions.GroupMemberWritePermission` (settings).
 """
 from __future__ import annotations
 
@@ -37,15 +37,12 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import BasePagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.accounts.models import Membership, ResearchGroup
-from apps.accounts.selectors import can_edit
 
 logger = logging.getLogger(__name__)
 
@@ -459,28 +456,6 @@ class StableOrderingFilter(OrderingFilter):
 API_FILTER_BACKENDS = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
 
 
-# --------------------------------------------------------------------------- permissions
-
-
-class GroupMemberWritePermission(BasePermission):
-    """Reads: whatever the selector returned. Writes: authenticated members of the record's group."""
-
-    message = "Only members of the group that owns this record may change it."
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_authenticated)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        return request.method in SAFE_METHODS or can_edit(obj, request.user)
-
-
-def require_group_member(user, group: ResearchGroup) -> None:
-    """Raise 403 unless `user` may write records owned by `group`."""
-    if user.is_superuser or Membership.objects.filter(user=user, group=group).exists():
-        return
-    raise exceptions.PermissionDenied(f"You are not a member of the group “{group.name}”.")
-
-
 # --------------------------------------------------------------------------- CSV / JSON export
 
 
@@ -753,12 +728,11 @@ def _iter_json_document(rows: Iterable[dict], counter: list[int]) -> Iterator[st
 
 
 class ApiViewMixin:
-    """Pagination, filters, ordering and write permission shared by every viewset."""
+    """Pagination, filters, ordering and error format shared by every viewset (write permission: settings)."""
 
     pagination_class = KeysetPagination
     renderer_classes = [FiniteJSONRenderer, BrowsableAPIRenderer]
     filter_backends = API_FILTER_BACKENDS
-    permission_classes = [GroupMemberWritePermission]
     # Ids are 64-bit integers: anything else is not a route (a JSON 404), never a database overflow.
     lookup_value_regex = r"[0-9]{1,18}"
 

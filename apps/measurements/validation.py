@@ -24,6 +24,7 @@ from apps.catalog.services import full_clean_by_field
 
 from .models import Atmosphere, ImpedanceSpectrum, RawFile
 from .parsers import ParseError
+from .signals import spectra_stored
 
 MIN_POINTS = 5
 
@@ -408,10 +409,8 @@ def _queue_analysis_on_commit(spectrum_ids: list[int], user) -> None:
     def queue() -> None:
         from django.contrib.auth import get_user_model
 
-        from apps.analysis.services import queue_analysis  # the job system owns analysis; imported late
-
         queuing_user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-        queue_analysis(spectrum_ids=list(spectrum_ids), user=queuing_user)
+        spectra_stored.send(sender=ImpedanceSpectrum, spectrum_ids=list(spectrum_ids), user=queuing_user)
 
     transaction.on_commit(queue)
 
