@@ -30,10 +30,16 @@ When the search stops (evidence, not a fixed count): as soon as a start
 reaches the cost a flexible KK-compliant linear model of the same data
 implies (scaled to the circuit's degrees of freedom, ×1.15) with no
 element pinned to a bound; or when ``AGREEING_STARTS`` = 3 independent
-starts end within ``AGREEMENT_RTOL`` = 0.1 % of the best cost found; or
+starts end within ``AGREEMENT_RTOL`` = 0.1 % of the best cost found,
+unless that cost is above ``POOR_FIT_FACTOR`` = 3 times the noise-level
+cost or an element is switched off (a log parameter on its lower bound or
+four decades below the structural guess's value):
+a wrong basin attracts several starts too; or
 when the budget is spent: ``DEFAULT_MAX_STARTS`` = 40 starts, or
 ``time_budget_s`` seconds of wall time if given (off by default, so that
-results do not depend on the machine's load).
+results do not depend on the machine's load). Finally every element
+switched off in the best point is switched back on at the data's scale
+for it (×1, ×0.1, ×0.01) and refitted from there.
 
 Bounds that decide the answer: a free parameter that ends on a bound given
 by the caller (``bounds``, e.g. a protocol's CPE n ≥ 0.4) that is not the
@@ -69,6 +75,8 @@ DEFAULT_MAX_STARTS = 40
 #: Independent starts that must reach the best cost (within AGREEMENT_RTOL).
 AGREEING_STARTS = 3
 AGREEMENT_RTOL = 1e-3
+#: A best cost above this multiple of the noise-level cost is a poor fit: agreement does not stop the search.
+POOR_FIT_FACTOR = 3.0
 
 
 class FitError(ValueError):
@@ -812,6 +820,11 @@ def fit_circuit(
                 u, cost, ok, n_iter, mesg = retry
         return u, cost, ok, mesg
 
+    guess_scale = np.log(np.maximum(auto[0][is_free], 1e-300))
+
+    def switched_off(u):
+        return np.nonzero(tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4))))[0]
+
     best = None
     best_cost = np.inf
     tried = 0
@@ -833,11 +846,32 @@ def fit_circuit(
         # Several starts landing on the same minimum: accept it.
         # A parameter pinned to a bound often marks a wrong basin (an element
         # switched off): then keep searching even if the cost looks good.
-        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log)
-        if (best_cost <= good_enough and not on_bound) or agreements >= AGREEING_STARTS:
+        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log) or switched_off(best[0]).size
+        if best_cost <= good_enough and not on_bound:
+            break
+        # Agreement on a poor fit (far above what the data's noise allows)
+        # is no evidence of the optimum: a wrong basin attracts several
+        # starts too. Then only the budget ends the search.
+        poor = good_enough > 0 and best_cost > POOR_FIT_FACTOR * good_enough
+        if agreements >= AGREEING_STARTS and not (poor or on_bound):
             break
         if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
             break
+
+    # An element switched off (a log parameter on its lower bound or four
+    # decades below the data's scale for it, e.g. a series R → 0 while an
+    # arc's tail takes its place) is often a side
+    # basin: restart from the best point with that parameter switched back
+    # on at the data's scale for it (the structural guess) times 1, 0.1, 0.01.
+    for k in switched_off(best[0]):
+        for scale in (1.0, 0.1, 0.01):
+            u0 = best[0].copy()
+            free_guess = auto[0][is_free]
+            u0[k] = np.clip(np.log(max(free_guess[k] * scale, 1e-300)), tr.a[k], tr.b[k])
+            u, cost, ok, mesg = run_from(u0)
+            tried += 1
+            if cost < best_cost:
+                best_cost, best = cost, (u.copy(), ok, mesg)
 
     u, ok, mesg = best
     p, _ = expand(u)
