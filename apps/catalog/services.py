@@ -16,6 +16,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.db import IntegrityError, models, transaction
 
 from apps.accounts.models import Membership, ResearchGroup
+from apps.accounts.references import require_visible_dependents, require_visible_references
 from apps.accounts.selectors import visible_q
 
 from .models import (
@@ -147,6 +148,9 @@ def _save_owned(record: models.Model, *, user, group: ResearchGroup, is_new: boo
         record.created_by = user
     full_clean_by_field(record)
     record.save()
+    if not is_new:
+        # Visibility follows references: a record referenced by others may not drop below them.
+        require_visible_dependents(record, user=user)
 
 
 def _apply(record: models.Model, fields: dict[str, Any]) -> None:
@@ -461,9 +465,14 @@ def create_cell(
     layers: list[dict[str, Any]],
     pressure_steps: list[dict[str, Any]],
     interfaces: Iterable = (),
+    publish_references: bool = False,
     **fields: Any,
 ) -> Cell:
-    """A new cell with its ordered layer stack (bottom first), pressure history (first step first) and interfaces."""
+    """A new cell with its ordered layer stack (bottom first), pressure history (first step first) and interfaces.
+
+    The cell may not be more visible than its separator, electrodes and interfaces
+    (`apps.accounts.references`); ``publish_references`` publishes them with it.
+    """
     _require_member(user, group)
     layers = list(layers or [])
     _check_field_names(Cell, fields)
@@ -476,6 +485,7 @@ def create_cell(
     _write_layers(cell, layers, user)
     _write_pressure_steps(cell, list(pressure_steps or []))
     _set_interfaces(cell, interfaces or (), user)
+    require_visible_references(cell, user=user, publish_references=publish_references)
     return cell
 
 
@@ -487,9 +497,14 @@ def update_cell(
     layers: list[dict[str, Any]] | None = None,
     pressure_steps: list[dict[str, Any]] | None = None,
     interfaces: Iterable | None = None,
+    publish_references: bool = False,
     **fields: Any,
 ) -> Cell:
-    """Change fields; each of ``layers``, ``pressure_steps``, ``interfaces`` given replaces the old set whole."""
+    """Change fields; each of ``layers``, ``pressure_steps``, ``interfaces`` given replaces the old set whole.
+
+    ``publish_references``: publish the separator, electrodes and interfaces the cell would otherwise be
+    more visible than (else that is refused, naming them).
+    """
     _require_member(user, cell.group)
     new_group = fields.pop("group", cell.group)
     if new_group != cell.group:
@@ -510,6 +525,7 @@ def update_cell(
         _write_pressure_steps(cell, list(pressure_steps))
     if interfaces is not None:
         _set_interfaces(cell, interfaces, user)
+    require_visible_references(cell, user=user, publish_references=publish_references)
     if area_changed or separator_changed or leads_changed:
         _requeue_analysis(spectrum_filter={"cell": cell}, user=user)
     return cell

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.models import Membership, ResearchGroup, Visibility
+from apps.accounts.references import covers, require_visible_references
 from apps.catalog.models import Cell
 from apps.catalog.services import full_clean_by_field
 
@@ -391,13 +392,30 @@ def _build_spectrum(
     return spectrum
 
 
-def _resolve_ownership(cell: Cell, group, visibility, embargo_until):
+def _resolve_ownership(cell: Cell, group, visibility, embargo_until, *, user):
+    """Group, visibility and embargo of new measurements of ``cell``: the cell's unless given.
+
+    Measurements (and their raw file) may not be more visible than their cell
+    (`apps.accounts.references`): a public upload onto a private cell is refused.
+    """
     group = group or cell.group
     visibility = visibility or cell.visibility
     if visibility not in Visibility.values:
         raise IngestError(f"{visibility!r} is not one of {', '.join(Visibility.values)}", field="visibility")
     if embargo_until is None and group.pk == cell.group_id:
         embargo_until = cell.embargo_until
+    probe = ImpedanceSpectrum(
+        group=group, visibility=visibility, embargo_until=embargo_until,
+        created_by=user if user and user.is_authenticated else None,
+    )
+    if not covers(cell, probe):
+        raise IngestError(
+            f"measurements that are {visibility}{f' from {embargo_until}' if embargo_until else ''} would be "
+            f"more visible than their cell {cell.name!r} ({cell.visibility}"
+            f"{f', public from {cell.embargo_until}' if cell.embargo_until else ''}); publish the cell first "
+            "or upload them with the cell's visibility",
+            field="visibility",
+        )
     return group, visibility, embargo_until
 
 
@@ -478,7 +496,7 @@ def ingest_upload(
     """
     filename = posixpath.basename(str(filename).replace("\\", "/")) or "upload"
     data = bytes(data)
-    group, visibility, embargo_until = _resolve_ownership(cell, group, visibility, embargo_until)
+    group, visibility, embargo_until = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
     _check_can_write(user=user, cell=cell, group=group)
     user_conditions = _clean_conditions(conditions, filename=filename)
     _check_size(data, filename)
@@ -579,7 +597,7 @@ def ingest_zip(
     than the limits (``MAX_ZIP_MEMBERS``, ``MAX_ZIP_UNCOMPRESSED_MB``).
     """
     data = bytes(data)
-    resolved_group, _, _ = _resolve_ownership(cell, group, visibility, embargo_until)
+    resolved_group, _, _ = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
     _check_can_write(user=user, cell=cell, group=resolved_group)
     _check_size(data, filename)
     try:
@@ -700,7 +718,7 @@ def create_spectra_from_arrays(
             item.pop(key)
         conditions = _clean_conditions(item, filename=None, prefix=prefix)
         try:
-            owner_group, owner_visibility, owner_embargo = _resolve_ownership(cell, group, visibility, embargo_until)
+            owner_group, owner_visibility, owner_embargo = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
         except IngestError as exc:
             raise IngestError(exc.reason, field=f"{prefix}{exc.field}") from None
         _check_can_write(user=user, cell=cell, group=owner_group)
@@ -783,6 +801,7 @@ def _create_cell_measurement(model, *, cell: Cell, user, fields: dict[str, Any])
     record = model(cell=cell, group=group, created_by=user if user and user.is_authenticated else None, **fields)
     full_clean_by_field(record, exclude=["cell", "group", "created_by"])
     record.save()
+    require_visible_references(record, user=user)
     return record
 
 

@@ -109,7 +109,10 @@ def cell_edit(request, pk: int | None = None):
         request, kind="cell", record=cell, form=form,
         formsets=[("Layer stack (bottom to top)", "layers", layers), ("Stack-pressure history", "pressure_steps", steps)],
         create=catalog_services.create_cell, update=catalog_services.update_cell,
-        extra=lambda form: {"interfaces": list(form.cleaned_data.get("interfaces") or [])},
+        extra=lambda form: {
+            "interfaces": list(form.cleaned_data.get("interfaces") or []),
+            "publish_references": bool(form.cleaned_data.get("publish_references")),
+        },
     )
 
 
