@@ -18,17 +18,17 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse, StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -190,7 +190,8 @@ class StableOrderingFilter(OrderingFilter):
         return queryset.order_by(*ordering)
 
 
-API_FILTER_BACKENDS = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+# Filtering and search come from settings (they apply the visibility rule to related lookups).
+API_FILTER_BACKENDS = [*api_settings.DEFAULT_FILTER_BACKENDS, StableOrderingFilter]
 
 
 # --------------------------------------------------------------------------- permissions

@@ -26,7 +26,7 @@ def cell_list(request):
     qs = visible_cells(user=request.user).annotate(
         n_spectra=Count("spectra", filter=visible_q(request.user, "spectra__"), distinct=True)
     ).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
-    f = CellFilter(request.GET, queryset=qs)
+    f = CellFilter(request.GET, queryset=qs, request=request)
     page, query = paginate(request, f.qs)
     return render(request, "catalog/cell_list.html", list_context(f, page, query, ["configuration", "housing", "electrode_contact"]))
 

@@ -25,7 +25,7 @@ from .list_filters import SeparatorFilter
 def separator_list(request):
     f = SeparatorFilter(request.GET, queryset=visible_separators(user=request.user).annotate(
         n_cells=Count("cells", filter=visible_q(request.user, "cells__"), distinct=True)
-    ).order_by("name", "pk"))
+    ).order_by("name", "pk"), request=request)
     page, query = paginate(request, f.qs)
     return render(request, "catalog/separator_list.html", list_context(f, page, query, ["family", "processing_route", "form"]))
 
