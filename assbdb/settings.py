@@ -69,6 +69,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # `visible_to`: references are rendered only when the viewer may see them.
+            "builtins": ["apps.accounts.templatetags.visibility"],
         },
     },
 ]

@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.accounts.filters import VisibleRelationsMixin
+from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
 from apps.analysis import services as analysis_services
@@ -273,7 +275,7 @@ def spectrum_json(request, pk: int):
 
 def spectrum_raw(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=False)
-    raw = spectrum.raw_file
+    raw = visible_reference(request.user, spectrum.raw_file)
     if raw is None or not raw.file or not default_storage.exists(raw.file.name):
         raise Http404("This spectrum has no stored raw file.")
     return FileResponse(default_storage.open(raw.file.name, "rb"), as_attachment=True, filename=raw.original_name)

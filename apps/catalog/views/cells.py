@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, visible_q
 from apps.measurements.selectors import visible_spectra
 
@@ -42,8 +43,7 @@ def cell_detail(request, pk: int):
         "layers": layers,
         "steps": cell.pressure_steps.all(),
         "interfaces": visible_interfaces(user=request.user).filter(cells=cell),
-        "separator_visible": cell.separator_id
-        and visible_separators(user=request.user).filter(pk=cell.separator_id).exists(),
+        "separator_visible": visible_reference(request.user, cell.separator) is not None,
         "page": page,
         "query": query,
         "figures": cell_figures(cell, request.user),
