@@ -5,7 +5,13 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import ApiTokenView, ResearchGroupViewSet
 from apps.analysis.api import ArrheniusFitViewSet, ConductivityViewSet, FitProtocolViewSet, FitResultViewSet, JobViewSet
-from apps.benchmarks.api import BenchmarkEntryViewSet, LiteratureValueViewSet
+from apps.benchmarks.api import (
+    BenchmarkEntryViewSet,
+    LiteratureValueViewSet,
+    SeparatorAcceptedCellsView,
+    SeparatorAcceptedCellView,
+    SeparatorRoundRobinView,
+)
 from apps.catalog.api import (
     CellViewSet,
     ElectrodeViewSet,
@@ -39,6 +45,12 @@ router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),
+    path("v1/separators/<int:pk>/accepted-cells/", SeparatorAcceptedCellsView.as_view(), name="separator-accepted-cells"),
+    path(
+        "v1/separators/<int:pk>/accepted-cells/<int:cell_pk>/", SeparatorAcceptedCellView.as_view(),
+        name="separator-accepted-cell",
+    ),
+    path("v1/separators/<int:pk>/round-robin/", SeparatorRoundRobinView.as_view(), name="separator-round-robin"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
