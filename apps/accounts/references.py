@@ -11,8 +11,8 @@ people and time: every user who may see the record (now, and on every later
 day, embargo dates included) must also be able to see each record it
 references. So a public cell needs a public separator; a cell public from
 1 March needs a separator public no later than 1 March; a group-only cell
-needs references of its own group (or public ones); a private cell's
-private references must be its creator's own.
+needs references of its own group (or public ones), and not private ones;
+a private cell may reference its group's private records.
 
 Where it is enforced
 --------------------
@@ -67,12 +67,6 @@ def public_from(record) -> datetime.date | None:
     return _NEVER
 
 
-def _is_owner(user_id: int | None, group_id: int) -> bool:
-    return user_id is not None and Membership.objects.filter(
-        user_id=user_id, group_id=group_id, role=Membership.Role.OWNER
-    ).exists()
-
-
 def covers(reference, record, today: datetime.date | None = None) -> bool:
     """True when everyone who may see `record`, on any day from `today` on, may also see `reference`."""
     today = today or _today()
@@ -86,9 +80,10 @@ def covers(reference, record, today: datetime.date | None = None) -> bool:
         return False
     if reference.visibility != Visibility.PRIVATE:
         return True  # every member sees it; the record's viewers are members or its group's owners
-    if record.visibility != Visibility.PRIVATE:
-        return False  # members would see the record but not the private reference
-    return reference.created_by_id == record.created_by_id or _is_owner(record.created_by_id, record.group_id)
+    # Members would see a group-visible record but not the private reference; a private record may
+    # reference its group's private records (their owners see both; a colleague's private reference
+    # still renders as "private record" to its other creator).
+    return record.visibility == Visibility.PRIVATE
 
 
 # ----------------------------------------------------------------------------- walking the declared references
@@ -271,3 +266,42 @@ def can_see(user, record) -> bool:
 def visible_reference(user, record):
     """`record` when `user` may see it (or it is shared reference data or None), else None."""
     return record if can_see(user, record) else None
+
+
+# ----------------------------------------------------------------------------- existing rows
+
+
+def _state(record) -> str:
+    state = record.visibility
+    if record.embargo_until:
+        state += f", public from {record.embargo_until.isoformat()}"
+    return state
+
+
+@dataclass(frozen=True)
+class Violation:
+    record: OwnedRecord
+    path: str
+    reference: OwnedRecord
+
+    def describe(self) -> str:
+        rec, ref = self.record, self.reference
+        return (
+            f"{type(rec)._meta.verbose_name} {rec.pk} “{rec}” ({_state(rec)}, group {rec.group_id}) references "
+            f"{type(ref)._meta.verbose_name} {ref.pk} “{ref}” ({_state(ref)}, group {ref.group_id}) via {self.path}"
+        )
+
+
+def find_violations(chunk_size: int = 500) -> Iterator[Violation]:
+    """Every stored record more visible than something it references (read-only; for the report command)."""
+    today = _today()
+    for model in django_apps.get_models():
+        paths = getattr(model, "visibility_references", ())
+        if not paths:
+            continue
+        queryset = model._default_manager.order_by("pk")
+        if hasattr(model, "data"):
+            queryset = queryset.defer("data")
+        for record in queryset.iterator(chunk_size=chunk_size):
+            for path, reference in hidden_references(record, today):
+                yield Violation(record, path, reference)

@@ -142,13 +142,25 @@ def full_clean_by_field(record: models.Model, **kwargs: Any) -> None:
         raise ValidationError(errors) from None
 
 
+def _exposure(record: models.Model) -> tuple:
+    return record.group_id, record.visibility, record.embargo_until
+
+
+def _stored_exposure(record: models.Model) -> tuple | None:
+    if record.pk is None:
+        return None
+    row = type(record)._default_manager.filter(pk=record.pk).values_list("group_id", "visibility", "embargo_until")
+    return row.first()
+
+
 def _save_owned(record: models.Model, *, user, group: ResearchGroup, is_new: bool) -> None:
+    before = None if is_new else _stored_exposure(record)
     record.group = group
     if is_new and user is not None and user.is_authenticated:
         record.created_by = user
     full_clean_by_field(record)
     record.save()
-    if not is_new:
+    if before is not None and before != _exposure(record):
         # Visibility follows references: a record referenced by others may not drop below them.
         require_visible_dependents(record, user=user)
 
@@ -510,6 +522,7 @@ def update_cell(
     if new_group != cell.group:
         _require_member(user, new_group)
     _check_field_names(Cell, fields)
+    exposure_before = _stored_exposure(cell)
     if fields.get("separator") is not None:
         fields["separator"] = _resolve(Separator, fields["separator"], "separator", 0, "separator")
         if fields["separator"] != cell.separator:
@@ -525,7 +538,9 @@ def update_cell(
         _write_pressure_steps(cell, list(pressure_steps))
     if interfaces is not None:
         _set_interfaces(cell, interfaces, user)
-    require_visible_references(cell, user=user, publish_references=publish_references)
+    references_given = "separator" in fields or layers is not None or interfaces is not None
+    if publish_references or references_given or exposure_before != _exposure(cell):
+        require_visible_references(cell, user=user, publish_references=publish_references)
     if area_changed or separator_changed or leads_changed:
         _requeue_analysis(spectrum_filter={"cell": cell}, user=user)
     return cell

@@ -408,7 +408,8 @@ def _resolve_ownership(cell: Cell, group, visibility, embargo_until, *, user):
         group=group, visibility=visibility, embargo_until=embargo_until,
         created_by=user if user and user.is_authenticated else None,
     )
-    if not covers(cell, probe):
+    inherited = (group.pk, visibility, embargo_until) == (cell.group_id, cell.visibility, cell.embargo_until)
+    if not inherited and not covers(cell, probe):
         raise IngestError(
             f"measurements that are {visibility}{f' from {embargo_until}' if embargo_until else ''} would be "
             f"more visible than their cell {cell.name!r} ({cell.visibility}"
