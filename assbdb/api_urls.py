@@ -45,12 +45,13 @@ router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),
-    path("v1/separators/<int:pk>/accepted-cells/", SeparatorAcceptedCellsView.as_view(), name="separator-accepted-cells"),
-    path(
-        "v1/separators/<int:pk>/accepted-cells/<int:cell_pk>/", SeparatorAcceptedCellView.as_view(),
-        name="separator-accepted-cell",
-    ),
-    path("v1/separators/<int:pk>/round-robin/", SeparatorRoundRobinView.as_view(), name="separator-round-robin"),
+    # Any integer reaches the view (a JSON 404 for ids that cannot exist), like the router's routes.
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/$", SeparatorAcceptedCellsView.as_view(),
+            name="separator-accepted-cells"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/(?P<cell_pk>-?[0-9]+)/$",
+            SeparatorAcceptedCellView.as_view(), name="separator-accepted-cell"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/round-robin/$", SeparatorRoundRobinView.as_view(),
+            name="separator-round-robin"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

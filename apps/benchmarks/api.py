@@ -113,9 +113,13 @@ class LiteratureValueViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelVi
 
 # --------------------------------------------------------------------------- whose data counts
 
+MAX_ID = 2**63 - 1
+
 
 class AcceptedCellSerializer(serializers.Serializer):
-    cell = serializers.IntegerField(source="cell_id", help_text="Cell id (another group's cell on this separator).")
+    cell = serializers.IntegerField(
+        source="cell_id", min_value=1, max_value=MAX_ID, help_text="Cell id (another group's cell on this separator)."
+    )
     cell_name = serializers.CharField(source="cell.name", read_only=True)
     cell_group = serializers.CharField(source="cell.group.name", read_only=True)
     accepted_by = serializers.CharField(source="accepted_by.username", read_only=True, allow_null=True)
@@ -145,8 +149,15 @@ class RoundRobinRowSerializer(serializers.Serializer):
         return [cell.pk for cell in row.cells]
 
 
+def _record_id(value) -> int | None:
+    """A path id that can name a row (64-bit, positive), else None."""
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
 def _separator_or_404(request, pk) -> Separator:
-    separator = visible_separators(user=request.user).filter(pk=pk).first()
+    pk = _record_id(pk)
+    separator = visible_separators(user=request.user).filter(pk=pk).first() if pk else None
     if separator is None:
         raise exceptions.NotFound("No such separator (or it is not visible to you).")
     return separator
@@ -189,7 +200,8 @@ class SeparatorAcceptedCellView(ApiViewMixin, APIView):
     @extend_schema(summary="Stop counting a cell toward a separator's entries", responses={204: None})
     def delete(self, request, pk, cell_pk):
         separator = _separator_or_404(request, pk)
-        cell = visible_cells(user=request.user).filter(pk=cell_pk).first()
+        cell_pk = _record_id(cell_pk)
+        cell = visible_cells(user=request.user).filter(pk=cell_pk).first() if cell_pk else None
         if cell is None or not comparisons.withdraw_acceptance(separator=separator, cell=cell, user=request.user):
             raise exceptions.NotFound("This cell is not accepted into the separator's entries.")
         return Response(status=status.HTTP_204_NO_CONTENT)
