@@ -40,6 +40,20 @@ def related_visibility_q(model, lookup: str, user) -> Q:
     return condition
 
 
+def _crosses_many(model, lookup: str) -> bool:
+    for name in lookup.split("__"):
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if not field.is_relation or field.related_model is None:
+            return False
+        if field.many_to_many or field.one_to_many:
+            return True
+        model = field.related_model
+    return False
+
+
 def through_visible(model, lookup: str, value, user) -> Q:
     """``Q(lookup=value)`` matching only through related records `user` may see."""
     return Q(**{lookup: value}) & related_visibility_q(model, lookup, user)
@@ -73,9 +87,17 @@ def restrict_filters(filterset, queryset: QuerySet, user) -> QuerySet:
     for name, value in filterset.form.cleaned_data.items():
         if value in (None, "", [], ()):
             continue
-        field_name = getattr(filterset.filters.get(name), "field_name", None) or ""
+        declared = filterset.filters.get(name)
+        field_name = getattr(declared, "field_name", None) or ""
         guard = related_visibility_q(model, field_name, user)
-        if guard:
+        if not guard:
+            continue
+        if _crosses_many(model, field_name) and getattr(declared, "method", None) is None:
+            # Through a many-valued relation the guard must hold for the same related row the filter
+            # matched: one condition in one filter() call joins that row once.
+            lookup = f"{field_name}__{declared.lookup_expr}"
+            queryset = queryset.filter(Q(**{lookup: value}) & guard).distinct()
+        else:
             queryset = queryset.filter(guard)
     return queryset
 

@@ -17,6 +17,7 @@ from tests.factories import (
     CellFactory,
     CellLayerFactory,
     ElectrodeFactory,
+    InterfaceFactory,
     MembershipFactory,
     RawFileFactory,
     SeparatorFactory,
@@ -205,3 +206,14 @@ def test_the_report_command_lists_existing_violations_and_changes_nothing(group)
     assert separator.visibility == PRIVATE
     with pytest.raises(Exception, match="nothing was changed"):
         call_command("check_visibility_references", "--fail", stdout=io.StringIO())
+
+
+def test_filtering_cells_by_a_hidden_interface_finds_nothing_even_beside_a_visible_one(group, outsider):
+    hidden = InterfaceFactory(group=group, visibility=PRIVATE)
+    shown = InterfaceFactory(group=group, visibility=PUBLIC)
+    cell = CellFactory(group=group, visibility=PUBLIC)
+    cell.interfaces.add(hidden, shown)
+    client = APIClient()
+    client.force_authenticate(outsider)
+    assert client.get("/api/v1/cells/", {"interface": hidden.pk}).json()["count"] == 0
+    assert client.get("/api/v1/cells/", {"interface": shown.pk}).json()["count"] == 1
