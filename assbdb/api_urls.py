@@ -5,7 +5,13 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import ApiTokenView, ApiTokenViewSet, ResearchGroupViewSet
 from apps.analysis.api import ArrheniusFitViewSet, ConductivityViewSet, FitProtocolViewSet, FitResultViewSet, JobViewSet
-from apps.benchmarks.api import BenchmarkEntryViewSet, LiteratureValueViewSet
+from apps.benchmarks.api import (
+    BenchmarkEntryViewSet,
+    LiteratureValueViewSet,
+    SeparatorAcceptedCellsView,
+    SeparatorAcceptedCellView,
+    SeparatorRoundRobinView,
+)
 from apps.catalog.api import (
     CellViewSet,
     ElectrodeViewSet,
@@ -40,6 +46,13 @@ router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),
+    # Any integer reaches the view (a JSON 404 for ids that cannot exist), like the router's routes.
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/$", SeparatorAcceptedCellsView.as_view(),
+            name="separator-accepted-cells"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/(?P<cell_pk>-?[0-9]+)/$",
+            SeparatorAcceptedCellView.as_view(), name="separator-accepted-cell"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/round-robin/$", SeparatorRoundRobinView.as_view(),
+            name="separator-round-robin"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (?script=), as the Content-Security-Policy requires.

@@ -82,8 +82,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            # Numbers with units, flag and role titles in every template without a {% load %}.
-            "builtins": ["apps.common.templatetags.numbers"],
+            # Numbers with units, flag and role titles, and `visible_to` (references rendered only when the viewer
+            # may see them) in every template without a {% load %}.
+            "builtins": ["apps.common.templatetags.numbers", "apps.accounts.templatetags.visibility"],
         },
     },
 ]
@@ -174,10 +175,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.GroupMemberWritePermission"],  # reads: selectors decide
+    # Filters and searches through a relation match only through records the viewer may see.
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "apps.accounts.filters.VisibleFilterBackend",
+        "apps.accounts.filters.VisibleSearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

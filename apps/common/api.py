@@ -29,16 +29,16 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
 from django.http import Http404, JsonResponse, StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import BasePagination
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -453,7 +453,8 @@ class StableOrderingFilter(OrderingFilter):
         return queryset.order_by(*ordering)
 
 
-API_FILTER_BACKENDS = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+# Filtering and search come from settings (they apply the visibility rule to related lookups).
+API_FILTER_BACKENDS = [*api_settings.DEFAULT_FILTER_BACKENDS, StableOrderingFilter]
 
 
 # --------------------------------------------------------------------------- CSV / JSON export

@@ -279,10 +279,12 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
     def spectrum_export(self, request, pk=None):
         spectrum = self.get_object()
         if request.accepted_renderer.format == "json":
-            response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+            text = exports.spectrum_json(spectrum, user=request.user)
+            response = HttpResponse(text, content_type="application/json")
             name = exports.export_filename(spectrum, "json")
         else:
-            response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+            text = exports.spectrum_csv(spectrum, user=request.user)
+            response = HttpResponse(text, content_type="text/csv; charset=utf-8")
             name = exports.export_filename(spectrum, "csv")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -157,7 +157,7 @@ def ingest_upload(
     """
     filename = posixpath.basename(str(filename).replace("\\", "/")) or "upload"
     data = bytes(data)
-    group, visibility, embargo_until = _resolve_ownership(cell, group, visibility, embargo_until)
+    group, visibility, embargo_until = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
     _check_can_write(user=user, cell=cell, group=group)
     user_conditions = _clean_conditions(conditions, filename=filename)
     _check_size(data, filename)
@@ -282,7 +282,7 @@ def ingest_zip(
     than the limits (``MAX_ZIP_MEMBERS``, ``MAX_ZIP_UNCOMPRESSED_MB``).
     """
     data = bytes(data)
-    resolved_group, _, _ = _resolve_ownership(cell, group, visibility, embargo_until)
+    resolved_group, _, _ = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
     _check_can_write(user=user, cell=cell, group=resolved_group)
     _check_size(data, filename)
     try:

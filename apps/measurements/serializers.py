@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup, Visibility
+from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.parsers import json_depth
@@ -26,9 +27,10 @@ CONDITION_FIELDS = [
 class SpectrumListSerializer(serializers.ModelSerializer):
     """A spectrum without its arrays (lists stay small and fast)."""
 
-    cell_name = serializers.CharField(source="cell.name", read_only=True)
-    cell_configuration = serializers.CharField(source="cell.configuration", read_only=True)
-    separator = serializers.IntegerField(source="cell.separator_id", read_only=True, allow_null=True)
+    cell_name = VisibleReferenceNameField(source="cell.name", help_text='"private record" when hidden from you.')
+    cell_configuration = VisibleReferenceNameField(source="cell.configuration")
+    separator = VisibleReferenceIdField(source="cell.separator_id", help_text="Separator id; null when hidden.")
+    raw_file = VisibleReferenceIdField(source="raw_file_id", help_text="Raw file id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
     kk_passed = serializers.SerializerMethodField(help_text="Kramers–Kronig verdict; null until checked.")
 
@@ -113,6 +115,7 @@ class SpectrumDetailSerializer(CompletenessMixin, SpectrumListSerializer):
 
 
 class RawFileSerializer(serializers.ModelSerializer):
+    cell = VisibleReferenceIdField(source="cell_id", help_text="Cell id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
     download_url = serializers.SerializerMethodField(help_text="Where the original bytes can be downloaded.")
 

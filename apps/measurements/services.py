@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_date
 
 from apps.accounts.models import ResearchGroup
+from apps.accounts.references import require_visible_references
 from apps.catalog.models import Cell
 from apps.catalog.services import full_clean_by_field
 
@@ -101,7 +102,7 @@ def create_spectra_from_arrays(
             item.pop(key)
         conditions = _clean_conditions(item, filename=None, prefix=prefix)
         try:
-            owner_group, owner_visibility, owner_embargo = _resolve_ownership(cell, group, visibility, embargo_until)
+            owner_group, owner_visibility, owner_embargo = _resolve_ownership(cell, group, visibility, embargo_until, user=user)
         except IngestError as exc:
             raise IngestError(exc.reason, field=f"{prefix}{exc.field}") from None
         _check_can_write(user=user, cell=cell, group=owner_group)
@@ -144,6 +145,7 @@ def _create_cell_measurement(model, *, cell: Cell, user, fields: dict[str, Any])
     record = model(cell=cell, group=group, created_by=user if user and user.is_authenticated else None, **fields)
     full_clean_by_field(record, exclude=["cell", "group", "created_by"])
     record.save()
+    require_visible_references(record, user=user)
     return record
 
 

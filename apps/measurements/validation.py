@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.models import Membership, ResearchGroup, Visibility
+from apps.accounts.references import covers
 from apps.catalog.models import Cell
 from apps.catalog.services import full_clean_by_field
 
@@ -391,13 +392,31 @@ def _build_spectrum(
     return spectrum
 
 
-def _resolve_ownership(cell: Cell, group, visibility, embargo_until):
+def _resolve_ownership(cell: Cell, group, visibility, embargo_until, *, user):
+    """Group, visibility and embargo of new measurements of ``cell``: the cell's unless given.
+
+    Measurements (and their raw file) may not be more visible than their cell
+    (`apps.accounts.references`): a public upload onto a private cell is refused.
+    """
     group = group or cell.group
     visibility = visibility or cell.visibility
     if visibility not in Visibility.values:
         raise IngestError(f"{visibility!r} is not one of {', '.join(Visibility.values)}", field="visibility")
     if embargo_until is None and group.pk == cell.group_id:
         embargo_until = cell.embargo_until
+    probe = ImpedanceSpectrum(
+        group=group, visibility=visibility, embargo_until=embargo_until,
+        created_by=user if user and user.is_authenticated else None,
+    )
+    inherited = (group.pk, visibility, embargo_until) == (cell.group_id, cell.visibility, cell.embargo_until)
+    if not inherited and not covers(cell, probe):
+        raise IngestError(
+            f"measurements that are {visibility}{f' from {embargo_until}' if embargo_until else ''} would be "
+            f"more visible than their cell {cell.name!r} ({cell.visibility}"
+            f"{f', public from {cell.embargo_until}' if cell.embargo_until else ''}); publish the cell first "
+            "or upload them with the cell's visibility",
+            field="visibility",
+        )
     return group, visibility, embargo_until
 
 

@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.accounts.filters import VisibleRelationsMixin
+from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
 from apps.analysis import services as analysis_services
@@ -46,19 +48,23 @@ PREVIEW_MAX_AGE = datetime.timedelta(hours=24)
 DRT_CACHE_SECONDS = 24 * 3600
 
 
-class SpectrumFilter(SpectrumFilterSet):
+class SpectrumFilter(VisibleRelationsMixin, SpectrumFilterSet):
     """The API's spectrum filters plus a free-text box."""
 
     q = django_filters.CharFilter(method="search", label="Label, cell or separator")
 
     def search(self, queryset, name, value):
         return queryset.filter(
-            Q(label__icontains=value) | Q(cell__name__icontains=value) | Q(cell__separator__name__icontains=value)
+            Q(label__icontains=value)
+            | self.through_visible("cell__name__icontains", value)
+            | self.through_visible("cell__separator__name__icontains", value)
         )
 
 
 def spectrum_list(request):
-    f = SpectrumFilter(request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"))
+    f = SpectrumFilter(
+        request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"), request=request
+    )
     page, query = paginate(request, f.qs, per_page=50)
     return render(request, "measurements/spectrum_list.html",
         list_context(f, page, query, ["temperature_c_min", "temperature_c_max", "cycle_index_min", "cycle_index_max"]),
@@ -256,21 +262,22 @@ def spectrum_plots(request, pk: int):
 
 def spectrum_csv(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
-    response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+    text = exports.spectrum_csv(spectrum, user=request.user)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.csv"'
     return response
 
 
 def spectrum_json(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
-    response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+    response = HttpResponse(exports.spectrum_json(spectrum, user=request.user), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.json"'
     return response
 
 
 def spectrum_raw(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=False)
-    raw = spectrum.raw_file
+    raw = visible_reference(request.user, spectrum.raw_file)
     if raw is None or not raw.file or not default_storage.exists(raw.file.name):
         raise Http404("This spectrum has no stored raw file.")
     return FileResponse(default_storage.open(raw.file.name, "rb"), as_attachment=True, filename=raw.original_name)
