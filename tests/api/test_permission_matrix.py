@@ -22,7 +22,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Visibility
-from apps.analysis.models import Job
+from apps.jobs.models import Job
 from tests.api.conftest import ROLES, future_day
 from tests.factories import (
     ArrheniusFitFactory,
