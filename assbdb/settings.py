@@ -121,8 +121,33 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 # plotly.js comes from the installed plotly package, so pages work offline.
 STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).parent / "package_data")]
+# Raw instrument files go through Django's storage API only (never a local path), so an
+# S3-compatible object store (AWS S3, MinIO, Ceph) can hold them: STORAGE_BACKEND=s3.
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
+if STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("S3_BUCKET_NAME"),
+            "endpoint_url": env("S3_ENDPOINT_URL", default=None),
+            "region_name": env("S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "location": env("S3_LOCATION", default=""),
+            # Raw files are private: downloads stream through the site's own permission checks.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+        },
+    }
+elif STORAGE_BACKEND == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'filesystem' or 's3', not {STORAGE_BACKEND!r}")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         # Production: hashed names (cached for a year by WhiteNoise) and gzip copies made by collectstatic.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -80,3 +80,46 @@ def test_compose_commands_name_modules_that_exist(compose, service):
         assert hasattr(importlib.import_module(module), attribute), f"{module}:{attribute}"
     if "manage.py" in command:
         assert (ROOT / "manage.py").exists()
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_compose_app_services_keep_raw_files_in_the_object_store(compose, service):
+    spec = compose["services"][service]
+    env = spec["environment"]
+    assert env["STORAGE_BACKEND"] == "s3"
+    assert env["S3_ENDPOINT_URL"].startswith("http://minio:")
+    assert spec["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert spec["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+    # No local media folder: a second machine would not see it.
+    assert not any("media" in m for m in spec.get("volumes", []))
+
+
+def test_compose_object_store_keeps_data_and_creates_the_bucket(compose):
+    minio = compose["services"]["minio"]
+    assert minio["healthcheck"]["test"]
+    assert any(m.split(":")[0] in compose["volumes"] for m in minio["volumes"])
+    bucket = compose["services"]["minio-bucket"]
+    assert "mc mb --ignore-existing" in bucket["entrypoint"]
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_storage_backend_s3_is_configured_by_environment():
+    script = (
+        "from django.core.files.storage import default_storage as s;"
+        "print(s.__class__.__module__, s.bucket_name, s.endpoint_url, s.default_acl)"
+    )
+    result = _manage(
+        "shell", "-c", script,
+        env_extra={
+            "STORAGE_BACKEND": "s3", "S3_BUCKET_NAME": "raw-files", "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["storages.backends.s3", "raw-files", "http://127.0.0.1:9000", "private"]
+
+
+def test_unknown_storage_backend_is_refused():
+    result = _manage("check", env_extra={"STORAGE_BACKEND": "ftp"})
+    assert result.returncode != 0
+    assert "STORAGE_BACKEND" in result.stderr

@@ -6,7 +6,6 @@ whole re-fit in this process for the ``refit`` command.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from django.db import transaction
@@ -29,13 +28,11 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from . import services
 from .models import FitProtocol, FitStatus
-from .services.fits import fit_loaded
+from .services.fits import fit_many
 from .services.queueing import followups_for_spectra
 
 #: Spectra per re-fit chunk task.
-REFIT_CHUNK_SIZE = 25
-#: Seconds between progress writes of a running chunk.
-PROGRESS_EVERY_S = 0.5
+REFIT_CHUNK_SIZE = 50
 
 
 def _followup_of(spectrum_ids) -> Callable[[], object]:
@@ -171,20 +168,17 @@ def refit_chunk(job: Job) -> JobOutcome:
     loaded = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").prefetch_related(
         "cell__separator__components__material"
     ).in_bulk(spectrum_ids)
-    reported_at = 0.0
-    for position, spectrum_id in enumerate(spectrum_ids, start=1):
+    applicable = []
+    for spectrum_id in spectrum_ids:
         spectrum = loaded.get(spectrum_id)
-        if spectrum is None:
-            counts["not_applicable"] += 1
-        elif protocol.is_standard and services.standard_protocol_name_for(spectrum) != protocol.name:
+        if spectrum is None or (protocol.is_standard and services.standard_protocol_name_for(spectrum) != protocol.name):
             counts["not_applicable"] += 1
         else:
-            fit = fit_loaded(spectrum, protocol)
-            counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
-            touched.append(spectrum_id)
-        if position < len(spectrum_ids) and time.monotonic() - reported_at < PROGRESS_EVERY_S:
-            continue
-        reported_at = time.monotonic()
-        # Absolute positions, not increments: a chunk run again (retry, redelivery) counts the same.
-        report_progress(job, done=position)
+            applicable.append(spectrum)
+    # Fitted one by one (the engine), stored all at once: one upsert of fits and one of conductivities.
+    for fit in fit_many(applicable, protocol):
+        counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
+        touched.append(fit.spectrum_id)
+    # Absolute positions, not increments: a chunk run again (retry, redelivery) counts the same.
+    report_progress(job, done=len(spectrum_ids))
     return JobOutcome(counts, _followup_of(touched) if protocol.is_standard and touched else None)

@@ -68,7 +68,8 @@ class FitStatus(models.TextChoices):
 class FitResult(models.Model):
     """One spectrum fitted under one protocol version; parameters in SI units (Ω, F, H, s)."""
 
-    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="fits")
+    # No index of its own: the unique (spectrum, protocol) index serves every lookup by spectrum.
+    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="fits", db_index=False)
     protocol = models.ForeignKey(FitProtocol, on_delete=models.PROTECT, related_name="fits")
     status = models.CharField(max_length=10, choices=FitStatus.choices)
     error = models.TextField(blank=True)
@@ -194,8 +195,10 @@ class ConductivityKind(models.TextChoices):
 class Conductivity(models.Model):
     """σ = L / (R·A) from one fit, with the error propagated from R, L and A."""
 
-    fit = models.ForeignKey(FitResult, on_delete=models.CASCADE, related_name="conductivities")
-    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="conductivities")
+    # No single-column indexes: the unique (fit, kind) and the (spectrum, kind, id) indexes lead with them.
+    fit = models.ForeignKey(FitResult, on_delete=models.CASCADE, related_name="conductivities", db_index=False)
+    spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="conductivities",
+                                 db_index=False)
     kind = models.CharField(max_length=15, choices=ConductivityKind.choices)
     resistance_ohm = models.FloatField()
     resistance_stderr_ohm = models.FloatField(null=True, blank=True)

@@ -6,7 +6,7 @@ separator is. Standard protocols are public; a user protocol is seen by its
 group. Jobs are seen by the person who started them and their group's
 members; system jobs (no group) by every signed-in user.
 """
-from django.db.models import Q, QuerySet
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, StdDev, Subquery
 
 from apps.accounts.selectors import group_ids_of, visible_q
 from apps.jobs.models import Job
@@ -69,3 +69,50 @@ def visible_jobs(*, user) -> QuerySet[Job]:
 
 def jobs_for_target(*, user, target_type: str, target_id: int) -> QuerySet[Job]:
     return visible_jobs(user=user).filter(target_type=target_type, target_id=target_id)
+
+
+def chosen_fit_pk(spectrum_ref: str = "spectrum_id") -> Subquery:
+    """The chosen fit of a spectrum, as a subquery: its standard protocol's successful fit when there is
+    one, else its newest successful fit (the rule the pages plot)."""
+    return Subquery(
+        FitResult.objects.filter(spectrum_id=OuterRef(spectrum_ref), status=FitStatus.SUCCEEDED)
+        .order_by("-protocol__is_standard", "-updated_at", "-pk")
+        .values("pk")[:1]
+    )
+
+
+def conductivity_points_by_kind(*, user, spectra: QuerySet, max_points: int) -> dict[str, list[tuple]]:
+    """(temperature °C, σ S/cm, δσ S/cm) per conductivity kind, from the chosen fit of each visible spectrum.
+
+    Up to ``max_points`` rows in all they are the measured points themselves; above that (a separator with
+    thousands of spectra) one point per kind and temperature: the mean σ with the standard deviation across
+    its spectra as δσ (the propagated error where only one spectrum has that temperature). Either way two
+    set-based queries, whatever the number of spectra.
+    """
+    rows = Conductivity.objects.filter(
+        _spectrum_visible(user),
+        spectrum__in=spectra.values("pk"),
+        temperature_c__isnull=False,
+        fit_id=chosen_fit_pk(),
+    )
+    groups = list(
+        rows.values("kind", "temperature_c")
+        .annotate(
+            n=Count("pk"),
+            sigma=Avg("conductivity_s_per_cm"),
+            spread=StdDev("conductivity_s_per_cm"),
+            propagated=Avg("conductivity_stderr_s_per_cm"),
+        )
+        .order_by("kind", "temperature_c")
+    )
+    by_kind: dict[str, list[tuple]] = {}
+    if sum(g["n"] for g in groups) > max_points:
+        for g in groups:
+            error = g["spread"] if g["n"] > 1 else g["propagated"]
+            by_kind.setdefault(g["kind"], []).append((g["temperature_c"], g["sigma"], error))
+        return by_kind
+    for kind, t, sigma, error in rows.order_by("kind", "temperature_c", "pk").values_list(
+        "kind", "temperature_c", "conductivity_s_per_cm", "conductivity_stderr_s_per_cm"
+    ):
+        by_kind.setdefault(kind, []).append((t, sigma, error))
+    return by_kind

@@ -32,7 +32,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.accounts.references import covers
 from apps.accounts.selectors import visible_q
@@ -238,6 +238,7 @@ def standard_fits(spectra) -> dict[int, FitResult]:
         FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
                                  status=FitStatus.SUCCEEDED)
         .select_related("protocol")
+        .defer("correlations")
         .order_by("pk")
     )
     for fit in fits:
@@ -287,29 +288,40 @@ def cells_of_separator(separator: Separator) -> list[Cell]:
     return [cell for cell in cells_on_separator(separator) if counts_for_separator(cell, separator, accepted)]
 
 
+#: What the completeness checklist reads of a spectrum's prefetched fits (a succeeded standard fit exists);
+#: the metrics read the standard fit itself from `standard_fits`. The rest (parameters, per-point arrays)
+#: stays in the database: thousands of spectra per separator.
+_FIT_SUMMARY = ("id", "spectrum_id", "status", "protocol__id", "protocol__is_standard", "protocol__version")
+
+
 def spectra_of_cells(cells, *, visible_with=None) -> list[ImpedanceSpectrum]:
-    """Spectra of `cells` without their data arrays, with their cell, KK check, raw file and fits.
+    """Spectra of `cells` without their data arrays, with their cell, KK check, raw file and fits (the fits
+    and checks without their per-point arrays). Each spectrum's cell is the object from `cells` (one per cell,
+    not one per spectrum: thousands of spectra share a few cells).
 
     `visible_with`: only spectra at least as visible as that record (the separator or cell whose entry
     they feed), so the entry never carries values its viewers cannot see.
     """
+    cells_by_pk = {c.pk: c for c in cells}
     spectra = list(
-        ImpedanceSpectrum.objects.filter(cell__in=[c.pk for c in cells])
-        .defer("data")
-        .select_related("cell", "cell__separator", "kk_check", "raw_file")
-        .prefetch_related("fits__protocol")
+        ImpedanceSpectrum.objects.filter(cell__in=list(cells_by_pk))
+        .defer("data", "kk_check__residuals_real", "kk_check__residuals_imag")
+        .select_related("kk_check", "raw_file")
+        .prefetch_related(Prefetch("fits", FitResult.objects.select_related("protocol").only(*_FIT_SUMMARY)))
         .order_by("pk")
     )
+    for spectrum in spectra:
+        spectrum.cell = cells_by_pk[spectrum.cell_id]
     return spectra if visible_with is None else [s for s in spectra if covers(s, visible_with)]
 
 
 def conductivities_of_fits(fits) -> list[Conductivity]:
-    """Conductivity rows computed from `fits`, with their fit and protocol."""
-    return list(
-        Conductivity.objects.filter(fit__in=[f.pk for f in fits])
-        .select_related("fit", "fit__protocol")
-        .order_by("pk")
-    )
+    """Conductivity rows computed from `fits`, each with its fit object from `fits` (no second read of them)."""
+    by_pk = {f.pk: f for f in fits}
+    rows = list(Conductivity.objects.filter(fit__in=list(by_pk)).order_by("pk"))
+    for row in rows:
+        row.fit = by_pk[row.fit_id]
+    return rows
 
 
 def standard_arrhenius_fits(*, separator: Separator, kind: str) -> list[ArrheniusFit]:

@@ -6,7 +6,7 @@ from django.db.models import F
 from django.db.models.functions import Abs
 
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
-from apps.analysis.selectors import visible_arrhenius_fits, visible_conductivities, visible_fits
+from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
 from apps.measurements.plots import figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
@@ -16,7 +16,18 @@ from .models import Cell, Interface, Separator
 from .selectors import visible_cells
 
 MAX_SPECTRA_IN_OVERLAY = 12
-MAX_POINTS = 2000  # per interfacial-resistance plot; beyond this a scatter stops being readable
+MAX_POINTS = 500  # spectra per interfacial-resistance plot, spread over the record; more stops being readable
+MAX_ARRHENIUS_POINTS = 600  # measured points per Arrhenius plot; above, one point per kind and temperature
+
+
+def spread_ids(ordered_qs, n: int) -> list[int]:
+    """At most ``n`` primary keys spread evenly over an ordered queryset (first and last included), read as
+    one column of ids, so a plot of a record with thousands of spectra draws a decimated subset."""
+    ids = list(ordered_qs.values_list("pk", flat=True))
+    if len(ids) <= n:
+        return ids
+    step = (len(ids) - 1) / (n - 1)
+    return [ids[round(i * step)] for i in range(n)]
 
 
 def chosen_fits(spectra, user) -> dict[int, FitResult]:
@@ -37,7 +48,9 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
     """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
     symmetric cells), so the pages show the number the benchmarks publish."""
-    spectra = list(spectra_qs.select_related("cell", "cell__separator").order_by("cell_id", "elapsed_time_h", "cycle_index", "pk")[:MAX_POINTS])
+    ids = spread_ids(spectra_qs.order_by("cell_id", "elapsed_time_h", "cycle_index", "pk"), MAX_POINTS)
+    by_pk = spectra_qs.select_related("cell", "cell__separator").in_bulk(ids)
+    spectra = [by_pk[pk] for pk in ids if pk in by_pk]
     fits = chosen_fits([s.pk for s in spectra], user)
     points = []
     for spectrum in spectra:
@@ -61,16 +74,10 @@ def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
 
 
 def _conductivity_points(separator: Separator, user) -> dict[str, list[tuple[float, float, float | None]]]:
-    """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum."""
+    """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum; summarised
+    per temperature when the separator has more than MAX_ARRHENIUS_POINTS of them."""
     spectra = visible_spectra(user=user).filter(cell__separator=separator)
-    fits = chosen_fits(spectra, user)
-    rows = visible_conductivities(user=user).filter(fit_id__in=[f.pk for f in fits.values()], temperature_c__isnull=False).order_by(
-        "kind", "temperature_c"
-    )
-    by_kind: dict[str, list] = {}
-    for c in rows:
-        by_kind.setdefault(c.kind, []).append((c.temperature_c, c.conductivity_s_per_cm, c.conductivity_stderr_s_per_cm))
-    return by_kind
+    return conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)
 
 
 def _series_with_fits(separator: Separator, kind: str, points, stored, vtf) -> list[plots.ArrheniusSeries]:
@@ -144,10 +151,7 @@ def nearest_25c_spectrum(separator: Separator, user):
 
 def cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
     """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
-    ids = list(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk").values_list("pk", flat=True))
-    if len(ids) > MAX_SPECTRA_IN_OVERLAY:
-        step = (len(ids) - 1) / (MAX_SPECTRA_IN_OVERLAY - 1)
-        ids = [ids[round(i * step)] for i in range(MAX_SPECTRA_IN_OVERLAY)]
+    ids = spread_ids(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk"), MAX_SPECTRA_IN_OVERLAY)
     chosen = {s.pk: s for s in visible_spectra(user=user, with_arrays=True).filter(pk__in=ids)}
     traces = []
     for pk in ids:

@@ -85,3 +85,38 @@ def test_jobs_are_seen_by_their_group_and_system_jobs_by_staff_only(
     visible = selectors.visible_jobs(user=user)
     assert visible.filter(pk=group_job.pk).exists() is sees_group_job
     assert visible.filter(pk=system_job.pk).exists() is sees_system_job
+
+
+def _conductivity(spectrum, protocol, sigma, stderr=1e-6):
+    fit = FitResult.objects.create(spectrum=spectrum, protocol=protocol, status=FitStatus.SUCCEEDED, engine_version="t")
+    Conductivity.objects.create(
+        fit=fit, spectrum=spectrum, kind="total", resistance_ohm=1.0, conductivity_s_per_cm=sigma,
+        conductivity_stderr_s_per_cm=stderr, temperature_c=spectrum.temperature_c, thickness_um=1000.0, area_cm2=1.0,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("max_points", "summarised"), [(100, False), (5, True)])
+def test_conductivity_points_are_summarised_per_temperature_above_the_cap(group, max_points, summarised):
+    from apps.measurements.models import ImpedanceSpectrum
+
+    standard = FitProtocol.objects.get(name="Blocking pellet", version=1)
+    other = FitProtocolFactory()
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    sigmas = {25.0: [1e-4, 3e-4, 2e-4], 60.0: [1e-3, 3e-3, 2e-3]}
+    for t, values in sigmas.items():
+        for sigma in values:
+            spectrum = SpectrumFactory(
+                group=group, visibility=Visibility.PUBLIC, temperature_c=t,
+                cell__separator=separator, cell__visibility=Visibility.PUBLIC,
+            )
+            _conductivity(spectrum, standard, sigma)
+            _conductivity(spectrum, other, 1.0)  # not the chosen fit: the standard protocol's is
+    spectra = ImpedanceSpectrum.objects.filter(cell__separator=separator)
+    points = selectors.conductivity_points_by_kind(user=None, spectra=spectra, max_points=max_points)
+    if not summarised:
+        assert points == {"total": [(t, s, 1e-6) for t, values in sigmas.items() for s in values]}
+    else:
+        assert [p[0] for p in points["total"]] == [25.0, 60.0]
+        assert [p[1] for p in points["total"]] == pytest.approx([2e-4, 2e-3])
+        assert [p[2] for p in points["total"]] == pytest.approx([0.8165e-4, 0.8165e-3], rel=1e-3)  # population SD

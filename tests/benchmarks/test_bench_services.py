@@ -196,3 +196,35 @@ def test_recompute_benchmarks_command_covers_every_record():
     call_command("recompute_benchmarks", stdout=out)
     assert BenchmarkEntry.objects.filter(separator=cell.separator).exists()
     assert "benchmark entries created, changed or deleted" in out.getvalue()
+
+
+def test_recompute_benchmarks_command_recomputes_each_separator_once(monkeypatch):
+    from django.core.management import call_command
+
+    cell = populated_cell()
+    CellFactory(group=cell.group, separator=cell.separator)
+    lone = CellFactory(group=cell.group, separator=None)
+    calls = []
+    real = services.recompute_entries
+    monkeypatch.setattr(services, "recompute_entries", lambda **ids: calls.append(ids) or real(**ids))
+    out = io.StringIO()
+    call_command("recompute_benchmarks", stdout=out)
+    # The separator's run covers both of its cells; only the cell without a separator runs alone.
+    assert calls == [{"separator_ids": [cell.separator_id]}, {"cell_ids": [lone.pk]}]
+    assert "separators: 1/1" in out.getvalue() and "cells: 1/1" in out.getvalue()
+
+
+def test_recompute_benchmarks_command_in_background_queues_one_job_per_separator(django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    from apps.jobs.models import Job
+
+    cell = populated_cell()
+    CellFactory(group=cell.group, separator=cell.separator)
+    lone = CellFactory(group=cell.group, separator=None)
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("recompute_benchmarks", "--background", stdout=out)
+    jobs = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS)
+    assert sorted(jobs.values_list("target_type", "target_id")) == [("cell", lone.pk), ("separator", cell.separator_id)]
+    assert "2 recomputation jobs queued" in out.getvalue()

@@ -25,47 +25,56 @@ def spectrum_geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float 
     return separator.thickness_um * 1e-4, float(area), thickness_stderr_cm, 0.0, ""
 
 
-@transaction.atomic
-def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
-    """σ = L/(R·A) per kind (bulk, grain boundary, total) with propagated error; stale kinds removed."""
+_CONDUCTIVITY_FIELDS = [
+    "spectrum", "resistance_ohm", "resistance_stderr_ohm", "conductivity_s_per_cm",
+    "conductivity_stderr_s_per_cm", "temperature_c", "thickness_um", "area_cm2",
+]
+
+
+def _conductivity_rows(fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
+    """σ = L/(R·A) per kind of one fit, unsaved (none when the geometry is missing)."""
     from apps.analysis.eis import derived as eis_derived
 
     spectrum = fit.spectrum
     thickness_cm, area_cm2, thickness_stderr_cm, area_stderr_cm2, missing = spectrum_geometry(spectrum)
     rows: list[Conductivity] = []
-    if not missing:
-        for kind, (r_ohm, r_stderr) in resistances.items():
-            if not (r_ohm > 0 and math.isfinite(r_ohm)):
-                continue
-            sigma = eis_derived.conductivity(
-                r_ohm, thickness_cm, area_cm2, resistance_stderr_ohm=r_stderr,
-                thickness_stderr_cm=thickness_stderr_cm, area_stderr_cm2=area_stderr_cm2,
-            )
-            values = {
-                "spectrum": spectrum, "resistance_ohm": r_ohm, "resistance_stderr_ohm": r_stderr,
-                "conductivity_s_per_cm": sigma.value_s_per_cm,
-                "conductivity_stderr_s_per_cm": sigma.stderr_s_per_cm if math.isfinite(sigma.stderr_s_per_cm) else None,
-                "temperature_c": spectrum.temperature_c, "thickness_um": thickness_cm * 1e4, "area_cm2": area_cm2,
-            }
-            rows.append(Conductivity(fit=fit, kind=kind, **values))
-    # One read and at most three writes instead of a get-or-create per kind: the same rows (and
-    # primary keys) as update_or_create, with less time holding the database's write lock.
-    existing = {c.kind: c for c in fit.conductivities.all()}
-    to_update, to_create = [], []
-    for row in rows:
-        old = existing.pop(row.kind, None)
-        if old is None:
-            to_create.append(row)
-        else:
-            row.pk = old.pk
-            to_update.append(row)
-    if existing:
-        Conductivity.objects.filter(pk__in=[c.pk for c in existing.values()]).delete()
-    if to_update:
-        Conductivity.objects.bulk_update(to_update, [
-            "spectrum", "resistance_ohm", "resistance_stderr_ohm", "conductivity_s_per_cm",
-            "conductivity_stderr_s_per_cm", "temperature_c", "thickness_um", "area_cm2",
-        ])
-    if to_create:
-        Conductivity.objects.bulk_create(to_create)
+    if missing:
+        return rows
+    for kind, (r_ohm, r_stderr) in resistances.items():
+        if not (r_ohm > 0 and math.isfinite(r_ohm)):
+            continue
+        sigma = eis_derived.conductivity(
+            r_ohm, thickness_cm, area_cm2, resistance_stderr_ohm=r_stderr,
+            thickness_stderr_cm=thickness_stderr_cm, area_stderr_cm2=area_stderr_cm2,
+        )
+        rows.append(Conductivity(
+            fit=fit, kind=kind, spectrum=spectrum, resistance_ohm=r_ohm, resistance_stderr_ohm=r_stderr,
+            conductivity_s_per_cm=sigma.value_s_per_cm,
+            conductivity_stderr_s_per_cm=sigma.stderr_s_per_cm if math.isfinite(sigma.stderr_s_per_cm) else None,
+            temperature_c=spectrum.temperature_c, thickness_um=thickness_cm * 1e4, area_cm2=area_cm2,
+        ))
     return rows
+
+
+@transaction.atomic
+def store_conductivities(resistances_by_fit: list[tuple[FitResult, dict[str, tuple[float, float]]]]) -> list[Conductivity]:
+    """σ per kind for many fits in three statements whatever their number: rows of kinds a fit no longer
+    has deleted, the others upserted on (fit, kind) so an existing row keeps its primary key."""
+    rows = [row for fit, resistances in resistances_by_fit for row in _conductivity_rows(fit, resistances)]
+    keep = {(row.fit_id, row.kind) for row in rows}
+    existing = Conductivity.objects.filter(fit__in=[fit.pk for fit, _ in resistances_by_fit]).values_list(
+        "pk", "fit_id", "kind"
+    )
+    stale = [pk for pk, fit_id, kind in existing if (fit_id, kind) not in keep]
+    if stale:
+        Conductivity.objects.filter(pk__in=stale).delete()
+    if rows:
+        Conductivity.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["fit", "kind"], update_fields=_CONDUCTIVITY_FIELDS
+        )
+    return rows
+
+
+def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
+    """σ = L/(R·A) per kind (bulk, grain boundary, total) of one fit with propagated error; stale kinds removed."""
+    return store_conductivities([(fit, resistances)])

@@ -21,7 +21,7 @@ from ..eis.fitting import fit_circuit
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
-from .conductivities import compute_conductivities, spectrum_geometry
+from .conductivities import spectrum_geometry, store_conductivities
 from .kramers_kronig import validate_spectrum
 from .protocols import standard_protocol_for
 
@@ -33,17 +33,12 @@ def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]
     return bounds
 
 
-def _store_failed_fit(spectrum: ImpedanceSpectrum, protocol: FitProtocol, reason: str) -> FitResult:
-    fit, _ = FitResult.objects.update_or_create(
-        spectrum=spectrum, protocol=protocol,
-        defaults={
-            "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
-            "chi_square": None, "reduced_chi_square": None, "residuals_real": [], "residuals_imag": [],
-            "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
-        },
-    )
-    fit.conductivities.all().delete()
-    return fit
+def _failed_fields(reason: str) -> dict:
+    return {
+        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
+        "chi_square": None, "reduced_chi_square": None, "residuals_real": [], "residuals_imag": [],
+        "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
+    }
 
 
 def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
@@ -57,6 +52,35 @@ def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
 
 
 def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
+    return fit_many([spectrum], protocol)[0]
+
+
+def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol) -> list[FitResult]:
+    """Fit loaded spectra (with cell and separator) under one protocol and store every result at once: one
+    read of their Kramers–Kronig verdicts, then in one transaction one upsert of the fit rows on (spectrum,
+    protocol) and one of their conductivities on (fit, kind), whatever the number of spectra."""
+    verdicts = KramersKronigCheck.objects.only(
+        "spectrum", "passed", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
+    ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
+    computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk))) for spectrum in spectra]
+    fits = [FitResult(spectrum=spectrum, protocol=protocol, **fields) for spectrum, fields, _ in computed]
+    update_fields = sorted({name for _, fields, _ in computed for name in fields} | {"updated_at"})
+    with transaction.atomic():
+        FitResult.objects.bulk_create(
+            fits, update_conflicts=True, unique_fields=["spectrum", "protocol"], update_fields=update_fields
+        )
+        if any(fit.pk is None for fit in fits):  # a backend that does not return upserted keys
+            keys = dict(FitResult.objects.filter(protocol=protocol, spectrum__in=[s.pk for s in spectra])
+                        .values_list("spectrum_id", "pk"))
+            for fit in fits:
+                fit.pk = keys[fit.spectrum_id]
+        store_conductivities([(fit, resistances) for fit, (_, _, resistances) in zip(fits, computed)])
+    return fits
+
+
+def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol,
+                kk: KramersKronigCheck | None) -> tuple[dict, dict[str, tuple[float, float]]]:
+    """The fit row's fields and the resistances per conductivity kind (none for a failed fit)."""
     try:
         circuit = parse_circuit(protocol.circuit)
         bounds = _fit_bounds(circuit, protocol)
@@ -71,8 +95,7 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
         if not np.all(np.isfinite(values)):
             raise ValueError("the fit returned non-finite parameters")
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        with transaction.atomic():
-            return _store_failed_fit(spectrum, protocol, f"Fit of {protocol} failed: {exc}")
+        return _failed_fields(f"Fit of {protocol} failed: {exc}"), {}
 
     names = circuit.parameter_names
     perm = canonical_order(circuit, result.parameters)
@@ -84,7 +107,6 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
     residuals = np.concatenate([np.asarray(result.residuals_real), np.asarray(result.residuals_imag)])
     rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
     thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
-    kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).first()
     reading = interpret_fit(FitInput(
         circuit=circuit, parameters=params, stderr={k: v or 0.0 for k, v in stderr.items()},
         covariance=np.nan_to_num(covariance), roles=protocol.element_roles or {}, bounds=bounds,
@@ -96,22 +118,17 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
         rms_residual=rms, converged=result.converged,
         kk_failure=kk.failure_text if kk is not None and not kk.passed else None,
     ))
-    with transaction.atomic():
-        fit, _ = FitResult.objects.update_or_create(
-            spectrum=spectrum, protocol=protocol,
-            defaults={
-                "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
-                "correlations": [_finite_list(row) for row in correlations],
-                "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
-                "residuals_real": _finite_list(result.residuals_real),
-                "residuals_imag": _finite_list(result.residuals_imag),
-                "converged": bool(result.converged),
-                **_json_safe(reading.as_fields()),
-                "engine_version": engine_version(),
-            },
-        )
-        compute_conductivities(fit=fit, resistances=dict(reading.resistances))
-    return fit
+    fields = {
+        "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
+        "correlations": [_finite_list(row) for row in correlations],
+        "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
+        "residuals_real": _finite_list(result.residuals_real),
+        "residuals_imag": _finite_list(result.residuals_imag),
+        "converged": bool(result.converged),
+        **_json_safe(reading.as_fields()),
+        "engine_version": engine_version(),
+    }
+    return fields, dict(reading.resistances)
 
 
 @dataclass
