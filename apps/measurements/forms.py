@@ -1,4 +1,5 @@
-"""Upload forms: pick a file, then confirm the cell, ownership and conditions."""
+"""Upload forms (pick files, then confirm the cell, ownership and conditions), the fit request and the
+forms of DC polarisations and CCD tests."""
 from __future__ import annotations
 
 from django import forms
@@ -6,7 +7,7 @@ from django import forms
 from apps.accounts.models import Visibility
 from apps.catalog.models import Cell
 
-from .models import Atmosphere, ImpedanceSpectrum
+from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 from .services import CONDITION_FIELDS
 
 
@@ -70,4 +71,108 @@ class FitRequestForm(forms.Form):
         data = super().clean()
         if data.get("protocol") and data.get("circuit", "").strip():
             raise forms.ValidationError("Choose a protocol or type a circuit, not both.")
+        return data
+
+
+class CurrentTraceField(forms.CharField):
+    """A current trace pasted as two columns, time (s) and current (A), one point a line (comma, tab or space)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "placeholder": "0, 4.1e-7\n60, 2.2e-7\n3600, 1.9e-8"})
+
+    def to_python(self, value) -> tuple[list[float], list[float]]:
+        text = super().to_python(value)
+        times, currents = [], []
+        for number, line in enumerate(text.splitlines(), start=1):
+            cells = [c for c in line.replace(",", " ").replace(";", " ").replace("\t", " ").split() if c]
+            if not cells:
+                continue
+            if len(cells) != 2:
+                raise forms.ValidationError(f"Line {number}: expected two numbers (time s, current A), found {len(cells)}.")
+            try:
+                times.append(float(cells[0]))
+                currents.append(float(cells[1]))
+            except ValueError:
+                raise forms.ValidationError(f"Line {number}: “{line.strip()}” is not two numbers.") from None
+        return times, currents
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], list):
+            return "\n".join(f"{t:g}, {i:g}" for t, i in zip(*value))
+        return value
+
+
+class CellMeasurementForm(forms.ModelForm):
+    """Shared by the DC polarisation and CCD forms: the cell (one you may write to) and ownership."""
+
+    visibility = forms.ChoiceField(choices=[("", "Same as the cell")] + list(Visibility.choices), required=False)
+
+    def __init__(self, *args, cells=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cells is not None:
+            self.fields["cell"].queryset = cells
+        if self.instance.pk:
+            self.fields["visibility"].initial = self.instance.visibility
+            if "trace" in self.fields and self.instance.time_s:
+                self.fields["trace"].initial = (list(self.instance.time_s), list(self.instance.current_a))
+
+    def service_fields(self) -> dict:
+        """The measured fields (blank ones as None, so an edit can clear them) and a visibility when one is chosen."""
+        fields = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name != "cell"}
+        if self.cleaned_data.get("visibility"):
+            fields["visibility"] = self.cleaned_data["visibility"]
+        return fields
+
+
+class DCPolarisationForm(CellMeasurementForm):
+    trace = CurrentTraceField(
+        required=False, label="Current trace (time s, current A)",
+        help_text="Optional: one point a line, as exported by the potentiostat; drawn as current against time.",
+    )
+
+    class Meta:
+        model = DCPolarisation
+        fields = [
+            "cell", "voltage_v", "steady_current_a", "initial_current_a", "duration_h", "temperature_c",
+            "stack_pressure_mpa", "measured_at",
+        ]  # fmt: skip
+        labels = {
+            "voltage_v": "Applied voltage ΔV (V)", "steady_current_a": "Steady-state current I_ss (A)",
+            "initial_current_a": "Initial current I₀ (A)", "duration_h": "Duration (h)",
+            "temperature_c": "Temperature (°C)", "stack_pressure_mpa": "Stack pressure (MPa)",
+        }  # fmt: skip
+        widgets = {"measured_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+    def service_fields(self) -> dict:
+        times, currents = self.cleaned_data.get("trace") or ([], [])
+        return {**super().service_fields(), "time_s": times, "current_a": currents}
+
+
+class CCDTestForm(CellMeasurementForm):
+    class Meta:
+        model = CriticalCurrentDensityTest
+        fields = [
+            "cell", "initial_current_density_ma_per_cm2", "step_ma_per_cm2", "capacity_per_half_cycle_mah_per_cm2",
+            "half_cycle_duration_h", "failure_rule", "failure_voltage_limit_v", "critical_current_density_ma_per_cm2",
+            "temperature_c", "stack_pressure_mpa", "measured_at",
+        ]  # fmt: skip
+        labels = {
+            "initial_current_density_ma_per_cm2": "Initial current density (mA/cm²)",
+            "step_ma_per_cm2": "Step size (mA/cm²)",
+            "capacity_per_half_cycle_mah_per_cm2": "Capacity per half-cycle (mAh/cm²)",
+            "half_cycle_duration_h": "Half-cycle duration (h)",
+            "failure_voltage_limit_v": "Failure voltage limit (V)",
+            "critical_current_density_ma_per_cm2": "Failing current density, CCD (mA/cm²)",
+            "temperature_c": "Temperature (°C)", "stack_pressure_mpa": "Stack pressure (MPa)",
+        }  # fmt: skip
+        help_texts = {"critical_current_density_ma_per_cm2": "Leave blank when the cell did not fail."}
+        widgets = {"measured_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("capacity_per_half_cycle_mah_per_cm2") is None and data.get("half_cycle_duration_h") is None:
+            self.add_error("capacity_per_half_cycle_mah_per_cm2", "State the capacity per half-cycle or its duration.")
+        if data.get("failure_rule") == CriticalCurrentDensityTest.FailureRule.VOLTAGE_LIMIT and data.get(
+            "failure_voltage_limit_v"
+        ) is None:
+            self.add_error("failure_voltage_limit_v", "A voltage-limit failure rule needs its limit.")
         return data

@@ -170,3 +170,39 @@ def message_figure(text: str, title: str = "") -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def dc_polarisation_figure(time_s, current_a, *, steady_current_a: float, voltage_v: float) -> go.Figure:
+    """Current against time of a DC polarisation, the steady-state current I_ss as a dashed line."""
+    fig = go.Figure()
+    t, i = np.asarray(time_s, dtype=float), np.asarray(current_a, dtype=float)
+    idx = thin_indices(len(t))
+    fig.add_trace(
+        go.Scatter(
+            x=_finite(t[idx] / 3600), y=_finite(i[idx]), mode="lines+markers", marker=dict(size=4),
+            name=f"I(t) at ΔV = {voltage_v:g} V", hovertemplate="t %{x:.3g} h<br>I %{y:.3g} A<extra></extra>",
+        )
+    )
+    fig.add_hline(y=steady_current_a, line_dash="dash", line_color="#c0392b",
+                  annotation_text=f"I_ss = {steady_current_a:.3g} A", annotation_position="top right")
+    fig.update_layout(title=_title("Current during DC polarisation"), **_LAYOUT)
+    fig.update_xaxes(title_text="Time (h)")
+    fig.update_yaxes(title_text="Current (A)", type="log", dtick=1, exponentformat="power")
+    return fig
+
+
+def ccd_figure(steps: Sequence[dict], *, unit_label: str = "mA/cm²") -> go.Figure:
+    """The current-density staircase of a CCD test against step number, the failing step marked."""
+    fig = go.Figure()
+    numbers = [s["number"] for s in steps]
+    densities = [s["current_density_ma_per_cm2"] for s in steps]
+    fig.add_trace(go.Scatter(x=numbers, y=densities, mode="lines+markers", line_shape="hv", name="applied step",
+                             hovertemplate=f"step %{{x}}<br>j %{{y:.3g}} {unit_label}<extra></extra>"))
+    failed = [s for s in steps if s["failed"]]
+    if failed:
+        fig.add_trace(go.Scatter(x=[failed[0]["number"]], y=[failed[0]["current_density_ma_per_cm2"]], mode="markers",
+                                 marker=dict(size=13, symbol="x", color="#c0392b"), name="failure (CCD)"))
+    fig.update_layout(title=_title("Current-density steps"), **_LAYOUT)
+    fig.update_xaxes(title_text="Step number", dtick=1 if len(steps) <= 20 else None)
+    fig.update_yaxes(title_text=f"Current density ({unit_label})", rangemode="tozero")
+    return fig

@@ -11,6 +11,12 @@ urlpatterns = [
     path("spectra/<int:pk>/download/csv/", views.spectrum_csv, name="spectrum-csv"),
     path("spectra/<int:pk>/download/json/", views.spectrum_json, name="spectrum-json"),
     path("spectra/<int:pk>/download/raw/", views.spectrum_raw, name="spectrum-raw"),
+    path("dc-polarisations/new/", views.dc_polarisation_edit, name="dc-polarisation-create"),
+    path("dc-polarisations/<int:pk>/", views.dc_polarisation_detail, name="dc-polarisation-detail"),
+    path("dc-polarisations/<int:pk>/edit/", views.dc_polarisation_edit, name="dc-polarisation-edit"),
+    path("ccd-tests/new/", views.ccd_test_edit, name="ccd-test-create"),
+    path("ccd-tests/<int:pk>/", views.ccd_test_detail, name="ccd-test-detail"),
+    path("ccd-tests/<int:pk>/edit/", views.ccd_test_edit, name="ccd-test-edit"),
     path("upload/", views.upload, name="upload"),
     path("upload/confirm/", views.upload_confirm, name="upload-confirm"),
 ]

@@ -1,4 +1,5 @@
-"""Spectrum pages: list, detail with its figures, downloads, and the two-step upload."""
+"""Spectrum pages (list, detail with its figures, downloads, the two-step upload) and the pages and forms of
+DC polarisations and CCD tests."""
 from __future__ import annotations
 
 import datetime
@@ -29,14 +30,24 @@ from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
 from apps.analysis.selectors import visible_protocols
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
-from apps.catalog.views import jobs_for_targets, list_context, paginate
+from apps.catalog.views import apply_service_errors, jobs_for_targets, list_context, paginate
 
 from . import exports, plots
 from .filters import SpectrumFilterSet
-from .forms import ConfirmUploadForm, FitRequestForm, UploadFileForm
-from .models import ImpedanceSpectrum
-from .selectors import visible_spectra
-from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
+from .forms import CCDTestForm, ConfirmUploadForm, DCPolarisationForm, FitRequestForm, UploadFileForm
+from .models import DCPolarisation, ImpedanceSpectrum
+from .serializers import electronic_conductivity_reading
+from .selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
+from .services import (
+    IngestError,
+    conditions_from_metadata,
+    create_ccd_test,
+    create_dc_polarisation,
+    ingest_upload,
+    ingest_zip,
+    preview_upload,
+    update_cell_measurement,
+)
 
 PREVIEW_DIR = "upload-previews"
 SESSION_KEY = "upload_previews"
@@ -471,3 +482,79 @@ def _after_zip(request, report, cell: Cell):
         else:
             messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
     return redirect("catalog:cell-detail", pk=cell.pk)
+
+
+# ---------------------------------------------------------------- DC polarisation and CCD tests
+
+def dc_polarisation_detail(request, pk: int):
+    dc = get_object_or_404(visible_dc_polarisations(user=request.user).select_related("cell__separator", "group"), pk=pk)
+    if dc.time_s:
+        figure = plots.dc_polarisation_figure(dc.time_s, dc.current_a, steady_current_a=dc.steady_current_a, voltage_v=dc.voltage_v)
+    else:
+        figure = plots.message_figure("No current trace was recorded; ΔV and I_ss are listed beside.", "Current during DC polarisation")
+    context = {
+        "dc": dc,
+        "sigma_e": electronic_conductivity_reading(dc),
+        "figures": {"current": plots.figure_json(figure)},
+        "can_edit": can_edit(dc, request.user),
+    }
+    return render(request, "measurements/dc_polarisation_detail.html", context)
+
+
+def ccd_test_detail(request, pk: int):
+    test = get_object_or_404(visible_ccd_tests(user=request.user).select_related("cell", "group"), pk=pk)
+    steps = test.steps()
+    figure = plots.ccd_figure(steps) if steps else plots.message_figure(
+        "The cell did not fail: no failing step to draw.", "Current-density steps")
+    context = {"test": test, "steps": steps, "figures": {"steps": plots.figure_json(figure)}, "can_edit": can_edit(test, request.user)}
+    return render(request, "measurements/ccd_test_detail.html", context)
+
+
+def _cell_measurement_form(request, *, form_class, create, detail_url: str, title: str, record=None):
+    """Create (or, with `record`, edit) a DC polarisation or CCD test through its measurement service."""
+    cells = _writable_cells(request.user)
+    initial = {"cell": int(request.GET["cell"])} if request.GET.get("cell", "").isdigit() else None
+    form = form_class(request.POST or None, instance=record, initial=initial, cells=cells)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if record is None:
+                record = create(cell=form.cleaned_data["cell"], user=request.user, **form.service_fields())
+            else:
+                record = update_cell_measurement(
+                    record=record, user=request.user, cell=form.cleaned_data["cell"], **form.service_fields()
+                )
+        except ValidationError as error:
+            apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error("cell", str(error))
+        else:
+            messages.success(request, f"{record} saved.")
+            return redirect(detail_url, pk=record.pk)
+    return render(request, "measurements/cell_measurement_form.html", {"form": form, "title": title, "record": record})
+
+
+@login_required
+def dc_polarisation_edit(request, pk: int | None = None):
+    record = _editable_or_none(request, visible_dc_polarisations, pk)
+    return _cell_measurement_form(
+        request, form_class=DCPolarisationForm, create=create_dc_polarisation, record=record,
+        detail_url="measurements:dc-polarisation-detail", title="DC polarisation",
+    )
+
+
+@login_required
+def ccd_test_edit(request, pk: int | None = None):
+    record = _editable_or_none(request, visible_ccd_tests, pk)
+    return _cell_measurement_form(
+        request, form_class=CCDTestForm, create=create_ccd_test, record=record,
+        detail_url="measurements:ccd-test-detail", title="Critical-current-density test",
+    )
+
+
+def _editable_or_none(request, selector, pk: int | None):
+    if pk is None:
+        return None
+    record = get_object_or_404(selector(user=request.user), pk=pk)
+    if not can_edit(record, request.user):
+        raise PermissionDenied("Only members of the owning group can edit this record.")
+    return record
