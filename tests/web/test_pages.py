@@ -18,6 +18,8 @@ PAGES = [
     "spectrum-plots",
     "spectrum-csv",
     "spectrum-json",
+    "dc-polarisation",
+    "ccd-test",
 ]
 
 LIST_PAGES = ["/", "/separators/", "/cells/", "/interfaces/", "/spectra/", "/materials/", "/jobs/", "/compare/", "/search/?q=LLZTO"]
