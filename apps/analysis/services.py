@@ -639,17 +639,20 @@ def _store_failed_fit(spectrum: ImpedanceSpectrum, protocol: FitProtocol, reason
     return fit
 
 
-def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
+def fit_spectrum(*, spectrum_id: int, protocol_id: int, initial_values: dict | None = None,
+                 fixed: dict | None = None) -> FitResult:
     """Fit one spectrum under one protocol; store succeeded or failed (with reason) and its conductivities.
 
+    ``initial_values``/``fixed`` (a hand fit's starting and held values) are recorded in ``derived["hand_fit"]``.
     The fit runs outside any transaction; the fit row and its conductivities are written in one.
     """
     spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").get(pk=spectrum_id)
     protocol = FitProtocol.objects.get(pk=protocol_id)
-    return _fit_loaded(spectrum, protocol)
+    return _fit_loaded(spectrum, protocol, initial_values=initial_values, fixed=fixed)
 
 
-def _fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
+def _fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_values: dict | None = None,
+                fixed: dict | None = None) -> FitResult:
     from apps.analysis.eis.circuits import parse_circuit
     from apps.analysis.eis.fitting import fit_circuit
 
@@ -662,6 +665,7 @@ def _fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult
         result = fit_circuit(
             spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
             weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
+            initial_guess=initial_values or None, fixed=fixed or None,
         )
         values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
         if not np.all(np.isfinite(values)):
@@ -684,6 +688,8 @@ def _fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult
         covariance=np.nan_to_num(covariance), rms_residual=rms, converged=result.converged, bounds=bounds,
         spectrum=spectrum,
     )
+    if initial_values or fixed:
+        d.derived["hand_fit"] = {"initial_values": initial_values or {}, "fixed": fixed or {}}
     with transaction.atomic():
         fit, _ = FitResult.objects.update_or_create(
             spectrum=spectrum, protocol=protocol,
@@ -1004,9 +1010,14 @@ def queue_analysis(*, spectrum_ids: list[int], user=None) -> list[Job]:
 
 @transaction.atomic
 def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | None = None,
-                circuit: str | None = None) -> Job:
+                circuit: str | None = None, name: str | None = None,
+                frequency_window_hz: tuple[float | None, float | None] | None = None,
+                initial_values: dict[str, float] | None = None, fixed: dict[str, float] | None = None) -> Job:
     """Queue a fit of one spectrum under a protocol, a custom circuit, or its standard protocol.
 
+    A hand fit names itself (``name``) and may set a frequency window (Hz, either end open): with a circuit
+    it becomes the group's protocol of that name, circuit and window (a new version when those change).
+    ``initial_values`` (starting values) and ``fixed`` (values held constant) go to this fit only.
     Members of the spectrum's group only: the fit is stored with the spectrum, for everyone who sees it.
     """
     if not can_view(spectrum, user):
@@ -1015,7 +1026,11 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
         raise PermissionDenied("Only members of the spectrum's group may fit it.")
     if protocol is not None and circuit:
         raise ValidationError("Give a protocol or a circuit, not both.")
-    if circuit:
+    if name or frequency_window_hz:
+        protocol = _named_protocol(circuit=circuit or (protocol.circuit if protocol else ""), spectrum=spectrum,
+                                   user=user, name=name or f"Hand fit {circuit or protocol.circuit}",
+                                   base=protocol, window=frequency_window_hz or (None, None))
+    elif circuit:
         protocol = _custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
     elif protocol is None:
         protocol = standard_protocol_for(ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=spectrum.pk))
@@ -1024,13 +1039,46 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
 
         if not visible_protocols(user=user).filter(pk=protocol.pk).exists():
             raise ValidationError({"protocol": "You cannot use this protocol."})
+    params = {"protocol_id": protocol.pk}
+    if initial_values:
+        params["initial_values"] = {str(k): float(v) for k, v in initial_values.items()}
+    if fixed:
+        params["fixed"] = {str(k): float(v) for k, v in fixed.items()}
     job = _new_job(
         kind=Job.Kind.FIT_SPECTRUM, target_type="spectrum", target_id=spectrum.pk,
         target_label=f"{spectrum.label or 'spectrum ' + str(spectrum.pk)} under {protocol}",
-        params={"protocol_id": protocol.pk}, user=user, group_id=spectrum.group_id,
+        params=params, user=user, group_id=spectrum.group_id,
     )
     dispatch_job(job)
     return job
+
+
+def _named_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user, name: str, base: FitProtocol | None,
+                    window: tuple[float | None, float | None]) -> FitProtocol:
+    """The group's protocol ``name`` with this circuit and window: reused when identical, else a new version."""
+    validate_circuit(circuit.strip())
+    group = groups_of(user).filter(pk=spectrum.group_id).first() or groups_of(user).first()
+    if group is None:
+        raise ValidationError({"circuit": "Custom fits belong to a research group; you are in none."})
+    full_name = f"{name.strip()[:80]} ({group.slug})"[: FitProtocol._meta.get_field("name").max_length]
+    fields = {
+        "circuit": circuit.strip(), "frequency_min_hz": window[0], "frequency_max_hz": window[1],
+        "weighting": base.weighting if base else "modulus", "bounds": dict(base.bounds) if base else {},
+        "element_roles": dict(base.element_roles) if base else {},
+    }
+    _validate_protocol_fields(fields)
+    versions = FitProtocol.objects.filter(name=full_name).order_by("-version")
+    for existing in versions:
+        if all(getattr(existing, k) == v for k, v in fields.items()):
+            return existing
+    latest = versions.first()
+    if latest is not None and latest.group_id != group.pk:
+        raise ValidationError({"name": f"The name {name!r} is taken by another group's protocol."})
+    protocol = FitProtocol(name=full_name, version=(latest.version + 1) if latest else 1, group=group, created_by=user,
+                           description=f"Hand fit by {user.get_username()} on spectrum {spectrum.pk}.", **fields)
+    protocol.full_clean()
+    protocol.save()
+    return protocol
 
 
 @transaction.atomic
@@ -1136,7 +1184,8 @@ def _execute_fit(job: Job) -> tuple[dict, dict]:
         protocol_id = standard_protocol_for(
             ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=job.target_id)
         ).pk
-    fit = fit_spectrum(spectrum_id=job.target_id, protocol_id=protocol_id)
+    fit = fit_spectrum(spectrum_id=job.target_id, protocol_id=protocol_id,
+                       initial_values=job.params.get("initial_values"), fixed=job.params.get("fixed"))
     followups = _followups_for_spectra([job.target_id]) if fit.protocol.is_standard else {}
     result = {"fit_id": fit.pk, "protocol": str(fit.protocol), "fit_status": fit.status}
     if fit.status == FitStatus.FAILED:

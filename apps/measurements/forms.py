@@ -2,11 +2,14 @@
 forms of DC polarisations and CCD tests."""
 from __future__ import annotations
 
+import math
+
 from django import forms
 
 from apps.accounts.models import Visibility
 from apps.catalog.models import Cell
 
+from .figures import PreviewError, PreviewRequest, check_names
 from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 from .services import CONDITION_FIELDS
 
@@ -53,14 +56,52 @@ class ConfirmUploadForm(forms.Form):
         }
 
 
+class ParameterValuesField(forms.CharField):
+    """Parameter values typed as ``R1=120, CPE1_n=0.9`` (comma, semicolon or newline between pairs)."""
+
+    def to_python(self, value) -> dict[str, float]:
+        text = super().to_python(value)
+        values: dict[str, float] = {}
+        for item in text.replace(";", ",").replace("\n", ",").split(","):
+            if not item.strip():
+                continue
+            name, sep, number = item.partition("=")
+            try:
+                if not sep or not name.strip():
+                    raise ValueError
+                value = float(number)
+            except ValueError:
+                raise forms.ValidationError(f"“{item.strip()}” is not name=value, e.g. R1=120.") from None
+            if not math.isfinite(value):
+                raise forms.ValidationError(f"{name.strip()}: the value must be a finite number.")
+            values[name.strip()] = value
+        return values
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={v:g}" for k, v in value.items())
+        return value
+
+
 class FitRequestForm(forms.Form):
-    """Fit one spectrum again: under a protocol the user may use, or under a circuit of their own."""
+    """Fit one spectrum again (or preview the fit first): under a protocol the user may use, or a circuit of
+    their own, with optional starting values, fixed values, a frequency window and a name."""
 
     protocol = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="Standard protocol for this cell", help_text="Versioned protocols you may use."
     )
     circuit = forms.CharField(
         max_length=300, required=False, help_text="Or a circuit of your own, e.g. R0-p(R1,CPE1)-CPE2."
+    )
+    initial_values = ParameterValuesField(
+        required=False, label="Starting values", help_text="Optional, e.g. R1=120, CPE1_n=0.9 (SI units: Ω, F·s^(n−1)).",
+    )
+    fixed = ParameterValuesField(required=False, label="Fixed values", help_text="Held constant, e.g. CPE2_n=1.")
+    frequency_min_hz = forms.FloatField(required=False, min_value=0, label="Lowest frequency (Hz)")
+    frequency_max_hz = forms.FloatField(required=False, min_value=0, label="Highest frequency (Hz)")
+    name = forms.CharField(
+        max_length=80, required=False, label="Name of the fit",
+        help_text="Saved as your group's protocol of this name (circuit and window); blank: the circuit's name.",
     )
 
     def __init__(self, *args, protocols=None, **kwargs):
@@ -71,7 +112,35 @@ class FitRequestForm(forms.Form):
         data = super().clean()
         if data.get("protocol") and data.get("circuit", "").strip():
             raise forms.ValidationError("Choose a protocol or type a circuit, not both.")
+        low, high = data.get("frequency_min_hz"), data.get("frequency_max_hz")
+        if low is not None and high is not None and low >= high:
+            self.add_error("frequency_max_hz", "The highest frequency must be above the lowest.")
+        names = [*(data.get("initial_values") or {}), *(data.get("fixed") or {})]
+        circuit = self.circuit_text()
+        if names and not circuit:
+            self.add_error("circuit", "Starting or fixed values need a protocol or a circuit to belong to.")
+        elif circuit:
+            try:
+                check_names(circuit, names)
+            except PreviewError as error:
+                self.add_error(error.field if error.field in self.fields else "circuit", str(error))
         return data
+
+    def circuit_text(self) -> str:
+        """The circuit this request fits: the chosen protocol's or the one typed (empty: the standard one)."""
+        protocol = self.cleaned_data.get("protocol")
+        return protocol.circuit if protocol else (self.cleaned_data.get("circuit") or "").strip()
+
+    def window(self) -> tuple[float | None, float | None] | None:
+        low, high = self.cleaned_data.get("frequency_min_hz"), self.cleaned_data.get("frequency_max_hz")
+        return None if low is None and high is None else (low, high)
+
+    def preview_request(self) -> PreviewRequest:
+        return PreviewRequest(
+            circuit=self.circuit_text(), initial_values=self.cleaned_data.get("initial_values") or {},
+            fixed=self.cleaned_data.get("fixed") or {}, frequency_min_hz=self.cleaned_data.get("frequency_min_hz"),
+            frequency_max_hz=self.cleaned_data.get("frequency_max_hz"),
+        )
 
 
 class CurrentTraceField(forms.CharField):

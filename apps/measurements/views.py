@@ -33,6 +33,7 @@ from apps.catalog.selectors import visible_cells
 from apps.catalog.views import apply_service_errors, jobs_for_targets, list_context, paginate
 
 from . import exports, plots
+from .figures import PreviewError, PreviewRequest, fit_preview, parameter_unit
 from .filters import SpectrumFilterSet
 from .forms import CCDTestForm, ConfirmUploadForm, DCPolarisationForm, FitRequestForm, UploadFileForm
 from .models import DCPolarisation, ImpedanceSpectrum
@@ -75,31 +76,6 @@ def spectrum_list(request):
 
 
 # ---------------------------------------------------------------- detail and figures
-
-PARAMETER_UNITS = {
-    "R": "Ω",
-    "C": "F",
-    "L": "H",
-    "CPE_Q": "F·s^(n−1)",
-    "CPE_n": "",
-    "W": "Ω·s^−½",
-    "Wo_Z0": "Ω",
-    "Wo_tau": "s",
-    "Ws_Z0": "Ω",
-    "Ws_tau": "s",
-    "G_R": "Ω",
-    "G_tau": "s",
-    "La_L": "H·s^(a−1)",
-    "La_a": "",
-}
-
-
-def parameter_unit(name: str) -> str:
-    """Unit of a fitted parameter from its element prefix, e.g. R1 → Ω, CPE1_Q → F·s^(n−1)."""
-    element, _, suffix = name.partition("_")
-    prefix = element.rstrip("0123456789")
-    return PARAMETER_UNITS.get(f"{prefix}_{suffix}" if suffix else prefix, "")
-
 
 def chosen_fit(spectrum: ImpedanceSpectrum, fit_id: str | None) -> FitResult | None:
     fits = spectrum.fits.select_related("protocol").order_by("-protocol__is_standard", "-updated_at")
@@ -248,6 +224,10 @@ def spectrum_fit(request, pk: int):
             user=request.user,
             protocol=form.cleaned_data.get("protocol"),
             circuit=form.cleaned_data.get("circuit", "").strip() or None,
+            name=form.cleaned_data.get("name", "").strip() or None,
+            frequency_window_hz=form.window(),
+            initial_values=form.cleaned_data.get("initial_values") or None,
+            fixed=form.cleaned_data.get("fixed") or None,
         )
     except ValidationError as error:
         messages.error(request, "Fit not queued: " + " ".join(error.messages))
@@ -256,6 +236,54 @@ def spectrum_fit(request, pk: int):
     else:
         messages.success(request, f"Fit queued: {job.target_label}.")
     return redirect("measurements:spectrum-detail", pk=spectrum.pk)
+
+
+PREVIEWS_PER_MINUTE = 20
+
+
+def _preview_allowed(user) -> bool:
+    """At most PREVIEWS_PER_MINUTE synchronous fit previews per user and minute (a fit costs CPU)."""
+    key = f"fit-preview:{user.pk}:{int(timezone.now().timestamp() // 60)}"
+    cache.add(key, 0, 120)
+    try:
+        return cache.incr(key) <= PREVIEWS_PER_MINUTE
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, 120)
+        return True
+
+
+@login_required
+@require_POST
+def spectrum_fit_preview(request, pk: int):
+    """Fit the spectrum now (bounded in points, starts and time) and answer JSON: parameters ± errors, χ² and the
+    figures. Members of the spectrum's group only; nothing is stored."""
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    if not can_edit(spectrum, request.user):
+        return JsonResponse({"error": "Only members of the spectrum's group may fit it."}, status=403)
+    if not _preview_allowed(request.user):
+        return JsonResponse({"error": f"At most {PREVIEWS_PER_MINUTE} previews a minute; try again shortly."}, status=429)
+    form = FitRequestForm(request.POST, protocols=visible_protocols(user=request.user))
+    if form.is_valid() and not form.circuit_text():
+        form.add_error("circuit", "Choose a protocol or write a circuit to preview.")
+    if not form.is_valid():
+        return JsonResponse({"error": "Check the fit settings.", "fields": form.errors}, status=400)
+    try:
+        preview = fit_preview(spectrum.frequencies_hz, spectrum.impedance_ohm, form.preview_request(),
+                              label=spectrum.label or f"Spectrum {spectrum.pk}")
+    except PreviewError as error:
+        return JsonResponse({"error": str(error), "fields": {error.field: [str(error)]} if error.field else {}}, status=400)
+    return JsonResponse(preview)
+
+
+def spectrum_fit_csv(request, pk: int):
+    """The shown fit's parameters with standard errors, units and roles as CSV (`?fit=` picks another fit)."""
+    spectrum = _visible_spectrum(request, pk, with_arrays=False)
+    fit = chosen_fit(spectrum, request.GET.get("fit"))
+    if fit is None or not fit.parameters:
+        raise Http404("This spectrum has no fitted parameters yet.")
+    response = HttpResponse(exports.fit_parameters_csv(fit, _parameter_rows(fit)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}-fit-{fit.pk}-parameters.csv"'
+    return response
 
 
 def spectrum_plots(request, pk: int):
