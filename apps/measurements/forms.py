@@ -14,11 +14,42 @@ from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, Impe
 from .services import CONDITION_FIELDS
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or several files picked at once; cleans to a list of uploaded files."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        items = data if isinstance(data, (list, tuple)) else [data]
+        items = [item for item in items if item]
+        if not items:
+            return super().clean(None, initial)
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
 class UploadFileForm(forms.Form):
-    file = forms.FileField(
-        help_text="An instrument export (Gamry .DTA, ZPlot .z, BioLogic .mpt/.mpr/.txt, CH Instruments, Parstat, "
-        "VersaStudio .par, PowerSuite, CSV) or a .zip of several."
+    file = MultipleFileField(
+        help_text="Instrument exports (Gamry .DTA, ZPlot .z, BioLogic .mpt/.mpr/.txt, CH Instruments, Parstat, "
+        "VersaStudio .par, PowerSuite, CSV): one file, several picked at once, or a .zip of several."
     )
+
+    def clean_file(self):
+        files = self.cleaned_data["file"]
+        if len(files) > 1:
+            zips = [f.name for f in files if f.name.lower().endswith(".zip")]
+            if zips:
+                raise forms.ValidationError(f"Pick several instrument files or one zip archive, not both ({zips[0]}).")
+            names = [f.name for f in files]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise forms.ValidationError(f"Two picked files share the name {repeated[0]}; rename one.")
+        return files
 
 
 class ConfirmUploadForm(forms.Form):

@@ -183,8 +183,10 @@ def dc_polarisation_figure(time_s, current_a, *, steady_current_a: float, voltag
             name=f"I(t) at ΔV = {voltage_v:g} V", hovertemplate="t %{x:.3g} h<br>I %{y:.3g} A<extra></extra>",
         )
     )
-    fig.add_hline(y=steady_current_a, line_dash="dash", line_color="#c0392b",
-                  annotation_text=f"I_ss = {steady_current_a:.3g} A", annotation_position="top right")
+    # A trace rather than add_hline: a shape's annotation on a log axis lands at 10^y and stretches the range.
+    span = [float(np.nanmin(t)) / 3600, float(np.nanmax(t)) / 3600] if t.size else [0.0, 1.0]
+    fig.add_trace(go.Scatter(x=span, y=[steady_current_a, steady_current_a], mode="lines", name="steady state I_ss",
+                             line=dict(dash="dash", color="#c0392b"), hovertemplate="I_ss %{y:.3g} A<extra></extra>"))
     fig.update_layout(title=_title("Current during DC polarisation"), **_LAYOUT)
     fig.update_xaxes(title_text="Time (h)")
     fig.update_yaxes(title_text="Current (A)", type="log", dtick=1, exponentformat="power")

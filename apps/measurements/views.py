@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import posixpath
 import secrets
 import zipfile
 
 import django_filters
 import numpy as np
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -371,18 +373,61 @@ def _forget_preview(request, token: str) -> None:
     _delete_preview_file(token)
 
 
-def _zip_names(data: bytes) -> list[str]:
+PICKED_SUFFIX = " files picked together"  # the name of the archive made of files picked at once
+
+
+def _is_archive(name: str) -> bool:
+    return name.lower().endswith(".zip") or name.endswith(PICKED_SUFFIX)
+
+
+PREVIEWED_MEMBERS = 30  # files of an archive (or picked together) parsed for the confirm page; the rest are listed
+
+
+def _zip_members(data: bytes) -> list[tuple[str, bytes | None]]:
+    """(name, bytes) of the files in an archive, bytes only for the first PREVIEWED_MEMBERS (the rest are listed)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [i.filename for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
+        infos = [i for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
+        limit = int(settings.MAX_UPLOAD_MB) * 1048576
+        members = []
+        for position, info in enumerate(infos):
+            readable = position < PREVIEWED_MEMBERS and info.file_size <= limit and not info.flag_bits & 0x1
+            members.append((info.filename, archive.read(info) if readable else None))
+        return members
+
+
+def _member_previews(data: bytes) -> tuple[list[dict], list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Each file of an archive parsed as on confirmation: format, spectra and range, or the reason it would be refused."""
+    rows, curves = [], []
+    for name, member in _zip_members(data):
+        if member is None:
+            rows.append({"name": name, "status": "listed", "reason": "parsed on confirmation"})
+            continue
+        try:
+            parsed = preview_upload(data=member, filename=posixpath.basename(name))
+        except IngestError as error:
+            rows.append({"name": name, "status": "rejected", "reason": str(error)})
+            continue
+        f_all = np.concatenate([np.asarray(p.frequencies_hz, dtype=float) for p in parsed])
+        rows.append({"name": name, "status": "ok", "format": parsed[0].format, "n_spectra": len(parsed),
+                     "f_min": float(f_all.min()), "f_max": float(f_all.max())})
+        curves += [(f"{posixpath.basename(name)} #{p.index + 1}", np.asarray(p.frequencies_hz), np.asarray(p.impedance_ohm))
+                   for p in parsed]
+    return rows, curves
 
 
 def _preview_context(name: str, data: bytes) -> dict:
-    """What the confirm page shows: parsed spectra (Nyquist) and detected metadata, or the zip's file list."""
-    if name.lower().endswith(".zip"):
+    """What the confirm page shows: parsed spectra (Nyquist) and detected metadata; for an archive (or files
+    picked together) each file's verdict and one Nyquist of them all."""
+    if _is_archive(name):
         try:
-            return {"is_zip": True, "zip_names": _zip_names(data), "detected": {}}
+            members, curves = _member_previews(data)
         except zipfile.BadZipFile:
             raise IngestError("not a readable zip archive", filename=name) from None
+        figures = {}
+        if curves:
+            figures["preview"] = plots.figure_json(plots.nyquist_figure(curves, title="Parsed spectra (nothing stored yet)"))
+        return {"is_zip": True, "members": members, "figures": figures, "detected": {},
+                "n_ok": sum(m["status"] == "ok" for m in members)}
     parsed = preview_upload(data=data, filename=name)
     spectra = []
     for item in parsed[:20]:
@@ -411,6 +456,18 @@ def _preview_context(name: str, data: bytes) -> dict:
     }
 
 
+def _picked_files(files) -> tuple[str, bytes]:
+    """One file as it is; several picked together become an archive, so each is parsed, stored and reported
+    on its own exactly like the members of an uploaded zip."""
+    if len(files) == 1:
+        return files[0].name, files[0].read()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for item in files:
+            archive.writestr(item.name, item.read())
+    return f"{len(files)}{PICKED_SUFFIX}", buffer.getvalue()
+
+
 @login_required
 def upload(request):
     """Step 1: choose a file. A valid file is parsed (nothing stored) and shown for confirmation."""
@@ -418,8 +475,7 @@ def upload(request):
     if request.method == "POST":
         form = UploadFileForm(request.POST, request.FILES)
         if form.is_valid():
-            upload_file = form.cleaned_data["file"]
-            name, data = upload_file.name, upload_file.read()
+            name, data = _picked_files(form.cleaned_data["file"])
             try:
                 context = _preview_context(name, data)
             except IngestError as error:
@@ -463,7 +519,7 @@ def upload_confirm(request):
             conditions=form.conditions(),
         )
         try:
-            if name.lower().endswith(".zip"):
+            if _is_archive(name):
                 report = ingest_zip(**options)
                 _forget_preview(request, token)
                 return _after_zip(request, report, form.cleaned_data["cell"])
