@@ -265,7 +265,7 @@ def formset_rows(formset) -> list[dict]:
 
 
 class CompareForm(forms.Form):
-    KIND_CHOICES = [("separator", "Separators"), ("spectrum", "Spectra")]
+    KIND_CHOICES = [("separator", "Separators"), ("cell", "Cells"), ("interface", "Interfaces"), ("spectrum", "Spectra")]
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="separator")
     ids = forms.CharField(help_text="2–6 record numbers, e.g. 12, 15, 31.")
 

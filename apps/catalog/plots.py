@@ -176,3 +176,44 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
     fig.update_xaxes(title_text=axis_titles[x])
     fig.update_yaxes(title_text="Interfacial ASR (Ω·cm²)", rangemode="tozero")
     return fig
+
+
+def _pressure_xy(steps: Sequence, timed: bool) -> tuple[list[float], list[float], list[str]]:
+    """Staircase of one history: over cumulative time (h) when every step states its duration, else over
+    step number (1, 2, …, each step held until the next)."""
+    xs, ys, labels = [], [], []
+    start = 0.0 if timed else 1.0
+    for step in steps:
+        end = start + (step.duration_min / 60 if timed else 1.0)
+        label = f"{step.get_phase_display()}: {step.pressure_mpa:g} MPa"
+        if step.temperature_c is not None:
+            label += f", {step.temperature_c:g} °C"
+        if step.duration_min is not None:
+            label += f", {step.duration_min:g} min"
+        xs += [start, end]
+        ys += [step.pressure_mpa, step.pressure_mpa]
+        labels += [label, label]
+        start = end
+    return xs, ys, labels
+
+
+def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, title: str = "Stack-pressure histories") -> go.Figure:
+    """Several cells' stack-pressure histories overlaid: pressure (MPa) against cumulative time (h) when every
+    step of every cell states its duration, else against step number."""
+    histories = [(label, list(steps)) for label, steps in histories if steps][:MAX_TRACES]
+    if not histories:
+        return message_figure("No stack-pressure history recorded.", title)
+    timed = all(s.duration_min is not None for _, steps in histories for s in steps)
+    fig = go.Figure()
+    for label, steps in histories:
+        xs, ys, labels = _pressure_xy(steps, timed)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, text=labels,
+                                 hovertemplate="%{text}<extra>%{fullData.name}</extra>"))
+    layout = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.2, x=0), "margin": dict(l=60, r=20, t=50, b=70)}
+    fig.update_layout(title=_title(title), **layout)
+    if timed:
+        fig.update_xaxes(title_text="Cumulative time (h)")
+    else:
+        fig.update_xaxes(title_text="Step number", tick0=1, dtick=1)
+    fig.update_yaxes(title_text="Stack pressure (MPa)", rangemode="tozero")
+    return fig
