@@ -16,8 +16,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
-    "sweep-analysis-jobs": {
-        "task": "analysis.sweep_jobs",
+    "sweep-jobs": {
+        "task": "jobs.sweep_jobs",
         "schedule": float(os.environ.get("JOB_SWEEP_INTERVAL_S", "60")),
         "options": {"expires": 55},
     },

@@ -102,7 +102,8 @@ def stop_worker(worker: subprocess.Popen) -> None:
 def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> float:
     """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes."""
     from apps.analysis import services
-    from apps.analysis.models import FitResult, Job
+    from apps.analysis.models import FitResult
+    from apps.jobs.models import Job
 
     FitResult.objects.filter(protocol=protocol).delete()  # every run does the same work: a first fit
     worker = start_worker(concurrency, log)
@@ -147,11 +148,12 @@ def main() -> None:
     from django.core.management import call_command
 
     from apps.analysis import protocols, services
+    from apps.analysis.jobs import REFIT_CHUNK_SIZE
 
     call_command("migrate", verbosity=0)
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     broker = settings.CELERY_BROKER_URL.split("://")[0]
-    print(f"database: {database}, broker: {broker}, chunk: {services.REFIT_CHUNK_SIZE} spectra per task")
+    print(f"database: {database}, broker: {broker}, chunk: {REFIT_CHUNK_SIZE} spectra per task")
     t = time.perf_counter()
     create_spectra(args.spectra)
     print(f"created {args.spectra} synthetic spectra in {time.perf_counter() - t:.1f} s")

@@ -19,6 +19,16 @@ def _media_in_tmp(request, tmp_path):
 
 
 @pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks):
+    """Run what a block queues: on-commit dispatches execute eagerly (tasks are eager in tests)."""
+
+    def runner():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return runner
+
+
+@pytest.fixture
 def instrument_files() -> Path:
     assert INSTRUMENT_FILES.is_dir(), f"shared instrument files not found at {INSTRUMENT_FILES}"
     return INSTRUMENT_FILES

@@ -9,7 +9,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.accounts.models import Membership, ResearchGroup, Visibility
-from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, Job
+from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus
+from apps.jobs.models import Job
 from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
 from apps.catalog.models import (
     Cell,

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.core.management import call_command
 
 from apps.analysis.eis.derived import effective_capacitance_rq
-from apps.analysis.models import Job
+from apps.jobs.models import Job
 from apps.catalog import demo
 from apps.measurements.models import ImpedanceSpectrum, RawFile
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, Job, KramersKronigCheck
+from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, KramersKronigCheck
 
 
 @admin.register(FitProtocol)
@@ -42,16 +42,3 @@ class ConductivityAdmin(admin.ModelAdmin):
 class ArrheniusFitAdmin(admin.ModelAdmin):
     list_display = ["separator", "kind", "form", "activation_energy_ev", "activation_energy_stderr_ev", "sigma_25c_s_per_cm"]
     list_filter = ["kind", "form"]
-
-
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = [
-        "pk", "kind", "target_label", "state", "progress_done", "progress_total", "attempts", "created_at", "finished_at"
-    ]
-    list_filter = ["state", "kind"]
-    search_fields = ["target_label", "celery_task_id", "error"]
-    readonly_fields = [
-        "created_at", "started_at", "finished_at", "heartbeat_at", "celery_task_id", "dispatched_at", "dispatches",
-        "attempts", "result",
-    ]

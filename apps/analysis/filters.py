@@ -3,12 +3,13 @@ import django_filters
 
 from apps.catalog.filters import filter_doi, separators_of_family
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
-from apps.common.filters import IdFilter
+from apps.common.filters import IdFilter, LabelledFilterSet
+from apps.jobs.models import Job
 
-from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind, FitProtocol, FitResult, FitStatus, Job
+from .models import ArrheniusFit, ArrheniusForm, Conductivity, ConductivityKind, FitProtocol, FitResult, FitStatus
 
 
-class SpectrumContextFilterSet(django_filters.FilterSet):
+class SpectrumContextFilterSet(LabelledFilterSet):
     """Filters on the spectrum (and its cell and separator) a result was computed from; `spectrum__` prefixed."""
 
     spectrum = IdFilter(field_name="spectrum_id", help_text="Spectrum id.")
@@ -47,7 +48,7 @@ class FitResultFilterSet(SpectrumContextFilterSet):
     protocol = IdFilter(field_name="protocol_id")
     protocol_name = django_filters.CharFilter(field_name="protocol__name")
     is_standard = django_filters.BooleanFilter(field_name="protocol__is_standard", help_text="Standard protocols only.")
-    status = django_filters.ChoiceFilter(choices=FitStatus.choices)
+    status = django_filters.ChoiceFilter(choices=FitStatus.choices, label="Fit status")
     converged = django_filters.BooleanFilter()
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
@@ -58,7 +59,7 @@ class FitResultFilterSet(SpectrumContextFilterSet):
 
 
 class ConductivityFilterSet(SpectrumContextFilterSet):
-    kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices)
+    kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices, label="Conductivity kind")
     fit = IdFilter(field_name="fit_id")
     protocol = IdFilter(field_name="fit__protocol_id")
     is_standard = django_filters.BooleanFilter(field_name="fit__protocol__is_standard")
@@ -66,21 +67,25 @@ class ConductivityFilterSet(SpectrumContextFilterSet):
     temperature_c_max = django_filters.NumberFilter(field_name="temperature_c", lookup_expr="lte")
     conductivity_s_per_cm_min = django_filters.NumberFilter(field_name="conductivity_s_per_cm", lookup_expr="gte")
     conductivity_s_per_cm_max = django_filters.NumberFilter(field_name="conductivity_s_per_cm", lookup_expr="lte")
-    thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte")
-    thickness_um_max = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="lte")
+    thickness_um_min = django_filters.NumberFilter(
+        field_name="thickness_um", lookup_expr="gte", label="Thickness used from (µm)"
+    )
+    thickness_um_max = django_filters.NumberFilter(
+        field_name="thickness_um", lookup_expr="lte", label="Thickness used to (µm)"
+    )
 
     class Meta:
         model = Conductivity
         fields: list[str] = []
 
 
-class ArrheniusFitFilterSet(django_filters.FilterSet):
+class ArrheniusFitFilterSet(LabelledFilterSet):
     separator = IdFilter(field_name="separator_id")
     group = IdFilter(field_name="separator__group_id")
     protocol = IdFilter(field_name="protocol_id")
     is_standard = django_filters.BooleanFilter(field_name="protocol__is_standard")
-    kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices)
-    form = django_filters.ChoiceFilter(choices=ArrheniusForm.choices)
+    kind = django_filters.ChoiceFilter(choices=ConductivityKind.choices, label="Conductivity kind")
+    form = django_filters.ChoiceFilter(choices=ArrheniusForm.choices, label="Arrhenius form")
     family = django_filters.ChoiceFilter(choices=MaterialFamily.choices, method="filter_family")
     processing_route = django_filters.ChoiceFilter(
         choices=ProcessingRoute.choices, field_name="separator__processing_route"
@@ -102,7 +107,7 @@ class ArrheniusFitFilterSet(django_filters.FilterSet):
         return filter_doi(queryset, "separator__", value)
 
 
-class FitProtocolFilterSet(django_filters.FilterSet):
+class FitProtocolFilterSet(LabelledFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     is_standard = django_filters.BooleanFilter()
     group = IdFilter(field_name="group_id")
@@ -113,9 +118,9 @@ class FitProtocolFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class JobFilterSet(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=Job.State.choices)
-    kind = django_filters.ChoiceFilter(choices=Job.Kind.choices)
+class JobFilterSet(LabelledFilterSet):
+    state = django_filters.ChoiceFilter(choices=Job.State.choices, label="Job state")
+    kind = django_filters.ChoiceFilter(choices=Job.Kind.choices, label="Job kind")
     target_type = django_filters.CharFilter()
     target_id = IdFilter()
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")

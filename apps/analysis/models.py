@@ -1,4 +1,4 @@
-"""Fit protocols and everything computed from spectra, plus the background jobs."""
+"""Fit protocols and everything computed from spectra (the background jobs live in ``apps.jobs``)."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -249,67 +249,3 @@ class ArrheniusFit(models.Model):
     def __str__(self) -> str:
         ea = f"{self.activation_energy_ev:.3f} eV" if self.activation_energy_ev is not None else "VTF"
         return f"{self.separator} {self.kind} ({self.form}): {ea}"
-
-
-class Job(models.Model):
-    """One background computation, as the pages and the API show it."""
-
-    class Kind(models.TextChoices):
-        ANALYSE_SPECTRUM = "analyse_spectrum", "Analyse spectrum"
-        VALIDATE_SPECTRUM = "validate_spectrum", "Kramers–Kronig check"
-        FIT_SPECTRUM = "fit_spectrum", "Fit spectrum"
-        FIT_ARRHENIUS = "fit_arrhenius", "Arrhenius fit"
-        REFIT_PROTOCOL = "refit_protocol", "Re-fit under protocol"
-        REFIT_CHUNK = "refit_chunk", "Re-fit a chunk of spectra"
-        RECOMPUTE_BENCHMARKS = "recompute_benchmarks", "Recompute benchmarks"
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    kind = models.CharField(max_length=25, choices=Kind.choices)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
-    target_type = models.CharField(max_length=40, help_text="spectrum, separator, protocol, cell …")
-    target_id = models.PositiveBigIntegerField()
-    target_label = models.CharField(max_length=200, blank=True)
-    params = models.JSONField(default=dict, blank=True)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=1)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
-    dispatches = models.PositiveSmallIntegerField(default=0, help_text="Times it was sent to the broker.")
-    result = models.JSONField(default=dict, blank=True, help_text="Summary of what the job produced.")
-    celery_task_id = models.CharField(max_length=64, blank=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    group = models.ForeignKey(ResearchGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last time it was sent to the broker.")
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(progress_done__lte=models.F("progress_total")), name="job_progress_within_total"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.target_label or f'{self.target_type} {self.target_id}'}: {self.state}"
-
-    @property
-    def progress_fraction(self) -> float:
-        return self.progress_done / self.progress_total if self.progress_total else 1.0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}

@@ -44,7 +44,7 @@ R1 is always the faster (higher-frequency) arc.
 Conductivity kinds from ``element_roles``: bulk = Σ R with role "bulk",
 grain boundary = Σ R with role "grain_boundary", total = bulk + grain
 boundary + Σ R with role "total". Two readings of the fitted values adjust
-this (``services._derive``, each flagged on the fit):
+this (``eis.interpretation.interpret_fit``, each flagged on the fit):
 
 * an R‖CPE arc whose apex lies where the electrode element's |Z| exceeds the
   arc's R is buried under the spike (not determined by the data) and counts

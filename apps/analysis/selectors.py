@@ -9,8 +9,9 @@ members; system jobs (no group) by every signed-in user.
 from django.db.models import Q, QuerySet
 
 from apps.accounts.selectors import group_ids_of, visible_q
+from apps.jobs.models import Job
 
-from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, Job, KramersKronigCheck
+from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, KramersKronigCheck
 
 
 def _spectrum_visible(user, prefix: str = "spectrum__") -> Q:

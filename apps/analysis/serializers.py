@@ -4,8 +4,9 @@ from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Cell
+from apps.jobs.models import Job
 
-from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Job, Weighting
+from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
 
 
 class FitProtocolSerializer(serializers.ModelSerializer):

@@ -5,8 +5,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from apps.catalog.views import paginate
+from apps.jobs.models import Job
 
-from .models import Job
 from .selectors import visible_jobs
 
 MAX_STATUS_IDS = 200

@@ -5,4 +5,4 @@ class BenchmarksConfig(AppConfig):
     name = "apps.benchmarks"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the recompute hooks)
+        from . import jobs, signals  # noqa: F401  (registers the recompute job kind, connects the hooks)

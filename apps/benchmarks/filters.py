@@ -4,12 +4,12 @@ from django.db.models import Q
 
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
 from apps.catalog.services import normalise_doi
-from apps.common.filters import IdFilter
+from apps.common.filters import IdFilter, LabelledFilterSet
 
 from .models import BenchmarkEntry, LiteratureValue, Metric
 
 
-class BenchmarkEntryFilterSet(django_filters.FilterSet):
+class BenchmarkEntryFilterSet(LabelledFilterSet):
     metric = django_filters.ChoiceFilter(choices=Metric.choices)
     family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
     separator = IdFilter(field_name="separator_id")
@@ -62,7 +62,7 @@ class BenchmarkEntryFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(cell__source__doi__iexact=doi) | Q(separator__source__doi__iexact=doi))
 
 
-class LiteratureValueFilterSet(django_filters.FilterSet):
+class LiteratureValueFilterSet(LabelledFilterSet):
     family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
     dataset = django_filters.CharFilter()
     conductivity_s_per_cm_min = django_filters.NumberFilter(field_name="conductivity_s_per_cm", lookup_expr="gte")

@@ -14,11 +14,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
+from apps.common.formatting import QUANTITIES, format_many, format_quantity, format_unit_value
+from apps.common.templatetags.numbers import flag_title
+
+from apps.measurements.plots import SiteFigure
 
 from .models import BenchmarkEntry, LiteratureValue, Metric
 
+#: σ is drawn in its display unit (mS/cm), as the pages print it.
+SIGMA_SCALE = QUANTITIES["conductivity"].scale
+
 LAYOUT = dict(
-    template="plotly_white",
+    template="none",  # the site's template is added to the JSON (apps.measurements.plots.SiteFigure)
     margin=dict(l=70, r=20, t=50, b=55),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     hovermode="closest",
@@ -70,9 +77,10 @@ def _doi_of(entry: BenchmarkEntry) -> str:
     return source.doi if source is not None and source.doi else "no DOI"
 
 
-def _error_bars(entries) -> dict | None:
-    plus = [(e.ci_high - e.value) if e.ci_high is not None else None for e in entries]
-    minus = [(e.value - e.ci_low) if e.ci_low is not None else None for e in entries]
+def _error_bars(entries, *, scale: float = 1.0) -> dict | None:
+    """95 % CI bars; `scale` converts the stored unit to the axis's display unit."""
+    plus = [(e.ci_high - e.value) * scale if e.ci_high is not None else None for e in entries]
+    minus = [(e.value - e.ci_low) * scale if e.ci_low is not None else None for e in entries]
     if all(p is None for p in plus):
         return None
     return dict(type="data", symmetric=False, array=[p or 0 for p in plus], arrayminus=[m or 0 for m in minus],
@@ -81,12 +89,12 @@ def _error_bars(entries) -> dict | None:
 
 def _hover(entry: BenchmarkEntry, percentiles: dict[int, float | None]) -> str:
     subject = entry.cell or entry.separator
-    ci = (f"95 % CI {entry.ci_low:.3g}–{entry.ci_high:.3g}" if entry.ci_low is not None and entry.ci_high is not None
-          else "no CI")
-    flags = ", ".join(entry.flags) or "none"
+    ci = (f"95 % CI {format_unit_value(entry.ci_low, None, entry.unit)} – {format_unit_value(entry.ci_high, None, entry.unit)}"
+          if entry.ci_low is not None and entry.ci_high is not None else "no CI")
+    flags = ", ".join(flag_title(code) for code in entry.flags) or "none"
     parts = [
         f"<b>{subject.name}</b> ({_family_label(entry.family)})",
-        f"{entry.get_metric_display()}: {entry.value:.3g} {entry.unit} ({ci})",
+        f"{entry.get_metric_display()}: {format_unit_value(entry.value, entry.stderr, entry.unit)} ({ci})",
         f"Source: {_doi_of(entry)}",
         f"Completeness: {entry.completeness_score:.0%}" + (
             f" — missing: {', '.join(entry.missing_items[:4])}{'…' if len(entry.missing_items) > 4 else ''}"
@@ -104,7 +112,7 @@ def _scatter(n: int):
 
 
 def empty_figure(text: str, title: str) -> go.Figure:
-    fig = go.Figure()
+    fig = SiteFigure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
     fig.update_layout(**LAYOUT, title=title, xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig
@@ -115,7 +123,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
     """σ(25 °C) against separator thickness (log–log), colour = family, marker = route;
     left panel: reported literature values of the same families (grey, not re-fitted)."""
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.24, 0.76], horizontal_spacing=0.02,
-                        subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)"))
+                        subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)"),
+                        figure=SiteFigure())
     by_family_lit: dict[str, list[LiteratureValue]] = defaultdict(list)
     for value in literature:
         by_family_lit[value.family].append(value)
@@ -126,11 +135,11 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
         x = index + rng.uniform(-0.3, 0.3, len(values))
         fig.add_trace(
             _scatter(len(values))(
-                x=x.tolist(), y=[v.conductivity_s_per_cm for v in values], mode="markers",
+                x=x.tolist(), y=[v.conductivity_s_per_cm * SIGMA_SCALE for v in values], mode="markers",
                 name="Reported literature value", legendgroup="literature", showlegend=index == 0,
                 marker=dict(color=LITERATURE_GREY, size=6),
                 text=[f"{v.composition} ({v.family_reported or 'no family'})<br>"
-                      f"{'< ' if v.is_upper_bound else ''}{v.conductivity_s_per_cm:.2g} S/cm, reported, not re-fitted"
+                      f"{'< ' if v.is_upper_bound else ''}{format_quantity(v.conductivity_s_per_cm, None, 'conductivity')}, reported, not re-fitted"
                       f"<br>DOI {v.doi}" for v in values],
                 hovertemplate="%{text}<extra>OBELiX</extra>",
             ),
@@ -147,12 +156,12 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
     for (family, route), members in sorted(groups.items()):
         fig.add_trace(
             _scatter(len(members))(
-                x=[e.thickness_um for e in members], y=[e.value for e in members], mode="markers",
+                x=[e.thickness_um for e in members], y=[e.value * SIGMA_SCALE for e in members], mode="markers",
                 name=f"{_family_label(family)} · {ProcessingRoute(route).label if route else 'route not stated'}",
                 legendgroup=family, showlegend=True,
                 marker=dict(color=FAMILY_COLOURS.get(family, "#444"), symbol=ROUTE_SYMBOLS.get(route, "circle"),
                             size=11, line=dict(width=1, color="#222")),
-                error_y=_error_bars(members),
+                error_y=_error_bars(members, scale=SIGMA_SCALE),
                 customdata=[[urls.get(e.pk, "")] for e in members],
                 text=[_hover(e, percentiles) for e in members],
                 hovertemplate="%{text}<extra></extra>",
@@ -162,8 +171,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
         seen_families.add(family)
     fig.update_xaxes(type="log", title_text="Separator thickness (µm)", row=1, col=2)
     # Both panels share one log σ axis: a linked axis left linear would draw the points at the wrong height.
-    fig.update_yaxes(type="log")
-    fig.update_yaxes(title_text="σ at 25 °C (S/cm)", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power")  # 10⁻³ mS/cm, not "1µ mS/cm"
+    fig.update_yaxes(title_text=f"σ at 25 °C ({QUANTITIES['conductivity'].unit})", row=1, col=1)
     fig.update_layout(**{**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)},
                       title="Total ionic conductivity at 25 °C against separator thickness", height=560)
     return fig
@@ -175,8 +184,8 @@ def asr_ranking_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
     ranked = sorted(entries, key=lambda e: e.value)[:limit]
     if not ranked:
         return empty_figure("No separator ASR yet", "Separator area-specific resistance")
-    labels = [f"{e.separator.name} ({e.thickness_um:g} µm)" if e.thickness_um else e.separator.name for e in ranked]
-    fig = go.Figure(go.Bar(
+    labels = [f"{e.separator.name} ({format_quantity(e.thickness_um, None, 'thickness')})" if e.thickness_um else e.separator.name for e in ranked]
+    fig = SiteFigure(go.Bar(
         x=[e.value for e in ranked], y=labels, orientation="h",
         marker=dict(color=[FAMILY_COLOURS.get(e.family, "#444") for e in ranked],
                     pattern=dict(shape=["/" if e.blocking else "" for e in ranked])),
@@ -197,7 +206,7 @@ def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
     if not with_pressure:
         return empty_figure("No interfacial ASR with a stated stack pressure yet",
                             "Interfacial ASR against stack pressure")
-    fig = go.Figure()
+    fig = SiteFigure()
     by_family: dict[str, list[BenchmarkEntry]] = defaultdict(list)
     for e in with_pressure:
         by_family[e.family].append(e)
@@ -216,7 +225,7 @@ def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
 
 def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit: int = 20) -> go.Figure:
     """ASR against cycle for every cell with a growth-per-cycle entry, with the fitted slope in the legend."""
-    fig = go.Figure()
+    fig = SiteFigure()
     drawn = 0
     for e in sorted(entries, key=lambda e: -abs(e.value))[:limit]:
         x, y = e.details.get("x") or [], e.details.get("asr_ohm_cm2") or []
@@ -226,11 +235,11 @@ def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit:
         xs, ys = [x[i] for i in order], [y[i] for i in order]
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers",
-            name=f"{e.cell.name}: {e.value:+.3g} ± {e.stderr:.2g} Ω·cm²/cycle" if e.stderr is not None
-            else f"{e.cell.name}: {e.value:+.3g} Ω·cm²/cycle",
+            name=f"{e.cell.name}: {format_unit_value(e.value, e.stderr, e.unit)}",
             line=dict(color=FAMILY_COLOURS.get(e.family, "#444")),
             customdata=[[urls.get(e.pk, "")]] * len(xs),
-            hovertemplate=f"<b>{e.cell.name}</b><br>cycle %{{x}}: %{{y:.3g}} Ω·cm²<br>"
+            text=format_many(ys, "asr"),
+            hovertemplate=f"<b>{e.cell.name}</b><br>cycle %{{x}}: %{{text}}<br>"
                           f"completeness {e.completeness_score:.0%}<extra></extra>",
         ))
         drawn += 1

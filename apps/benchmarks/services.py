@@ -178,9 +178,9 @@ def queue_recompute(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int
         return
 
     def send() -> None:
-        from .tasks import recompute_benchmark_entries
+        from .queueing import queue_recompute_jobs
 
-        recompute_benchmark_entries.delay(separator_ids=separator_ids, cell_ids=cell_ids)
+        queue_recompute_jobs(separator_ids=separator_ids, cell_ids=cell_ids)
 
     transaction.on_commit(send)
 

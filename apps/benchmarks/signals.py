@@ -3,8 +3,9 @@
 The catalog and measurement services belong to other apps, so edits reach us
 as model signals. Every change in a transaction adds its separator / cell ids
 to one pending set on the connection; when the transaction commits, the set
-is sent as a single background task (`tasks.recompute_benchmark_entries`), so
-a cell created with ten pressure steps is recomputed once, not eleven times.
+is queued as recomputation jobs (`queueing.queue_recompute_jobs`: one Job row per
+separator or cell, debounced), so a cell created with ten pressure steps is
+recomputed once, not eleven times.
 """
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ def _flush(connection) -> None:
     pending["cell_ids"].clear()
     if not separator_ids and not cell_ids:
         return  # an earlier callback of the same commit already sent them
-    from .tasks import recompute_benchmark_entries
+    from .queueing import queue_recompute_jobs
 
-    recompute_benchmark_entries.delay(separator_ids=separator_ids, cell_ids=cell_ids)
+    queue_recompute_jobs(separator_ids=separator_ids, cell_ids=cell_ids)
 
 
 def request_recompute(*, separator_ids=(), cell_ids=(), using: str = "default") -> None:

@@ -7,7 +7,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Visibility
-from apps.common.filters import IdFilter, IntegerFilter
+from apps.common.filters import IdFilter, IntegerFilter, LabelledFilterSet
 
 from .models import (
     Cell,
@@ -37,7 +37,7 @@ def separators_of_family(family: str) -> QuerySet:
     return SeparatorComponent.objects.filter(material__family=family).values("separator_id")
 
 
-class OwnedRecordFilterSet(django_filters.FilterSet):
+class OwnedRecordFilterSet(LabelledFilterSet):
     """Group, visibility and creation date: every owned record has them."""
 
     group = IdFilter(field_name="group_id", help_text="Research group id.")
@@ -51,7 +51,7 @@ class OwnedRecordFilterSet(django_filters.FilterSet):
     )
 
 
-class MaterialFilterSet(django_filters.FilterSet):
+class MaterialFilterSet(LabelledFilterSet):
     family = django_filters.ChoiceFilter(choices=MaterialFamily.choices)
     name = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -60,7 +60,7 @@ class MaterialFilterSet(django_filters.FilterSet):
         fields = ["family", "name"]
 
 
-class SourceFilterSet(django_filters.FilterSet):
+class SourceFilterSet(LabelledFilterSet):
     doi = django_filters.CharFilter(method="filter_doi", help_text="DOI, any spelling.")
     year_min = IntegerFilter(field_name="year", lookup_expr="gte")
     year_max = IntegerFilter(field_name="year", lookup_expr="lte")
@@ -79,7 +79,7 @@ class SeparatorFilterSet(OwnedRecordFilterSet):
     )
     material = IdFilter(method="filter_material", help_text="Contains this material (id).")
     processing_route = django_filters.ChoiceFilter(choices=ProcessingRoute.choices)
-    form = django_filters.ChoiceFilter(choices=Separator.Form.choices)
+    form = django_filters.ChoiceFilter(choices=Separator.Form.choices, label="Separator form")
     thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte")
     thickness_um_max = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="lte")
     densification_pressure_mpa_min = django_filters.NumberFilter(
@@ -122,13 +122,18 @@ class SeparatorFilterSet(OwnedRecordFilterSet):
 
 
 class ElectrodeFilterSet(OwnedRecordFilterSet):
-    kind = django_filters.ChoiceFilter(choices=Electrode.Kind.choices)
+    kind = django_filters.ChoiceFilter(choices=Electrode.Kind.choices, label="Electrode kind")
     is_metal_foil = django_filters.BooleanFilter()
     family = django_filters.ChoiceFilter(
-        choices=MaterialFamily.choices, field_name="active_material__family", help_text="Family of the active material."
+        choices=MaterialFamily.choices, field_name="active_material__family", label="Active material family",
+        help_text="Family of the active material."
     )
-    thickness_um_min = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="gte")
-    thickness_um_max = django_filters.NumberFilter(field_name="thickness_um", lookup_expr="lte")
+    thickness_um_min = django_filters.NumberFilter(
+        field_name="thickness_um", lookup_expr="gte", label="Electrode thickness from (µm)"
+    )
+    thickness_um_max = django_filters.NumberFilter(
+        field_name="thickness_um", lookup_expr="lte", label="Electrode thickness to (µm)"
+    )
 
     class Meta:
         model = Electrode

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from apps.measurements.plots import _LAYOUT, MAX_TRACES, _title, message_figure
+from apps.common.formatting import QUANTITIES, format_quantity
+from apps.measurements.plots import _LAYOUT, MAX_TRACES, SiteFigure, _title, message_figure
 
 K_B_EV_PER_K = 8.617333262e-5
 KELVIN = 273.15
+#: σ is drawn in its display unit (mS/cm), as the pages print it.
+SIGMA_SCALE = QUANTITIES["conductivity"].scale
 
 
 @dataclass
@@ -50,7 +53,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
     series_list = [s for s in series_list if s.points][:MAX_TRACES]
     if not series_list:
         return message_figure("No conductivities yet: they appear once the spectra are fitted.", title)
-    fig = go.Figure()
+    fig = SiteFigure()
     all_sigma: list[float] = []
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     for i, s in enumerate(series_list):
@@ -58,19 +61,21 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
         t = np.array([p[0] for p in s.points], dtype=float)
         sigma = np.array([p[1] for p in s.points], dtype=float)
         err = np.array([p[2] if len(p) > 2 and p[2] is not None else 0.0 for p in s.points], dtype=float)
-        all_sigma.extend(float(v) for v in sigma if v > 0)
+        all_sigma.extend(float(v) * SIGMA_SCALE for v in sigma if v > 0)
         if s.show_points:
             fig.add_trace(
                 go.Scatter(
                     x=(1000.0 / (t + KELVIN)).tolist(),
-                    y=sigma.tolist(),
+                    y=(sigma * SIGMA_SCALE).tolist(),
                     # On a log axis a lower bar reaching zero would be infinite: stop it at 10 % of the value.
-                    error_y=dict(type="data", array=err.tolist(), arrayminus=np.minimum(err, 0.9 * sigma).tolist(), visible=bool(err.any())),
+                    error_y=dict(type="data", array=(err * SIGMA_SCALE).tolist(),
+                                 arrayminus=(np.minimum(err, 0.9 * sigma) * SIGMA_SCALE).tolist(), visible=bool(err.any())),
                     mode="markers",
                     name=s.label,
                     marker=dict(color=colour, size=8),
-                    customdata=t.tolist(),
-                    hovertemplate="%{customdata:.1f} °C<br>σ %{y:.3e} S/cm<extra>%{fullData.name}</extra>",
+                    text=[f"{format_quantity(ti, None, 'temperature')}<br>σ {format_quantity(si, ei or None, 'conductivity')}"
+                          for ti, si, ei in zip(t, sigma, err)],
+                    hovertemplate="%{text}<extra>%{fullData.name}</extra>",
                 )
             )
         t_line = np.linspace(min(t.min(), 25.0), max(t.max(), 25.0), 60)
@@ -79,7 +84,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
             fig.add_trace(
                 go.Scatter(
                     x=(1000.0 / (t_line + KELVIN)).tolist(),
-                    y=[float(v) if np.isfinite(v) and v > 0 else None for v in line],
+                    y=[float(v) * SIGMA_SCALE if np.isfinite(v) and v > 0 else None for v in line],
                     mode="lines",
                     name=s.line_label or f"{s.label} fit",
                     line=dict(color=colour, dash="dash" if s.show_points else "dot"),
@@ -89,7 +94,7 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
     layout = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.18, x=0), "margin": dict(l=60, r=20, t=50, b=60)}
     fig.update_layout(title=_title(title), **layout)
     fig.update_xaxes(title_text="1000 / T (K⁻¹)")
-    fig.update_yaxes(title_text="σ (S/cm)", type="log", exponentformat="power", range=log_range(all_sigma))
+    fig.update_yaxes(title_text=f"σ ({QUANTITIES['conductivity'].unit})", type="log", exponentformat="power", range=log_range(all_sigma))
     return fig
 
 
@@ -118,12 +123,12 @@ def pressure_history_figure(steps: Sequence) -> go.Figure:
         end = start + (step.duration_min if timed else 1.0)
         xs += [start, end]
         ys += [step.pressure_mpa, step.pressure_mpa]
-        label = f"{step.get_phase_display()}: {step.pressure_mpa:g} MPa"
+        label = f"{step.get_phase_display()}: {format_quantity(step.pressure_mpa, None, 'pressure')}"
         if step.temperature_c is not None:
-            label += f", {step.temperature_c:g} °C"
+            label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
         labels += [label, label]
         start = end
-    fig = go.Figure(
+    fig = SiteFigure(
         go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
     )
     fig.update_layout(title=_title("Stack-pressure history"), **_LAYOUT)
@@ -154,7 +159,7 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
     usable = [p for p in points if getattr(p, x) is not None]
     if not usable:
         return message_figure(f"No fitted interfacial resistance with a recorded {axis_titles[x].split(' (')[0].lower()}.", title)
-    fig = go.Figure()
+    fig = SiteFigure()
     by_cell: dict[str, list[InterfacialPoint]] = {}
     for p in usable:
         by_cell.setdefault(p.cell_label, []).append(p)
@@ -168,8 +173,8 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
                 # Against pressure the points are not a sequence; over time or cycles they are.
                 mode="markers" if x == "stack_pressure_mpa" else "lines+markers",
                 name=cell_label,
-                text=[p.label for p in cell_points],
-                hovertemplate="%{text}<br>%{y:.4g} Ω·cm²<extra>%{fullData.name}</extra>",
+                text=[f"{p.label}<br>{format_quantity(p.asr_ohm_cm2, p.asr_stderr_ohm_cm2, 'asr')}" for p in cell_points],
+                hovertemplate="%{text}<extra>%{fullData.name}</extra>",
             )
         )
     fig.update_layout(title=_title(title), **_LAYOUT)

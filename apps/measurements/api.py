@@ -10,7 +10,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.analysis.api import fits_prefetch, job_accepted
-from apps.analysis.models import Job
 from apps.analysis.selectors import visible_jobs, visible_protocols
 from apps.analysis.serializers import JobAcceptedSerializer
 from apps.common.api import (
@@ -22,6 +21,7 @@ from apps.common.api import (
     export_parameter,
     export_schema,
 )
+from apps.jobs.models import Job
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet

@@ -10,14 +10,21 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
+
+from apps.common.formatting import format_quantity
 
 MAX_POINTS_PER_TRACE = 2000
 MAX_TRACES = 12  # overlays beyond this are unreadable anyway; the caller picks which to keep
 GL_THRESHOLD = 1500  # WebGL scatter above this many points per trace
 
+#: The look of every figure, added to its JSON when serialised (`figure_json`): assigning a plotly template
+#: to a figure validates and deep-copies it, ~0.1 s per figure, most of a plot page's server time.
+SITE_TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
+
 _LAYOUT = dict(
-    template="plotly_white",
+    template="none",
     margin=dict(l=60, r=20, t=80, b=50),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     hovermode="closest",
@@ -29,8 +36,25 @@ def _title(text: str) -> dict:
     return dict(text=text, x=0.01, xanchor="left", y=0.98, yanchor="top", font=dict(size=15))
 
 
+class SiteFigure(go.Figure):
+    """A plotly Figure built without a template (see `SITE_TEMPLATE`) whose JSON carries the site's template."""
+
+    def __init__(self, data=None, layout=None, **kwargs):
+        if layout is None or isinstance(layout, dict):
+            layout = {"template": "none", **(layout or {})}
+        super().__init__(data, layout, **kwargs)
+
+    def to_json(self, *args, **kwargs) -> str:
+        return figure_json(self)
+
+
 def figure_json(fig: go.Figure) -> str:
-    return fig.to_json()
+    """The figure as plotly.js JSON, with the site's template."""
+    data = fig.to_plotly_json()
+    layout = data.setdefault("layout", {})
+    if "layout" not in (layout.get("template") or {}):  # built with template "none"
+        layout["template"] = SITE_TEMPLATE
+    return pio.to_json(data, validate=False)
 
 
 def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE) -> np.ndarray:
@@ -48,6 +72,15 @@ def _finite(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+def impedance_hover(f: np.ndarray, z: np.ndarray) -> list[str]:
+    """Hover text of each point: Z', −Z'' and f by the site's number rule (kΩ, kHz …)."""
+    return [
+        f"Z' {format_quantity(zi.real, None, 'resistance')}<br>−Z'' {format_quantity(-zi.imag, None, 'resistance')}"
+        f"<br>f {format_quantity(fi, None, 'frequency')}"
+        for fi, zi in zip(f, z)
+    ]
+
+
 def nyquist_figure(
     spectra: Sequence[tuple[str, np.ndarray, np.ndarray]],
     *,
@@ -58,7 +91,7 @@ def nyquist_figure(
 
     `spectra`: (label, frequencies_hz, impedance_ohm) each; `fit`: the model curve, drawn as a line.
     """
-    fig = go.Figure()
+    fig = SiteFigure()
     for label, f, z in list(spectra)[:MAX_TRACES]:
         idx = thin_indices(len(f))
         trace = _scatter(len(idx))
@@ -68,8 +101,8 @@ def nyquist_figure(
                 y=_finite(-z.imag[idx]),
                 mode="markers",
                 name=label,
-                customdata=_finite(f[idx]),
-                hovertemplate="Z' %{x:.4g} Ω<br>−Z'' %{y:.4g} Ω<br>f %{customdata:.4g} Hz<extra>%{fullData.name}</extra>",
+                text=impedance_hover(f[idx], z[idx]),
+                hovertemplate="%{text}<extra>%{fullData.name}</extra>",
                 marker=dict(size=6),
             )
         )
@@ -89,7 +122,7 @@ def bode_figure(
     fit: tuple[str, np.ndarray, np.ndarray] | None = None,
 ) -> go.Figure:
     """|Z| (log) and phase (degrees, −θ up) against frequency (log), sharing the frequency axis."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, figure=SiteFigure())
     curves = [(label, f, z, "markers") for label, f, z in list(spectra)[:MAX_TRACES]]
     if fit is not None:
         curves.append((*fit, "lines"))
@@ -130,7 +163,7 @@ def residuals_figure(
     threshold: float | None = None,
 ) -> go.Figure:
     """Relative residuals (in %) of the real and imaginary parts against frequency."""
-    fig = go.Figure()
+    fig = SiteFigure()
     f = np.asarray(frequencies_hz, dtype=float)
     for label, real, imag in series:
         real = np.asarray(real, dtype=float)
@@ -150,7 +183,7 @@ def residuals_figure(
 
 def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_gamma=()) -> go.Figure:
     """Distribution of relaxation times γ(ln τ) with its peaks marked."""
-    fig = go.Figure()
+    fig = SiteFigure()
     fig.add_trace(go.Scatter(x=_finite(tau_s), y=_finite(gamma_ohm), mode="lines", name="γ(τ)"))
     if len(peaks_tau_s):
         fig.add_trace(
@@ -164,7 +197,7 @@ def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_g
 
 def message_figure(text: str, title: str = "") -> go.Figure:
     """An empty figure that says why there is nothing to draw."""
-    fig = go.Figure()
+    fig = SiteFigure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#666"))
     fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(visible=False)

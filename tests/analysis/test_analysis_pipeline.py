@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from apps.analysis import protocols, services
-from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, Job, KramersKronigCheck
+from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, KramersKronigCheck
+from apps.jobs.models import Job
 from apps.catalog.models import Cell, MaterialFamily, SeparatorComponent
 from tests.analysis.synthetic import (
     BULK_BEYOND, BULK_BEYOND_TRUTH, PELLET, PELLET_TRUTH, SYMMETRIC, SYMMETRIC_TRUTH, set_spectrum, spectrum_arrays,
@@ -473,27 +474,6 @@ def test_symmetric_cell_intercepts_do_not_enter_a_blocking_cell_series(run_jobs,
     fit = ArrheniusFit.objects.get(separator=unit_cell.separator, kind="total", form="sigma_t")
     assert fit.n_points == len(TEMPERATURES_C)
     assert fit.activation_energy_ev == pytest.approx(0.35, abs=0.01)
-
-
-@pytest.mark.parametrize(
-    ("r0_ohm", "expected"),
-    [(5.0, ("R0", "R1")), (80.0, (None, "R1"))],
-    ids=["small intercept is leads", "large intercept is unresolved bulk"],
-)
-def test_arc_with_bulk_capacitance_in_the_bulk_beyond_layout_is_bulk(r0_ohm, expected):
-    elements = {
-        "R0": {"role": "bulk", "resistance_ohm": r0_ohm},
-        "R1": {"role": "grain_boundary", "resistance_ohm": 120.0, "assignment": "bulk"},
-    }
-    assert services._bulk_arc_mislabelled(elements, {"R1": object()}) == expected
-
-
-def test_grain_boundary_arc_keeps_its_role():
-    elements = {
-        "R0": {"role": "bulk", "resistance_ohm": 5.0},
-        "R1": {"role": "grain_boundary", "resistance_ohm": 120.0, "assignment": "grain_boundary"},
-    }
-    assert services._bulk_arc_mislabelled(elements, {"R1": object()}) is None
 
 
 @pytest.mark.django_db

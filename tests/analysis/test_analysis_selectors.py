@@ -3,7 +3,8 @@ import pytest
 
 from apps.accounts.models import Visibility
 from apps.analysis import selectors
-from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, Job
+from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus
+from apps.jobs.models import Job
 from tests.factories import FitProtocolFactory, SeparatorFactory, SpectrumFactory
 
 

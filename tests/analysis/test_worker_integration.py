@@ -17,7 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.analysis import services
-from apps.analysis.models import FitResult, FitStatus, Job
+from apps.jobs import services as job_services
+from apps.analysis.models import FitResult, FitStatus
+from apps.jobs.models import Job
 from tests.analysis.synthetic import PELLET, PELLET_TRUTH, set_spectrum, spectrum_arrays
 from tests.factories import CellFactory, MembershipFactory, SpectrumFactory
 
@@ -119,13 +121,13 @@ def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tm
         worker = _start_worker(log)
         # The killed worker's unacknowledged messages come back only after the broker's visibility
         # timeout; the periodic sweep is what re-queues their jobs. Run it as if that time had passed.
-        later = timezone.now() + max(services.stale_running_after(), services.stale_queued_after())
-        unfinished = fit_jobs.exclude(state__in=services.FINISHED)
+        later = timezone.now() + max(job_services.stale_running_after(), job_services.stale_queued_after())
+        unfinished = fit_jobs.exclude(state__in=job_services.FINISHED)
         _settle(unfinished, log)
         for _ in range(3):
             if not unfinished.exists():
                 break
-            services.sweep_jobs(now=later)
+            job_services.sweep_jobs(now=later)
             _settle(unfinished, log)
         assert not unfinished.exists(), f"{unfinished.count()} fits never finished\n{log.read_text()[-3000:]}"
     finally:

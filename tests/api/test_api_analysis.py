@@ -3,7 +3,8 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.models import Visibility
-from apps.analysis.models import FitProtocol, FitResult, Job
+from apps.analysis.models import FitProtocol, FitResult
+from apps.jobs.models import Job
 from tests.api.conftest import ROLES
 from tests.factories import JobFactory
 from tests.factories import FitProtocolFactory, ResearchGroupFactory, SpectrumFactory

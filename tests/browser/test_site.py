@@ -74,7 +74,7 @@ def test_outsider_never_sees_private_record_or_its_plot(page, login, outsider, g
 
 
 def test_progress_bar_follows_job_and_page_refreshes_when_done(page, login, member, group):
-    from apps.analysis.models import Job
+    from apps.jobs.models import Job
 
     spectrum = SpectrumFactory(group=group, visibility=Visibility.GROUP)
     job = Job.objects.create(

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from apps.accounts.models import Visibility
-from apps.analysis.models import Job
+from apps.jobs.models import Job
 from tests.factories import MaterialFactory, SeparatorFactory, SourceFactory, SpectrumFactory
 
 

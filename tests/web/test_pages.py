@@ -154,7 +154,8 @@ def test_spectrum_list_filters_by_temperature_range(client, group):
 
 
 def test_member_queues_a_fit_with_a_custom_circuit(client, member, records, standard_protocols, django_capture_on_commit_callbacks):
-    from apps.analysis.models import FitResult, Job
+    from apps.analysis.models import FitResult
+    from apps.jobs.models import Job
 
     spectrum = records[Visibility.GROUP]["spectrum"]
     client.force_login(member)
@@ -169,7 +170,7 @@ def test_member_queues_a_fit_with_a_custom_circuit(client, member, records, stan
 
 @pytest.mark.parametrize("data,message", [({"circuit": "R0-p(R1"}, "Fit not queued"), ({"circuit": "R0-C1", "protocol": "PROTOCOL"}, "not both")])
 def test_bad_fit_request_explained_and_nothing_queued(client, member, records, standard_protocols, data, message):
-    from apps.analysis.models import Job
+    from apps.jobs.models import Job
 
     spectrum = records[Visibility.GROUP]["spectrum"]
     if data.get("protocol") == "PROTOCOL":
@@ -215,7 +216,7 @@ def test_public_spectrum_offers_fit_again_only_to_members(client, records, membe
 
 
 def test_outsider_cannot_fit_a_public_spectrum_of_another_group(client, outsider, records, standard_protocols):
-    from apps.analysis.models import Job
+    from apps.jobs.models import Job
 
     spectrum = records[Visibility.PUBLIC]["spectrum"]
     client.force_login(outsider)

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from apps.analysis.models import Job
+from apps.jobs.models import Job
 from apps.analysis.selectors import visible_jobs
 
 from ..forms import formset_rows

@@ -4,8 +4,10 @@ import time
 from django.core.management import BaseCommand, CommandError
 
 from apps.analysis import services
-from apps.analysis.models import FitProtocol, Job
+from apps.analysis.jobs import refit_in_process
+from apps.analysis.models import FitProtocol
 from apps.analysis.protocols import STANDARD_PROTOCOL_NAMES
+from apps.jobs.models import Job
 
 
 def progress_line(job: Job) -> str:
@@ -48,7 +50,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No protocol {which}. Known: {known}")
             targets = [found]
         for target in targets:
-            job = self._background(target, timeout) if background else services.refit_in_process(
+            job = self._background(target, timeout) if background else refit_in_process(
                 protocol=target, progress=lambda j: self.stdout.write(progress_line(j))
             )
             summary = ", ".join(f"{k} {v}" for k, v in sorted((job.result or {}).items()))

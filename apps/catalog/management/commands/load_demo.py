@@ -55,7 +55,8 @@ class Command(BaseCommand):
     @staticmethod
     def _unanalysed(spectrum_ids: list[int]) -> list[int]:
         """Spectra with neither a fit nor a job: running the command twice queues nothing twice."""
-        from apps.analysis.models import FitResult, Job
+        from apps.analysis.models import FitResult
+        from apps.jobs.models import Job
 
         fitted = set(FitResult.objects.filter(spectrum_id__in=spectrum_ids).values_list("spectrum_id", flat=True))
         queued = set(
@@ -72,6 +73,7 @@ class Command(BaseCommand):
 
     def _analyse_now(self, result) -> None:
         from apps.analysis import services as analysis
+        from apps.benchmarks.services import recompute_entries
 
         pending = self._unanalysed(result.spectrum_ids)
         failures = 0
@@ -91,7 +93,7 @@ class Command(BaseCommand):
                 failures += 1
                 self.stderr.write(f"  separator {separator_id}: Arrhenius fit failed: {exc}")
         try:
-            n = analysis.recompute_benchmarks(separator_ids=result.separator_ids, cell_ids=result.cell_ids)
+            n = recompute_entries(separator_ids=result.separator_ids, cell_ids=result.cell_ids)
             self.stdout.write(f"  benchmark entries recomputed: {n}")
         except Exception as exc:
             failures += 1

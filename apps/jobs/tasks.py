@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take a Job id and run it through ``services.run_job``.
+"""Celery tasks: a thin wrapper that takes a Job id and runs it through ``services.run_job``, and the sweep.
 
 Every task is idempotent (a finished job is left alone, rows are written
 with update_or_create), acknowledged late and rejected when its worker is
@@ -65,44 +65,14 @@ def _run(task: Task, job_id: int) -> None:
         services.fail_job(job_id=job_id, error=f"Internal error ({type(exc).__name__}): {exc}")
 
 
-@shared_task(name="analysis.analyse_spectrum", **JOB_TASK_OPTIONS)
-def analyse_spectrum(self, job_id: int) -> None:
-    """Kramers–Kronig check, standard fit and conductivities of one spectrum."""
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.validate_spectrum", **JOB_TASK_OPTIONS)
-def validate_spectrum(self, job_id: int) -> None:
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.fit_spectrum", **JOB_TASK_OPTIONS)
-def fit_spectrum(self, job_id: int) -> None:
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.fit_arrhenius_series", **JOB_TASK_OPTIONS)
-def fit_arrhenius_series(self, job_id: int) -> None:
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.refit_protocol", **JOB_TASK_OPTIONS)
-def refit_protocol(self, job_id: int) -> None:
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.refit_chunk", **JOB_TASK_OPTIONS)
-def refit_chunk(self, job_id: int) -> None:
-    _run(self, job_id)
-
-
-@shared_task(name="analysis.recompute_benchmarks", **JOB_TASK_OPTIONS)
-def recompute_benchmarks(self, job_id: int) -> None:
+@shared_task(name=services.RUN_JOB_TASK, **JOB_TASK_OPTIONS)
+def run_job(self, job_id: int) -> None:
+    """Run one Job row by id, whatever its kind (the registered executor does the work)."""
     _run(self, job_id)
 
 
 @shared_task(
-    name="analysis.sweep_jobs", acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=2,
+    name="jobs.sweep_jobs", acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=2,
     ignore_result=True,
 )
 def sweep_jobs() -> dict:
