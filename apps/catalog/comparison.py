@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from apps.analysis.models import ConductivityKind
 from apps.analysis.selectors import visible_arrhenius_fits
-from apps.measurements.figures import parameter_unit
+from apps.common.formatting import format_number, format_quantity, format_unit_value
+from apps.measurements.figures import dense_fit_curve, parameter_unit
 from apps.measurements.plots import bode_figure, figure_json, nyquist_figure
 from apps.measurements.selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
 
@@ -29,11 +30,15 @@ def _differing(rows: list[tuple[str, list]]) -> list[dict]:
 
 
 def _fmt(value, unit: str = "") -> str:
+    """A value by the site's number rule (`apps.common.formatting`): in its quantity's display unit when the
+    unit names one, three significant digits and the unit as given otherwise; counts and text as they are."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}{' ' + unit if unit else ''}"
-    return f"{value}{' ' + unit if unit else ''}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{value}{' ' + unit if unit else ''}"
+    if isinstance(value, int) and not unit:
+        return str(value)
+    return format_unit_value(value, None, unit) if unit else format_number(value)
 
 
 def _total_fits(user, records: list[Separator]) -> dict[int, object]:
@@ -45,10 +50,9 @@ def _total_fits(user, records: list[Separator]) -> dict[int, object]:
 
 
 def _ea_text(fit) -> str:
-    if fit is None or fit.activation_energy_ev is None:
+    if fit is None:
         return "—"
-    err = f" ± {fit.activation_energy_stderr_ev:.3f}" if fit.activation_energy_stderr_ev is not None else ""
-    return f"{fit.activation_energy_ev:.3f}{err} eV"
+    return format_quantity(fit.activation_energy_ev, fit.activation_energy_stderr_ev, "activation_energy")
 
 
 def _separator_rows(records: list[Separator], total_fits: dict[int, object]) -> list[dict]:
@@ -102,10 +106,7 @@ def compare_separators(user, ids: list[int]) -> dict:
 
 
 def _with_error(value, stderr, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.4g}" + (f" ± {stderr:.2g}" if stderr is not None else "")
-    return f"{text} {unit}".strip()
+    return format_unit_value(value, stderr, unit)
 
 
 def _fit_rows(records, fits: dict) -> list[dict]:
@@ -131,8 +132,8 @@ def _fit_rows(records, fits: dict) -> list[dict]:
     rows = [
         ("Fit", [str(f.protocol) if f else "not fitted" for f in chosen]),
         ("Circuit", [f.protocol.circuit if f else "—" for f in chosen]),
-        ("χ² (reduced)", [f"{f.chi_square:.3g} ({f.reduced_chi_square:.3g})" if f and f.chi_square is not None else "—"
-                          for f in chosen]),
+        ("χ² (reduced)", [f"{format_number(f.chi_square)} ({format_number(f.reduced_chi_square)})"
+                          if f and f.chi_square is not None else "—" for f in chosen]),
         *[(f"σ {kind_titles[k].lower()}", [sigma(f, k) for f in chosen]) for k in kinds],
         *[(name, [_with_error(f.parameters.get(name), (f.stderr or {}).get(name), parameter_unit(name))
                   if f and name in f.parameters else "—" for f in chosen]) for name in names],
@@ -174,10 +175,11 @@ def compare_spectra(user, ids: list[int]) -> dict:
             if sep is not None:
                 separators.append(sep)
     series = [item for sep in separators for item in arrhenius_series_for(sep, user)]
+    curves = [dense_fit_curve(fits.get(s.pk), s.frequencies_hz, f"fit: {label}") for s, (label, _, _) in zip(records, nyquist)]
     figures = {
-        "nyquist": figure_json(nyquist_figure(nyquist, title="Nyquist overlay")),
+        "nyquist": figure_json(nyquist_figure(nyquist, fits=curves, title="Nyquist overlay (fits as lines)")),
         # Blocking-electrode tails dominate a Nyquist overlay; |Z| and phase on log axes show every decade.
-        "bode": figure_json(bode_figure(nyquist)),
+        "bode": figure_json(bode_figure(nyquist, fits=curves)),
         "arrhenius": figure_json(plots.arrhenius_figure(series, title="Arrhenius of their separators")),
     }
     links = [(s.label or f"Spectrum {s.pk}", reverse("measurements:spectrum-detail", args=[s.pk])) for s in records]

@@ -112,29 +112,8 @@ def log_range(values: Sequence[float], *, outlier_decades: float = 5.0, pad_deca
 
 
 def pressure_history_figure(steps: Sequence) -> go.Figure:
-    """Stack pressure (MPa) through the ordered steps, as a staircase over cumulative time when durations are known."""
-    steps = list(steps)
-    if not steps:
-        return message_figure("No stack-pressure history recorded.", "Stack-pressure history")
-    timed = all(s.duration_min is not None for s in steps)
-    xs, ys, labels = [], [], []
-    start = 0.0
-    for i, step in enumerate(steps):
-        end = start + (step.duration_min if timed else 1.0)
-        xs += [start, end]
-        ys += [step.pressure_mpa, step.pressure_mpa]
-        label = f"{step.get_phase_display()}: {format_quantity(step.pressure_mpa, None, 'pressure')}"
-        if step.temperature_c is not None:
-            label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
-        labels += [label, label]
-        start = end
-    fig = SiteFigure(
-        go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
-    )
-    fig.update_layout(title=_title("Stack-pressure history"), **_LAYOUT)
-    fig.update_xaxes(title_text="Cumulative time (min)" if timed else "Step")
-    fig.update_yaxes(title_text="Pressure (MPa)", rangemode="tozero")
-    return fig
+    """One cell's stack pressure through its ordered steps (see `pressure_histories_figure`)."""
+    return pressure_histories_figure([("stack pressure", steps)], title="Stack-pressure history")
 
 
 @dataclass(frozen=True)
@@ -190,11 +169,11 @@ def _pressure_xy(steps: Sequence, timed: bool) -> tuple[list[float], list[float]
     start = 0.0 if timed else 1.0
     for step in steps:
         end = start + (step.duration_min / 60 if timed else 1.0)
-        label = f"{step.get_phase_display()}: {step.pressure_mpa:g} MPa"
+        label = f"{step.get_phase_display()}: {format_quantity(step.pressure_mpa, None, 'pressure')}"
         if step.temperature_c is not None:
-            label += f", {step.temperature_c:g} °C"
+            label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
         if step.duration_min is not None:
-            label += f", {step.duration_min:g} min"
+            label += f", {format_quantity(step.duration_min, None, 'duration_min')}"
         xs += [start, end]
         ys += [step.pressure_mpa, step.pressure_mpa]
         labels += [label, label]
@@ -209,13 +188,12 @@ def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, titl
     if not histories:
         return message_figure("No stack-pressure history recorded.", title)
     timed = all(s.duration_min is not None for _, steps in histories for s in steps)
-    fig = go.Figure()
+    fig = SiteFigure()
     for label, steps in histories:
         xs, ys, labels = _pressure_xy(steps, timed)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, text=labels,
                                  hovertemplate="%{text}<extra>%{fullData.name}</extra>"))
-    layout = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.2, x=0), "margin": dict(l=60, r=20, t=50, b=70)}
-    fig.update_layout(title=_title(title), **layout)
+    fig.update_layout(title=_title(title), showlegend=len(histories) > 1, **_LAYOUT)
     if timed:
         fig.update_xaxes(title_text="Cumulative time (h)")
     else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apps.analysis import eis
+from apps.common.formatting import format_number, format_quantity, format_unit_value
 
 from . import plots
 
@@ -109,11 +110,16 @@ def fit_preview(frequencies_hz: np.ndarray, impedance_ohm: np.ndarray, request: 
                            "narrow the frequency window, or save the fit to run it in the background.") from None
     except ValueError as exc:  # FitError and circuit errors: the engine names the problem
         raise PreviewError(str(exc)) from None
-    rows = [
-        {"name": n, "value": float(result.parameters[n]), "unit": parameter_unit(n), "fixed": n in request.fixed,
-         "stderr": (float(result.stderr[n]) if n not in request.fixed and math.isfinite(result.stderr[n]) else None)}
-        for n in names
-    ]
+    rows = []
+    for n in names:
+        value, unit, fixed = float(result.parameters[n]), parameter_unit(n), n in request.fixed
+        stderr = float(result.stderr[n]) if not fixed and math.isfinite(result.stderr[n]) else None
+        text = format_unit_value(value, stderr, unit)
+        if fixed:
+            text += " (fixed)"
+        elif stderr is None:
+            text += " (error not determined)"
+        rows.append({"name": n, "value": value, "unit": unit, "fixed": fixed, "stderr": stderr, "text": text})
     fitted = np.asarray(result.frequencies_hz if result.frequencies_hz is not None else f, float)
     dense = np.logspace(np.log10(fitted.min()), np.log10(fitted.max()), 300)[::-1]
     model = eis.circuit_impedance(request.circuit, result.parameters, dense)
@@ -126,8 +132,82 @@ def fit_preview(frequencies_hz: np.ndarray, impedance_ohm: np.ndarray, request: 
     return {
         "parameters": rows,
         "chi_square": float(result.chi_square),
+        "summary": f"χ² = {format_number(result.chi_square)}, reduced χ² = {format_number(result.reduced_chi_square)} "
+                   f"over {fitted.size} points" + ("" if result.converged else " — did not converge"),
         "reduced_chi_square": float(result.reduced_chi_square),
         "converged": bool(result.converged),
         "n_points": int(fitted.size),
         "figures": {k: plots.figure_json(v) for k, v in figures.items()},
     }
+
+
+# ---------------------------------------------------------------- the sample's arcs of a fitted spectrum
+
+#: Roles whose arcs belong to the sample (what decides σ and the interfacial ASR), as opposed to the electrodes.
+SAMPLE_ROLES = ("bulk", "grain_boundary", "total", "interface")
+#: The sample region ends a decade below the lowest apex frequency of its arcs: the arc is then complete.
+SAMPLE_EDGE_DECADES = 1.0
+#: The DRT opens on the sample arcs' τ, widened by this factor each side.
+TAU_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class SampleView:
+    """What the spectrum plots show first: the fitted arcs marked, and for a spectrum with an electrode spike
+    the Nyquist zoomed on the sample's arcs and the DRT on their τ range (None otherwise)."""
+
+    arcs: list[plots.ArcMark]
+    zoom: plots.NyquistZoom | None = None
+    tau_range_s: tuple[float, float] | None = None
+
+
+def sample_view(*, circuit: str, parameters: dict, roles: dict, elements: dict, frequencies_hz: np.ndarray,
+                impedance_ohm: np.ndarray, role_titles: dict[str, str]) -> SampleView:
+    """The sample arcs of a fit (elements whose role is bulk, grain boundary, total or interface), each marked
+    at the model's apex with R, C_eff and f_apex; with an electrode element among the roles, the initial
+    Nyquist ranges cover the data down to a decade below the lowest sample apex and the DRT the arcs' τ."""
+    arcs, apexes = [], []
+    for name, element in sorted(elements.items()):
+        f_apex = element.get("apex_frequency_hz")
+        if element.get("role") not in SAMPLE_ROLES or not f_apex or not math.isfinite(f_apex):
+            continue
+        title = role_titles.get(element["role"], element["role"])
+        z_apex = complex(eis.circuit_impedance(circuit, parameters, np.array([f_apex]))[0])
+        hover = "<br>".join([
+            f"{title} arc ({name})",
+            f"R = {format_quantity(element.get('resistance_ohm'), element.get('resistance_stderr_ohm'), 'resistance')}",
+            f"C_eff = {format_quantity(element.get('capacitance_f'), None, 'capacitance')}",
+            f"f_apex = {format_quantity(f_apex, None, 'frequency')}",
+        ])
+        arcs.append(plots.ArcMark(label=title.lower(), z_apex_ohm=z_apex, hover=hover))
+        apexes.append(f_apex)
+    if not apexes or "electrode" not in set(roles.values()):
+        return SampleView(arcs=arcs)
+    f = np.asarray(frequencies_hz, dtype=float)
+    z = np.asarray(impedance_ohm, dtype=complex)
+    edge_hz = min(apexes) / 10**SAMPLE_EDGE_DECADES
+    inside = f >= edge_hz
+    if not inside.any() or inside.all():
+        return SampleView(arcs=arcs)  # nothing beyond the sample arcs to zoom away from
+    edge_z = complex(eis.circuit_impedance(circuit, parameters, np.array([edge_hz]))[0])
+    x_low = min(0.0, float(z.real[inside].min()))
+    x_high = max(float(z.real[inside].max()), edge_z.real)
+    width = x_high - x_low
+    y_high = max(float((-z.imag[inside]).max()), -edge_z.imag, 0.5 * width)
+    zoom = plots.NyquistZoom(x_range_ohm=(x_low - 0.03 * width, x_high + 0.05 * width),
+                             y_range_ohm=(-0.05 * width, 1.1 * y_high))
+    taus = [1 / (2 * math.pi * fa) for fa in apexes]
+    return SampleView(arcs=arcs, zoom=zoom, tau_range_s=(min(taus) / TAU_MARGIN, max(taus) * TAU_MARGIN))
+
+
+def dense_fit_curve(fit, frequencies_hz: np.ndarray, label: str) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(label, f, Z) of a successful fit's model drawn densely over the measured range, so arcs look smooth;
+    None for a missing or failed fit or one whose circuit no longer evaluates."""
+    if fit is None or fit.status != "succeeded" or not fit.parameters:
+        return None
+    f = np.asarray(frequencies_hz, dtype=float)
+    dense = np.logspace(np.log10(f.min()), np.log10(f.max()), 300)[::-1]
+    try:
+        return label, dense, eis.circuit_impedance(fit.protocol.circuit, fit.parameters, dense)
+    except (ValueError, KeyError):
+        return None

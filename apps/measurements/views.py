@@ -28,14 +28,22 @@ from django.views.decorators.http import require_POST
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
 from apps.analysis import services as analysis_services
-from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
+from apps.analysis.models import ElementRole, FitResult, FitStatus, KramersKronigCheck
 from apps.analysis.selectors import visible_protocols
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
 from apps.catalog.views import apply_service_errors, jobs_for_targets, list_context, paginate
 
 from . import exports, plots
-from .figures import PreviewError, PreviewRequest, fit_preview, parameter_unit
+from .figures import (
+    PreviewError,
+    PreviewRequest,
+    SampleView,
+    dense_fit_curve,
+    fit_preview,
+    parameter_unit,
+    sample_view,
+)
 from .filters import SpectrumFilterSet
 from .forms import CCDTestForm, ConfirmUploadForm, DCPolarisationForm, FitRequestForm, UploadFileForm
 from .models import DCPolarisation, ImpedanceSpectrum
@@ -118,17 +126,27 @@ def _fit_curve(fit: FitResult | None, f: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _sample_view(fit: FitResult | None, f: np.ndarray, z: np.ndarray) -> SampleView:
+    if fit is None or fit.status != FitStatus.SUCCEEDED or not fit.parameters:
+        return SampleView(arcs=[])
+    try:
+        return sample_view(
+            circuit=fit.protocol.circuit, parameters=fit.parameters, roles=fit.roles,
+            elements=(fit.derived or {}).get("elements") or {}, frequencies_hz=f, impedance_ohm=z,
+            role_titles=dict(ElementRole.choices),
+        )
+    except (ValueError, KeyError):
+        return SampleView(arcs=[])
+
+
 def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict[str, str]:
     f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
     label = spectrum.label or f"Spectrum {spectrum.pk}"
     model = _fit_curve(fit, f)
-    fit_trace = None
-    if model is not None:
-        # The model drawn densely over the measured range, so the arcs look smooth.
-        dense = np.logspace(np.log10(f.min()), np.log10(f.max()), 300)[::-1]
-        fit_trace = (f"fit: {fit.protocol}", dense, eis.circuit_impedance(fit.protocol.circuit, fit.parameters, dense))
+    fit_trace = dense_fit_curve(fit, f, f"fit: {fit.protocol}") if model is not None else None
+    view = _sample_view(fit, f, z)
     figures = {
-        "nyquist": plots.nyquist_figure([(label, f, z)], fit=fit_trace, title="Nyquist"),
+        "nyquist": plots.nyquist_figure([(label, f, z)], fit=fit_trace, title="Nyquist", zoom=view.zoom, arcs=view.arcs),
         "bode": plots.bode_figure([(label, f, z)], fit=fit_trace),
     }
     if model is not None:
@@ -155,7 +173,8 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
     if drt.get("error"):
         figures["drt"] = plots.message_figure(f"DRT could not be computed: {drt['error']}", "Distribution of relaxation times")
     else:
-        figures["drt"] = plots.drt_figure(np.array(drt["tau_s"]), np.array(drt["gamma_ohm"]), drt["peaks_tau_s"], drt["peaks_gamma"])
+        figures["drt"] = plots.drt_figure(np.array(drt["tau_s"]), np.array(drt["gamma_ohm"]), drt["peaks_tau_s"],
+                                          drt["peaks_gamma"], sample_tau_range_s=view.tau_range_s)
     return {name: plots.figure_json(fig) for name, fig in figures.items()}
 
 

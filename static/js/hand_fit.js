@@ -5,11 +5,6 @@
 
   var PLOT_CONFIG = { responsive: true, displaylogo: false };
 
-  function formatValue(value) {
-    if (value === null || value === undefined) { return "—"; }
-    return Number(value).toPrecision(4).replace(/\.?0+e/, "e").replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
-  }
-
   function parsePairs(text) {
     var pairs = {};
     (text || "").split(/[,;\n]/).forEach(function (item) {
@@ -63,7 +58,7 @@
       var row = document.createElement("tr");
       row.dataset.name = p.name;
       row.dataset.value = String(p.value);
-      var cells = [p.name, formatValue(p.value) + (p.fixed ? " (fixed)" : p.stderr !== null ? " ± " + formatValue(p.stderr) : " ± not determined"), p.unit];
+      var cells = [p.name, p.text];
       cells.forEach(function (text, i) {
         var td = document.createElement("td");
         td.textContent = text;
@@ -73,7 +68,7 @@
       var start = document.createElement("input");
       start.type = "text";
       start.size = 10;
-      start.placeholder = formatValue(p.value);
+      start.placeholder = String(Number(p.value.toPrecision(4)));
       start.value = fixed[p.name] || initial[p.name] || "";
       start.setAttribute("aria-label", "Start " + p.name + " from");
       var fix = document.createElement("input");
@@ -108,8 +103,7 @@
           form.querySelectorAll(".preview-field-error").forEach(function (el) { el.remove(); });
           var p = answer.payload;
           fillTable(form, table, p.parameters);
-          summary.textContent = "χ² = " + formatValue(p.chi_square) + ", reduced χ² = " + formatValue(p.reduced_chi_square) +
-            " over " + p.n_points + " points" + (p.converged ? "" : " — did not converge");
+          summary.textContent = p.summary;
           tableBox.hidden = false;
           figures.hidden = false;
           Object.keys(p.figures).forEach(function (name) {

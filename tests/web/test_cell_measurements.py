@@ -19,7 +19,7 @@ def test_dc_page_shows_sigma_e_with_the_thickness_error_propagated(client, membe
     dc = DCPolarisationFactory(group=cell.group, cell=cell, voltage_v=0.5, steady_current_a=1e-8)
     client.force_login(member)
     html = client.get(f"/dc-polarisations/{dc.pk}/").content.decode()
-    assert "1.00e-09 ± 2.0e-11 S/cm" in html
+    assert "(1.000 ± 0.020) × 10⁻⁹ S/cm" in html
     assert "ΔV" in html and "Current during DC polarisation" in html
 
 

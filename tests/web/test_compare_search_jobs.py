@@ -162,9 +162,9 @@ def test_compare_spectra_shows_each_fit_with_errors_and_chi_square(client, group
             for r1 in (1000.0, 2500.0)]
     response = client.get(f"/compare/?kind=spectrum&ids={fits[0].spectrum_id},{fits[1].spectrum_id}")
     rows = {r["label"]: r for r in response.context["rows"]}
-    assert rows["R1"]["values"] == ["1000 ± 5 Ω", "2500 ± 5 Ω"] and rows["R1"]["differs"]
+    assert rows["R1"]["values"] == ["1.0000 ± 0.0050 kΩ", "2.5000 ± 0.0050 kΩ"] and rows["R1"]["differs"]
     assert not rows["R0"]["differs"] and rows["Circuit"]["values"] == ["R0-p(R1,C1)"] * 2
-    assert rows["χ² (reduced)"]["values"][0] == "0.0001 (2e-06)"
+    assert rows["χ² (reduced)"]["values"][0] == "1 × 10⁻⁴ (2 × 10⁻⁶)"
 
 
 @pytest.mark.parametrize("kind", ["cell", "interface"])
