@@ -36,10 +36,11 @@ def visible_q(user, prefix: str = "") -> Q:
     group's owners. Staff superusers see everything.
     """
     p = prefix
-    today = _today()
-    embargo_over = Q(**{f"{p}embargo_until__isnull": False, f"{p}embargo_until__lte": today})
-    no_embargo_pending = Q(**{f"{p}embargo_until__isnull": True}) | embargo_over
-    public_now = (Q(**{f"{p}visibility": Visibility.PUBLIC}) & no_embargo_pending) | embargo_over
+    # Public now: marked public without an embargo, or any record whose embargo has passed. (The same rule as
+    # "public and (no embargo or embargo over), or embargo over", in the two-branch form an index can serve.)
+    public_now = Q(**{f"{p}visibility": Visibility.PUBLIC, f"{p}embargo_until__isnull": True}) | Q(
+        **{f"{p}embargo_until__lte": _today()}
+    )
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
         return public_now
     if user.is_superuser:

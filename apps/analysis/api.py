@@ -20,7 +20,7 @@ from apps.common.api import (
 
 from . import services
 from .filters import ArrheniusFitFilterSet, ConductivityFilterSet, FitProtocolFilterSet, FitResultFilterSet, JobFilterSet
-from .models import FitResult
+from .models import Conductivity, FitResult
 from .selectors import visible_arrhenius_fits, visible_conductivities, visible_fits, visible_jobs, visible_protocols
 from .serializers import (
     ArrheniusFitSerializer,
@@ -133,7 +133,10 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     export_filename = "fits"
 
     def get_queryset(self):
-        return visible_fits(user=self.request.user)
+        fits = visible_fits(user=self.request.user)
+        if self.action in {"list", "export"}:  # the list serializer shows no residuals or correlations
+            return fits.defer("residuals_real", "residuals_imag", "correlations", "spectrum__metadata")
+        return fits
 
     def get_serializer_class(self):
         return FitResultDetailSerializer if self.action in {"retrieve", "fit_export"} else FitResultSerializer
@@ -185,7 +188,12 @@ class ConductivityViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     export_filename = "conductivities"
 
     def get_queryset(self):
-        return visible_conductivities(user=self.request.user)
+        # Only the fit's id and protocol are shown: none of its JSON columns are read.
+        return visible_conductivities(user=self.request.user).only(
+            *(f.attname for f in Conductivity._meta.concrete_fields),
+            "fit__id", "fit__protocol_id", "fit__protocol__name", "fit__protocol__version",
+            "spectrum__id", "spectrum__cell_id", "spectrum__cell__id", "spectrum__cell__separator_id",
+        )
 
 
 @extend_schema_view(

@@ -5,4 +5,11 @@ class AnalysisConfig(AppConfig):
     name = "apps.analysis"
 
     def ready(self) -> None:
+        from apps.common.titles import register_titles
+
         from . import jobs  # noqa: F401  (registers the analysis job kinds with apps.jobs)
+        from .flags import ARC_ORIGIN_TITLES, FIT_FLAG_TITLES
+        from .models import ElementRole
+
+        register_titles("flag", FIT_FLAG_TITLES)
+        register_titles("role", {**ARC_ORIGIN_TITLES, **{role.value: role.label for role in ElementRole}})

@@ -1,7 +1,7 @@
 """Titles of the flags the analysis pipeline writes on a fit (`FitResult.flags`), for pages and exports.
 
 The codes are written by `apps.analysis.services`; the benchmark flags they feed have their own
-titles in `apps.benchmarks.metrics.FLAGS`. One table here, so a page never shows a bare code.
+titles in `apps.benchmarks.flags.FLAGS`. One table here, so a page never shows a bare code.
 """
 
 FIT_FLAG_TITLES: dict[str, str] = {

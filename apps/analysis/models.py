@@ -91,6 +91,13 @@ class FitResult(models.Model):
     class Meta:
         ordering = ["spectrum", "protocol"]
         constraints = [models.UniqueConstraint(fields=["spectrum", "protocol"], name="fit_unique_spectrum_protocol")]
+        # The default order is served by the unique constraint's index; these serve `?ordering=` and filters.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="fit_created_at"),
+            models.Index(fields=["updated_at", "id"], name="fit_updated_at"),
+            models.Index(fields=["reduced_chi_square", "id"], name="fit_reduced_chi_square"),
+            models.Index(fields=["protocol", "status"], name="fit_protocol_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.protocol} on spectrum {self.spectrum_id} ({self.status})"
@@ -201,6 +208,13 @@ class Conductivity(models.Model):
     class Meta:
         ordering = ["spectrum", "kind"]
         verbose_name_plural = "conductivities"
+        indexes = [
+            models.Index(fields=["spectrum", "kind", "id"], name="conductivity_spectrum_kind"),
+            models.Index(fields=["conductivity_s_per_cm", "id"], name="conductivity_sigma"),
+            models.Index(fields=["temperature_c", "id"], name="conductivity_temperature"),
+            models.Index(fields=["thickness_um", "id"], name="conductivity_thickness"),
+            models.Index(fields=["kind", "id"], name="conductivity_kind"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["fit", "kind"], name="conductivity_unique_fit_kind"),
             models.CheckConstraint(condition=Q(conductivity_s_per_cm__gt=0), name="conductivity_positive"),

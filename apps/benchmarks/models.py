@@ -67,6 +67,15 @@ class BenchmarkEntry(models.Model):
     class Meta:
         ordering = ["metric", "-value"]
         verbose_name_plural = "benchmark entries"
+        indexes = [
+            models.Index(fields=["metric", "-value", "id"], name="benchmark_metric_value"),
+            models.Index(fields=["value", "id"], name="benchmark_value"),
+            models.Index(fields=["completeness_score", "id"], name="benchmark_completeness"),
+            models.Index(fields=["temperature_c", "id"], name="benchmark_temperature"),
+            models.Index(fields=["stack_pressure_mpa", "id"], name="benchmark_stack_pressure"),
+            models.Index(fields=["thickness_um", "id"], name="benchmark_thickness"),
+            models.Index(fields=["computed_at", "id"], name="benchmark_computed_at"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(separator__isnull=False) | Q(cell__isnull=False), name="benchmark_entry_has_subject"

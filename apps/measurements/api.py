@@ -68,13 +68,19 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
         "n_points", "label", "pk",
     ]  # fmt: skip
     export_filename = "spectra"
+    export_value_paths = {"kk_passed": "kk_check__passed"}
 
     def get_queryset(self):
         user = self.request.user
         if self.action in DETAIL_ACTIONS:
             queryset = visible_spectra(user=user, with_arrays=True).select_related("kk_check")
             return queryset.prefetch_related(fits_prefetch(user)) if self.action == "retrieve" else queryset
-        return visible_spectra(user=user).select_related("kk_check")
+        # Lists and exports show only the KK verdict: its residual arrays and the instrument metadata stay unread.
+        return (
+            visible_spectra(user=user)
+            .select_related("kk_check")
+            .defer("metadata", "kk_check__residuals_real", "kk_check__residuals_imag")
+        )
 
     def get_serializer_class(self):
         return SpectrumDetailSerializer if self.action == "retrieve" else SpectrumListSerializer

@@ -82,7 +82,20 @@ class ImpedanceSpectrum(OwnedRecord):
         ordering = ["cell", "index_in_file", "pk"]
         verbose_name = "impedance spectrum"
         verbose_name_plural = "impedance spectra"
-        indexes = [models.Index(fields=["temperature_c"]), models.Index(fields=["stack_pressure_mpa"])]
+        # Keyset pages of the API: every offered ordering (and range filter) as (column, id), the default
+        # order (cell, position in file) too, so a page at any depth is an index range scan.
+        indexes = [
+            models.Index(fields=["cell", "index_in_file", "id"], name="spectrum_cell_position"),
+            models.Index(fields=["created_at", "id"], name="spectrum_created_at"),
+            models.Index(fields=["measured_at", "id"], name="spectrum_measured_at"),
+            models.Index(fields=["temperature_c", "id"], name="spectrum_temperature"),
+            models.Index(fields=["stack_pressure_mpa", "id"], name="spectrum_stack_pressure"),
+            models.Index(fields=["cycle_index", "id"], name="spectrum_cycle_index"),
+            models.Index(fields=["elapsed_time_h", "id"], name="spectrum_elapsed_time"),
+            models.Index(fields=["n_points", "id"], name="spectrum_n_points"),
+            models.Index(fields=["label", "id"], name="spectrum_label"),
+            models.Index(fields=["embargo_until"], name="spectrum_embargo_until"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(n_points__gte=5), name="spectrum_at_least_5_points"),
             models.CheckConstraint(condition=Q(frequency_min_hz__gt=0), name="spectrum_frequencies_positive"),

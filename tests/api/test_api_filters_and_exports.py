@@ -144,10 +144,11 @@ def test_search_finds_separators_by_component_material_once(client):
 
 def test_ordering_by_a_field_with_ties_is_stable_across_pages(client):
     made = [separator_of("garnet", thickness_um=500) for _ in range(7)]
-    seen = []
-    for page in (1, 2, 3):
-        response = client.get(reverse("api:separator-list"), {"ordering": "-thickness_um", "page_size": 3, "page": page})
-        seen += [row["id"] for row in response.json()["results"]]
+    seen, url = [], reverse("api:separator-list") + "?ordering=-thickness_um&page_size=3"
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
     assert seen == sorted(s.pk for s in made)
 
 
@@ -180,7 +181,9 @@ def test_separator_export_csv_has_dotted_nested_columns_and_an_attachment_name(c
     separator = separator_of("garnet", name="pellet, with comma", thickness_um=321.5)
     response = client.get(reverse("api:separator-export"), {"format": "csv"})
     assert response["Content-Disposition"] == 'attachment; filename="separators.csv"'
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    *lines, trailer = b"".join(response.streaming_content).decode().splitlines()
+    assert trailer == "# end of export: 1 rows"
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
     assert [(int(r["id"]), r["name"], float(r["thickness_um"])) for r in rows] == [
         (separator.pk, "pellet, with comma", 321.5)
     ]
@@ -191,8 +194,9 @@ def test_spectra_export_follows_the_list_filters(client):
     warm = SpectrumFactory(**PUBLIC, temperature_c=60, cell__visibility=Visibility.PUBLIC)
     SpectrumFactory(**PUBLIC, temperature_c=10, cell__visibility=Visibility.PUBLIC)
     response = client.get(reverse("api:spectrum-export"), {"format": "json", "temperature_c_min": 50})
-    rows = json.loads(b"".join(response.streaming_content))
-    assert [row["id"] for row in rows] == [warm.pk]
+    body = json.loads(b"".join(response.streaming_content))
+    rows = body["results"]
+    assert [row["id"] for row in rows] == [warm.pk] and body["count"] == 1
     assert "frequencies_hz" not in rows[0]
 
 
@@ -217,8 +221,8 @@ def test_fit_export_json_has_parameters_and_residuals(client):
 
 def test_empty_export_still_has_a_header(client):
     response = client.get(reverse("api:conductivity-export"), {"format": "csv"})
-    header = b"".join(response.streaming_content).decode().splitlines()
-    assert len(header) == 1 and header[0].startswith("id,")
+    header, trailer = b"".join(response.streaming_content).decode().splitlines()
+    assert header.startswith("id,") and trailer == "# end of export: 0 rows"
 
 
 @pytest.mark.parametrize("name", ["separator", "cell", "spectrum"])
@@ -243,8 +247,51 @@ def test_non_finite_numbers_read_as_null_in_json_and_empty_in_csv(client):
     assert detail.status_code == 200
     assert (detail.json()["conductivity_stderr_s_per_cm"], detail.json()["resistance_stderr_ohm"]) == (None, None)
     exported = json.loads(b"".join(client.get(reverse("api:conductivity-export"), {"format": "json"}).streaming_content))
-    assert exported[0]["conductivity_stderr_s_per_cm"] is None
+    assert exported["results"][0]["conductivity_stderr_s_per_cm"] is None
     rows = list(csv.DictReader(io.StringIO(b"".join(
         client.get(reverse("api:conductivity-export"), {"format": "csv"}).streaming_content
-    ).decode())))
+    ).decode()), restkey="trailer"))[:-1]
     assert rows[0]["conductivity_stderr_s_per_cm"] == ""
+
+
+@pytest.fixture
+def many_spectra():
+    """2,000 public spectra of one cell, temperatures with ties."""
+    cell = CellFactory(**PUBLIC)
+    built = SpectrumFactory.build_batch(2000, cell=cell, group=cell.group, **PUBLIC)
+    for index, spectrum in enumerate(built):
+        spectrum.temperature_c = float(index % 7 * 10)
+    from apps.measurements.models import ImpedanceSpectrum
+
+    return ImpedanceSpectrum.objects.bulk_create(built)
+
+
+def list_rows(client, url: str) -> list[dict]:
+    rows = []
+    while url:
+        body = client.get(url).json()
+        rows += body["results"]
+        url = body["next"]
+    return rows
+
+
+@pytest.mark.parametrize("ordering", ["", "-temperature_c"])
+def test_large_export_streams_every_list_row_and_ends_with_its_count(client, many_spectra, monkeypatch, ordering):
+    monkeypatch.setattr("apps.common.api.EXPORT_CHUNK_ROWS", 300)
+    query = f"?ordering={ordering}" if ordering else "?"
+    listed = list_rows(client, reverse("api:spectrum-list") + query + "&page_size=500")
+    response = client.get(reverse("api:spectrum-export") + query + "&format=json")
+    assert response.streaming
+    content = b"".join(response.streaming_content)
+    body = json.loads(content)
+    assert body["count"] == len(many_spectra) == len(body["results"])
+    assert body["results"] == listed
+    with pytest.raises(json.JSONDecodeError):  # a cut-off JSON export never parses
+        json.loads(content[: len(content) // 2])
+
+    csv_response = client.get(reverse("api:spectrum-export") + query + "&format=csv")
+    assert csv_response.streaming
+    *lines, trailer = b"".join(csv_response.streaming_content).decode().splitlines()
+    assert trailer == f"# end of export: {len(many_spectra)} rows"
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    assert [int(row["id"]) for row in rows] == [row["id"] for row in listed]

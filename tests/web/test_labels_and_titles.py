@@ -7,7 +7,7 @@ import pytest
 
 from apps.analysis.flags import ARC_ORIGIN_TITLES, FIT_FLAG_TITLES
 from apps.analysis.models import ElementRole
-from apps.benchmarks.metrics import FLAGS
+from apps.benchmarks.flags import FLAGS
 from apps.benchmarks.models import Metric
 from apps.common.filters import LabelledFilterSet
 from assbdb.api_urls import router

@@ -126,24 +126,6 @@ def test_raw_download_404_when_spectrum_has_no_raw_file(client, records):
     assert client.get(f"/spectra/{spectrum.pk}/download/raw/").status_code == 404
 
 
-@pytest.mark.parametrize(
-    "name,label",
-    [
-        ("temperature_c_min", "Temperature ≥ (°C)"),
-        ("stack_pressure_mpa_max", "Stack pressure ≤ (MPa)"),
-        ("thickness_um_min", "Thickness ≥ (µm)"),
-        ("cycle_index_max", "Cycle ≤"),
-        ("created_after", "Created from"),
-        ("doi", "DOI"),
-        ("processing_route", "Processing route"),
-    ],
-)
-def test_filter_labels_read_as_words_with_units(name, label):
-    from apps.catalog.views import filter_label
-
-    assert filter_label(name) == label
-
-
 def test_spectrum_list_filters_by_temperature_range(client, group):
     from tests.factories import SpectrumFactory
 

@@ -25,31 +25,8 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE):
     return page, query.urlencode()
 
 
-UNIT_SUFFIXES = {"_c": "°C", "_mpa": "MPa", "_um": "µm", "_cm2": "cm²", "_h": "h", "_min": "min", "_hz": "Hz"}
-
-
-def filter_label(name: str) -> str:
-    """A readable label from a filter name: temperature_c_min → “Temperature ≥ (°C)”."""
-    bound = ""
-    for suffix, sign in (("_min", " ≥"), ("_max", " ≤"), ("_after", " from"), ("_before", " until")):
-        if name.endswith(suffix):
-            name, bound = name[: -len(suffix)], sign
-            break
-    unit = ""
-    for suffix, text in UNIT_SUFFIXES.items():
-        if name.endswith(suffix):
-            name, unit = name[: -len(suffix)], f" ({text})"
-            break
-    words = name.replace("_", " ").strip()
-    words = {"doi": "DOI", "kk passed": "Kramers–Kronig passed", "cycle index": "cycle"}.get(words, words)
-    return f"{words[:1].upper()}{words[1:]}{bound}{unit}"
-
-
 def list_context(filterset, page, query: str, primary: list[str]) -> dict:
-    """Context of a list page; `primary` filters show first, the others behind “More filters”."""
-    for name, field in filterset.form.fields.items():
-        if name != "q":
-            field.label = filter_label(name)
+    """Context of a list page; `primary` filters show first, the others behind “More filters” (labels: the FilterSet's own)."""
     more_used = any(
         filterset.data.get(name) not in (None, "") for name in filterset.form.fields if name not in primary and name != "q"
     )

@@ -9,9 +9,7 @@ Loaded in every template (a builtin, see TEMPLATES in settings):
 """
 from django import template
 
-from apps.analysis.flags import ARC_ORIGIN_TITLES, FIT_FLAG_TITLES
-from apps.analysis.models import ElementRole
-from apps.common import formatting
+from apps.common import formatting, titles
 
 register = template.Library()
 
@@ -46,29 +44,16 @@ def display_unit(name: str) -> str:
     return formatting.quantity(name).unit
 
 
-def flag_titles() -> dict[str, str]:
-    """Every flag code a page can meet → its title: benchmark flags, then the fit flags they come from."""
-    from apps.benchmarks.metrics import FLAGS  # benchmarks depends on analysis, not the other way round
-
-    return {**FIT_FLAG_TITLES, **{code: flag.label for code, flag in FLAGS.items()}}
-
-
 @register.filter
 def flag_title(code) -> str:
     """The human title of a fit or benchmark flag; an unknown code is spelled out, never shown bare."""
-    code = str(code)
-    return flag_titles().get(code) or code.replace("_", " ").capitalize()
+    return titles.title("flag", code)
 
 
 @register.filter
 def role_title(code) -> str:
     """The title of an element role or an arc origin ("grain_boundary" → "Grain boundary"); empty stays empty."""
-    if not code:
-        return ""
-    code = str(code)
-    if code in ElementRole.values:
-        return ElementRole(code).label
-    return ARC_ORIGIN_TITLES.get(code) or code.replace("_", " ").capitalize()
+    return titles.title("role", code)
 
 
 @register.simple_tag
