@@ -53,10 +53,12 @@ def _title(text: str) -> dict:
 
 
 def view_buttons(zoomed: dict, label: str) -> list[dict]:
-    """Two plotly buttons above the plot: the zoomed ranges (`zoomed`: relayout arguments) and the full view."""
+    """Two plotly buttons in the plot's top-right corner (clear of the title and of plotly's own tool bar):
+    the zoomed ranges (`zoomed`: relayout arguments) and the full view."""
     full = {key.replace(".range", ".autorange"): True for key in zoomed}
     return [dict(
-        type="buttons", direction="left", showactive=True, active=0, x=1, xanchor="right", y=1.01, yanchor="bottom",
+        type="buttons", direction="left", showactive=True, active=0, x=0.99, xanchor="right", y=0.99, yanchor="top",
+        bgcolor="rgba(255,255,255,0.85)",
         pad=dict(r=0, t=0), font=dict(size=11),
         buttons=[dict(label=label, method="relayout", args=[zoomed]),
                  dict(label="Full view", method="relayout", args=[full])],

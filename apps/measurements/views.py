@@ -236,8 +236,9 @@ def spectrum_fit(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=False)
     form = FitRequestForm(request.POST, protocols=visible_protocols(user=request.user))
     if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+        for field, errors in form.errors.items():
+            where = f"{form.fields[field].label or field}: " if field in form.fields else ""
+            messages.error(request, f"Fit not queued: {where}{' '.join(errors)}")
         return redirect("measurements:spectrum-detail", pk=spectrum.pk)
     try:
         job = analysis_services.request_fit(

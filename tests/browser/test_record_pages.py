@@ -4,6 +4,7 @@ import pytest
 from apps.accounts.models import Visibility
 from apps.analysis.models import FitResult
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation
+from tests.browser.conftest import SCREENSHOTS
 from tests.factories import CellFactory, SeparatorFactory, SpectrumFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,7 +31,7 @@ def test_dc_polarisation_form_to_page_with_current_trace_and_sigma_e(page, login
     page.click("main form button[type=submit]")
     page.wait_for_url("**/dc-polarisations/*/")
     page.wait_for_selector("[data-figure=current] .main-svg")
-    assert page.locator("[data-figure=current] .scatterlayer .trace").count() == 1
+    assert page.locator("[data-figure=current] .scatterlayer .trace").count() == 2  # I(t) and I_ss
     assert "S/cm" in page.locator("#sigma-e").inner_text() and "±" in page.locator("#sigma-e").inner_text()
     assert len(DCPolarisation.objects.get().time_s) == 31
     screenshot("dc-polarisation")
@@ -55,7 +56,7 @@ def test_ccd_form_refuses_a_protocol_gap_then_shows_steps_and_failure(page, logi
     screenshot("ccd-test")
     page.goto(f"/cells/{blocking_cell.pk}/")
     assert page.locator("#ccd-tests tbody tr").count() == 1
-    page.locator("#other-measurements").screenshot(path=str(screenshot("cell-detail").with_name("cell-measurements.png")))
+    page.locator("#other-measurements").screenshot(path=str(SCREENSHOTS / "cell-measurements.png"))
 
 
 def test_hand_fit_preview_then_fix_then_save(page, login, screenshot, member, group):
@@ -119,3 +120,40 @@ def test_several_files_picked_at_once_are_previewed_then_stored(
     page.click("text=Store and analyse")
     page.wait_for_url(f"**/cells/{cell.pk}/")
     assert ImpedanceSpectrum.objects.filter(cell=cell).count() == 2
+
+
+def test_blocking_spectrum_opens_on_the_sample_arcs_with_a_full_view_button(
+    page, login, screenshot, member, group, standard_protocols
+):
+    import numpy as np
+
+    from apps.analysis.services import analyse_spectrum
+    from apps.measurements.models import ImpedanceSpectrum
+
+    # LLZO-like pellet between Au: bulk 800 Ω (f_apex 1 MHz), grain boundary 400 Ω (13 kHz), Au blocking CPE.
+    f = np.logspace(7, -1, 81)
+    w = 2j * np.pi * f
+    z = 5 + 800 / (1 + w * 800 * 2e-10) + 400 / (1 + w * 400 * 3e-8) + 1 / (2e-6 * w**0.9)
+    noise = np.random.default_rng(7).normal(scale=0.003, size=(2, f.size))
+    z = z.real * (1 + noise[0]) + 1j * z.imag * (1 + noise[1])  # 0.3 % measurement noise
+    separator = SeparatorFactory(group=group, thickness_um=800.0, area_cm2=0.5)
+    cell = CellFactory(group=group, visibility=Visibility.GROUP, separator=separator, configuration="blocking",
+                       electrode_contact="au", name="Au|LLZO|Au")
+    spectrum = SpectrumFactory(group=group, cell=cell, visibility=Visibility.GROUP, label="LLZO 25 °C",
+                               data=ImpedanceSpectrum.pack(f, z), n_points=f.size, frequency_min_hz=0.1,
+                               frequency_max_hz=1e7)
+    fit = analyse_spectrum(spectrum_id=spectrum.pk).fit
+    assert fit.status == "succeeded", fit.error
+    login(member)
+    page.goto(f"/spectra/{spectrum.pk}/")
+    page.wait_for_selector("[data-figure=nyquist] .main-svg")
+    x_zoomed = page.evaluate("document.querySelector('[data-figure=nyquist]').layout.xaxis.range")
+    assert x_zoomed[1] < 0.2 * float(np.max(z.real))  # the sample arcs, not the electrode spike
+    assert page.locator("[data-figure=nyquist] .scatterlayer .trace").count() == 3  # data, fit, arc apexes
+    assert page.locator("[data-figure=nyquist] .updatemenu-button").count() == 2
+    page.wait_for_selector("[data-figure=drt] .main-svg")
+    screenshot("spectrum-blocking-zoomed")
+    page.locator("[data-figure=nyquist] .updatemenu-button", has_text="Full view").click()
+    page.wait_for_function(
+        "document.querySelector('[data-figure=nyquist]').layout.xaxis.range[1] > " + str(0.5 * float(np.max(z.real))))
+    page.locator("[data-figure=nyquist]").screenshot(path=str(SCREENSHOTS / "spectrum-blocking-full-nyquist.png"))

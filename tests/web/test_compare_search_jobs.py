@@ -122,8 +122,20 @@ def test_compare_cells_overlays_pressure_histories_and_marks_differences(client,
     assert rows["CCD"]["values"] == ["—", "0.9 mA/cm²"]
     pressure = json.loads(response.context["figures"]["pressure"])
     assert [t["name"] for t in pressure["data"]] == ["Cell at 5 MPa", "Cell at 50 MPa"]
-    assert pressure["data"][0]["x"] == [0, 5 / 60, 5 / 60, 65 / 60]  # cumulative hours
-    assert pressure["layout"]["xaxis"]["title"]["text"] == "Cumulative time (h)"
+    assert pressure["data"][0]["x"] == [0, 5, 5, 65]  # cumulative minutes
+    assert pressure["layout"]["xaxis"]["title"]["text"] == "Cumulative time (min)"
+
+
+def test_long_pressure_history_is_drawn_in_hours(client, group):
+    from tests.factories import CellFactory, PressureStepFactory
+
+    cells = [CellFactory(group=group, visibility="public") for _ in range(2)]
+    for cell in cells:
+        PressureStepFactory(cell=cell, position=0, phase="densification", pressure_mpa=370.0, duration_min=30)
+        PressureStepFactory(cell=cell, position=1, phase="cycling", pressure_mpa=5.0, duration_min=48 * 60)
+    figure = json.loads(client.get(f"/compare/?kind=cell&ids={cells[0].pk},{cells[1].pk}").context["figures"]["pressure"])
+    assert figure["data"][0]["x"] == [0, 0.5, 0.5, 48.5]
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Cumulative time (h)"
 
 
 def test_pressure_history_without_durations_is_drawn_against_whole_step_numbers(client, group):

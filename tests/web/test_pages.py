@@ -189,12 +189,12 @@ def test_arrhenius_axis_ignores_a_point_many_decades_off():
     assert low == pytest.approx(-4.4) and high == pytest.approx(-2.6)
 
 
-def test_public_spectrum_offers_fit_again_only_to_members(client, records, member, outsider):
+def test_public_spectrum_offers_fitting_by_hand_only_to_members(client, records, member, outsider):
     spectrum = records[Visibility.PUBLIC]["spectrum"]
     client.force_login(outsider)
-    assert b"Fit again" not in client.get(f"/spectra/{spectrum.pk}/").content
+    assert b"Fit by hand" not in client.get(f"/spectra/{spectrum.pk}/").content
     client.force_login(member)
-    assert b"Fit again" in client.get(f"/spectra/{spectrum.pk}/").content
+    assert b"Fit by hand" in client.get(f"/spectra/{spectrum.pk}/").content
 
 
 def test_outsider_cannot_fit_a_public_spectrum_of_another_group(client, outsider, records, standard_protocols):
