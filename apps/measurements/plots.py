@@ -34,6 +34,22 @@ _LAYOUT = dict(
 #: A log axis labelled at every decade as 10ⁿ (no "2 3 … 7 8 9 100" minor labels).
 LOG_AXIS = dict(type="log", dtick=1, exponentformat="power")
 
+
+
+def log_axis_for(values) -> dict:
+    """A log axis for these values labelled so it reads at a glance: every decade (10ⁿ) when they span two
+    decades or more, else the 1–2–5 steps inside their range as plain numbers (“200 500 1000”), never the
+    minor digits “7 8 9 100 2 3”."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
+    if v.size == 0 or np.log10(v.max() / v.min()) >= 2:
+        return dict(LOG_AXIS)
+    low, high = np.floor(np.log10(v.min())) - 1, np.ceil(np.log10(v.max())) + 1
+    steps = [m * 10.0**k for k in range(int(low), int(high) + 1) for m in (1, 2, 5)]
+    # One step either side of the data, so the first and last points sit between labels.
+    inside = [t for t in steps if v.min() / 2.5 <= t <= v.max() * 2.5]
+    return dict(type="log", tickvals=inside, ticktext=[f"{t:g}" for t in inside])
+
+
 #: Colour families: (data, fit). Measured points take the light shade, the fitted curve of the same
 #: spectrum the dark shade, in the Nyquist, Bode and residual plots alike.
 COLOUR_FAMILIES = [

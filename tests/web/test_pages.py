@@ -217,3 +217,34 @@ def test_spectrum_badge_says_what_the_kramers_kronig_verdict_judged(client, reco
     )
     body = client.get(f"/spectra/{spectrum.pk}/").content.decode()
     assert "Kramers–Kronig passed (smoothed residual 0.10%, limit 0.60%, noise 0.40%)" in body
+
+
+@pytest.mark.parametrize("label,cycle,elapsed,expected", [
+    ("0 h", None, 0.0, "0 h"),
+    ("after 12 h", 3, 12.0, "after 12 h, cycle 3"),
+    ("EIS cycle 3", 3, None, "EIS cycle 3"),
+    ("EIS", 2, 1.5, "EIS, cycle 2, 1.5 h"),
+])
+def test_overlay_names_are_not_doubled(label, cycle, elapsed, expected):
+    from types import SimpleNamespace
+
+    from apps.catalog.figures import overlay_label
+
+    assert overlay_label(SimpleNamespace(label=label, pk=1, cycle_index=cycle, elapsed_time_h=elapsed)) == expected
+
+
+@pytest.mark.parametrize("values,expected", [
+    ([7.0, 40.0, 300.0], [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
+    ([350.0, 900.0], [200.0, 500.0, 1000.0, 2000.0]),
+])
+def test_short_log_axes_are_labelled_in_1_2_5_steps(values, expected):
+    from apps.measurements.plots import log_axis_for
+
+    axis = log_axis_for(values)
+    assert axis["tickvals"] == expected and axis["ticktext"] == [f"{v:g}" for v in expected]
+
+
+def test_long_log_axes_are_labelled_by_decade():
+    from apps.measurements.plots import log_axis_for
+
+    assert log_axis_for([0.1, 1e6]) == {"type": "log", "dtick": 1, "exponentformat": "power"}
