@@ -1,11 +1,17 @@
 """REST API routes: /api/v1/… resources, /api/schema/ (OpenAPI 3), /api/docs/ (Swagger UI, served offline)."""
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api import ApiTokenView, ApiTokenViewSet, ResearchGroupViewSet
 from apps.analysis.api import ArrheniusFitViewSet, ConductivityViewSet, FitProtocolViewSet, FitResultViewSet, JobViewSet
-from apps.benchmarks.api import BenchmarkEntryViewSet, LiteratureValueViewSet
+from apps.benchmarks.api import (
+    BenchmarkEntryViewSet,
+    LiteratureValueViewSet,
+    SeparatorAcceptedCellsView,
+    SeparatorAcceptedCellView,
+    SeparatorRoundRobinView,
+)
 from apps.catalog.api import (
     CellViewSet,
     ElectrodeViewSet,
@@ -42,9 +48,17 @@ router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),
+    # Any integer reaches the view (a JSON 404 for ids that cannot exist), like the router's routes.
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/$", SeparatorAcceptedCellsView.as_view(),
+            name="separator-accepted-cells"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/accepted-cells/(?P<cell_pk>-?[0-9]+)/$",
+            SeparatorAcceptedCellView.as_view(), name="separator-accepted-cell"),
+    re_path(r"^v1/separators/(?P<pk>-?[0-9]+)/round-robin/$", SeparatorRoundRobinView.as_view(),
+            name="separator-round-robin"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script=), as the Content-Security-Policy requires.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"^.*$", api_not_found, name="not-found"),
 ]

@@ -3,6 +3,7 @@
 Every variable has a default that makes the embedded run work (SQLite, a
 Celery worker on a filesystem broker, files under ./var). README lists them.
 """
+import datetime
 from pathlib import Path
 
 import environ
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, never from a CDN
+    "axes",  # failed sign-in counting and lockout (see "Sign-in hardening and bounded requests" below)
+    "csp",
     "apps.common",  # display formatting template tags ({% load numbers %})
     "apps.accounts",
     "apps.jobs",
@@ -56,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.common.middleware.RequestLimitsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its response
 ]
 if DEBUG:
     # The development server (run_site) has no precompressed files: gzip static files (plotly.js 4.8 MB → 1.5 MB)
@@ -76,8 +82,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            # Numbers with units, flag and role titles in every template without a {% load %}.
-            "builtins": ["apps.common.templatetags.numbers"],
+            # Numbers with units, flag and role titles, and `visible_to` (references rendered only when the viewer
+            # may see them) in every template without a {% load %}.
+            "builtins": ["apps.common.templatetags.numbers", "apps.accounts.templatetags.visibility"],
         },
     },
 ]
@@ -167,11 +174,11 @@ REST_FRAMEWORK = {
         "apps.accounts.authentication.ApiTokenAuthentication",  # named, hashed, scoped tokens
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.GroupMemberWritePermission"],  # reads: selectors decide
+    # Filters and searches through a relation match only through records the viewer may see.
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "apps.accounts.filters.VisibleFilterBackend",
+        "apps.accounts.filters.VisibleSearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -217,6 +224,56 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# ----------------------------------------------------------------------------- Sign-in hardening and bounded requests
+# One cache for what must be counted across web workers and processes: API throttles (the token
+# endpoint's 20 a minute) and the DRT cache. Embedded default: a file cache under var/ (shared by every
+# process on this machine, no server to run); production: e.g. CACHE_URL=redis://host:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# Failed sign-ins (web login, admin login, API token) are counted by django-axes in the database,
+# which every web worker shares, with atomic increments; LOGIN_FAILURE_LIMIT failures of one
+# username from one address lock that pair for LOGIN_LOCKOUT_MINUTES after the last failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username+address before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline scripts.
+# Plotly.js writes its stylesheet rules and element styles at run time, hence 'unsafe-inline' for
+# styles only; data:/blob: images are Plotly's "download as PNG" and its modebar icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
+
+# Bounded work per request.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "apps.common.parsers.BoundedJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+MAX_SPECTRUM_POINTS = env.int("MAX_SPECTRUM_POINTS", default=20000)  # points of one spectrum, any path
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)  # nesting of an API JSON body
+MAX_METADATA_DEPTH = 8  # nesting kept of a spectrum's metadata; deeper values are stored as text
+MAX_METADATA_KB = 64  # a spectrum's stored metadata, as JSON
+MAX_PREVIEW_STORAGE_MB = env.int("MAX_PREVIEW_STORAGE_MB", default=2048)  # all unconfirmed upload previews
 
 LOGGING = {
     "version": 1,

@@ -1,12 +1,17 @@
 """Fit speed and success rate of the EIS engine on synthetic ASSB spectra,
 next to impedance.py when it is installed (requirements-bench.txt).
 
-Prints, per circuit shape and overall: the share of fits reaching the
-optimum (modulus-weighted cost within 5 % of a fit started at the true
-parameters) and the median time per fit, single-threaded BLAS: CPU time of
-this process (robust when other jobs share the machine) and wall time.
+Prints, per circuit family and overall: the share of fits reaching the
+optimum (modulus-weighted cost within 5 % of the best of a fit started at
+the true parameters and the fits under test) and the p50/p95 time per fit,
+single-threaded BLAS: CPU time of this process (robust when other jobs
+share the machine) and wall time. Targets (issue 16): >= 99.5 % at the
+optimum in every family, p95 < 100 ms.
 
-    python benchmarks/fit_speed.py [--n 120] [--seed 1]
+    python benchmarks/fit_speed.py [--n 400] [--seed 7]
+
+The default seed draws spectra the engine was not tuned on (hold-out);
+``--seed 1`` is the set used while developing the search.
 
 Our engine gets no initial guess; impedance.py gets a start within ±30 %
 of the truth (it cannot run without one).
@@ -115,7 +120,7 @@ def run_ours(spectra):
         t0, c0 = time.perf_counter(), time.process_time()
         fit = fit_circuit(FREQUENCIES_HZ, z, circuit)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rows.append((circuit, cpu, fit.cost <= 1.05 * reference, reference, wall))
+        rows.append((circuit, cpu, fit.cost, min(reference, fit.cost), wall))
     return rows
 
 
@@ -140,40 +145,49 @@ def run_impedance_py(spectra, references, seed):
         except Exception:  # noqa: BLE001 - a failed fit counts as a miss
             ok, cost = False, np.inf
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rows.append((circuit, cpu, ok and cost <= 1.05 * ref, ref, wall))
+        rows.append((circuit, cpu, cost if ok else np.inf, ref, wall))
     return rows
 
 
-def summarise(label, rows):
+def summarise(label, rows, optimum):
+    """rows: (circuit, cpu s, cost, -, wall s); optimum: best known cost per spectrum."""
     print(f"\n{label}")
-    print(f"  {'circuit':34s} {'n':>4s} {'optimum %':>10s} {'median CPU ms':>14s} {'median wall ms':>15s}")
-    groups = [(c, [r for r in rows if r[0] == c]) for c, _ in SHAPES] + [("all", rows)]
-    for circuit, sub in groups:
-        print(f"  {circuit:34s} {len(sub):4d} {100 * np.mean([r[2] for r in sub]):10.1f}"
-              f" {1e3 * np.median([r[1] for r in sub]):14.2f} {1e3 * np.median([r[4] for r in sub]):15.2f}")
+    print(f"  {'circuit':34s} {'n':>4s} {'optimum %':>10s} {'CPU p50 ms':>11s} {'CPU p95 ms':>11s}"
+          f" {'wall p50 ms':>12s} {'wall p95 ms':>12s}")
+    hits = [r[2] <= 1.05 * best for r, best in zip(rows, optimum)]
+    groups = [(c, [i for i, r in enumerate(rows) if r[0] == c]) for c, _ in SHAPES] + [("all", list(range(len(rows))))]
+    for circuit, idx in groups:
+        cpu = 1e3 * np.array([rows[i][1] for i in idx])
+        wall = 1e3 * np.array([rows[i][4] for i in idx])
+        print(f"  {circuit:34s} {len(idx):4d} {100 * np.mean([hits[i] for i in idx]):10.1f}"
+              f" {np.percentile(cpu, 50):11.1f} {np.percentile(cpu, 95):11.1f}"
+              f" {np.percentile(wall, 50):12.1f} {np.percentile(wall, 95):12.1f}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=120, help="number of spectra (>= 100)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--n", type=int, default=400, help="number of spectra (>= 100)")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ours-only", action="store_true", help="skip impedance.py")
     args = parser.parse_args()
     spectra = make_spectra(args.n, args.seed)
     print(f"{len(spectra)} synthetic spectra, {FREQUENCIES_HZ.size} points 1e-2–1e7 Hz, "
           f"{100 * NOISE:.1f} % noise, seed {args.seed}; optimum = modulus-weighted cost "
-          "within 5 % of a fit started at the true parameters")
+          "within 5 % of the best of a fit started at the true parameters and the fits compared")
     ours = run_ours(spectra)
-    summarise("assbdb EIS engine (no initial guess)", ours)
-    if args.ours_only:
-        return
-    try:
-        import impedance  # noqa: F401
-    except ImportError:
-        print("\nimpedance.py not installed (pip install -r requirements-bench.txt): skipped")
-        return
-    theirs = run_impedance_py(spectra, [r[3] for r in ours], args.seed)
-    summarise(f"impedance.py {impedance.__version__} (start within ±30 % of truth)", theirs)
+    optimum = [r[3] for r in ours]
+    theirs = None
+    if not args.ours_only:
+        try:
+            import impedance  # noqa: F401
+        except ImportError:
+            print("\nimpedance.py not installed (pip install -r requirements-bench.txt): skipped")
+        else:
+            theirs = run_impedance_py(spectra, optimum, args.seed)
+            optimum = [min(a, r[2]) for a, r in zip(optimum, theirs)]
+    summarise("assbdb EIS engine (no initial guess)", ours, optimum)
+    if theirs is not None:
+        summarise(f"impedance.py {impedance.__version__} (start within ±30 % of truth)", theirs, optimum)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ def _media_in_tmp(request, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+    # The embedded default's cache kind (files, shared across processes), in a folder of this test's own:
+    # throttle counts never carry over from one test to the next.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}
+    }
 
 
 @pytest.fixture

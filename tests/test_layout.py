@@ -44,18 +44,6 @@ EDGE_PARTS = frozenset({"views", "api", "serializers", "forms", "filters", "plot
 #: reports it; `test_known_violations_are_still_real` fails once one is fixed, so the list only
 #: shrinks. Do not add to it: fix the import instead.
 KNOWN_VIOLATIONS: frozenset[str] = frozenset({
-    # To be emptied by the layout-analysis merge: jobs move to apps/jobs/ with a registry of job
-    # kinds, so analysis and benchmarks stop importing each other's services and tasks, and the
-    # lower apps queue analysis through jobs instead of importing apps.analysis.services.
-    "direction: apps.catalog.services imports apps.analysis.services (catalog is below analysis)",
-    "direction: apps.catalog.services imports apps.measurements.models (catalog is below measurements)",
-    "direction: apps.measurements.services imports apps.analysis.services (measurements is below analysis)",
-    # apps.common still knows accounts (API error handler, ownership serializer fields) and the
-    # benchmarks' completeness (serializer mixin); to be emptied when those move into their apps.
-    "direction: apps.common.api imports apps.accounts.models (common imports no project app)",
-    "direction: apps.common.api imports apps.accounts.selectors (common imports no project app)",
-    "direction: apps.common.serializers imports apps.accounts.models (common imports no project app)",
-    "direction: apps.common.serializers imports apps.benchmarks.completeness (common imports no project app)",
 })
 
 

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from apps.common.api import ApiViewMixin
 
 from . import services
+from .lockout import LockedOut
 from .models import ApiToken, Membership, ResearchGroup
 from .selectors import api_tokens_of
 from .serializers import (
@@ -47,7 +48,11 @@ class ResearchGroupViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class PasswordAttemptThrottle(AnonRateThrottle):
-    """Password logins for tokens: a few a minute per address, so passwords cannot be guessed through the API."""
+    """Password logins for tokens: a few a minute per address, so passwords cannot be guessed through the API.
+
+    Counted in the shared cache (settings.CACHES), so the limit holds across web workers; repeated
+    failures for one username also lock it (django-axes, LOGIN_FAILURE_LIMIT).
+    """
 
     scope = "token"
     rate = "20/minute"
@@ -115,8 +120,11 @@ class ApiTokenView(APIView):
                     {name: ["This field is required."] for name, value in
                      (("username", username), ("password", password)) if not value}
                 )
-            user = authenticate(request, username=username, password=password)
+            # The Django request, so django-axes counts the failure and marks a lockout on it.
+            user = authenticate(request._request, username=username, password=password)
             if user is None:
+                if getattr(request._request, "axes_locked_out", False):
+                    raise LockedOut(request._request)
                 raise exceptions.AuthenticationFailed("Wrong username or password.")
         return _issued(services.create_api_token(user=user, **_token_options(payload.validated_data)), request)
 

@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from .models import ApiToken, ResearchGroup
+from .references import PRIVATE_LABEL, can_see
 
 
 class ResearchGroupSerializer(serializers.ModelSerializer):
@@ -78,3 +79,61 @@ class NewApiTokenSerializer(ApiTokenSerializer):
         data = super().to_representation(issued.token)
         data["token"] = issued.key
         return data
+
+
+class OwnershipFieldsMixin(serializers.Serializer):
+    """`group` (id, on write), `group_detail` (read), visibility and embargo of an owned record."""
+
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=ResearchGroup.objects.all(), help_text="Owning research group; you must be a member."
+    )
+    group_name = serializers.CharField(source="group.name", read_only=True)
+
+
+class VisibleReferenceMixin:
+    """A read-only value reached through references (``source="cell.separator.name"``), shown only when the
+    requesting user may see every owned record on the way; otherwise ``hidden_value`` (visibility follows
+    references, `apps.accounts.references`). A last step ``<relation>_id`` checks that relation's record too.
+    """
+
+    hidden_value = None
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        user = getattr(self.context.get("request"), "user", None)
+        obj = instance
+        *path, last = self.source_attrs
+        if last.endswith("_id"):
+            path, last = [*path, last[:-3]], "pk"
+        for name in path:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return None
+            if not can_see(user, obj):
+                return self.hidden_value
+        return getattr(obj, last)
+
+
+class VisibleReferenceNameField(VisibleReferenceMixin, serializers.CharField):
+    """A referenced record's name (or other text): "private record" when the viewer may not see it."""
+
+    hidden_value = PRIVATE_LABEL
+
+
+class VisibleReferenceIdField(VisibleReferenceMixin, serializers.IntegerField):
+    """A referenced record's id: null when the viewer may not see it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+
+class VisibleReferenceFloatField(VisibleReferenceMixin, serializers.FloatField):
+    """A number of a referenced record (a thickness, an area): null when the viewer may not see it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)

@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.accounts.permissions import require_group_member
 from apps.common.api import (
     ApiViewMixin,
     CSVRenderer,
@@ -14,7 +15,6 @@ from apps.common.api import (
     FiniteJSONRenderer,
     export_parameter,
     export_schema,
-    require_group_member,
     rows_to_csv,
 )
 

@@ -7,7 +7,7 @@ class AnalysisConfig(AppConfig):
     def ready(self) -> None:
         from apps.common.titles import register_titles
 
-        from . import jobs  # noqa: F401  (registers the analysis job kinds with apps.jobs)
+        from . import jobs, receivers  # noqa: F401  (registers the job kinds; answers new spectra and geometry edits)
         from .flags import ARC_ORIGIN_TITLES, FIT_FLAG_TITLES
         from .models import ElementRole
 

@@ -62,7 +62,9 @@ def visible_jobs(*, user) -> QuerySet[Job]:
     qs = Job.objects.select_related("group", "created_by")
     if user.is_superuser:
         return qs
-    return qs.filter(Q(created_by_id=user.pk) | Q(group_id__in=group_ids_of(user)) | Q(group__isnull=True))
+    # Group-less system jobs (re-fits, sweeps) name records of every group: staff only.
+    system = Q(group__isnull=True) if user.is_staff else Q(pk__in=[])
+    return qs.filter(Q(created_by_id=user.pk) | Q(group_id__in=group_ids_of(user)) | system)
 
 
 def jobs_for_target(*, user, target_type: str, target_id: int) -> QuerySet[Job]:

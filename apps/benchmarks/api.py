@@ -1,13 +1,16 @@
-"""API viewsets of benchmark entries (with leaderboards) and published literature values. Read-only."""
+"""API viewsets of benchmark entries (with leaderboards) and published literature values (read-only), and the
+separator's comparison: accepted cells of other groups (read/write) and the attributed round robin."""
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from apps.catalog.models import MaterialFamily, ProcessingRoute
+from apps.catalog.models import MaterialFamily, ProcessingRoute, Separator
+from apps.catalog.selectors import visible_cells, visible_separators
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
 
-from . import selectors
+from . import comparisons, selectors
 from .filters import BenchmarkEntryFilterSet, LiteratureValueFilterSet
 from .models import Metric
 from .serializers import BenchmarkEntrySerializer, LiteratureValueSerializer, RankedBenchmarkEntrySerializer
@@ -106,3 +109,116 @@ class LiteratureValueViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelVi
 
     def get_queryset(self):
         return selectors.literature_values()
+
+
+# --------------------------------------------------------------------------- whose data counts
+
+MAX_ID = 2**63 - 1
+
+
+class AcceptedCellSerializer(serializers.Serializer):
+    cell = serializers.IntegerField(
+        source="cell_id", min_value=1, max_value=MAX_ID, help_text="Cell id (another group's cell on this separator)."
+    )
+    cell_name = serializers.CharField(source="cell.name", read_only=True)
+    cell_group = serializers.CharField(source="cell.group.name", read_only=True)
+    accepted_by = serializers.CharField(source="accepted_by.username", read_only=True, allow_null=True)
+    accepted_at = serializers.DateTimeField(read_only=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class RoundRobinValueSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.CharField()
+    value = serializers.FloatField()
+    unit = serializers.CharField()
+    stderr = serializers.FloatField(allow_null=True)
+    method = serializers.CharField()
+
+
+class RoundRobinRowSerializer(serializers.Serializer):
+    group = serializers.IntegerField(source="group.pk")
+    group_name = serializers.CharField(source="group.name")
+    counted_in_entries = serializers.BooleanField(
+        help_text="True for the separator group's row: its own and accepted cells, the numbers behind its entries."
+    )
+    cells = serializers.SerializerMethodField()
+    values = RoundRobinValueSerializer(many=True)
+
+    def get_cells(self, row) -> list[int]:
+        return [cell.pk for cell in row.cells]
+
+
+def _record_id(value) -> int | None:
+    """A path id that can name a row (64-bit, positive), else None."""
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def _separator_or_404(request, pk) -> Separator:
+    pk = _record_id(pk)
+    separator = visible_separators(user=request.user).filter(pk=pk).first() if pk else None
+    if separator is None:
+        raise exceptions.NotFound("No such separator (or it is not visible to you).")
+    return separator
+
+
+class SeparatorAcceptedCellsView(ApiViewMixin, APIView):
+    """Other groups' cells a member of the separator's group accepted into its benchmark entries."""
+
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(summary="Cells accepted into a separator's entries", responses=AcceptedCellSerializer(many=True))
+    def get(self, request, pk):
+        separator = _separator_or_404(request, pk)
+        rows = comparisons.acceptances(separator=separator, user=request.user)
+        return Response(AcceptedCellSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Accept another group's cell into a separator's entries",
+        description="Members of the separator's group only. The separator's entries are recomputed with the cell.",
+        request=AcceptedCellSerializer, responses={201: AcceptedCellSerializer},
+    )
+    def post(self, request, pk):
+        separator = _separator_or_404(request, pk)
+        payload = AcceptedCellSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        cell = visible_cells(user=request.user).filter(pk=payload.validated_data["cell_id"]).first()
+        if cell is None:
+            raise exceptions.ValidationError({"cell": ["No such cell (or it is not visible to you)."]})
+        row = comparisons.accept_cell(
+            separator=separator, cell=cell, user=request.user, note=payload.validated_data.get("note", "")
+        )
+        return Response(AcceptedCellSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class SeparatorAcceptedCellView(ApiViewMixin, APIView):
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(summary="Stop counting a cell toward a separator's entries", responses={204: None})
+    def delete(self, request, pk, cell_pk):
+        separator = _separator_or_404(request, pk)
+        cell_pk = _record_id(cell_pk)
+        cell = visible_cells(user=request.user).filter(pk=cell_pk).first() if cell_pk else None
+        if cell is None or not comparisons.withdraw_acceptance(separator=separator, cell=cell, user=request.user):
+            raise exceptions.NotFound("This cell is not accepted into the separator's entries.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SeparatorRoundRobinView(ApiViewMixin, APIView):
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Round robin of a separator: each group's own numbers, attributed",
+        description="The separator group's row (its cells and accepted ones: the numbers behind its entries) and "
+        "one row per other group that built cells on it, computed from that group's cells only and from what you "
+        "can see. Empty when no other group's cell is visible to you.",
+        responses=RoundRobinRowSerializer(many=True),
+    )
+    def get(self, request, pk):
+        separator = _separator_or_404(request, pk)
+        rows = comparisons.separator_round_robin(separator=separator, user=request.user)
+        return Response(RoundRobinRowSerializer(rows, many=True).data)

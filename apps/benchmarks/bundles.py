@@ -48,7 +48,7 @@ def _fit_json(fit: FitResult) -> dict:
     }
 
 
-def _spectrum_csv(spectrum) -> str:
+def _spectrum_csv(spectrum, user) -> str:
     try:
         from apps.measurements.exports import spectrum_csv
     except ImportError:  # exports not shipped: a plain three-column CSV
@@ -57,7 +57,7 @@ def _spectrum_csv(spectrum) -> str:
         for f, z in zip(spectrum.frequencies_hz, spectrum.impedance_ohm):
             out.write(f"{f!r},{z.real!r},{z.imag!r}\n")
         return out.getvalue()
-    return spectrum_csv(spectrum)
+    return spectrum_csv(spectrum, user=user)
 
 
 def _entry_json(entry: BenchmarkEntry) -> dict:
@@ -140,11 +140,11 @@ def reproduce_bundle(entry: BenchmarkEntry, *, user=None) -> bytes:
             names.append(f"{protocol.name} v{protocol.version}")
             bundle.writestr(f"protocols/{name}.json", json.dumps(_protocol_json(protocol), indent=2))
         for spectrum in spectra:
-            bundle.writestr(f"spectra/{spectrum.pk}.csv", _spectrum_csv(spectrum))
+            bundle.writestr(f"spectra/{spectrum.pk}.csv", _spectrum_csv(spectrum, user))
             try:
                 from apps.measurements.exports import spectrum_json
 
-                bundle.writestr(f"spectra/{spectrum.pk}.json", spectrum_json(spectrum))
+                bundle.writestr(f"spectra/{spectrum.pk}.json", spectrum_json(spectrum, user=user))
             except ImportError:
                 pass
             if spectrum.pk in fits:

@@ -253,6 +253,12 @@ def completeness(record) -> Completeness:
     return _summarise(_judge([record], _checklist_for(record)))
 
 
+def completeness_of(record) -> tuple[float, list[str]]:
+    """(score 0–1, missing items) of one record: what the API's `completeness` field shows."""
+    result = completeness(record)
+    return result.score, list(result.missing)
+
+
 def combined_completeness(*, separators=(), cells=(), spectra=()) -> Completeness:
     """Completeness of a number computed from several records: the union of their checklists.
 

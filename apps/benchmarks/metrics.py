@@ -4,6 +4,13 @@ Inputs are the fits under *standard* protocols (one per spectrum, see
 `standard_fits`), the `Conductivity` rows computed from them, the stored
 `ArrheniusFit` rows, `DCPolarisation` and `CriticalCurrentDensityTest`.
 
+Whose data counts: a separator's metrics read the cells of its own group and
+the cells other groups' members had accepted (`selectors.cells_of_separator`),
+and of their records only those at least as visible as the separator; a
+cell's metrics only its records at least as visible as the cell. The stored
+separator-wide `ArrheniusFit` is used only when nothing was left out;
+otherwise the Arrhenius fit is made here from the rows that count.
+
 Metrics and how each is obtained
 --------------------------------
 σ at 25 °C (total, bulk, grain boundary), S/cm
@@ -41,10 +48,12 @@ which `services.recompute_entries` stores.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from apps.accounts.references import covers
 from apps.analysis.eis import derived as eis_derived
 from apps.analysis.models import Conductivity, ConductivityKind, FitResult
 from apps.catalog.models import Cell, MaterialFamily, Separator, SeparatorComponent
@@ -240,8 +249,8 @@ def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
     )
 
 
-def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity]) -> _Arrhenius | None:
-    stored = _stored_arrhenius(separator, kind)
+def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity], *, use_stored: bool = True) -> _Arrhenius | None:
+    stored = _stored_arrhenius(separator, kind) if use_stored else None
     if stored is not None:
         return stored
     result = _arrhenius_from_rows(rows)
@@ -305,10 +314,23 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
     return value
 
 
-def separator_metrics(separator: Separator) -> list[MetricValue]:
-    """Every metric that the stored rows allow for this separator."""
-    cells = selectors.cells_of_separator(separator)
-    spectra = selectors.spectra_of_cells(cells)
+def _at_least_as_visible(record, subject) -> bool:
+    return covers(record, subject)
+
+
+def separator_metrics(separator: Separator, *, cells: list[Cell] | None = None, keep=None) -> list[MetricValue]:
+    """Every metric that the stored rows allow for this separator.
+
+    By default from the cells and records that count for its entries (module docstring). A
+    round robin passes one group's `cells` and `keep(record) -> bool` (what its viewer may see).
+    """
+    if cells is None:
+        cells = selectors.cells_of_separator(separator)
+    if keep is None:
+        keep = functools.partial(_at_least_as_visible, subject=separator)
+    all_spectra = selectors.spectra_of_cells(cells)
+    spectra = [s for s in all_spectra if keep(s)]
+    use_stored = len(spectra) == len(all_spectra) and len(cells) == len(selectors.cells_on_separator(separator))
     fits = standard_fits(spectra)
     spectra_by_id = {s.pk: s for s in spectra}
     rows = selectors.conductivities_of_fits(fits.values())
@@ -328,7 +350,7 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
     arrhenius_by_kind: dict[str, _Arrhenius | None] = {}
     for kind in (ConductivityKind.TOTAL, ConductivityKind.BULK, ConductivityKind.GRAIN_BOUNDARY):
         kind_rows = [r for r in rows if r.kind == kind]
-        arrhenius_by_kind[kind] = _arrhenius(separator, kind, kind_rows)
+        arrhenius_by_kind[kind] = _arrhenius(separator, kind, kind_rows, use_stored=use_stored)
         value = _sigma_25c(separator, kind, kind_rows, fit_flag_map, arrhenius_by_kind[kind])
         if value is None:
             continue
@@ -360,7 +382,7 @@ def separator_metrics(separator: Separator) -> list[MetricValue]:
     if sigma_total is not None and separator.thickness_um:
         out.append(_separator_asr(separator, sigma_total))
 
-    electronic = _electronic_conductivity(separator, cells)
+    electronic = _electronic_conductivity(separator, cells, keep)
     if electronic is not None:
         merge_flags(electronic.flags, history_flag)
         out.append(electronic)
@@ -388,12 +410,12 @@ def _separator_asr(separator: Separator, sigma: MetricValue) -> MetricValue:
     )
 
 
-def _electronic_conductivity(separator: Separator, cells) -> MetricValue | None:
+def _electronic_conductivity(separator: Separator, cells, keep) -> MetricValue | None:
     if not separator.thickness_um:
         return None
     values, errors, used = [], [], []
     rel_l = (separator.thickness_stderr_um / separator.thickness_um) if separator.thickness_stderr_um else 0.0
-    for dc in selectors.dc_polarisations_of_cells(cells):
+    for dc in filter(keep, selectors.dc_polarisations_of_cells(cells)):
         area = dc.cell.active_area_cm2 or separator.area_cm2
         if not area:
             continue
@@ -459,7 +481,7 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
     out: list[MetricValue] = []
     history_flag = pressure_history_flag([cell])
     area = _cell_area(cell)
-    spectra = selectors.spectra_of_cells([cell])
+    spectra = selectors.spectra_of_cells([cell], visible_with=cell)
     fits = standard_fits(spectra)
     separator = cell.separator
     thickness_cm = separator.thickness_um * 1e-4 if separator is not None and separator.thickness_um else None
@@ -571,7 +593,7 @@ def _ccd_protocol_gaps(test: CriticalCurrentDensityTest) -> list[str]:
 
 def _ccd(cell: Cell) -> MetricValue | None:
     tests = [t for t in selectors.ccd_tests_of_cell(cell)
-             if t.critical_current_density_ma_per_cm2 is not None]
+             if t.critical_current_density_ma_per_cm2 is not None and covers(t, cell)]
     if not tests:
         return None
     test = tests[-1]

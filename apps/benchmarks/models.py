@@ -1,4 +1,5 @@
 """Comparable numbers per separator or cell, and published values for context."""
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -123,3 +124,28 @@ class LiteratureValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.composition}: {self.conductivity_s_per_cm:.2g} S/cm ({self.dataset})"
+
+
+class ComparisonAcceptance(models.Model):
+    """A member of a separator's group accepted another group's cell into that separator's benchmark entries.
+
+    Without this row, cells other groups build on the separator are compared with the owner's numbers in
+    a separate, attributed round robin (`apps.benchmarks.comparisons`), never averaged into them.
+    """
+
+    separator = models.ForeignKey(Separator, on_delete=models.CASCADE, related_name="accepted_cells")
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="comparison_acceptances")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True, help_text="Why this cell belongs in the comparison.")
+
+    class Meta:
+        ordering = ["separator", "accepted_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["separator", "cell"], name="comparison_acceptance_unique_separator_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cell} accepted into {self.separator}"

@@ -13,6 +13,15 @@ temperature within ± 2 °C of each other (σ at 25 °C from an Arrhenius fit
 counts as 25 °C), and stack pressure within a factor 2 when both are
 stated; from at least two research groups. Spread = (max − min) / median.
 
+Whose data counts: a separator's entries are computed from the cells of the
+separator's own group and the cells of other groups that a member of that
+group accepted (`ComparisonAcceptance`), and from those only the records at
+least as visible as the separator (`apps.accounts.references.covers`), so an
+entry never carries values computed from records its viewers cannot see. A
+cell's entries likewise use only its spectra at least as visible as the cell.
+Other groups' cells on a separator are compared in a separate, attributed
+round robin (`apps.benchmarks.comparisons`).
+
 The numbers themselves (spread, percentile, what counts as comparable) are
 computed by the pure `statistics` module; the rows the metrics are computed
 from (standard fits, conductivities, DC polarisations, CCD tests) are read by
@@ -25,12 +34,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
+from apps.accounts.references import covers
 from apps.accounts.selectors import visible_q
 from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, FitStatus
 from apps.catalog.models import Cell, MaterialFamily, Separator
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 
-from .models import BenchmarkEntry, LiteratureValue, Metric
+from .models import BenchmarkEntry, ComparisonAcceptance, LiteratureValue, Metric
 from .statistics import percentile_in_sorted, pressures_comparable, relative_spread, temperatures_comparable
 
 DEFAULT_MIN_COMPLETENESS = 0.7
@@ -251,26 +261,46 @@ def standard_fits(spectra) -> dict[int, FitResult]:
     return chosen
 
 
-def cells_of_separator(separator: Separator) -> list[Cell]:
-    """Cells built on `separator`, directly or as one layer of a stack, with what the metrics read."""
+def cells_on_separator(separator: Separator) -> list[Cell]:
+    """Every cell built on `separator`, directly or as one layer of a stack, whoever owns it."""
     return list(
         Cell.objects.filter(Q(separator=separator) | Q(layers__separator=separator))
         .distinct()
-        .select_related("separator", "source")
+        .select_related("separator", "source", "group")
         .prefetch_related("pressure_steps", "interfaces")
         .order_by("pk")
     )
 
 
-def spectra_of_cells(cells) -> list[ImpedanceSpectrum]:
-    """Spectra of `cells` without their data arrays, with their cell, KK check, raw file and fits."""
-    return list(
+def accepted_cell_ids(separator: Separator) -> set[int]:
+    return set(ComparisonAcceptance.objects.filter(separator=separator).values_list("cell_id", flat=True))
+
+
+def counts_for_separator(cell: Cell, separator: Separator, accepted: set[int]) -> bool:
+    """Whose data counts: the separator group's own cells and accepted ones, at least as visible as the separator."""
+    return (cell.group_id == separator.group_id or cell.pk in accepted) and covers(cell, separator)
+
+
+def cells_of_separator(separator: Separator) -> list[Cell]:
+    """The cells whose data count toward `separator`'s entries (module docstring), with what the metrics read."""
+    accepted = accepted_cell_ids(separator)
+    return [cell for cell in cells_on_separator(separator) if counts_for_separator(cell, separator, accepted)]
+
+
+def spectra_of_cells(cells, *, visible_with=None) -> list[ImpedanceSpectrum]:
+    """Spectra of `cells` without their data arrays, with their cell, KK check, raw file and fits.
+
+    `visible_with`: only spectra at least as visible as that record (the separator or cell whose entry
+    they feed), so the entry never carries values its viewers cannot see.
+    """
+    spectra = list(
         ImpedanceSpectrum.objects.filter(cell__in=[c.pk for c in cells])
         .defer("data")
         .select_related("cell", "cell__separator", "kk_check", "raw_file")
         .prefetch_related("fits__protocol")
         .order_by("pk")
     )
+    return spectra if visible_with is None else [s for s in spectra if covers(s, visible_with)]
 
 
 def conductivities_of_fits(fits) -> list[Conductivity]:
@@ -288,8 +318,10 @@ def standard_arrhenius_fits(*, separator: Separator, kind: str) -> list[Arrheniu
                 .select_related("protocol").order_by("pk"))
 
 
-def dc_polarisations_of_cells(cells) -> list[DCPolarisation]:
-    return list(DCPolarisation.objects.filter(cell__in=[c.pk for c in cells]).select_related("cell").order_by("pk"))
+def dc_polarisations_of_cells(cells, *, visible_with=None) -> list[DCPolarisation]:
+    """DC polarisations of `cells`; with `visible_with`, only those at least as visible as that record."""
+    rows = list(DCPolarisation.objects.filter(cell__in=[c.pk for c in cells]).select_related("cell").order_by("pk"))
+    return rows if visible_with is None else [d for d in rows if covers(d, visible_with)]
 
 
 def ccd_tests_of_cell(cell: Cell) -> list[CriticalCurrentDensityTest]:

@@ -1,13 +1,16 @@
 """API representations of benchmark entries and published literature values."""
 from rest_framework import serializers
 
+from apps.accounts.references import can_see
+from apps.accounts.serializers import VisibleReferenceNameField
+
 from .models import BenchmarkEntry, LiteratureValue
 
 
 class BenchmarkEntrySerializer(serializers.ModelSerializer):
     metric_label = serializers.CharField(source="get_metric_display", read_only=True)
-    separator_name = serializers.CharField(source="separator.name", read_only=True, allow_null=True)
-    cell_name = serializers.CharField(source="cell.name", read_only=True, allow_null=True)
+    separator_name = VisibleReferenceNameField(source="separator.name", allow_null=True)
+    cell_name = VisibleReferenceNameField(source="cell.name", allow_null=True)
     group = serializers.SerializerMethodField(help_text="Research group of the separator or cell (id).")
     group_name = serializers.SerializerMethodField()
     doi = serializers.SerializerMethodField(help_text="Source DOI of the cell, else of the separator.")
@@ -33,8 +36,9 @@ class BenchmarkEntrySerializer(serializers.ModelSerializer):
         return self._subject(entry).group.name
 
     def get_doi(self, entry) -> str | None:
+        user = getattr(self.context.get("request"), "user", None)
         for record in (entry.cell, entry.separator):
-            if record is not None and record.source_id is not None:
+            if record is not None and record.source_id is not None and can_see(user, record):
                 return record.source.doi
         return None
 

@@ -16,6 +16,8 @@ from django.dispatch import receiver
 from apps.catalog.models import Cell, Interface, PressureStep, Separator, SeparatorComponent
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 
+from .models import ComparisonAcceptance
+
 _PENDING = "_benchmark_recompute_pending"
 
 
@@ -94,3 +96,10 @@ def _interface_saved(sender, instance, raw=False, using="default", **kwargs):
 def _cell_input_changed(sender, instance, raw=False, using="default", **kwargs):
     if not raw:
         request_recompute(cell_ids=[instance.cell_id], using=using)
+
+
+@receiver([post_save, post_delete], sender=ComparisonAcceptance)
+def _acceptance_changed(sender, instance, raw=False, using="default", **kwargs):
+    """Whose data counts changed: the separator's entries are recomputed with or without the cell."""
+    if not raw:
+        request_recompute(separator_ids=[instance.separator_id], using=using)

@@ -1,13 +1,19 @@
-"""Benchmark pages: dashboard, leaderboard per metric, entry detail, reproduce download (thin)."""
+"""Benchmark pages: dashboard, leaderboard per metric, entry detail, reproduce download, the separator page's
+accept / withdraw button for other groups' cells (thin)."""
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
+from apps.catalog.selectors import visible_cells, visible_separators
 
-from . import bundles, plots, selectors
+from . import bundles, comparisons, plots, selectors
 from .completeness import checklist_table
 from .flags import FLAGS
 from .metrics import PLAUSIBLE_SIGMA_25C_S_PER_CM
@@ -152,3 +158,23 @@ def reproduce(request, pk: int):
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="assbdb-benchmark-{entry.pk}-{entry.metric}.zip"'
     return response
+
+
+@login_required
+@require_POST
+def separator_comparison(request, pk: int, cell_pk: int):
+    """The separator page's Accept / Withdraw button: another group's cell counts toward its entries, or stops."""
+    separator = get_object_or_404(visible_separators(user=request.user), pk=pk)
+    cell = get_object_or_404(visible_cells(user=request.user), pk=cell_pk)
+    try:
+        if request.POST.get("action") == "withdraw":
+            comparisons.withdraw_acceptance(separator=separator, cell=cell, user=request.user)
+            messages.success(request, f"Cell “{cell.name}” no longer counts toward this separator's entries.")
+        else:
+            comparisons.accept_cell(separator=separator, cell=cell, user=request.user, note=request.POST.get("note", ""))
+            messages.success(request, f"Cell “{cell.name}” of {cell.group} now counts toward this separator's entries.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    return redirect("catalog:separator-detail", pk=separator.pk)

@@ -6,7 +6,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.common.api import ApiViewMixin, ExportMixin, export_schema, require_group_member
+from apps.accounts.permissions import require_group_member
+from apps.common.api import ApiViewMixin, ExportMixin, export_schema
 from apps.measurements.selectors import visible_spectra
 from apps.measurements.serializers import SpectrumListSerializer
 

@@ -182,7 +182,8 @@ class CellFilterSet(OwnedRecordFilterSet):
     electrode_contact = django_filters.ChoiceFilter(choices=Cell.ElectrodeContact.choices)
     separator = IdFilter(field_name="separator_id", help_text="Separator id.")
     family = django_filters.ChoiceFilter(
-        choices=MaterialFamily.choices, method="filter_family", help_text="Its separator contains this family."
+        choices=MaterialFamily.choices, method="filter_family", field_name="separator",
+        help_text="Its separator contains this family.",
     )
     processing_route = django_filters.ChoiceFilter(
         choices=ProcessingRoute.choices, field_name="separator__processing_route"

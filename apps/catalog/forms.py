@@ -135,6 +135,12 @@ class ComponentForm(forms.Form):
 
 
 class CellForm(OwnershipMixin, SourceDoiMixin, forms.ModelForm):
+    publish_references = forms.BooleanField(
+        required=False,
+        label="Publish the separator, electrodes and interfaces with this cell",
+        help_text="A cell cannot be more visible than what it references; tick to raise them with it.",
+    )
+
     class Meta:
         model = Cell
         fields = [

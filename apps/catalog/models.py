@@ -322,6 +322,9 @@ class Cell(OwnedRecord):
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="cells")
     notes = models.TextField(blank=True)
 
+    # Records a cell may not be more visible than (apps.accounts.references).
+    visibility_references = ("separator", "interfaces", "layers__separator", "layers__electrode")
+
     class Meta:
         ordering = ["name", "pk"]
         constraints = [_positive("active_area_cm2", "cell_active_area_positive")]

@@ -5,7 +5,8 @@ shape and types, then handed to `apps.catalog.services` (which owns the rules).
 """
 from rest_framework import serializers
 
-from apps.common.serializers import CompletenessMixin, OwnershipFieldsMixin, VisiblePrimaryKeyField
+from apps.accounts.serializers import OwnershipFieldsMixin
+from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField
 
 from .models import (
     Cell,
@@ -153,6 +154,11 @@ class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
     # No annotation only when the cell itself is hidden from the writer, so none of its spectra are visible.
     n_spectra = serializers.IntegerField(read_only=True, default=0, help_text="Spectra of this cell visible to you.")
     source_doi = serializers.CharField(source="source.doi", read_only=True, allow_null=True)
+    publish_references = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="Publish the separator, electrodes and interfaces this cell would otherwise be more visible than "
+        "(without it, such a write answers 400 naming them).",
+    )
 
     class Meta:
         model = Cell
@@ -160,7 +166,7 @@ class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
             "id", "name", *OWNED_FIELDS, "configuration", "housing", "electrode_contact", "separator", "interfaces",
             "active_area_cm2", "lead_resistance_ohm", "assembled_on", "source", "source_doi", "notes", "layers",
             "pressure_steps",
-            "measurement_pressure_mpa", "n_spectra",
+            "measurement_pressure_mpa", "n_spectra", "publish_references",
         ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.db import IntegrityError, models, transaction
 
 from apps.accounts.models import Membership, ResearchGroup
+from apps.accounts.references import require_visible_dependents, require_visible_references
 from apps.accounts.selectors import visible_q
 
 from .models import (
@@ -31,6 +32,7 @@ from .models import (
     SeparatorComponent,
     Source,
 )
+from .signals import geometry_changed
 
 # Fields a caller never sets directly: ownership goes through `group`, bookkeeping is automatic.
 _PROTECTED = {"id", "pk", "group", "created_by", "created_at", "updated_at"}
@@ -141,12 +143,27 @@ def full_clean_by_field(record: models.Model, **kwargs: Any) -> None:
         raise ValidationError(errors) from None
 
 
+def _exposure(record: models.Model) -> tuple:
+    return record.group_id, record.visibility, record.embargo_until
+
+
+def _stored_exposure(record: models.Model) -> tuple | None:
+    if record.pk is None:
+        return None
+    row = type(record)._default_manager.filter(pk=record.pk).values_list("group_id", "visibility", "embargo_until")
+    return row.first()
+
+
 def _save_owned(record: models.Model, *, user, group: ResearchGroup, is_new: bool) -> None:
+    before = None if is_new else _stored_exposure(record)
     record.group = group
     if is_new and user is not None and user.is_authenticated:
         record.created_by = user
     full_clean_by_field(record)
     record.save()
+    if before is not None and before != _exposure(record):
+        # Visibility follows references: a record referenced by others may not drop below them.
+        require_visible_dependents(record, user=user)
 
 
 def _apply(record: models.Model, fields: dict[str, Any]) -> None:
@@ -272,24 +289,15 @@ def update_separator(
     if components is not None:
         _write_components(separator, list(components))
     if geometry_changed:
-        _requeue_analysis(spectrum_filter={"cell__separator": separator}, user=user)
+        _requeue_analysis(separator=separator, user=user)
     return separator
 
 
-def _requeue_analysis(*, spectrum_filter: dict[str, Any], user) -> None:
-    """Conductivities depend on thickness and area: recompute them once the change commits."""
-    from apps.measurements.models import ImpedanceSpectrum
-
-    spectrum_ids = list(ImpedanceSpectrum.objects.filter(**spectrum_filter).values_list("pk", flat=True))
-    if not spectrum_ids:
-        return
-
-    def queue() -> None:
-        from apps.analysis.services import queue_analysis  # the job system owns analysis
-
-        queue_analysis(spectrum_ids=spectrum_ids, user=user)
-
-    transaction.on_commit(queue)
+def _requeue_analysis(*, user, separator: Separator | None = None, cell: Cell | None = None) -> None:
+    """Conductivities depend on thickness and area: have them recomputed once the change commits."""
+    target = {"separator_id": separator.pk} if separator is not None else {"cell_id": cell.pk}
+    transaction.on_commit(lambda: geometry_changed.send(sender=Separator if separator is not None else Cell,
+                                                        user=user, **target))
 
 
 # ----------------------------------------------------------------------------- electrodes
@@ -461,9 +469,14 @@ def create_cell(
     layers: list[dict[str, Any]],
     pressure_steps: list[dict[str, Any]],
     interfaces: Iterable = (),
+    publish_references: bool = False,
     **fields: Any,
 ) -> Cell:
-    """A new cell with its ordered layer stack (bottom first), pressure history (first step first) and interfaces."""
+    """A new cell with its ordered layer stack (bottom first), pressure history (first step first) and interfaces.
+
+    The cell may not be more visible than its separator, electrodes and interfaces
+    (`apps.accounts.references`); ``publish_references`` publishes them with it.
+    """
     _require_member(user, group)
     layers = list(layers or [])
     _check_field_names(Cell, fields)
@@ -476,6 +489,7 @@ def create_cell(
     _write_layers(cell, layers, user)
     _write_pressure_steps(cell, list(pressure_steps or []))
     _set_interfaces(cell, interfaces or (), user)
+    require_visible_references(cell, user=user, publish_references=publish_references)
     return cell
 
 
@@ -487,14 +501,20 @@ def update_cell(
     layers: list[dict[str, Any]] | None = None,
     pressure_steps: list[dict[str, Any]] | None = None,
     interfaces: Iterable | None = None,
+    publish_references: bool = False,
     **fields: Any,
 ) -> Cell:
-    """Change fields; each of ``layers``, ``pressure_steps``, ``interfaces`` given replaces the old set whole."""
+    """Change fields; each of ``layers``, ``pressure_steps``, ``interfaces`` given replaces the old set whole.
+
+    ``publish_references``: publish the separator, electrodes and interfaces the cell would otherwise be
+    more visible than (else that is refused, naming them).
+    """
     _require_member(user, cell.group)
     new_group = fields.pop("group", cell.group)
     if new_group != cell.group:
         _require_member(user, new_group)
     _check_field_names(Cell, fields)
+    exposure_before = _stored_exposure(cell)
     if fields.get("separator") is not None:
         fields["separator"] = _resolve(Separator, fields["separator"], "separator", 0, "separator")
         if fields["separator"] != cell.separator:
@@ -510,6 +530,9 @@ def update_cell(
         _write_pressure_steps(cell, list(pressure_steps))
     if interfaces is not None:
         _set_interfaces(cell, interfaces, user)
+    references_given = "separator" in fields or layers is not None or interfaces is not None
+    if publish_references or references_given or exposure_before != _exposure(cell):
+        require_visible_references(cell, user=user, publish_references=publish_references)
     if area_changed or separator_changed or leads_changed:
-        _requeue_analysis(spectrum_filter={"cell": cell}, user=user)
+        _requeue_analysis(cell=cell, user=user)
     return cell

@@ -2,8 +2,8 @@
 ordering, the write permission, CSV/JSON exports and the OpenAPI error responses.
 
 Visibility is never decided here: querysets come from each app's selectors,
-so a hidden record is simply absent (404), and only writes are checked here,
-against `apps.accounts.selectors.can_edit`.
+so a hidden record is simply absent (404). Writes are checked by the default
+permission class, `apps.accounts.permissions.GroupMemberWritePermission` (settings).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
@@ -28,23 +29,20 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
 from django.http import Http404, JsonResponse, StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import BasePagination
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.accounts.models import Membership, ResearchGroup
-from apps.accounts.selectors import can_edit
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +116,12 @@ def api_exception_handler(exc, context):
     """Every error as {"error": {"status", "code", "message", "fields"}}; unexpected ones logged, answered 500."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(django_validation_detail(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        from .parsers import PayloadTooLarge, too_large_message
+
+        exc = PayloadTooLarge(too_large_message())
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ValidationError({"non_field_errors": [str(exc)]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
@@ -137,7 +141,7 @@ def api_exception_handler(exc, context):
         detail = getattr(exc, "detail", None)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", None) or "error"
         if isinstance(exc, exceptions.Throttled):
-            code = "throttled"
+            code = exc.default_code  # "throttled", or "locked_out" for a sign-in lockout
         message = str(detail) if detail is not None else str(exc)
         body = error_body(response.status_code, str(code), message)
     response.data = body
@@ -449,29 +453,8 @@ class StableOrderingFilter(OrderingFilter):
         return queryset.order_by(*ordering)
 
 
-API_FILTER_BACKENDS = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
-
-
-# --------------------------------------------------------------------------- permissions
-
-
-class GroupMemberWritePermission(BasePermission):
-    """Reads: whatever the selector returned. Writes: authenticated members of the record's group."""
-
-    message = "Only members of the group that owns this record may change it."
-
-    def has_permission(self, request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_authenticated)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        return request.method in SAFE_METHODS or can_edit(obj, request.user)
-
-
-def require_group_member(user, group: ResearchGroup) -> None:
-    """Raise 403 unless `user` may write records owned by `group`."""
-    if user.is_superuser or Membership.objects.filter(user=user, group=group).exists():
-        return
-    raise exceptions.PermissionDenied(f"You are not a member of the group “{group.name}”.")
+# Filtering and search come from settings (they apply the visibility rule to related lookups).
+API_FILTER_BACKENDS = [*api_settings.DEFAULT_FILTER_BACKENDS, StableOrderingFilter]
 
 
 # --------------------------------------------------------------------------- CSV / JSON export
@@ -746,12 +729,11 @@ def _iter_json_document(rows: Iterable[dict], counter: list[int]) -> Iterator[st
 
 
 class ApiViewMixin:
-    """Pagination, filters, ordering and write permission shared by every viewset."""
+    """Pagination, filters, ordering and error format shared by every viewset (write permission: settings)."""
 
     pagination_class = KeysetPagination
     renderer_classes = [FiniteJSONRenderer, BrowsableAPIRenderer]
     filter_backends = API_FILTER_BACKENDS
-    permission_classes = [GroupMemberWritePermission]
     # Ids are 64-bit integers: anything else is not a route (a JSON 404), never a database overflow.
     lookup_value_regex = r"[0-9]{1,18}"
 

@@ -7,8 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.accounts.models import ResearchGroup
-
 
 @extend_schema_field(OpenApiTypes.INT)
 class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -37,15 +35,6 @@ def reject_nul_characters(value, path: str = "") -> None:
             reject_nul_characters(item, f"{path}[{index}]")
 
 
-class OwnershipFieldsMixin(serializers.Serializer):
-    """`group` (id, on write), `group_detail` (read), visibility and embargo of an owned record."""
-
-    group = serializers.PrimaryKeyRelatedField(
-        queryset=ResearchGroup.objects.all(), help_text="Owning research group; you must be a member."
-    )
-    group_name = serializers.CharField(source="group.name", read_only=True)
-
-
 class CompletenessSerializer(serializers.Serializer):
     score = serializers.FloatField(help_text="Reporting completeness, 0–1, from the documented checklist.")
     missing = serializers.ListField(child=serializers.CharField(), help_text="What was not reported.")
@@ -58,7 +47,16 @@ class CompletenessMixin(serializers.Serializer):
 
     @extend_schema_field(CompletenessSerializer)
     def get_completeness(self, record):
-        from apps.benchmarks.completeness import completeness
+        if _completeness_provider is None:
+            raise RuntimeError("no completeness provider registered (apps.benchmarks registers it when it loads)")
+        score, missing = _completeness_provider(record)
+        return {"score": round(score, 4), "missing": list(missing)}
 
-        result = completeness(record)
-        return {"score": round(result.score, 4), "missing": list(result.missing)}
+
+#: record → (score 0–1, missing items). The checklist is the benchmarks app's; it registers it when it loads.
+_completeness_provider: Callable | None = None
+
+
+def register_completeness_provider(provider: Callable) -> None:
+    global _completeness_provider
+    _completeness_provider = provider

@@ -3,15 +3,17 @@ CCD tests (list, read, create)."""
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from apps.accounts.models import Membership
 from apps.analysis.api import fits_prefetch, job_accepted
 from apps.analysis.selectors import visible_jobs, visible_protocols
 from apps.analysis.serializers import JobAcceptedSerializer
+from apps.catalog.selectors import visible_cells
 from apps.common.api import (
     AnyMediaRenderer,
     ApiViewMixin,
@@ -22,6 +24,7 @@ from apps.common.api import (
     export_schema,
 )
 from apps.jobs.models import Job
+from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
@@ -109,6 +112,13 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             "no file could be read, with a reason per file. Analysis jobs are queued for new spectra."
         ),
         request={"multipart/form-data": UploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                "cell", int, OpenApiParameter.QUERY, required=False,
+                description="The cell again, in the URL: permission is then checked before the file is read "
+                "(403 at once for a cell you may not write to). Must match the form's `cell`.",
+            )
+        ],
         responses={
             201: UploadResultSerializer,
             200: OpenApiResponse(UploadResultSerializer, description="Every file was a duplicate."),
@@ -116,8 +126,12 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def upload(self, request):
+        early_cell = self._writable_cell_before_body(request)
         payload = UploadSerializer(data=request.data, context=self.get_serializer_context())
         payload.is_valid(raise_exception=True)
+        if early_cell is not None and payload.validated_data["cell"].pk != early_cell.pk:
+            raise exceptions.ValidationError({"cell": [f"The form names cell {payload.validated_data['cell'].pk}, "
+                                                       f"the URL cell {early_cell.pk}."]})
         upload = payload.validated_data["file"]
         data = upload.read()
         options = {
@@ -171,6 +185,23 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             status=status.HTTP_201_CREATED if counts["accepted"] else status.HTTP_200_OK,
         )
 
+    def _writable_cell_before_body(self, request):
+        """Refuse an upload before its body is read: no group to write to, or a ?cell= the user may not write to."""
+        user = request.user
+        if not user.is_superuser and not Membership.objects.filter(user=user).exists():
+            raise exceptions.PermissionDenied("You are not a member of any research group, so you cannot upload.")
+        cell_id = request.query_params.get("cell")
+        if cell_id is None:
+            return None
+        if not cell_id.isdigit():
+            raise exceptions.ValidationError({"cell": [f"{cell_id!r} is not a cell id."]})
+        cell = visible_cells(user=user).filter(pk=int(cell_id)).first()
+        if cell is None:
+            raise exceptions.NotFound(f"No cell {cell_id} is visible to you.")
+        if not user.is_superuser and not Membership.objects.filter(user=user, group_id=cell.group_id).exists():
+            raise exceptions.PermissionDenied(f"You are not a member of {cell.group}, which owns cell {cell.name!r}.")
+        return cell
+
     @extend_schema(
         summary="Create spectra from arrays (JSON)",
         description="All or nothing, in one transaction: an error names the item and field, e.g. "
@@ -193,7 +224,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             )
         ],
     )
-    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    @action(detail=False, methods=["post"], parser_classes=[BoundedJSONParser])
     def bulk(self, request):
         payload = BulkCreateSerializer(data=request.data, context=self.get_serializer_context())
         payload.is_valid(raise_exception=True)
@@ -221,7 +252,7 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
             OpenApiExample("Own circuit", value={"circuit": "R0-p(R1,CPE1)-CPE2"}, request_only=True),
         ],
     )
-    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    @action(detail=True, methods=["post"], parser_classes=[BoundedJSONParser, FormParser, MultiPartParser])
     def fit(self, request, pk=None):
         from apps.analysis import services as analysis_services
 
@@ -251,10 +282,12 @@ class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
     def spectrum_export(self, request, pk=None):
         spectrum = self.get_object()
         if request.accepted_renderer.format == "json":
-            response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+            text = exports.spectrum_json(spectrum, user=request.user)
+            response = HttpResponse(text, content_type="application/json")
             name = exports.export_filename(spectrum, "json")
         else:
-            response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+            text = exports.spectrum_csv(spectrum, user=request.user)
+            response = HttpResponse(text, content_type="text/csv; charset=utf-8")
             name = exports.export_filename(spectrum, "csv")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

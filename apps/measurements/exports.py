@@ -31,6 +31,8 @@ import io
 import json
 from typing import Any
 
+from apps.accounts.references import PRIVATE_LABEL, visible_reference
+
 from .models import ImpedanceSpectrum
 from .parsers import to_csv, to_json
 
@@ -57,17 +59,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def spectrum_metadata(spectrum: ImpedanceSpectrum) -> dict[str, Any]:
-    """The metadata written into both exports: identity, cell and separator geometry, conditions, instrument facts."""
-    cell = spectrum.cell
-    separator = cell.separator
-    metadata: dict[str, Any] = {
-        "assbdb_spectrum_id": spectrum.pk,
-        "label": spectrum.label,
-        "cell": cell.name,
-        "cell_id": cell.pk,
-        "cell_configuration": cell.configuration,
-    }
+def spectrum_metadata(spectrum: ImpedanceSpectrum, *, user) -> dict[str, Any]:
+    """The metadata written into both exports: identity, cell and separator geometry, conditions, instrument facts.
+
+    The cell, separator and raw file are described only when `user` may see them
+    (else ``"private record"``, no details): visibility follows references.
+    """
+    cell = visible_reference(user, spectrum.cell)
+    separator = visible_reference(user, cell.separator) if cell is not None else None
+    metadata: dict[str, Any] = {"assbdb_spectrum_id": spectrum.pk, "label": spectrum.label}
+    if cell is None:
+        metadata["cell"] = PRIVATE_LABEL
+    else:
+        metadata.update({"cell": cell.name, "cell_id": cell.pk, "cell_configuration": cell.configuration})
+    if separator is None and cell is not None and cell.separator_id:
+        metadata["separator"] = PRIVATE_LABEL
     if separator is not None:
         metadata["separator"] = separator.name
         metadata["separator_id"] = separator.pk
@@ -79,22 +85,25 @@ def spectrum_metadata(spectrum: ImpedanceSpectrum) -> dict[str, Any]:
         value = getattr(spectrum, name)
         if value not in (None, ""):
             metadata[name] = _plain(value)
-    if spectrum.raw_file_id:
-        metadata["raw_file"] = spectrum.raw_file.original_name
-        metadata["raw_file_sha256"] = spectrum.raw_file.sha256
+    raw_file = visible_reference(user, spectrum.raw_file) if spectrum.raw_file_id else None
+    if raw_file is not None:
+        metadata["raw_file"] = raw_file.original_name
+        metadata["raw_file_sha256"] = raw_file.sha256
+    elif spectrum.raw_file_id:
+        metadata["raw_file"] = PRIVATE_LABEL
     if spectrum.metadata:
         metadata["instrument_metadata"] = dict(spectrum.metadata)
     return metadata
 
 
-def spectrum_csv(spectrum: ImpedanceSpectrum) -> str:
-    """CSV text of a stored spectrum, metadata in ``# assbdb`` comment lines."""
-    return to_csv((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum)))
+def spectrum_csv(spectrum: ImpedanceSpectrum, *, user) -> str:
+    """CSV text of a stored spectrum as `user` may see it, metadata in ``# assbdb`` comment lines."""
+    return to_csv((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum, user=user)))
 
 
-def spectrum_json(spectrum: ImpedanceSpectrum) -> str:
-    """JSON text of a stored spectrum in the ``assbdb-spectrum`` version 1 schema (see module docstring)."""
-    return to_json((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum)))
+def spectrum_json(spectrum: ImpedanceSpectrum, *, user) -> str:
+    """JSON text of a stored spectrum as `user` may see it, ``assbdb-spectrum`` version 1 schema (module docstring)."""
+    return to_json((spectrum.frequencies_hz, spectrum.impedance_ohm, spectrum_metadata(spectrum, user=user)))
 
 
 def export_filename(spectrum: ImpedanceSpectrum, extension: str) -> str:

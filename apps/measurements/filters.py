@@ -14,7 +14,8 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
     raw_file = IdFilter(field_name="raw_file_id", help_text="Raw file id.")
     configuration = django_filters.ChoiceFilter(choices=Cell.Configuration.choices, field_name="cell__configuration")
     family = django_filters.ChoiceFilter(
-        choices=MaterialFamily.choices, method="filter_family", help_text="The cell's separator contains this family."
+        choices=MaterialFamily.choices, method="filter_family", field_name="cell__separator",
+        help_text="The cell's separator contains this family.",
     )
     processing_route = django_filters.ChoiceFilter(
         choices=ProcessingRoute.choices, field_name="cell__separator__processing_route"
@@ -32,7 +33,9 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
     kk_passed = django_filters.BooleanFilter(field_name="kk_check__passed", help_text="Kramers–Kronig verdict.")
     measured_after = django_filters.DateFilter(field_name="measured_at", lookup_expr="date__gte")
     measured_before = django_filters.DateFilter(field_name="measured_at", lookup_expr="date__lte")
-    doi = django_filters.CharFilter(method="filter_doi", help_text="DOI of the cell's source, any spelling.")
+    doi = django_filters.CharFilter(
+        method="filter_doi", field_name="cell__source", help_text="DOI of the cell's source, any spelling."
+    )
 
     class Meta:
         model = ImpedanceSpectrum

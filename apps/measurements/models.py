@@ -26,6 +26,9 @@ class RawFile(OwnedRecord):
     parser_version = models.CharField(max_length=20)
     cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.PROTECT, related_name="raw_files")
 
+    # A raw file is never more visible than its cell (apps.accounts.references).
+    visibility_references = ("cell",)
+
     class Meta:
         ordering = ["-created_at", "pk"]
         constraints = [models.UniqueConstraint(fields=["group", "sha256"], name="raw_file_unique_per_group")]
@@ -56,6 +59,7 @@ class ImpedanceSpectrum(OwnedRecord):
 
     cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra")
     raw_file = models.ForeignKey(RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="spectra")
+    visibility_references = ("cell", "raw_file")
     index_in_file = models.PositiveIntegerField(default=0)
     label = models.CharField(max_length=200, blank=True)
     data = models.BinaryField(help_text="float64 LE: n frequencies (Hz), n Z' (Ω), n Z'' (Ω).")
@@ -150,6 +154,7 @@ class DCPolarisation(OwnedRecord):
     """Hebb–Wagner-type DC polarisation with blocking electrodes: σ_e = L / (A·ΔV/I_ss)."""
 
     cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="dc_polarisations")
+    visibility_references = ("cell",)
     voltage_v = models.FloatField(help_text="Applied DC voltage ΔV, V.")
     steady_current_a = models.FloatField(help_text="Steady-state current I_ss, A.")
     initial_current_a = models.FloatField(null=True, blank=True)
@@ -200,6 +205,7 @@ class CriticalCurrentDensityTest(OwnedRecord):
         OTHER = "other", "Other"
 
     cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="ccd_tests")
+    visibility_references = ("cell",)
     temperature_c = models.FloatField(null=True, blank=True)
     stack_pressure_mpa = models.FloatField(null=True, blank=True)
     initial_current_density_ma_per_cm2 = models.FloatField()

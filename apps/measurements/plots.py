@@ -102,11 +102,18 @@ def figure_json(fig: go.Figure) -> str:
     return pio.to_json(data, validate=False)
 
 
-def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE) -> np.ndarray:
-    """Evenly spaced indices keeping the first and last point; all of them when n ≤ max_points."""
+def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE, frequencies_hz=None) -> np.ndarray:
+    """Evenly spaced indices keeping the first and last point; all of them when n ≤ max_points.
+
+    With ``frequencies_hz`` the lowest and highest frequency are kept too, wherever they are in the sweep.
+    """
     if n <= max_points:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    idx = np.linspace(0, n - 1, max_points).round().astype(int)
+    if frequencies_hz is not None:
+        f = np.asarray(frequencies_hz, dtype=float)[:n]
+        idx = np.concatenate([idx, [int(np.nanargmin(f)), int(np.nanargmax(f))]])
+    return np.unique(idx)
 
 
 def _scatter(n_points: int):
@@ -164,7 +171,7 @@ def nyquist_figure(
     fits = list(fits) or ([fit] if fit is not None else [])
     for i, (label, f, z) in enumerate(spectra):
         data_colour, _ = colour_family(i)
-        idx = thin_indices(len(f))
+        idx = thin_indices(len(f), frequencies_hz=f)
         trace = _scatter(len(idx))
         fig.add_trace(
             trace(
@@ -217,7 +224,7 @@ def bode_figure(
     curves += [(*curve, "lines", colour_family(i)[1]) for i, curve in enumerate(fits[: max(len(spectra), 1)])
                if curve is not None]
     for i, (label, f, z, mode, colour) in enumerate(curves):
-        idx = thin_indices(len(f))
+        idx = thin_indices(len(f), frequencies_hz=f)
         trace = _scatter(len(idx))
         group = f"bode{i}"
         style = dict(marker=dict(color=colour, size=6)) if mode == "markers" else dict(line=dict(color=colour, width=2))
@@ -263,7 +270,7 @@ def residuals_figure(
         real = np.asarray(real, dtype=float)
         imag = np.asarray(imag, dtype=float)
         n = min(len(f), len(real), len(imag))
-        idx = thin_indices(n)
+        idx = thin_indices(n, frequencies_hz=f[:n])
         fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * real[idx]), mode="lines+markers", name=f"{label} Δ real",
                                  line=dict(color=light), marker=dict(color=light, symbol="circle")))
         fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * imag[idx]), mode="lines+markers", name=f"{label} Δ imag",

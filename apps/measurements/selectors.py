@@ -1,8 +1,9 @@
 """Reads of spectra, raw files and other measurements, through the visibility rule.
 
-A spectrum is visible when both it and its cell are visible to the user.
+A spectrum is visible when both it and its cell are visible to the user; a raw file when it and its
+cell are (visibility follows references, `apps.accounts.references`).
 """
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.accounts.selectors import visible_q
 
@@ -17,7 +18,10 @@ def visible_spectra(*, user, with_arrays: bool = False) -> QuerySet[ImpedanceSpe
 
 
 def visible_raw_files(*, user) -> QuerySet[RawFile]:
-    return RawFile.objects.filter(visible_q(user)).select_related("group", "cell")
+    """Raw files visible to `user` whose cell (if any) is visible too: a file is never more visible than its cell."""
+    return RawFile.objects.filter(visible_q(user) & (Q(cell__isnull=True) | visible_q(user, "cell__"))).select_related(
+        "group", "cell"
+    )
 
 
 def visible_dc_polarisations(*, user) -> QuerySet[DCPolarisation]:

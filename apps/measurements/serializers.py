@@ -2,15 +2,18 @@
 bulk-creation requests."""
 import json
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup, Visibility
+from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.analysis.eis import derived as eis_derived
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
+from apps.common.parsers import json_depth
 from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField, reject_nul_characters
 
 from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile
@@ -26,9 +29,10 @@ CONDITION_FIELDS = [
 class SpectrumListSerializer(serializers.ModelSerializer):
     """A spectrum without its arrays (lists stay small and fast)."""
 
-    cell_name = serializers.CharField(source="cell.name", read_only=True)
-    cell_configuration = serializers.CharField(source="cell.configuration", read_only=True)
-    separator = serializers.IntegerField(source="cell.separator_id", read_only=True, allow_null=True)
+    cell_name = VisibleReferenceNameField(source="cell.name", help_text='"private record" when hidden from you.')
+    cell_configuration = VisibleReferenceNameField(source="cell.configuration")
+    separator = VisibleReferenceIdField(source="cell.separator_id", help_text="Separator id; null when hidden.")
+    raw_file = VisibleReferenceIdField(source="raw_file_id", help_text="Raw file id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
     kk_passed = serializers.SerializerMethodField(help_text="Kramers–Kronig verdict; null until checked.")
 
@@ -113,6 +117,7 @@ class SpectrumDetailSerializer(CompletenessMixin, SpectrumListSerializer):
 
 
 class RawFileSerializer(serializers.ModelSerializer):
+    cell = VisibleReferenceIdField(source="cell_id", help_text="Cell id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
     download_url = serializers.SerializerMethodField(help_text="Where the original bytes can be downloaded.")
 
@@ -133,16 +138,26 @@ class RawFileSerializer(serializers.ModelSerializer):
 class ConditionsField(serializers.Field):
     """A JSON object, sent as an object (JSON body) or as a JSON string (multipart form field)."""
 
-    default_error_messages = {"invalid": "Must be a JSON object, e.g. {\"temperature_c\": 25}."}
+    # Doubled braces: DRF fills these messages in with str.format.
+    default_error_messages = {
+        "invalid": 'Must be a JSON object of condition names and values, e.g. {{"temperature_c": 25}}.',
+        "nested": "conditions.{key}: must be a number, a text or null, not a list or an object.",
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, (str, bytes)):
+            text = data.encode() if isinstance(data, str) else data
+            if json_depth(text) > 1:
+                self.fail("invalid")  # conditions are flat; deeper text is refused before it is parsed
             try:
-                data = json.loads(data)
-            except ValueError:
+                data = json.loads(text)
+            except (ValueError, RecursionError):
                 self.fail("invalid")
         if not isinstance(data, dict):
             self.fail("invalid")
+        for key, value in data.items():
+            if isinstance(value, (dict, list)):
+                self.fail("nested", key=key)
         reject_nul_characters(data)
         return data
 
@@ -200,12 +215,25 @@ class UploadResultSerializer(serializers.Serializer):
         return JobSerializer(result["jobs"], many=True, context=self.context).data
 
 
+class PointListField(serializers.ListField):
+    """A list of numbers, one per point, refused by its length (MAX_SPECTRUM_POINTS) before any item is read."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.FloatField(), min_length=5, **kwargs)
+
+    def to_internal_value(self, data):
+        limit = settings.MAX_SPECTRUM_POINTS
+        if isinstance(data, list) and len(data) > limit:
+            raise serializers.ValidationError(
+                f"{len(data)} points; at most {limit} are accepted per spectrum (MAX_SPECTRUM_POINTS)."
+            )
+        return super().to_internal_value(data)
+
+
 class BulkSpectrumSerializer(serializers.Serializer):
-    frequencies_hz = serializers.ListField(child=serializers.FloatField(), min_length=5)
-    z_real_ohm = serializers.ListField(child=serializers.FloatField(), min_length=5)
-    z_imag_ohm = serializers.ListField(
-        child=serializers.FloatField(), min_length=5, help_text="Z'' in Ω; capacitive arcs negative."
-    )
+    frequencies_hz = PointListField(help_text="Frequencies in Hz, each at most once (a repeat is refused with its index).")
+    z_real_ohm = PointListField()
+    z_imag_ohm = PointListField(help_text="Z'' in Ω; capacitive arcs negative.")
     label = serializers.CharField(required=False, max_length=200)
     temperature_c = serializers.FloatField(required=False)
     equilibration_time_min = serializers.FloatField(required=False)

@@ -25,6 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.accounts.filters import VisibleRelationsMixin
+from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
 from apps.analysis import services as analysis_services
@@ -46,9 +48,10 @@ from .figures import (
 )
 from .filters import SpectrumFilterSet
 from .forms import CCDTestForm, ConfirmUploadForm, DCPolarisationForm, FitRequestForm, UploadFileForm
+from .ingest import ZIP_ERRORS
 from .models import DCPolarisation, ImpedanceSpectrum
-from .serializers import electronic_conductivity_reading
 from .selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
+from .serializers import electronic_conductivity_reading
 from .services import (
     IngestError,
     conditions_from_metadata,
@@ -66,19 +69,23 @@ PREVIEW_MAX_AGE = datetime.timedelta(hours=24)
 DRT_CACHE_SECONDS = 24 * 3600
 
 
-class SpectrumFilter(SpectrumFilterSet):
+class SpectrumFilter(VisibleRelationsMixin, SpectrumFilterSet):
     """The API's spectrum filters plus a free-text box."""
 
     q = django_filters.CharFilter(method="search", label="Label, cell or separator")
 
     def search(self, queryset, name, value):
         return queryset.filter(
-            Q(label__icontains=value) | Q(cell__name__icontains=value) | Q(cell__separator__name__icontains=value)
+            Q(label__icontains=value)
+            | self.through_visible("cell__name__icontains", value)
+            | self.through_visible("cell__separator__name__icontains", value)
         )
 
 
 def spectrum_list(request):
-    f = SpectrumFilter(request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"))
+    f = SpectrumFilter(
+        request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"), request=request
+    )
     page, query = paginate(request, f.qs, per_page=50)
     return render(request, "measurements/spectrum_list.html",
         list_context(f, page, query, ["temperature_c_min", "temperature_c_max", "cycle_index_min", "cycle_index_max"]),
@@ -315,21 +322,22 @@ def spectrum_plots(request, pk: int):
 
 def spectrum_csv(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
-    response = HttpResponse(exports.spectrum_csv(spectrum), content_type="text/csv; charset=utf-8")
+    text = exports.spectrum_csv(spectrum, user=request.user)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.csv"'
     return response
 
 
 def spectrum_json(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=True)
-    response = HttpResponse(exports.spectrum_json(spectrum), content_type="application/json")
+    response = HttpResponse(exports.spectrum_json(spectrum, user=request.user), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}.json"'
     return response
 
 
 def spectrum_raw(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=False)
-    raw = spectrum.raw_file
+    raw = visible_reference(request.user, spectrum.raw_file)
     if raw is None or not raw.file or not default_storage.exists(raw.file.name):
         raise Http404("This spectrum has no stored raw file.")
     return FileResponse(default_storage.open(raw.file.name, "rb"), as_attachment=True, filename=raw.original_name)
@@ -342,22 +350,9 @@ def _writable_cells(user):
     return cells if user.is_superuser else cells.filter(group__in=groups_of(user))
 
 
-def _sweep_old_previews() -> None:
-    """Previews that were never confirmed are deleted after PREVIEW_MAX_AGE."""
-    if not default_storage.exists(PREVIEW_DIR):
-        return
-    cutoff = timezone.now() - PREVIEW_MAX_AGE
-    for name in default_storage.listdir(PREVIEW_DIR)[1]:
-        path = f"{PREVIEW_DIR}/{name}"
-        try:
-            if default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except OSError:
-            continue  # removed by a concurrent request
-
-
 def _store_preview(request, *, name: str, data: bytes) -> str:
-    _sweep_old_previews()
+    """Keep the file until it is confirmed; previews expire after a day and share MAX_PREVIEW_STORAGE_MB."""
+    _make_room_for_preview(len(data))
     token = secrets.token_urlsafe(16)
     default_storage.save(f"{PREVIEW_DIR}/{token}", ContentFile(data))
     previews = request.session.get(SESSION_KEY, {})
@@ -435,14 +430,60 @@ def _member_previews(data: bytes) -> tuple[list[dict], list[tuple[str, np.ndarra
     return rows, curves
 
 
+def _preview_files() -> list[tuple[str, int, datetime.datetime]]:
+    """(path, size in bytes, modified) of every stored preview, oldest first."""
+    if not default_storage.exists(PREVIEW_DIR):
+        return []
+    files = []
+    for name in default_storage.listdir(PREVIEW_DIR)[1]:
+        path = f"{PREVIEW_DIR}/{name}"
+        try:
+            files.append((path, default_storage.size(path), default_storage.get_modified_time(path)))
+        except OSError:
+            continue  # removed by a concurrent request
+    return sorted(files, key=lambda item: item[2])
+
+
+def _make_room_for_preview(size_bytes: int) -> None:
+    """Drop previews older than a day, then the oldest ones until this one fits in MAX_PREVIEW_STORAGE_MB."""
+    limit = float(settings.MAX_PREVIEW_STORAGE_MB) * 1024 * 1024
+    if size_bytes > limit:
+        raise IngestError(
+            f"{size_bytes / 1048576:.1f} MB is more than the {settings.MAX_PREVIEW_STORAGE_MB} MB kept for upload "
+            "previews (MAX_PREVIEW_STORAGE_MB)",
+            field="file",
+        )
+    cutoff = timezone.now() - PREVIEW_MAX_AGE
+    files = _preview_files()
+    kept = []
+    for path, size, modified in files:
+        if modified < cutoff:
+            _delete_quietly(path)
+        else:
+            kept.append((path, size))
+    total = sum(size for _, size in kept)
+    for path, size in kept:
+        if total + size_bytes <= limit:
+            break
+        _delete_quietly(path)
+        total -= size
+
+
+def _delete_quietly(path: str) -> None:
+    try:
+        default_storage.delete(path)
+    except OSError:
+        pass
+
+
 def _preview_context(name: str, data: bytes) -> dict:
     """What the confirm page shows: parsed spectra (Nyquist) and detected metadata; for an archive (or files
     picked together) each file's verdict and one Nyquist of them all."""
     if _is_archive(name):
         try:
             members, curves = _member_previews(data)
-        except zipfile.BadZipFile:
-            raise IngestError("not a readable zip archive", filename=name) from None
+        except ZIP_ERRORS as exc:
+            raise IngestError(f"not a readable zip archive ({exc or type(exc).__name__})", filename=name) from None
         figures = {}
         if curves:
             figures["preview"] = plots.figure_json(plots.nyquist_figure(curves, title="Parsed spectra (nothing stored yet)"))
@@ -492,16 +533,20 @@ def _picked_files(files) -> tuple[str, bytes]:
 def upload(request):
     """Step 1: choose a file. A valid file is parsed (nothing stored) and shown for confirmation."""
     cells = _writable_cells(request.user)
+    if request.method == "POST" and not cells.exists():
+        # Refused before the body is read: whoever may write to no cell cannot upload anything.
+        messages.error(request, "You are not a member of a group that owns a cell, so there is nothing to upload to.")
+        return redirect("measurements:upload")
     if request.method == "POST":
         form = UploadFileForm(request.POST, request.FILES)
         if form.is_valid():
             name, data = _picked_files(form.cleaned_data["file"])
             try:
                 context = _preview_context(name, data)
+                token = _store_preview(request, name=name, data=data)
             except IngestError as error:
                 form.add_error("file", str(error))
             else:
-                token = _store_preview(request, name=name, data=data)
                 initial = {"token": token, **{k: v for k, v in context["detected"].items() if k in ConfirmUploadForm.base_fields}}
                 if request.GET.get("cell", "").isdigit():
                     initial["cell"] = int(request.GET["cell"])

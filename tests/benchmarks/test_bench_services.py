@@ -159,17 +159,20 @@ def test_reproduce_bundle_holds_protocol_spectra_fits_and_engine_version(owner):
     assert json.loads(archive.read("entry.json"))["metric"] == Metric.ACTIVATION_ENERGY
 
 
-def test_reproduce_bundle_leaves_out_spectra_the_user_may_not_see(outsider):
+def test_public_entry_and_its_bundle_use_no_spectrum_less_visible_than_the_separator(outsider):
     cell = populated_cell()
     hidden = cell.spectra.order_by("pk").first()
     hidden.visibility = "private"
     hidden.save()
     services.recompute_entries(separator_ids=[cell.separator_id])
     entry = BenchmarkEntry.objects.get(separator=cell.separator, metric=Metric.ACTIVATION_ENERGY)
+    # A public separator's entry is computed only from records at least as visible as it: the private
+    # spectrum is not in its numbers, so the bundle has nothing to leave out.
+    assert hidden.pk not in entry.details.get("spectrum_ids", [])
     archive = zipfile.ZipFile(io.BytesIO(bundles.reproduce_bundle(entry, user=outsider)))
     assert f"spectra/{hidden.pk}.csv" not in archive.namelist()
     assert sum(n.endswith(".csv") for n in archive.namelist()) == 3
-    assert "not visible to you" in archive.read("README.md").decode()
+    assert "not visible to you" not in archive.read("README.md").decode()
 
 
 def test_import_literature_command_prints_progress_and_is_idempotent(instrument_files):

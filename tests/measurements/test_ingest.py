@@ -261,9 +261,12 @@ def test_spectra_default_to_cell_group_visibility_and_embargo(group, member):
     assert spectrum.created_by == member
 
 
-def test_explicit_visibility_wins_over_cell(cell, member):
-    report = ingest_upload(cell=cell, filename="v.csv", data=_csv_bytes(), user=member, visibility="public")
-    assert report.created[0].visibility == "public"
+def test_explicit_visibility_wins_over_cell_when_not_more_visible(cell, member):
+    report = ingest_upload(cell=cell, filename="v.csv", data=_csv_bytes(), user=member, visibility="private")
+    assert report.created[0].visibility == "private"
+    # More visible than the cell: refused, nothing stored (visibility follows references).
+    with pytest.raises(IngestError, match="more visible than their cell"):
+        ingest_upload(cell=cell, filename="w.csv", data=_csv_bytes() + b"\n", user=member, visibility="public")
 
 
 @pytest.mark.parametrize("who", ["outsider", "anonymous"])

@@ -74,11 +74,20 @@ def test_confirm_with_bad_choices_shows_errors_and_stores_nothing(client, member
 
 
 def test_cannot_upload_to_a_cell_of_another_group(client, outsider, cell, instrument_files):
+    CellFactory(group=outsider.memberships.get().group)  # a cell of their own, so the upload page is open to them
     client.force_login(outsider)
     token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
     response = client.post("/upload/confirm/", {"token": token, "cell": cell.pk})
     assert "Select a valid choice" in response.content.decode()
     assert not ImpedanceSpectrum.objects.exists()
+
+
+def test_upload_without_a_writable_cell_is_refused_before_the_file_is_read(client, outsider, instrument_files):
+    client.force_login(outsider)  # member of a group that owns no cell
+    response = preview(client, instrument_files / "exampleDataZPlot.z")
+    assert response.status_code == 302 and response["Location"] == "/upload/"
+    assert "_files" not in response.wsgi_request.__dict__  # the multipart body was never parsed
+    assert not RawFile.objects.exists()
 
 
 def test_token_from_another_session_is_refused(client, member, cell, instrument_files, django_user_model):
@@ -149,7 +158,7 @@ def test_confirmed_preview_file_is_removed(client, member, cell, instrument_file
     assert not default_storage.exists(f"upload-previews/{token}")
 
 
-def test_stale_previews_are_swept(client, member, instrument_files, settings):
+def test_stale_previews_are_swept(client, member, cell, instrument_files, settings):
     import os
     import time
 
@@ -162,6 +171,24 @@ def test_stale_previews_are_swept(client, member, instrument_files, settings):
     os.utime(path, (two_days_ago, two_days_ago))
     preview(client, instrument_files / "exampleDataGamry.DTA")
     assert not os.path.exists(path)
+
+
+def test_previews_share_a_bounded_space(client, member, cell, instrument_files, settings):
+    """The oldest preview makes room for a new one; a file larger than the whole space is refused."""
+    from django.core.files.storage import default_storage
+
+    first, second = instrument_files / "exampleDataZPlot.z", instrument_files / "exampleDataGamry.DTA"
+    settings.MAX_PREVIEW_STORAGE_MB = (max(first.stat().st_size, second.stat().st_size) + 10) / 1048576
+    client.force_login(member)
+    old = preview(client, first).context["form"].initial["token"]
+    new = preview(client, second).context["form"].initial["token"]
+    assert not default_storage.exists(f"upload-previews/{old}")
+    assert default_storage.exists(f"upload-previews/{new}")
+
+    settings.MAX_PREVIEW_STORAGE_MB = 100 / 1048576
+    response = preview(client, first)
+    assert response.status_code == 200
+    assert "kept for upload previews (MAX_PREVIEW_STORAGE_MB)" in response.content.decode()
 
 
 def test_upload_page_says_to_create_a_cell_first_when_user_has_none(client, outsider):

@@ -20,16 +20,21 @@ from .derived import (
     relative_permittivity,
 )
 from .drt import DRTResult, compute_drt
-from .fitting import FitError, FitResult, fit_circuit
+from .fitting import BoundFinding, FitError, FitResult, fit_circuit
 from .kramers_kronig import DEFAULT_KK_THRESHOLD, KramersKronigResult, kramers_kronig_test
+from .model_choice import ModelChoice, SeriesChoice, choose_series_model, compare_models
 
 # 1.1.0: noise-aware Kramers–Kronig verdict (smoothed residual against max(0.4 %, 4.5·σ̂/3)).
-ENGINE_VERSION = "1.1.0"
+# 1.2.0: search stops on evidence (agreeing starts, budget 40), seeds from neighbours, bound findings;
+#        KK limit capped at 1.5 % and "insufficient_data" verdict; DRT λ by GCV (1-SE rule, interior),
+#        peaks with prominence; model choice by information criterion per spectrum and series.
+ENGINE_VERSION = "1.2.0"
 
 __all__ = [
     "ENGINE_VERSION",
     "Circuit", "CircuitSyntaxError", "circuit_impedance", "parse_circuit",
-    "FitError", "FitResult", "fit_circuit",
+    "BoundFinding", "FitError", "FitResult", "fit_circuit",
+    "ModelChoice", "SeriesChoice", "choose_series_model", "compare_models",
     "DEFAULT_KK_THRESHOLD", "KramersKronigResult", "kramers_kronig_test",
     "DRTResult", "compute_drt",
     "EPSILON_0_F_PER_CM", "K_B_EV_PER_K", "ArrheniusResult", "Conductivity", "VTFResult",

@@ -22,10 +22,35 @@ Starting points, in order: the structural guess; alternative arc
 assignments (block order, invented arcs for blocks whose arc is not
 visible); a scan placing each block's arc at every decade of the measured
 range (arcs hidden under a tail); arcs read without removing the tail;
-random log-normal perturbations. The search stops as soon as a start
+random log-normal perturbations. A given ``initial_guess`` and any
+``seed_parameters`` (e.g. the result at the neighbouring temperature of a
+series) are tried first.
+
+When the search stops (evidence, not a fixed count): as soon as a start
 reaches the cost a flexible KK-compliant linear model of the same data
 implies (scaled to the circuit's degrees of freedom, ×1.15) with no
-element pinned to a bound, or when three starts agree.
+element pinned to a bound; or when ``AGREEING_STARTS`` = 3 independent
+starts end within ``AGREEMENT_RTOL`` = 0.1 % of the best cost found,
+unless that cost is above ``POOR_FIT_FACTOR`` = 3 times the noise-level
+cost or an element is switched off (a log parameter on its lower bound or
+four decades below the structural guess's value):
+a wrong basin attracts several starts too; or
+when the budget is spent: ``DEFAULT_MAX_STARTS`` = 40 starts, or
+``time_budget_s`` seconds of wall time if given (off by default, so that
+results do not depend on the machine's load). Finally every element
+switched off in the best point is switched back on at the data's scale
+for it (×1, ×0.1, ×0.01) and refitted from there.
+
+Bounds that decide the answer: a free parameter that ends on a bound given
+by the caller (``bounds``, e.g. a protocol's CPE n ≥ 0.4) that is not the
+element's physical limit (the element types' default bounds: R, C, Q, L,
+σ, τ > 0 down to a numeric floor; CPE n, La α in [0, 1]) is refitted from
+the optimum with that bound relaxed to the physical limit. The result
+carries a :class:`BoundFinding` per such parameter (bound, value and cost
+at the bound, value and cost relaxed). With ``bound_policy="report"`` (the
+default) the bounded fit is returned with the findings; with
+``bound_policy="relax"`` the relaxed fit is returned (when its cost is
+lower), the findings saying which bounds were released.
 """
 
 from __future__ import annotations
@@ -33,20 +58,61 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+import time
+
 import numpy as np
 from scipy.optimize import nnls
 from scipy.signal import find_peaks
 
 from .circuits import Circuit, Element, Parallel, Series, parse_circuit
 
-__all__ = ["FitError", "FitResult", "fit_circuit"]
+__all__ = ["BoundFinding", "FitError", "FitResult", "fit_circuit"]
 
 WEIGHTINGS = ("modulus", "unit", "proportional")
-DEFAULT_MAX_STARTS = 12
+BOUND_POLICIES = ("report", "relax")
+#: Budget of starts when the evidence does not stop the search earlier.
+DEFAULT_MAX_STARTS = 40
+#: Independent starts that must reach the best cost (within AGREEMENT_RTOL).
+AGREEING_STARTS = 3
+AGREEMENT_RTOL = 1e-3
+#: A best cost above this multiple of the noise-level cost is a poor fit: agreement does not stop the search.
+POOR_FIT_FACTOR = 3.0
 
 
 class FitError(ValueError):
     """The input cannot be fitted (bad shapes, NaN, too few points...)."""
+
+
+@dataclass(frozen=True)
+class BoundFinding:
+    """A parameter that ended on a caller-given bound which is not a
+    physical limit. ``side`` is "lower" or "upper"; ``bound`` the value it
+    stopped at; ``physical_limit`` what the bound was relaxed to;
+    ``cost_at_bound``/``cost_relaxed`` the fit cost (χ²/2) with the bound
+    and relaxed; ``value_relaxed`` where the parameter went; ``relaxed``
+    whether the returned fit is the relaxed one."""
+
+    parameter: str
+    side: str
+    bound: float
+    physical_limit: float
+    cost_at_bound: float
+    cost_relaxed: float
+    value_relaxed: float
+    relaxed: bool
+
+    @property
+    def cost_ratio(self) -> float:
+        """cost_at_bound / cost_relaxed (≥ 1: how much the bound costs)."""
+        return self.cost_at_bound / self.cost_relaxed if self.cost_relaxed > 0 else float("inf")
+
+    def as_dict(self) -> dict:
+        return {
+            "parameter": self.parameter, "side": self.side, "bound": self.bound,
+            "physical_limit": self.physical_limit, "cost_at_bound": self.cost_at_bound,
+            "cost_relaxed": self.cost_relaxed, "value_relaxed": self.value_relaxed,
+            "relaxed": self.relaxed,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,6 +127,8 @@ class FitResult:
     ``residuals_real``/``residuals_imag`` are (Z − Z_model)/|Z| at the fitted
     frequencies (``frequencies_hz``, i.e. inside the frequency window);
     ``predicted`` is the model at *all* given frequencies.
+    ``bound_findings``: :class:`BoundFinding` per parameter that ended on a
+    caller-given bound that is not a physical limit (empty when none).
     """
 
     circuit: str
@@ -80,6 +148,7 @@ class FitResult:
     n_starts: int
     message: str
     frequencies_hz: np.ndarray = field(repr=False, default=None)
+    bound_findings: tuple = ()
 
 
 # --------------------------------------------------------------------------
@@ -587,6 +656,9 @@ def fit_circuit(
     frequency_window_hz: tuple[float, float] | None = None,
     n_starts: int | None = None,
     seed: int = 0,
+    seed_parameters=None,
+    time_budget_s: float | None = None,
+    bound_policy: str = "report",
 ) -> FitResult:
     """Fit ``circuit`` to a spectrum by complex non-linear least squares.
 
@@ -595,15 +667,22 @@ def fit_circuit(
     without it the spectrum itself gives the starting point. ``bounds``:
     dict name → (low, high) overriding the circuit defaults; ``fixed``: dict
     name → value held constant; ``frequency_window_hz``: (fmin, fmax), only
-    points inside are fitted; ``n_starts``: most starts to try (default 12;
-    the search stops early once a start reaches the cost of a flexible
-    KK-compliant linear model of the data, or three starts agree);
-    ``seed``: seeds the perturbed starts, so results are reproducible.
+    points inside are fitted; ``n_starts``: budget of starts (default
+    ``DEFAULT_MAX_STARTS``; the search stops earlier on evidence, see the
+    module docstring); ``seed``: seeds the perturbed starts, so results are
+    reproducible; ``seed_parameters``: a parameter dict (or a list of them),
+    e.g. the fit of the neighbouring temperature, tried right after
+    ``initial_guess``; ``time_budget_s``: stop starting new starts after
+    this wall time; ``bound_policy``: "report" or "relax" (what to do with a
+    parameter stopped at a caller-given bound that is not a physical limit).
     """
     c = parse_circuit(circuit)
     f_all, z_all = _validated(frequencies, impedances)
     if weighting not in WEIGHTINGS:
         raise FitError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    if bound_policy not in BOUND_POLICIES:
+        raise FitError(f"bound_policy must be one of {BOUND_POLICIES}, got {bound_policy!r}")
+    t_start = time.perf_counter()
     mask = np.ones(f_all.size, dtype=bool)
     if frequency_window_hz is not None:
         fmin, fmax = frequency_window_hz
@@ -624,27 +703,34 @@ def fit_circuit(
 
     w_re, w_im = _weights(z, weighting)
     target = np.concatenate([z.real * w_re, z.imag * w_im])
-    tr = _Transform(lower[is_free], upper[is_free], np.array(c.log_scale)[is_free])
     full = np.zeros(c.n_parameters)
     for name, value in fixed.items():
         full[c.parameter_names.index(name)] = value
 
-    def expand(u):
-        pf = tr.to_external(u)
-        p = full.copy()
-        p[is_free] = pf
-        return p, pf
+    def fun_jac_for(tr):
+        """(expand, fun_jac) for one box of bounds (transform ``tr``)."""
 
-    def fun_jac(u):
-        p, pf = expand(u)
-        with np.errstate(all="ignore"):
-            zm, jac = c.impedance_and_jacobian(p, f)
-        r = np.concatenate([zm.real * w_re, zm.imag * w_im]) - target
-        jac = jac[:, is_free] * tr.derivative(u, pf)
-        jr = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])
-        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jr))):
-            return np.full(r.size, np.inf), np.zeros_like(jr)
-        return r, jr
+        def expand(u):
+            pf = tr.to_external(u)
+            p = full.copy()
+            p[is_free] = pf
+            return p, pf
+
+        def fun_jac(u):
+            p, pf = expand(u)
+            with np.errstate(all="ignore"):
+                zm, jac = c.impedance_and_jacobian(p, f)
+            r = np.concatenate([zm.real * w_re, zm.imag * w_im]) - target
+            jac = jac[:, is_free] * tr.derivative(u, pf)
+            jr = np.vstack([jac.real * w_re[:, None], jac.imag * w_im[:, None]])
+            if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jr))):
+                return np.full(r.size, np.inf), np.zeros_like(jr)
+            return r, jr
+
+        return expand, fun_jac
+
+    tr = _Transform(lower[is_free], upper[is_free], np.array(c.log_scale)[is_free])
+    expand, fun_jac = fun_jac_for(tr)
 
     max_step = np.where(tr.log, 2.0, 0.15)
 
@@ -652,24 +738,35 @@ def fit_circuit(
     feat = _spectrum_features(f, z)
     rng = np.random.default_rng(seed)
     max_starts = DEFAULT_MAX_STARTS if n_starts is None else max(1, int(n_starts))
+    if n_starts is None and seed_parameters is not None:
+        max_starts += len(np.atleast_1d(seed_parameters)) if not isinstance(seed_parameters, Mapping) else 1
 
     def clip_inside(p):
         return np.clip(p, lower[is_free], upper[is_free])
 
     auto = [_structural_guess(c, feat, 0)]
-    user = None
-    if initial_guess is not None:
-        user = auto[0].copy()
-        if isinstance(initial_guess, Mapping):
-            for k, v in initial_guess.items():
+
+    def as_vector(guess, what):
+        if isinstance(guess, Mapping):
+            v = auto[0].copy()
+            for k, val in guess.items():
                 if k not in c.parameter_names:
-                    raise FitError(f"initial_guess names unknown parameter {k!r}")
-                user[c.parameter_names.index(k)] = v
-        else:
-            g = np.asarray(initial_guess, float).ravel()
-            if g.size != c.n_parameters:
-                raise FitError(f"initial_guess needs {c.n_parameters} values {c.parameter_names}, got {g.size}")
-            user = g
+                    raise FitError(f"{what} names unknown parameter {k!r}")
+                v[c.parameter_names.index(k)] = val
+            return v
+        g = np.asarray(guess, float).ravel()
+        if g.size != c.n_parameters:
+            raise FitError(f"{what} needs {c.n_parameters} values {c.parameter_names}, got {g.size}")
+        return g
+
+    given = []
+    if initial_guess is not None:
+        given.append(as_vector(initial_guess, "initial_guess"))
+    if seed_parameters is not None:
+        seeds = [seed_parameters] if isinstance(seed_parameters, Mapping) or (
+            np.ndim(seed_parameters) == 1 and not isinstance(seed_parameters[0], Mapping)) else list(seed_parameters)
+        given.extend(as_vector(g, "seed_parameters") for g in seeds)
+    given = [g for g in given if np.all(np.isfinite(g))]
 
     # Alternative arc assignments (block order, invented arcs), built only
     # when needed, duplicates dropped.
@@ -692,11 +789,9 @@ def fit_circuit(
         return variants[j]
 
     def start_vector(k):
-        if k == 0:
-            return user if user is not None else auto[0]
-        if user is not None and k == 1:
-            return auto[0]
-        j = k - (1 if user is not None else 0)
+        if k < len(given):
+            return given[k].copy()
+        j = k - len(given)
         g = variant(j)
         if g is not None:
             return g
@@ -711,15 +806,7 @@ def fit_circuit(
         1.15 * (2 * f.size - n_free) * _linear_floor_cost(f, z, w_re, w_im)
         if 2 * f.size > 3 * n_free else 0.0
     )
-    best = None
-    best_cost = np.inf
-    tried = 0
-    agreements = 0
-    for k in range(max_starts):
-        p0 = start_vector(k)
-        for name, value in fixed.items():
-            p0[c.parameter_names.index(name)] = value
-        u0 = tr.to_internal(clip_inside(p0[is_free]))
+    def run_from(u0):
         u, cost, ok, n_iter, mesg = _levenberg_marquardt(fun_jac, u0, tr.a, tr.b, max_step)
         stuck = tr.log & (u <= tr.a + 1e-9) & (u0 > tr.a + 1e-9)
         if np.any(stuck):
@@ -731,25 +818,108 @@ def fit_circuit(
             retry = _levenberg_marquardt(fun_jac, u1, tr.a, tr.b, max_step)
             if retry[1] < cost:
                 u, cost, ok, n_iter, mesg = retry
+        return u, cost, ok, mesg
+
+    guess_scale = np.log(np.maximum(auto[0][is_free], 1e-300))
+
+    def switched_off(u):
+        return np.nonzero(tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4))))[0]
+
+    best = None
+    best_cost = np.inf
+    tried = 0
+    agreements = 0
+    for k in range(max_starts):
+        p0 = start_vector(k)
+        for name, value in fixed.items():
+            p0[c.parameter_names.index(name)] = value
+        u0 = tr.to_internal(clip_inside(p0[is_free]))
+        u, cost, ok, mesg = run_from(u0)
         tried += 1
-        if cost < best_cost * (1 - 1e-6):
-            agreements = 1 if best is None or cost < best_cost * (1 - 1e-3) else agreements + 1
+        if cost < best_cost * (1 - AGREEMENT_RTOL):
+            agreements = 1
             best_cost, best = cost, (u.copy(), ok, mesg)
-        elif cost <= best_cost * (1 + 1e-3):
+        elif cost <= best_cost * (1 + AGREEMENT_RTOL):
             agreements += 1
+            if cost < best_cost:
+                best_cost, best = cost, (u.copy(), ok, mesg)
         # Several starts landing on the same minimum: accept it.
         # A parameter pinned to a bound often marks a wrong basin (an element
         # switched off): then keep searching even if the cost looks good.
-        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log)
-        if (best_cost <= good_enough and not on_bound) or agreements >= 3:
+        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log) or switched_off(best[0]).size
+        if best_cost <= good_enough and not on_bound:
             break
+        # Agreement on a poor fit (far above what the data's noise allows)
+        # is no evidence of the optimum: a wrong basin attracts several
+        # starts too. Then only the budget ends the search.
+        poor = good_enough > 0 and best_cost > POOR_FIT_FACTOR * good_enough
+        if agreements >= AGREEING_STARTS and not (poor or on_bound):
+            break
+        if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
+            break
+
+    # An element switched off (a log parameter on its lower bound or four
+    # decades below the data's scale for it, e.g. a series R → 0 while an
+    # arc's tail takes its place) is often a side
+    # basin: restart from the best point with that parameter switched back
+    # on at the data's scale for it (the structural guess) times 1, 0.1, 0.01.
+    for k in switched_off(best[0]):
+        for scale in (1.0, 0.1, 0.01):
+            u0 = best[0].copy()
+            free_guess = auto[0][is_free]
+            u0[k] = np.clip(np.log(max(free_guess[k] * scale, 1e-300)), tr.a[k], tr.b[k])
+            u, cost, ok, mesg = run_from(u0)
+            tried += 1
+            if cost < best_cost:
+                best_cost, best = cost, (u.copy(), ok, mesg)
 
     u, ok, mesg = best
     p, _ = expand(u)
-    return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, ok, mesg)
+    findings = ()
+    if bounds is not None:
+        p, ok, mesg, findings = _release_bounds(
+            c, p, best_cost, is_free, lower, upper, fun_jac_for, bound_policy, ok, mesg)
+    return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, ok, mesg, findings)
 
 
-def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, converged, mesg):
+def _release_bounds(c, p, cost, is_free, lower, upper, fun_jac_for, policy, ok, mesg):
+    """Refit with caller-given bounds that hold a parameter relaxed to the
+    physical limits (the element types' default bounds). Returns
+    (parameters, converged, message, findings)."""
+    physical_lo = np.array([b[0] for b in c.bounds], float)
+    physical_hi = np.array([b[1] for b in c.bounds], float)
+    log = np.array(c.log_scale)
+    # "On the bound": within 1e-6 relative (log parameters) or 1e-6 absolute (exponents).
+    tol_lo = np.where(log, 1e-6 * np.abs(lower), 1e-6)
+    tol_hi = np.where(log, 1e-6 * np.abs(upper), 1e-6)
+    at_lo = is_free & (p <= lower + tol_lo) & (lower > physical_lo)
+    at_hi = is_free & (p >= upper - tol_hi) & (upper < physical_hi)
+    if not np.any(at_lo | at_hi):
+        return p, ok, mesg, ()
+    lo2 = np.where(at_lo, physical_lo, lower)
+    hi2 = np.where(at_hi, physical_hi, upper)
+    tr2 = _Transform(lo2[is_free], hi2[is_free], log[is_free])
+    expand2, fun_jac2 = fun_jac_for(tr2)
+    u2, cost2, ok2, _, mesg2 = _levenberg_marquardt(
+        fun_jac2, tr2.to_internal(p[is_free]), tr2.a, tr2.b, np.where(tr2.log, 2.0, 0.15))
+    p2, _ = expand2(u2)
+    use_relaxed = policy == "relax" and cost2 < cost
+    findings = []
+    for k in np.nonzero(at_lo | at_hi)[0]:
+        side = "lower" if at_lo[k] else "upper"
+        findings.append(BoundFinding(
+            parameter=c.parameter_names[k], side=side,
+            bound=float(lower[k] if at_lo[k] else upper[k]),
+            physical_limit=float(physical_lo[k] if at_lo[k] else physical_hi[k]),
+            cost_at_bound=float(cost), cost_relaxed=float(min(cost2, cost)),
+            value_relaxed=float(p2[k] if cost2 < cost else p[k]), relaxed=bool(use_relaxed),
+        ))
+    if use_relaxed:
+        return p2, ok2, f"{mesg}; refitted with {len(findings)} bound(s) relaxed: {mesg2}", tuple(findings)
+    return p, ok, mesg, tuple(findings)
+
+
+def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, converged, mesg, findings=()):
     zm, jac = c.impedance_and_jacobian(p, f)
     r = np.concatenate([(zm.real - z.real) * w_re, (zm.imag - z.imag) * w_im])
     chi2 = float(r @ r)
@@ -787,4 +957,5 @@ def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, trie
         n_starts=tried,
         message=f"{tried} start(s); best: {mesg}",
         frequencies_hz=f,
+        bound_findings=tuple(findings),
     )

@@ -37,7 +37,24 @@ residual that stays on one side of zero over a decade of frequency. So
   noise-free data (a CPE electrode tail, which its series C only
   approximates, leaves ≤ 0.3 % after smoothing) and below what a 5 % drift
   of |Z| over the sweep leaves (0.5–1 %); the noise term
-  (4.5 σ̂/3 = 1.5 σ̂) keeps noisy but valid spectra passing.
+  (4.5 σ̂/3 = 1.5 σ̂) keeps noisy but valid spectra passing;
+* the noise term cannot lift the limit above ``LIMIT_CEILING`` = 1.5 %: a
+  smoothed residual above 1.5 % of |Z| is structure whatever the noise
+  estimate says (on a short spectrum the second differences mix structure
+  into σ̂, so the estimate itself is not to be trusted that far; 1.5 % is the
+  limit at σ̂ = 1 %, the noisiest spectra the calibration below covers);
+* a spectrum with fewer than ``MIN_POINTS`` = 20 points, or fewer than
+  ``MIN_POINTS_PER_DECADE`` = 5 points per decade of frequency, gets the
+  verdict ``"insufficient_data"`` (not enough data to judge) instead of a
+  pass or a fail: the smoothing window of 9 points then spans two decades or
+  more (it averages real structure away), the noise estimate from second
+  differences of points half a decade apart measures curvature rather than
+  noise, and Lin-KK with 3 elements per decade has too few residual degrees
+  of freedom to leave structure visible. The residuals are still computed.
+
+``verdict`` is one of ``VERDICTS`` = ("passed", "failed",
+"insufficient_data"); ``passed`` is ``verdict == "passed"`` (so a spectrum
+too short to judge is never reported as a pass).
 
 Calibration (``tests/analysis/eis/test_kramers_kronig.py``, synthetic ASSB
 spectra with CPE spikes and inductive tails, Gaussian noise per component):
@@ -57,7 +74,8 @@ from .fitting import FitError, _validated
 
 __all__ = [
     "KramersKronigResult", "kramers_kronig_test", "noise_level", "systematic_residual",
-    "DEFAULT_KK_THRESHOLD", "SMOOTHING_WINDOW", "NOISE_FACTOR",
+    "DEFAULT_KK_THRESHOLD", "SMOOTHING_WINDOW", "NOISE_FACTOR", "LIMIT_CEILING",
+    "MIN_POINTS", "MIN_POINTS_PER_DECADE", "VERDICTS",
 ]
 
 #: Floor of the limit on the systematic (smoothed) residual, relative to |Z|.
@@ -66,6 +84,13 @@ DEFAULT_KK_THRESHOLD = 0.004
 SMOOTHING_WINDOW = 9
 #: The limit is at least this many standard deviations of smoothed white noise.
 NOISE_FACTOR = 4.5
+#: The noise term cannot lift the limit above this (relative to |Z|).
+LIMIT_CEILING = 0.015
+#: Fewer points than this: "insufficient_data".
+MIN_POINTS = 20
+#: Fewer points per decade of frequency than this: "insufficient_data".
+MIN_POINTS_PER_DECADE = 5.0
+VERDICTS = ("passed", "failed", "insufficient_data")
 
 
 @dataclass(frozen=True)
@@ -75,8 +100,11 @@ class KramersKronigResult:
     ``max_abs_residual``; ``noise_level`` σ̂ (per residual, from second
     differences), ``systematic_residual`` (largest |moving average| over
     ``SMOOTHING_WINDOW`` points), the ``threshold`` it was held to
-    (max(floor, NOISE_FACTOR·σ̂/√window)) and ``passed`` =
-    systematic_residual ≤ threshold. ``predicted`` is Z_KK."""
+    (min(LIMIT_CEILING, max(floor, NOISE_FACTOR·σ̂/√window))), the
+    ``verdict`` ("passed": systematic_residual ≤ threshold, "failed", or
+    "insufficient_data" when the spectrum is too short or sparse to judge,
+    ``reason`` says why) and ``passed`` = (verdict == "passed").
+    ``points_per_decade`` is the measured density. ``predicted`` is Z_KK."""
 
     m: int
     mu: float
@@ -89,6 +117,9 @@ class KramersKronigResult:
     tau_s: np.ndarray = None
     noise_level: float = 0.0
     systematic_residual: float = 0.0
+    verdict: str = "passed"
+    reason: str = ""
+    points_per_decade: float = 0.0
 
 
 def noise_level(residuals_real, residuals_imag) -> float:
@@ -180,7 +211,9 @@ def kramers_kronig_test(
     et al. recommend complex). Passes when the systematic residual (the
     residuals (Z − Z_KK)/|Z| averaged over ``SMOOTHING_WINDOW`` points) is
     within max(``threshold``, ``NOISE_FACTOR``·σ̂/√window), σ̂ the noise level
-    of the residuals (module docstring; floor ``DEFAULT_KK_THRESHOLD`` = 0.4 %).
+    of the residuals, capped at ``LIMIT_CEILING`` (module docstring; floor
+    ``DEFAULT_KK_THRESHOLD`` = 0.4 %). Fewer than ``MIN_POINTS`` points or
+    ``MIN_POINTS_PER_DECADE`` per decade: verdict "insufficient_data".
     """
     f, z = _validated(frequencies, impedances)
     n_extra = 2 + (1 if add_capacitance else 0)
@@ -204,9 +237,22 @@ def kramers_kronig_test(
     sigma = noise_level(resid.real[order], resid.imag[order])
     window = min(SMOOTHING_WINDOW, f.size)
     systematic = systematic_residual(resid.real[order], resid.imag[order], window)
-    limit = max(float(threshold), NOISE_FACTOR * sigma / np.sqrt(window))
+    limit = max(float(threshold), min(LIMIT_CEILING, NOISE_FACTOR * sigma / np.sqrt(window)))
+    decades = float(np.log10(f.max() / f.min()))
+    density = f.size / decades if decades > 0 else 0.0
+    if f.size < MIN_POINTS or density < MIN_POINTS_PER_DECADE:
+        verdict = "insufficient_data"
+        reason = (
+            f"not enough data to judge: {f.size} points, {density:.1f} per decade "
+            f"(needs at least {MIN_POINTS} points and {MIN_POINTS_PER_DECADE:g} per decade)"
+        )
+    elif systematic <= limit:
+        verdict, reason = "passed", f"smoothed residual {systematic:.2%} within the limit {limit:.2%}"
+    else:
+        verdict, reason = "failed", f"smoothed residual {systematic:.2%} above the limit {limit:.2%}"
     return KramersKronigResult(
         m=m, mu=float(mu), residuals_real=resid.real, residuals_imag=resid.imag,
-        max_abs_residual=worst, passed=systematic <= limit, threshold=float(limit),
+        max_abs_residual=worst, passed=verdict == "passed", threshold=float(limit),
         predicted=z_kk, tau_s=tau, noise_level=sigma, systematic_residual=systematic,
+        verdict=verdict, reason=reason, points_per_decade=density,
     )

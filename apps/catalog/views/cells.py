@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, visible_q
 from apps.measurements.selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
 
@@ -26,7 +27,7 @@ def cell_list(request):
     qs = visible_cells(user=request.user).annotate(
         n_spectra=Count("spectra", filter=visible_q(request.user, "spectra__"), distinct=True)
     ).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
-    f = CellFilter(request.GET, queryset=qs)
+    f = CellFilter(request.GET, queryset=qs, request=request)
     page, query = paginate(request, f.qs)
     return render(request, "catalog/cell_list.html", list_context(f, page, query, ["configuration", "housing", "electrode_contact"]))
 
@@ -42,8 +43,7 @@ def cell_detail(request, pk: int):
         "layers": layers,
         "steps": cell.pressure_steps.all(),
         "interfaces": visible_interfaces(user=request.user).filter(cells=cell),
-        "separator_visible": cell.separator_id
-        and visible_separators(user=request.user).filter(pk=cell.separator_id).exists(),
+        "separator_visible": visible_reference(request.user, cell.separator) is not None,
         "page": page,
         "query": query,
         "figures": cell_figures(cell, request.user),
@@ -112,7 +112,11 @@ def cell_edit(request, pk: int | None = None):
         request, kind="cell", record=cell, form=form,
         formsets=[("Layer stack (bottom to top)", "layers", layers), ("Stack-pressure history", "pressure_steps", steps)],
         create=catalog_services.create_cell, update=catalog_services.update_cell,
-        extra=lambda form: {"interfaces": list(form.cleaned_data.get("interfaces") or []), **form.source_values()},
+        extra=lambda form: {
+            "interfaces": list(form.cleaned_data.get("interfaces") or []),
+            "publish_references": bool(form.cleaned_data.get("publish_references")),
+            **form.source_values(),
+        },
     )
 
 

@@ -22,7 +22,7 @@ from .list_filters import InterfaceFilter
 def interface_list(request):
     f = InterfaceFilter(request.GET, queryset=visible_interfaces(user=request.user).prefetch_related(None).annotate(
         n_evidence=Count("evidence", distinct=True)
-    ).order_by("name", "pk"))
+    ).order_by("name", "pk"), request=request)
     page, query = paginate(request, f.qs)
     return render(request, "catalog/interface_list.html", list_context(f, page, query, ["technique", "has_interlayer"]))
 

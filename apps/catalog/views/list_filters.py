@@ -1,13 +1,19 @@
-"""The list pages' filters: the API's filter sets plus a free-text box."""
+"""The list pages' filters: the API's filter sets plus a free-text box.
+
+Built with ``request=``: filters and the text box match through related records only when the
+viewer may see them (`apps.accounts.filters`).
+"""
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
 
+from apps.accounts.filters import VisibleRelationsMixin
+
 from ..filters import CellFilterSet, InterfaceFilterSet, MaterialFilterSet, SeparatorFilterSet
 
 
-class SeparatorFilter(SeparatorFilterSet):
+class SeparatorFilter(VisibleRelationsMixin, SeparatorFilterSet):
     """The API's separator filters plus a free-text box."""
 
     q = django_filters.CharFilter(method="search", label="Name or material")
@@ -20,14 +26,14 @@ class SeparatorFilter(SeparatorFilterSet):
         ).distinct()
 
 
-class CellFilter(CellFilterSet):
+class CellFilter(VisibleRelationsMixin, CellFilterSet):
     q = django_filters.CharFilter(method="search", label="Name or separator")
 
     def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(separator__name__icontains=value))
+        return queryset.filter(Q(name__icontains=value) | self.through_visible("separator__name__icontains", value))
 
 
-class InterfaceFilter(InterfaceFilterSet):
+class InterfaceFilter(VisibleRelationsMixin, InterfaceFilterSet):
     q = django_filters.CharFilter(method="search", label="Name or material")
 
     def search(self, queryset, name, value):

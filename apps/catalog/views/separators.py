@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from apps.accounts.selectors import can_edit, visible_q
 from apps.analysis.selectors import visible_arrhenius_fits
+from apps.benchmarks import comparisons
 from apps.measurements.selectors import visible_spectra
 
 from .. import services as catalog_services
@@ -25,7 +26,7 @@ from .list_filters import SeparatorFilter
 def separator_list(request):
     f = SeparatorFilter(request.GET, queryset=visible_separators(user=request.user).annotate(
         n_cells=Count("cells", filter=visible_q(request.user, "cells__"), distinct=True)
-    ).order_by("name", "pk"))
+    ).order_by("name", "pk"), request=request)
     page, query = paginate(request, f.qs)
     return render(request, "catalog/separator_list.html", list_context(f, page, query, ["family", "processing_route", "form"]))
 
@@ -42,6 +43,8 @@ def separator_detail(request, pk: int):
         "figures": separator_figures(separator, request.user),
         "plots_url": reverse("catalog:separator-plots", args=[separator.pk]),
         "can_edit": can_edit(separator, request.user),
+        "round_robin": comparisons.separator_round_robin(separator=separator, user=request.user),
+        "accepted": comparisons.acceptances(separator=separator, user=request.user),
         **jobs_context(request.user, [("separator", [separator.pk]), ("spectrum", spectrum_ids)]),
     }
     return render(request, "catalog/separator_detail.html", context)

@@ -126,3 +126,74 @@ def test_unknown_fixed_parameter_is_rejected():
     z = parse_circuit("R0-p(R1,C1)").impedance([10.0, 100.0, 1e-5], f)
     with pytest.raises(FitError, match="R9"):
         fit_circuit(f, z, "R0-p(R1,C1)", fixed={"R9": 1.0})
+
+
+# --- Bounds that do not decide the answer -------------------------------------------------------------------------
+
+# A cell whose interface CPE has n = 0.3 (a very distributed interface), under a protocol bound n ≥ 0.4.
+BOUND_CIRCUIT = "R0-p(R1,CPE1)"
+BOUND_TRUTH = {"R0": 5.0, "R1": 200.0, "CPE1_Q": 1e-4, "CPE1_n": 0.3}
+
+
+def _bound_spectrum():
+    f = np.logspace(6, -2, 81)
+    z = parse_circuit(BOUND_CIRCUIT).impedance([BOUND_TRUTH[n] for n in parse_circuit(BOUND_CIRCUIT).parameter_names], f)
+    rng = np.random.default_rng(0)
+    return f, z + 0.002 * np.abs(z) * (rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size))
+
+
+def test_protocol_bound_that_holds_a_parameter_is_reported_with_the_cost_it_costs():
+    f, z = _bound_spectrum()
+    result = fit_circuit(f, z, BOUND_CIRCUIT, bounds={"CPE1_n": (0.4, 1.0)})
+    assert result.parameters["CPE1_n"] == pytest.approx(0.4, abs=1e-6)  # the bounded answer is returned
+    (finding,) = result.bound_findings
+    assert (finding.parameter, finding.side, finding.bound, finding.physical_limit) == ("CPE1_n", "lower", 0.4, 0.0)
+    assert finding.cost_at_bound == pytest.approx(result.cost)
+    assert finding.value_relaxed == pytest.approx(0.3, abs=0.01)
+    assert finding.cost_ratio > 3  # the bound, not the data, decided the answer
+    assert not finding.relaxed
+    assert finding.as_dict()["parameter"] == "CPE1_n"
+
+
+def test_bound_policy_relax_returns_the_fit_with_the_bound_released():
+    f, z = _bound_spectrum()
+    result = fit_circuit(f, z, BOUND_CIRCUIT, bounds={"CPE1_n": (0.4, 1.0)}, bound_policy="relax")
+    assert result.parameters["CPE1_n"] == pytest.approx(0.3, abs=0.01)
+    assert result.parameters["R1"] == pytest.approx(200.0, rel=0.05)
+    (finding,) = result.bound_findings
+    assert finding.relaxed and result.cost == pytest.approx(finding.cost_relaxed)
+
+
+@pytest.mark.parametrize("bounds", [None, {"CPE1_n": (0.2, 1.0)}, {"CPE1_n": (0.0, 1.0)}])
+def test_no_finding_when_no_caller_bound_holds_a_parameter(bounds):
+    f, z = _bound_spectrum()
+    result = fit_circuit(f, z, BOUND_CIRCUIT, bounds=bounds)
+    assert result.bound_findings == ()
+    assert result.parameters["CPE1_n"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_unknown_bound_policy_is_rejected():
+    f, z = _bound_spectrum()
+    with pytest.raises(FitError, match="bound_policy"):
+        fit_circuit(f, z, BOUND_CIRCUIT, bound_policy="ignore")
+
+
+# --- Seeds from a neighbouring result --------------------------------------------------------------------------------
+
+
+def test_seed_parameters_are_the_first_start_and_end_the_search_when_they_are_the_optimum():
+    circuit = "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3"
+    names = parse_circuit(circuit).parameter_names
+    truth = [5.0, 2000.0, 4e-10, 0.92, 1500.0, 2e-8, 0.8, 1e-6, 0.85]
+    f = np.logspace(7, -2, 91)
+    z = parse_circuit(circuit).impedance(truth, f)
+    rng = np.random.default_rng(3)
+    z = z + 0.005 * np.abs(z) * (rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size))
+    unseeded = fit_circuit(f, z, circuit)
+    # The neighbouring temperature's optimum: resistances 30 % off, as one temperature step would move them.
+    neighbour = {n: v * (1.3 if n.startswith("R") else 1.0) for n, v in zip(names, truth)}
+    seeded = fit_circuit(f, z, circuit, seed_parameters=neighbour)
+    assert seeded.cost <= unseeded.cost * (1 + 1e-3)
+    assert seeded.n_starts <= unseeded.n_starts
+    with pytest.raises(FitError, match="seed_parameters"):
+        fit_circuit(f, z, circuit, seed_parameters={"R9": 1.0})

@@ -3,6 +3,7 @@ import pytest
 from _spectra import read_zplot
 
 from apps.analysis.eis import kramers_kronig_test
+from apps.analysis.eis.kramers_kronig import LIMIT_CEILING
 from apps.analysis.eis.circuits import circuit_impedance
 
 ZPLOT_FILES = [f"Circuit{i}_EIS_{j}.z" for i in (1, 2, 3) for j in (1, 2)]
@@ -118,5 +119,39 @@ def test_verdict_compares_the_smoothed_residual_with_a_noise_aware_limit():
     circuit, params, f, spike = SHAPES["hot_polymer"]
     result = kramers_kronig_test(f, _noisy(circuit_impedance(circuit, params, f), 0.01, 3), add_capacitance=spike)
     assert result.max_abs_residual > 0.01  # the old fixed 1 % verdict on the largest residual failed this spectrum
-    assert result.threshold == pytest.approx(max(0.004, 4.5 * result.noise_level / 3))
+    assert result.threshold == pytest.approx(max(0.004, min(0.015, 4.5 * result.noise_level / 3)))
     assert result.passed == (result.systematic_residual <= result.threshold)
+    assert result.verdict == ("passed" if result.passed else "failed")
+
+
+@pytest.mark.parametrize("noise", [0.015, 0.03])
+def test_noise_cannot_lift_the_limit_above_the_ceiling(noise):
+    circuit, params, f, spike = SHAPES["hot_polymer"]
+    result = kramers_kronig_test(f, _noisy(circuit_impedance(circuit, params, f), noise, 2), add_capacitance=spike)
+    assert 4.5 * result.noise_level / 3 > LIMIT_CEILING  # uncapped, the noise would lift the limit further
+    assert result.threshold == LIMIT_CEILING
+
+
+@pytest.mark.parametrize(("n_points", "f_max", "f_min"), [
+    (22, 1e6, 1.0),  # 3.7 per decade: sparse
+    (12, 1e3, 1e1),  # 6 per decade but only 12 points: short
+    (30, 3e6, 0.1),  # 4.4 per decade
+])
+@pytest.mark.parametrize("drift", [0.0, 0.10])
+def test_short_or_sparse_spectra_are_not_judged(n_points, f_max, f_min, drift):
+    circuit, params, _, spike = SHAPES["pellet_two_arcs_spike"]
+    f = np.logspace(np.log10(f_max), np.log10(f_min), n_points)
+    z = circuit_impedance(circuit, params, f) * (1 + drift * _sweep_fraction(f))
+    result = kramers_kronig_test(f, _noisy(z, 0.005, 0), add_capacitance=spike)
+    assert result.verdict == "insufficient_data"
+    assert not result.passed
+    assert "not enough data" in result.reason
+    assert result.residuals_real.size == n_points  # still computed, for display
+
+
+def test_a_spectrum_just_dense_enough_is_judged():
+    circuit, params, _, spike = SHAPES["pellet_two_arcs_spike"]
+    f = np.logspace(6, 2, 21)  # 5.25 per decade, 21 points
+    result = kramers_kronig_test(f, _noisy(circuit_impedance(circuit, params, f), 0.002, 0), add_capacitance=spike)
+    assert result.points_per_decade == pytest.approx(21 / 4)
+    assert result.verdict == "passed" and result.passed
