@@ -92,14 +92,14 @@ def test_ccd_form_needs_the_protocol_without_which_a_ccd_means_little(client, me
 
 
 def test_ccd_edit_changes_the_failing_current(client, member, cell):
-    test = CCDTestFactory(group=cell.group, cell=cell, critical_current_density_ma_per_cm2=0.5)
+    test = CCDTestFactory(group=cell.group, cell=cell, visibility=cell.visibility, critical_current_density_ma_per_cm2=0.5)
     client.force_login(member)
     page = client.get(f"/ccd-tests/{test.pk}/edit/")
     data = {k: v for k, v in page.context["form"].initial.items() if v is not None}
     data.update(cell=cell.pk, critical_current_density_ma_per_cm2="0.7")
     data.pop("measured_at", None)
     response = client.post(f"/ccd-tests/{test.pk}/edit/", data)
-    assert response.status_code == 302
+    assert response.status_code == 302, response.context["form"].errors
     test.refresh_from_db()
     assert test.critical_current_density_ma_per_cm2 == 0.7
 

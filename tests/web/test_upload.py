@@ -218,7 +218,7 @@ def test_several_files_picked_at_once_are_previewed_and_stored_each(client, memb
     (["a.z", "b.zip"], "not both (b.zip)"),
     (["same.z", "same.z"], "share the name same.z"),
 ])
-def test_picking_files_that_cannot_go_together_is_explained(client, member, names, message):
+def test_picking_files_that_cannot_go_together_is_explained(client, member, cell, names, message):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client.force_login(member)
