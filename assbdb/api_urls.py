@@ -21,7 +21,7 @@ from apps.catalog.api import (
     SourceViewSet,
 )
 from apps.common.api import api_not_found
-from apps.measurements.api import RawFileViewSet, SpectrumViewSet
+from apps.measurements.api import CCDTestViewSet, DCPolarisationViewSet, RawFileViewSet, SpectrumViewSet
 
 app_name = "api"
 
@@ -36,6 +36,8 @@ router.register("interfaces", InterfaceViewSet, basename="interface")
 router.register("cells", CellViewSet, basename="cell")
 router.register("spectra", SpectrumViewSet, basename="spectrum")
 router.register("raw-files", RawFileViewSet, basename="rawfile")
+router.register("dc-polarisations", DCPolarisationViewSet, basename="dcpolarisation")
+router.register("ccd-tests", CCDTestViewSet, basename="ccdtest")
 router.register("protocols", FitProtocolViewSet, basename="protocol")
 router.register("fits", FitResultViewSet, basename="fit")
 router.register("conductivities", ConductivityViewSet, basename="conductivity")

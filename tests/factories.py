@@ -25,7 +25,13 @@ from apps.catalog.models import (
     SeparatorComponent,
     Source,
 )
-from apps.measurements.models import ImpedanceSpectrum, RawFile, raw_file_path
+from apps.measurements.models import (
+    CriticalCurrentDensityTest,
+    DCPolarisation,
+    ImpedanceSpectrum,
+    RawFile,
+    raw_file_path,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -189,6 +195,31 @@ class SpectrumFactory(OwnedFactory):
     frequency_min_hz = 0.1
     frequency_max_hz = 1e6
     measured_at = factory.LazyFunction(lambda: datetime.datetime(2026, 1, 15, 12, 0, tzinfo=datetime.timezone.utc))
+
+
+class DCPolarisationFactory(OwnedFactory):
+    class Meta:
+        model = DCPolarisation
+
+    cell = factory.SubFactory(CellFactory, group=factory.SelfAttribute("..group"))
+    voltage_v = 0.5
+    steady_current_a = 2e-9
+    initial_current_a = 4e-7
+    duration_h = 10.0
+    temperature_c = 25.0
+
+
+class CCDTestFactory(OwnedFactory):
+    class Meta:
+        model = CriticalCurrentDensityTest
+
+    cell = factory.SubFactory(CellFactory, group=factory.SelfAttribute("..group"))
+    temperature_c = 25.0
+    initial_current_density_ma_per_cm2 = 0.1
+    step_ma_per_cm2 = 0.1
+    capacity_per_half_cycle_mah_per_cm2 = 0.1
+    failure_rule = CriticalCurrentDensityTest.FailureRule.VOLTAGE_DROP
+    critical_current_density_ma_per_cm2 = 0.5
 
 
 class FitProtocolFactory(factory.django.DjangoModelFactory):

@@ -80,7 +80,8 @@ def fit_spectrum(job: Job) -> JobOutcome:
         protocol_id = services.standard_protocol_for(
             ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=job.target_id)
         ).pk
-    fit = services.fit_spectrum(spectrum_id=job.target_id, protocol_id=protocol_id)
+    fit = services.fit_spectrum(spectrum_id=job.target_id, protocol_id=protocol_id,
+                                initial_values=job.params.get("initial_values"), fixed=job.params.get("fixed"))
     followup = _followup_of([job.target_id]) if fit.protocol.is_standard else None
     result = {"fit_id": fit.pk, "protocol": str(fit.protocol), "fit_status": fit.status}
     if fit.status == FitStatus.FAILED:

@@ -17,7 +17,7 @@ from apps.catalog.models import MaterialFamily, ProcessingRoute
 from apps.common.formatting import QUANTITIES, format_many, format_quantity, format_unit_value
 from apps.common.templatetags.numbers import flag_title
 
-from apps.measurements.plots import SiteFigure
+from apps.measurements.plots import SiteFigure, log_axis_for
 
 from .models import BenchmarkEntry, LiteratureValue, Metric
 
@@ -169,7 +169,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
             row=1, col=2,
         )
         seen_families.add(family)
-    fig.update_xaxes(type="log", title_text="Separator thickness (µm)", row=1, col=2)
+    fig.update_xaxes(**log_axis_for(e.thickness_um for e in entries if e.thickness_um),
+                     title_text="Separator thickness (µm)", row=1, col=2)
     # Both panels share one log σ axis: a linked axis left linear would draw the points at the wrong height.
     fig.update_yaxes(type="log", exponentformat="power")  # 10⁻³ mS/cm, not "1µ mS/cm"
     fig.update_yaxes(title_text=f"σ at 25 °C ({QUANTITIES['conductivity'].unit})", row=1, col=1)

@@ -8,6 +8,7 @@ from django.db.models.functions import Abs
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
 from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
+from apps.common.formatting import format_quantity
 from apps.measurements.plots import figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
@@ -149,6 +150,20 @@ def nearest_25c_spectrum(separator: Separator, user):
     )
 
 
+def overlay_label(spectrum) -> str:
+    """A spectrum's name in an overlay: its label, then cycle and elapsed time unless the label says them already
+    (a label “0 h” does not become “0 h, 0 h”)."""
+    label = spectrum.label or f"#{spectrum.pk}"
+    parts = [label]
+    if spectrum.cycle_index is not None and f"cycle {spectrum.cycle_index}" not in label.lower():
+        parts.append(f"cycle {spectrum.cycle_index}")
+    if spectrum.elapsed_time_h is not None:
+        elapsed = format_quantity(spectrum.elapsed_time_h, None, "duration_h")
+        if elapsed not in label and f"{spectrum.elapsed_time_h:g} h" not in label:
+            parts.append(elapsed)
+    return ", ".join(parts)
+
+
 def cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
     """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
     ids = spread_ids(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk"), MAX_SPECTRA_IN_OVERLAY)
@@ -156,12 +171,7 @@ def cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
     traces = []
     for pk in ids:
         s = chosen[pk]
-        parts = [s.label or f"#{s.pk}"]
-        if s.cycle_index is not None:
-            parts.append(f"cycle {s.cycle_index}")
-        if s.elapsed_time_h is not None:
-            parts.append(f"{s.elapsed_time_h:g} h")
-        traces.append((", ".join(parts), s.frequencies_hz, s.impedance_ohm))
+        traces.append((overlay_label(s), s.frequencies_hz, s.impedance_ohm))
     return traces
 
 

@@ -18,6 +18,7 @@ from .models import (
     Separator,
     SeparatorComponent,
 )
+from .services import DOI_PATTERN, get_or_create_source, normalise_doi
 
 OWNERSHIP_FIELDS = ("group", "visibility", "embargo_until")
 
@@ -45,11 +46,41 @@ class OwnershipMixin(forms.Form):
         return {k: self.cleaned_data[k] for k in OWNERSHIP_FIELDS if k in self.cleaned_data}
 
 
+class SourceDoiMixin(forms.Form):
+    """The paper a record comes from, by DOI: an existing source is reused, a new DOI creates one on save.
+
+    Blank leaves the record without a source. The DOI counts toward reporting completeness.
+    """
+
+    source_doi = forms.CharField(
+        max_length=200, required=False, label="Source DOI",
+        help_text="The paper this record comes from, e.g. 10.1021/acsenergylett.0c01234 (doi.org links accepted).",
+    )
+
+    def setup_source(self, record) -> None:
+        if record is not None and record.source_id and record.source.doi:
+            self.fields["source_doi"].initial = record.source.doi
+
+    def clean_source_doi(self) -> str:
+        doi = normalise_doi(self.cleaned_data.get("source_doi", ""))
+        if doi and not DOI_PATTERN.match(doi):
+            raise forms.ValidationError(
+                f"“{self.cleaned_data['source_doi']}” is not a DOI: it starts with 10., a registrant number, "
+                "a slash and a suffix (10.NNNN/…)."
+            )
+        return doi
+
+    def source_values(self) -> dict:
+        """The service argument for the source: found or created now (call inside the record's transaction)."""
+        doi = self.cleaned_data.get("source_doi")
+        return {"source": get_or_create_source(doi=doi) if doi else None}
+
+
 def _date_widgets(*names: str) -> dict:
     return {name: forms.DateInput(attrs={"type": "date"}) for name in names}
 
 
-class SeparatorForm(OwnershipMixin, forms.ModelForm):
+class SeparatorForm(OwnershipMixin, SourceDoiMixin, forms.ModelForm):
     class Meta:
         model = Separator
         fields = [
@@ -103,7 +134,7 @@ class ComponentForm(forms.Form):
     fraction_basis = forms.ChoiceField(choices=SeparatorComponent.Basis.choices, initial=SeparatorComponent.Basis.WEIGHT)
 
 
-class CellForm(OwnershipMixin, forms.ModelForm):
+class CellForm(OwnershipMixin, SourceDoiMixin, forms.ModelForm):
     publish_references = forms.BooleanField(
         required=False,
         label="Publish the separator, electrodes and interfaces with this cell",
@@ -240,7 +271,7 @@ def formset_rows(formset) -> list[dict]:
 
 
 class CompareForm(forms.Form):
-    KIND_CHOICES = [("separator", "Separators"), ("spectrum", "Spectra")]
+    KIND_CHOICES = [("separator", "Separators"), ("cell", "Cells"), ("interface", "Interfaces"), ("spectrum", "Spectra")]
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="separator")
     ids = forms.CharField(help_text="2–6 record numbers, e.g. 12, 15, 31.")
 

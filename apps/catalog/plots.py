@@ -112,29 +112,8 @@ def log_range(values: Sequence[float], *, outlier_decades: float = 5.0, pad_deca
 
 
 def pressure_history_figure(steps: Sequence) -> go.Figure:
-    """Stack pressure (MPa) through the ordered steps, as a staircase over cumulative time when durations are known."""
-    steps = list(steps)
-    if not steps:
-        return message_figure("No stack-pressure history recorded.", "Stack-pressure history")
-    timed = all(s.duration_min is not None for s in steps)
-    xs, ys, labels = [], [], []
-    start = 0.0
-    for i, step in enumerate(steps):
-        end = start + (step.duration_min if timed else 1.0)
-        xs += [start, end]
-        ys += [step.pressure_mpa, step.pressure_mpa]
-        label = f"{step.get_phase_display()}: {format_quantity(step.pressure_mpa, None, 'pressure')}"
-        if step.temperature_c is not None:
-            label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
-        labels += [label, label]
-        start = end
-    fig = SiteFigure(
-        go.Scatter(x=xs, y=ys, mode="lines+markers", name="stack pressure", text=labels, hovertemplate="%{text}<extra></extra>")
-    )
-    fig.update_layout(title=_title("Stack-pressure history"), **_LAYOUT)
-    fig.update_xaxes(title_text="Cumulative time (min)" if timed else "Step")
-    fig.update_yaxes(title_text="Pressure (MPa)", rangemode="tozero")
-    return fig
+    """One cell's stack pressure through its ordered steps (see `pressure_histories_figure`)."""
+    return pressure_histories_figure([("stack pressure", steps)], title="Stack-pressure history")
 
 
 @dataclass(frozen=True)
@@ -180,4 +159,51 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
     fig.update_layout(title=_title(title), **_LAYOUT)
     fig.update_xaxes(title_text=axis_titles[x])
     fig.update_yaxes(title_text="Interfacial ASR (Ω·cm²)", rangemode="tozero")
+    return fig
+
+
+#: Histories longer than this are drawn in hours rather than minutes.
+HOURS_ABOVE_MIN = 600.0
+
+
+def _pressure_xy(steps: Sequence, timed: bool, minutes_per_unit: float) -> tuple[list[float], list[float], list[str]]:
+    """Staircase of one history: over cumulative time when every step states its duration (in units of
+    `minutes_per_unit`), else over step number (1, 2, …, each step held until the next)."""
+    xs, ys, labels = [], [], []
+    start = 0.0 if timed else 1.0
+    for step in steps:
+        end = start + (step.duration_min / minutes_per_unit if timed else 1.0)
+        label = f"{step.get_phase_display()}: {format_quantity(step.pressure_mpa, None, 'pressure')}"
+        if step.temperature_c is not None:
+            label += f", {format_quantity(step.temperature_c, None, 'temperature')}"
+        if step.duration_min is not None:
+            label += f", {format_quantity(step.duration_min, None, 'duration_min')}"
+        xs += [start, end]
+        ys += [step.pressure_mpa, step.pressure_mpa]
+        labels += [label, label]
+        start = end
+    return xs, ys, labels
+
+
+def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, title: str = "Stack-pressure histories") -> go.Figure:
+    """Several cells' stack-pressure histories overlaid: pressure (MPa) against cumulative time (min, or h for
+    histories longer than `HOURS_ABOVE_MIN`) when every step of every cell states its duration, else against
+    whole step numbers."""
+    histories = [(label, list(steps)) for label, steps in histories if steps][:MAX_TRACES]
+    if not histories:
+        return message_figure("No stack-pressure history recorded.", title)
+    timed = all(s.duration_min is not None for _, steps in histories for s in steps)
+    longest_min = max(sum(s.duration_min for s in steps) for _, steps in histories) if timed else 0.0
+    minutes_per_unit, unit = (60.0, "h") if longest_min > HOURS_ABOVE_MIN else (1.0, "min")
+    fig = SiteFigure()
+    for label, steps in histories:
+        xs, ys, labels = _pressure_xy(steps, timed, minutes_per_unit)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, text=labels,
+                                 hovertemplate="%{text}<extra>%{fullData.name}</extra>"))
+    fig.update_layout(title=_title(title), showlegend=len(histories) > 1, **_LAYOUT)
+    if timed:
+        fig.update_xaxes(title_text=f"Cumulative time ({unit})")
+    else:
+        fig.update_xaxes(title_text="Step number", tick0=1, dtick=1)
+    fig.update_yaxes(title_text="Stack pressure (MPa)", rangemode="tozero")
     return fig

@@ -37,7 +37,7 @@ from .signals import geometry_changed
 # Fields a caller never sets directly: ownership goes through `group`, bookkeeping is automatic.
 _PROTECTED = {"id", "pk", "group", "created_by", "created_at", "updated_at"}
 _FRACTION_TOLERANCE = 1e-6
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+DOI_PATTERN = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
 # ----------------------------------------------------------------------------- permission and validation
@@ -210,7 +210,7 @@ def normalise_doi(doi: str) -> str:
 def get_or_create_source(*, doi: str, citation: str = "", year: int | None = None, url: str = "") -> Source:
     """The source with this DOI (any spelling: ``doi:``, ``https://doi.org/`` …), created if new."""
     normalised = normalise_doi(doi)
-    if not _DOI.match(normalised):
+    if not DOI_PATTERN.match(normalised):
         raise ValidationError({"doi": f"{doi!r} is not a DOI (expected 10.<registrant>/<suffix>)."})
     source = Source.objects.filter(doi=normalised).first()
     if source is not None:

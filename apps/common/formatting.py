@@ -59,6 +59,8 @@ class Quantity:
 
 QUANTITIES: dict[str, Quantity] = {
     "conductivity": Quantity("Conductivity", "σ", "mS/cm", "S/cm", scale=1e3),
+    # σe of mixed conductors spans 10⁻¹²–10⁻⁶ S/cm and is reported in S/cm with a power of ten.
+    "electronic_conductivity": Quantity("Electronic conductivity", "σe", "S/cm", "S/cm"),
     "asr": Quantity("Area-specific resistance", "ASR", "Ω·cm²", "Ω·cm²"),
     "asr_per_cycle": Quantity("ASR growth per cycle", "dASR/dN", "Ω·cm²/cycle", "Ω·cm²/cycle"),
     "asr_per_hour": Quantity("ASR growth per hour", "dASR/dt", "Ω·cm²/h", "Ω·cm²/h"),
@@ -78,6 +80,8 @@ QUANTITIES: dict[str, Quantity] = {
     "duration_min": Quantity("Duration", "t", "min", "min"),
     "duration_h": Quantity("Duration", "t", "h", "h"),
     "voltage": Quantity("Voltage", "U", "V", "V", prefixes=(-6, -3, 0)),
+    "current": Quantity("Current", "I", "A", "A", prefixes=(-15, -12, -9, -6, -3, 0)),
+    "areal_capacity": Quantity("Areal capacity", "Q", "mAh/cm²", "mAh/cm²"),
     "percent": Quantity("Fraction", "", "%", "%"),
 }
 
@@ -292,6 +296,7 @@ QUANTITY_OF_SUFFIX: tuple[tuple[str, str], ...] = (
     ("_f", "capacitance"),
     ("_s", "time_constant"),
     ("_v", "voltage"),
+    ("_a", "current"),
     ("_min", "duration_min"),
     ("_h", "duration_h"),
 )

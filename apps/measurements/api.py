@@ -1,9 +1,10 @@
-"""API viewsets of spectra and raw files: read, upload, bulk-create, export, fit."""
+"""API viewsets of spectra and raw files (read, upload, bulk-create, export, fit) and of DC polarisations and
+CCD tests (list, read, create)."""
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -27,9 +28,11 @@ from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
-from .selectors import visible_raw_files, visible_spectra
+from .selectors import visible_ccd_tests, visible_dc_polarisations, visible_raw_files, visible_spectra
 from .serializers import (
     BulkCreateSerializer,
+    CCDTestSerializer,
+    DCPolarisationSerializer,
     FitRequestSerializer,
     RawFileSerializer,
     SpectrumDetailSerializer,
@@ -319,3 +322,56 @@ class RawFileViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
             filename=raw_file.original_name,
             content_type="application/octet-stream",
         )
+
+
+class CellMeasurementViewSet(ApiViewMixin, ExportMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """List, read and create a cell's DC polarisations or CCD tests; visible when the record and its cell are.
+
+    Subclasses name the selector and the measurement service (`create_service(cell=, user=, **fields)`).
+    """
+
+    http_method_names = ["get", "post", "head", "options"]
+    ordering_fields = ["created_at", "measured_at", "temperature_c", "pk"]
+    filterset_fields = ["cell"]
+
+    def get_queryset(self):
+        return type(self).selector(user=self.request.user).select_related("cell__separator", "group")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        record = type(self).create_service(cell=data.pop("cell"), user=self.request.user, **data)
+        serializer.instance = self.get_queryset().filter(pk=record.pk).first() or record
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List DC polarisations", description="Electronic-conductivity measurements of cells."),
+    retrieve=extend_schema(summary="One DC polarisation, with σ_e and its current trace"),
+    create=extend_schema(
+        summary="Record a DC polarisation",
+        description="Members of the cell's group. `time_s`/`current_a`: optional current trace (equal lengths).",
+        examples=[OpenApiExample("0.5 V", value={"cell": 1, "voltage_v": 0.5, "steady_current_a": 3.1e-9})],
+    ),
+    export=export_schema(DCPolarisationSerializer, "DC polarisations"),
+)
+class DCPolarisationViewSet(CellMeasurementViewSet):
+    serializer_class = DCPolarisationSerializer
+    selector = staticmethod(visible_dc_polarisations)
+    create_service = staticmethod(services.create_dc_polarisation)
+    export_filename = "dc-polarisations"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List critical-current-density tests", description="CCD tests of cells, with protocol."),
+    retrieve=extend_schema(summary="One CCD test, with its protocol and steps"),
+    create=extend_schema(
+        summary="Record a CCD test",
+        description="Members of the cell's group. The protocol needs the step size, the capacity or duration per "
+        "half-cycle and the failure rule; `critical_current_density_ma_per_cm2` null means it did not fail.",
+    ),
+    export=export_schema(CCDTestSerializer, "CCD tests"),
+)
+class CCDTestViewSet(CellMeasurementViewSet):
+    serializer_class = CCDTestSerializer
+    selector = staticmethod(visible_ccd_tests)
+    create_service = staticmethod(services.create_ccd_test)
+    export_filename = "ccd-tests"

@@ -25,7 +25,10 @@ then ``frequency_hz,z_real_ohm,z_imag_ohm`` rows.
 """
 from __future__ import annotations
 
+import csv
 import datetime
+import io
+import json
 from typing import Any
 
 from apps.accounts.references import PRIVATE_LABEL, visible_reference
@@ -107,3 +110,21 @@ def export_filename(spectrum: ImpedanceSpectrum, extension: str) -> str:
     """A download name a researcher recognises: ``spectrum-12_25C.csv``."""
     temperature = f"_{spectrum.temperature_c:g}C" if spectrum.temperature_c is not None else ""
     return f"spectrum-{spectrum.pk}{temperature}.{extension.lstrip('.')}"
+
+
+def fit_parameters_csv(fit, rows: list[dict]) -> str:
+    """A fit's parameters as CSV: ``# assbdb`` comment lines (spectrum, protocol, circuit, χ², engine), then one
+    row per parameter with its value, standard error (blank when not determined), unit and role, in SI units."""
+    out = io.StringIO()
+    for key, value in (
+        ("spectrum_id", fit.spectrum_id), ("protocol", str(fit.protocol)), ("circuit", fit.protocol.circuit),
+        ("status", fit.status), ("chi_square", fit.chi_square), ("reduced_chi_square", fit.reduced_chi_square),
+        ("engine_version", fit.engine_version),
+    ):
+        out.write(f"# assbdb {key}={json.dumps(value, ensure_ascii=False)}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["parameter", "value", "stderr", "unit", "role"])
+    for row in rows:
+        writer.writerow([row["name"], repr(float(row["value"])),
+                         "" if row["stderr"] is None else repr(float(row["stderr"])), row["unit"], row["role"]])
+    return out.getvalue()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -161,6 +162,8 @@ class DCPolarisation(OwnedRecord):
     temperature_c = models.FloatField(null=True, blank=True)
     stack_pressure_mpa = models.FloatField(null=True, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
+    time_s = models.JSONField(default=list, blank=True, help_text="Current trace: times since the step, s.")
+    current_a = models.JSONField(default=list, blank=True, help_text="Current trace: current at each time, A.")
 
     class Meta:
         ordering = ["cell", "pk"]
@@ -172,6 +175,24 @@ class DCPolarisation(OwnedRecord):
 
     def __str__(self) -> str:
         return f"DC polarisation of {self.cell.name} at {self.voltage_v:g} V"
+
+    def clean(self) -> None:
+        """The current trace, when given, is two equally long lists of finite numbers with rising times."""
+        super().clean()
+        times, currents = self.time_s or [], self.current_a or []
+        if not times and not currents:
+            return
+        try:
+            t = np.asarray(times, dtype=float)
+            i = np.asarray(currents, dtype=float)
+        except (TypeError, ValueError):
+            raise ValidationError({"current_a": "The current trace must hold numbers only."}) from None
+        if t.ndim != 1 or i.ndim != 1 or t.size != i.size:
+            raise ValidationError({"current_a": f"The trace has {t.size} times but {i.size} currents."})
+        if t.size < 2 or not (np.all(np.isfinite(t)) and np.all(np.isfinite(i))):
+            raise ValidationError({"current_a": "The trace needs at least two points, all finite."})
+        if np.any(np.diff(t) <= 0):
+            raise ValidationError({"time_s": "Times of the current trace must rise strictly."})
 
 
 class CriticalCurrentDensityTest(OwnedRecord):
@@ -213,3 +234,27 @@ class CriticalCurrentDensityTest(OwnedRecord):
     def __str__(self) -> str:
         ccd = self.critical_current_density_ma_per_cm2
         return f"CCD of {self.cell.name}: " + (f"{ccd:g} mA/cm²" if ccd is not None else "no failure")
+
+    MAX_LISTED_STEPS = 200
+
+    def steps(self) -> list[dict]:
+        """The current-density steps up to the failing one: j_k = j_0 + k·Δj (mA/cm²), with each half-cycle's
+        duration (h) and capacity (mAh/cm²) from Q = j·t, whichever of the two the protocol fixed.
+
+        Empty when the cell did not fail (the last step reached is not stored).
+        """
+        ccd, j0, dj = self.critical_current_density_ma_per_cm2, self.initial_current_density_ma_per_cm2, self.step_ma_per_cm2
+        if ccd is None or not j0 or not dj or ccd < j0:
+            return []
+        count = min(int(round((ccd - j0) / dj)) + 1, self.MAX_LISTED_STEPS)
+        rows = []
+        for k in range(count):
+            j = j0 + k * dj
+            capacity, duration = self.capacity_per_half_cycle_mah_per_cm2, self.half_cycle_duration_h
+            if capacity is not None and duration is None:
+                duration = capacity / j
+            elif duration is not None and capacity is None:
+                capacity = j * duration
+            rows.append({"number": k + 1, "current_density_ma_per_cm2": j, "half_cycle_duration_h": duration,
+                         "capacity_per_half_cycle_mah_per_cm2": capacity, "failed": k == count - 1})
+        return rows

@@ -1,4 +1,5 @@
-"""API representations of spectra and raw files, and of the upload and bulk-creation requests."""
+"""API representations of spectra, raw files, DC polarisations and CCD tests, and of the upload and
+bulk-creation requests."""
 import json
 
 from django.conf import settings
@@ -9,12 +10,13 @@ from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup, Visibility
 from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
+from apps.analysis.eis import derived as eis_derived
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.parsers import json_depth
 from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField, reject_nul_characters
 
-from .models import Atmosphere, ImpedanceSpectrum, RawFile
+from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile
 
 MAX_INT32 = 2**31 - 1  # PositiveIntegerField's range on PostgreSQL
 
@@ -272,3 +274,84 @@ class FitRequestSerializer(serializers.Serializer):
         if ("protocol" in attrs) == ("circuit" in attrs):
             raise serializers.ValidationError("Give either `protocol` (an id) or `circuit` (a circuit string), not both.")
         return attrs
+
+
+def electronic_conductivity_reading(dc: DCPolarisation) -> dict | None:
+    """σ_e = L·I_ss/(A·ΔV) (Hebb–Wagner) from the cell's separator thickness and area, with the thickness's
+    standard error propagated (σ_e is proportional to L); None with no thickness or area to use."""
+    cell = dc.cell
+    separator = cell.separator if cell.separator_id else None
+    area = cell.active_area_cm2 or (separator.area_cm2 if separator else None)
+    if separator is None or not separator.thickness_um or not area:
+        return None
+    try:
+        value = eis_derived.electronic_conductivity(separator.thickness_um * 1e-4, area, abs(dc.voltage_v), dc.steady_current_a)
+    except ValueError:
+        return None
+    stderr = value * separator.thickness_stderr_um / separator.thickness_um if separator.thickness_stderr_um else None
+    return {"value_s_per_cm": value, "stderr_s_per_cm": stderr, "thickness_um": separator.thickness_um, "area_cm2": area}
+
+
+class ElectronicConductivitySerializer(serializers.Serializer):
+    value_s_per_cm = serializers.FloatField()
+    stderr_s_per_cm = serializers.FloatField(allow_null=True, help_text="From the separator thickness's standard error.")
+    thickness_um = serializers.FloatField()
+    area_cm2 = serializers.FloatField()
+
+
+class CellMeasurementSerializer(serializers.ModelSerializer):
+    """Shared fields of a cell's DC polarisation or CCD test; the cell must be one you can see (and write to)."""
+
+    cell = VisiblePrimaryKeyField(selector=visible_cells)
+    cell_name = serializers.CharField(source="cell.name", read_only=True)
+    group = serializers.PrimaryKeyRelatedField(read_only=True)
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, help_text="Default: the cell's.")
+    url = serializers.SerializerMethodField()
+
+    OWNED = ["id", "url", "cell", "cell_name", "group", "group_name", "visibility", "embargo_until", "created_at"]
+
+    def get_url(self, record) -> str:
+        return reverse(self.detail_route, args=[record.pk])
+
+
+class DCPolarisationSerializer(CellMeasurementSerializer):
+    detail_route = "measurements:dc-polarisation-detail"
+    electronic_conductivity = serializers.SerializerMethodField(
+        help_text="σ_e = L·I_ss/(A·ΔV), S/cm, from the cell's separator; null when thickness or area is unknown."
+    )
+
+    class Meta:
+        model = DCPolarisation
+        fields = [
+            *CellMeasurementSerializer.OWNED, "voltage_v", "steady_current_a", "initial_current_a", "duration_h",
+            "temperature_c", "stack_pressure_mpa", "measured_at", "time_s", "current_a", "electronic_conductivity",
+        ]  # fmt: skip
+        read_only_fields = ["embargo_until", "created_at"]
+
+    @extend_schema_field(ElectronicConductivitySerializer(allow_null=True))
+    def get_electronic_conductivity(self, record):
+        return electronic_conductivity_reading(record)
+
+
+class CCDStepSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    current_density_ma_per_cm2 = serializers.FloatField()
+    half_cycle_duration_h = serializers.FloatField(allow_null=True)
+    capacity_per_half_cycle_mah_per_cm2 = serializers.FloatField(allow_null=True)
+    failed = serializers.BooleanField()
+
+
+class CCDTestSerializer(CellMeasurementSerializer):
+    detail_route = "measurements:ccd-test-detail"
+    steps = CCDStepSerializer(many=True, read_only=True,
+                              help_text="Steps up to the failing one, from the protocol; empty when it did not fail.")
+
+    class Meta:
+        model = CriticalCurrentDensityTest
+        fields = [
+            *CellMeasurementSerializer.OWNED, "initial_current_density_ma_per_cm2", "step_ma_per_cm2",
+            "capacity_per_half_cycle_mah_per_cm2", "half_cycle_duration_h", "failure_rule", "failure_voltage_limit_v",
+            "critical_current_density_ma_per_cm2", "temperature_c", "stack_pressure_mpa", "measured_at", "steps",
+        ]  # fmt: skip
+        read_only_fields = ["embargo_until", "created_at"]

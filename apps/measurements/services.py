@@ -131,17 +131,21 @@ def create_spectra_from_arrays(
     return built
 
 
+def _check_measurement_fields(model, fields: dict[str, Any]) -> None:
+    unknown = [name for name in fields if name in {"id", "pk", "cell", "created_by", "created_at", "updated_at"}]
+    known = {f.name for f in model._meta.concrete_fields}
+    unknown += [name for name in fields if name not in known]
+    if unknown:
+        raise ValidationError({name: f"{model.__name__} has no writable field {name!r}." for name in unknown})
+
+
 def _create_cell_measurement(model, *, cell: Cell, user, fields: dict[str, Any]):
     group = fields.pop("group", None) or cell.group
     _check_can_write(user=user, cell=cell, group=group)
     fields.setdefault("visibility", cell.visibility)
     if group.pk == cell.group_id:
         fields.setdefault("embargo_until", cell.embargo_until)
-    unknown = [name for name in fields if name in {"id", "pk", "cell", "created_by", "created_at", "updated_at"}]
-    known = {f.name for f in model._meta.concrete_fields}
-    unknown += [name for name in fields if name not in known]
-    if unknown:
-        raise ValidationError({name: f"{model.__name__} has no writable field {name!r}." for name in unknown})
+    _check_measurement_fields(model, fields)
     record = model(cell=cell, group=group, created_by=user if user and user.is_authenticated else None, **fields)
     full_clean_by_field(record, exclude=["cell", "group", "created_by"])
     record.save()
@@ -159,3 +163,22 @@ def create_dc_polarisation(*, cell: Cell, user, **fields: Any) -> DCPolarisation
 def create_ccd_test(*, cell: Cell, user, **fields: Any) -> CriticalCurrentDensityTest:
     """A critical-current-density test with its protocol (step, capacity or duration per half-cycle, failure rule)."""
     return _create_cell_measurement(CriticalCurrentDensityTest, cell=cell, user=user, fields=dict(fields))
+
+
+@transaction.atomic
+def update_cell_measurement(
+    *, record: DCPolarisation | CriticalCurrentDensityTest, user, cell: Cell | None = None, **fields: Any
+) -> DCPolarisation | CriticalCurrentDensityTest:
+    """Change a DC polarisation or CCD test (members of its group; a new cell must be writable too)."""
+    if cell is not None and cell.pk != record.cell_id:
+        _check_can_write(user=user, cell=cell, group=record.group)
+        record.cell = cell
+    _check_can_write(user=user, cell=record.cell, group=record.group)
+    fields.pop("group", None)  # moving a record between groups is an ownership change, not an edit
+    _check_measurement_fields(type(record), fields)
+    for name, value in fields.items():
+        setattr(record, name, value)
+    full_clean_by_field(record, exclude=["cell", "group", "created_by"])
+    record.save()
+    require_visible_references(record, user=user)
+    return record

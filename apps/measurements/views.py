@@ -1,9 +1,11 @@
-"""Spectrum pages: list, detail with its figures, downloads, and the two-step upload."""
+"""Spectrum pages (list, detail with its figures, downloads, the two-step upload) and the pages and forms of
+DC polarisations and CCD tests."""
 from __future__ import annotations
 
 import datetime
 import hashlib
 import io
+import posixpath
 import secrets
 import zipfile
 
@@ -28,19 +30,38 @@ from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, groups_of
 from apps.analysis import eis
 from apps.analysis import services as analysis_services
-from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
+from apps.analysis.models import ElementRole, FitResult, FitStatus, KramersKronigCheck
 from apps.analysis.selectors import visible_protocols
 from apps.catalog.models import Cell
 from apps.catalog.selectors import visible_cells
-from apps.catalog.views import jobs_for_targets, list_context, paginate
+from apps.catalog.views import apply_service_errors, jobs_for_targets, list_context, paginate
 
 from . import exports, plots
+from .figures import (
+    PreviewError,
+    PreviewRequest,
+    SampleView,
+    dense_fit_curve,
+    fit_preview,
+    parameter_unit,
+    sample_view,
+)
 from .filters import SpectrumFilterSet
-from .forms import ConfirmUploadForm, FitRequestForm, UploadFileForm
-from .models import ImpedanceSpectrum
-from .selectors import visible_spectra
+from .forms import CCDTestForm, ConfirmUploadForm, DCPolarisationForm, FitRequestForm, UploadFileForm
 from .ingest import ZIP_ERRORS
-from .services import IngestError, conditions_from_metadata, ingest_upload, ingest_zip, preview_upload
+from .models import DCPolarisation, ImpedanceSpectrum
+from .selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
+from .serializers import electronic_conductivity_reading
+from .services import (
+    IngestError,
+    conditions_from_metadata,
+    create_ccd_test,
+    create_dc_polarisation,
+    ingest_upload,
+    ingest_zip,
+    preview_upload,
+    update_cell_measurement,
+)
 
 PREVIEW_DIR = "upload-previews"
 SESSION_KEY = "upload_previews"
@@ -72,31 +93,6 @@ def spectrum_list(request):
 
 
 # ---------------------------------------------------------------- detail and figures
-
-PARAMETER_UNITS = {
-    "R": "Ω",
-    "C": "F",
-    "L": "H",
-    "CPE_Q": "F·s^(n−1)",
-    "CPE_n": "",
-    "W": "Ω·s^−½",
-    "Wo_Z0": "Ω",
-    "Wo_tau": "s",
-    "Ws_Z0": "Ω",
-    "Ws_tau": "s",
-    "G_R": "Ω",
-    "G_tau": "s",
-    "La_L": "H·s^(a−1)",
-    "La_a": "",
-}
-
-
-def parameter_unit(name: str) -> str:
-    """Unit of a fitted parameter from its element prefix, e.g. R1 → Ω, CPE1_Q → F·s^(n−1)."""
-    element, _, suffix = name.partition("_")
-    prefix = element.rstrip("0123456789")
-    return PARAMETER_UNITS.get(f"{prefix}_{suffix}" if suffix else prefix, "")
-
 
 def chosen_fit(spectrum: ImpedanceSpectrum, fit_id: str | None) -> FitResult | None:
     fits = spectrum.fits.select_related("protocol").order_by("-protocol__is_standard", "-updated_at")
@@ -137,17 +133,27 @@ def _fit_curve(fit: FitResult | None, f: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _sample_view(fit: FitResult | None, f: np.ndarray, z: np.ndarray) -> SampleView:
+    if fit is None or fit.status != FitStatus.SUCCEEDED or not fit.parameters:
+        return SampleView(arcs=[])
+    try:
+        return sample_view(
+            circuit=fit.protocol.circuit, parameters=fit.parameters, roles=fit.roles,
+            elements=(fit.derived or {}).get("elements") or {}, frequencies_hz=f, impedance_ohm=z,
+            role_titles=dict(ElementRole.choices),
+        )
+    except (ValueError, KeyError):
+        return SampleView(arcs=[])
+
+
 def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict[str, str]:
     f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
     label = spectrum.label or f"Spectrum {spectrum.pk}"
     model = _fit_curve(fit, f)
-    fit_trace = None
-    if model is not None:
-        # The model drawn densely over the measured range, so the arcs look smooth.
-        dense = np.logspace(np.log10(f.min()), np.log10(f.max()), 300)[::-1]
-        fit_trace = (f"fit: {fit.protocol}", dense, eis.circuit_impedance(fit.protocol.circuit, fit.parameters, dense))
+    fit_trace = dense_fit_curve(fit, f, f"fit: {fit.protocol}") if model is not None else None
+    view = _sample_view(fit, f, z)
     figures = {
-        "nyquist": plots.nyquist_figure([(label, f, z)], fit=fit_trace, title="Nyquist"),
+        "nyquist": plots.nyquist_figure([(label, f, z)], fit=fit_trace, title="Nyquist", zoom=view.zoom, arcs=view.arcs),
         "bode": plots.bode_figure([(label, f, z)], fit=fit_trace),
     }
     if model is not None:
@@ -174,7 +180,8 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
     if drt.get("error"):
         figures["drt"] = plots.message_figure(f"DRT could not be computed: {drt['error']}", "Distribution of relaxation times")
     else:
-        figures["drt"] = plots.drt_figure(np.array(drt["tau_s"]), np.array(drt["gamma_ohm"]), drt["peaks_tau_s"], drt["peaks_gamma"])
+        figures["drt"] = plots.drt_figure(np.array(drt["tau_s"]), np.array(drt["gamma_ohm"]), drt["peaks_tau_s"],
+                                          drt["peaks_gamma"], sample_tau_range_s=view.tau_range_s)
     return {name: plots.figure_json(fig) for name, fig in figures.items()}
 
 
@@ -236,8 +243,9 @@ def spectrum_fit(request, pk: int):
     spectrum = _visible_spectrum(request, pk, with_arrays=False)
     form = FitRequestForm(request.POST, protocols=visible_protocols(user=request.user))
     if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+        for field, errors in form.errors.items():
+            where = f"{form.fields[field].label or field}: " if field in form.fields else ""
+            messages.error(request, f"Fit not queued: {where}{' '.join(errors)}")
         return redirect("measurements:spectrum-detail", pk=spectrum.pk)
     try:
         job = analysis_services.request_fit(
@@ -245,6 +253,10 @@ def spectrum_fit(request, pk: int):
             user=request.user,
             protocol=form.cleaned_data.get("protocol"),
             circuit=form.cleaned_data.get("circuit", "").strip() or None,
+            name=form.cleaned_data.get("name", "").strip() or None,
+            frequency_window_hz=form.window(),
+            initial_values=form.cleaned_data.get("initial_values") or None,
+            fixed=form.cleaned_data.get("fixed") or None,
         )
     except ValidationError as error:
         messages.error(request, "Fit not queued: " + " ".join(error.messages))
@@ -253,6 +265,54 @@ def spectrum_fit(request, pk: int):
     else:
         messages.success(request, f"Fit queued: {job.target_label}.")
     return redirect("measurements:spectrum-detail", pk=spectrum.pk)
+
+
+PREVIEWS_PER_MINUTE = 20
+
+
+def _preview_allowed(user) -> bool:
+    """At most PREVIEWS_PER_MINUTE synchronous fit previews per user and minute (a fit costs CPU)."""
+    key = f"fit-preview:{user.pk}:{int(timezone.now().timestamp() // 60)}"
+    cache.add(key, 0, 120)
+    try:
+        return cache.incr(key) <= PREVIEWS_PER_MINUTE
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, 120)
+        return True
+
+
+@login_required
+@require_POST
+def spectrum_fit_preview(request, pk: int):
+    """Fit the spectrum now (bounded in points, starts and time) and answer JSON: parameters ± errors, χ² and the
+    figures. Members of the spectrum's group only; nothing is stored."""
+    spectrum = _visible_spectrum(request, pk, with_arrays=True)
+    if not can_edit(spectrum, request.user):
+        return JsonResponse({"error": "Only members of the spectrum's group may fit it."}, status=403)
+    if not _preview_allowed(request.user):
+        return JsonResponse({"error": f"At most {PREVIEWS_PER_MINUTE} previews a minute; try again shortly."}, status=429)
+    form = FitRequestForm(request.POST, protocols=visible_protocols(user=request.user))
+    if form.is_valid() and not form.circuit_text():
+        form.add_error("circuit", "Choose a protocol or write a circuit to preview.")
+    if not form.is_valid():
+        return JsonResponse({"error": "Check the fit settings.", "fields": form.errors}, status=400)
+    try:
+        preview = fit_preview(spectrum.frequencies_hz, spectrum.impedance_ohm, form.preview_request(),
+                              label=spectrum.label or f"Spectrum {spectrum.pk}")
+    except PreviewError as error:
+        return JsonResponse({"error": str(error), "fields": {error.field: [str(error)]} if error.field else {}}, status=400)
+    return JsonResponse(preview)
+
+
+def spectrum_fit_csv(request, pk: int):
+    """The shown fit's parameters with standard errors, units and roles as CSV (`?fit=` picks another fit)."""
+    spectrum = _visible_spectrum(request, pk, with_arrays=False)
+    fit = chosen_fit(spectrum, request.GET.get("fit"))
+    if fit is None or not fit.parameters:
+        raise Http404("This spectrum has no fitted parameters yet.")
+    response = HttpResponse(exports.fit_parameters_csv(fit, _parameter_rows(fit)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="spectrum-{spectrum.pk}-fit-{fit.pk}-parameters.csv"'
+    return response
 
 
 def spectrum_plots(request, pk: int):
@@ -328,9 +388,46 @@ def _forget_preview(request, token: str) -> None:
     _delete_preview_file(token)
 
 
-def _zip_names(data: bytes) -> list[str]:
+PICKED_SUFFIX = " files picked together"  # the name of the archive made of files picked at once
+
+
+def _is_archive(name: str) -> bool:
+    return name.lower().endswith(".zip") or name.endswith(PICKED_SUFFIX)
+
+
+PREVIEWED_MEMBERS = 30  # files of an archive (or picked together) parsed for the confirm page; the rest are listed
+
+
+def _zip_members(data: bytes) -> list[tuple[str, bytes | None]]:
+    """(name, bytes) of the files in an archive, bytes only for the first PREVIEWED_MEMBERS (the rest are listed)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [i.filename for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
+        infos = [i for i in archive.infolist() if not i.is_dir() and "__MACOSX" not in i.filename][:500]
+        limit = int(settings.MAX_UPLOAD_MB) * 1048576
+        members = []
+        for position, info in enumerate(infos):
+            readable = position < PREVIEWED_MEMBERS and info.file_size <= limit and not info.flag_bits & 0x1
+            members.append((info.filename, archive.read(info) if readable else None))
+        return members
+
+
+def _member_previews(data: bytes) -> tuple[list[dict], list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Each file of an archive parsed as on confirmation: format, spectra and range, or the reason it would be refused."""
+    rows, curves = [], []
+    for name, member in _zip_members(data):
+        if member is None:
+            rows.append({"name": name, "status": "listed", "reason": "parsed on confirmation"})
+            continue
+        try:
+            parsed = preview_upload(data=member, filename=posixpath.basename(name))
+        except IngestError as error:
+            rows.append({"name": name, "status": "rejected", "reason": str(error)})
+            continue
+        f_all = np.concatenate([np.asarray(p.frequencies_hz, dtype=float) for p in parsed])
+        rows.append({"name": name, "status": "ok", "format": parsed[0].format, "n_spectra": len(parsed),
+                     "f_min": float(f_all.min()), "f_max": float(f_all.max())})
+        curves += [(f"{posixpath.basename(name)} #{p.index + 1}", np.asarray(p.frequencies_hz), np.asarray(p.impedance_ohm))
+                   for p in parsed]
+    return rows, curves
 
 
 def _preview_files() -> list[tuple[str, int, datetime.datetime]]:
@@ -380,12 +477,18 @@ def _delete_quietly(path: str) -> None:
 
 
 def _preview_context(name: str, data: bytes) -> dict:
-    """What the confirm page shows: parsed spectra (Nyquist) and detected metadata, or the zip's file list."""
-    if name.lower().endswith(".zip"):
+    """What the confirm page shows: parsed spectra (Nyquist) and detected metadata; for an archive (or files
+    picked together) each file's verdict and one Nyquist of them all."""
+    if _is_archive(name):
         try:
-            return {"is_zip": True, "zip_names": _zip_names(data), "detected": {}}
+            members, curves = _member_previews(data)
         except ZIP_ERRORS as exc:
             raise IngestError(f"not a readable zip archive ({exc or type(exc).__name__})", filename=name) from None
+        figures = {}
+        if curves:
+            figures["preview"] = plots.figure_json(plots.nyquist_figure(curves, title="Parsed spectra (nothing stored yet)"))
+        return {"is_zip": True, "members": members, "figures": figures, "detected": {},
+                "n_ok": sum(m["status"] == "ok" for m in members)}
     parsed = preview_upload(data=data, filename=name)
     spectra = []
     for item in parsed[:20]:
@@ -414,6 +517,18 @@ def _preview_context(name: str, data: bytes) -> dict:
     }
 
 
+def _picked_files(files) -> tuple[str, bytes]:
+    """One file as it is; several picked together become an archive, so each is parsed, stored and reported
+    on its own exactly like the members of an uploaded zip."""
+    if len(files) == 1:
+        return files[0].name, files[0].read()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for item in files:
+            archive.writestr(item.name, item.read())
+    return f"{len(files)}{PICKED_SUFFIX}", buffer.getvalue()
+
+
 @login_required
 def upload(request):
     """Step 1: choose a file. A valid file is parsed (nothing stored) and shown for confirmation."""
@@ -425,8 +540,7 @@ def upload(request):
     if request.method == "POST":
         form = UploadFileForm(request.POST, request.FILES)
         if form.is_valid():
-            upload_file = form.cleaned_data["file"]
-            name, data = upload_file.name, upload_file.read()
+            name, data = _picked_files(form.cleaned_data["file"])
             try:
                 context = _preview_context(name, data)
                 token = _store_preview(request, name=name, data=data)
@@ -470,7 +584,7 @@ def upload_confirm(request):
             conditions=form.conditions(),
         )
         try:
-            if name.lower().endswith(".zip"):
+            if _is_archive(name):
                 report = ingest_zip(**options)
                 _forget_preview(request, token)
                 return _after_zip(request, report, form.cleaned_data["cell"])
@@ -517,3 +631,79 @@ def _after_zip(request, report, cell: Cell):
         else:
             messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
     return redirect("catalog:cell-detail", pk=cell.pk)
+
+
+# ---------------------------------------------------------------- DC polarisation and CCD tests
+
+def dc_polarisation_detail(request, pk: int):
+    dc = get_object_or_404(visible_dc_polarisations(user=request.user).select_related("cell__separator", "group"), pk=pk)
+    if dc.time_s:
+        figure = plots.dc_polarisation_figure(dc.time_s, dc.current_a, steady_current_a=dc.steady_current_a, voltage_v=dc.voltage_v)
+    else:
+        figure = plots.message_figure("No current trace was recorded; ΔV and I_ss are listed beside.", "Current during DC polarisation")
+    context = {
+        "dc": dc,
+        "sigma_e": electronic_conductivity_reading(dc),
+        "figures": {"current": plots.figure_json(figure)},
+        "can_edit": can_edit(dc, request.user),
+    }
+    return render(request, "measurements/dc_polarisation_detail.html", context)
+
+
+def ccd_test_detail(request, pk: int):
+    test = get_object_or_404(visible_ccd_tests(user=request.user).select_related("cell", "group"), pk=pk)
+    steps = test.steps()
+    figure = plots.ccd_figure(steps) if steps else plots.message_figure(
+        "The cell did not fail: no failing step to draw.", "Current-density steps")
+    context = {"test": test, "steps": steps, "figures": {"steps": plots.figure_json(figure)}, "can_edit": can_edit(test, request.user)}
+    return render(request, "measurements/ccd_test_detail.html", context)
+
+
+def _cell_measurement_form(request, *, form_class, create, detail_url: str, title: str, record=None):
+    """Create (or, with `record`, edit) a DC polarisation or CCD test through its measurement service."""
+    cells = _writable_cells(request.user)
+    initial = {"cell": int(request.GET["cell"])} if request.GET.get("cell", "").isdigit() else None
+    form = form_class(request.POST or None, instance=record, initial=initial, cells=cells)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if record is None:
+                record = create(cell=form.cleaned_data["cell"], user=request.user, **form.service_fields())
+            else:
+                record = update_cell_measurement(
+                    record=record, user=request.user, cell=form.cleaned_data["cell"], **form.service_fields()
+                )
+        except ValidationError as error:
+            apply_service_errors(error, form)
+        except PermissionDenied as error:
+            form.add_error("cell", str(error))
+        else:
+            messages.success(request, f"{record} saved.")
+            return redirect(detail_url, pk=record.pk)
+    return render(request, "measurements/cell_measurement_form.html", {"form": form, "title": title, "record": record})
+
+
+@login_required
+def dc_polarisation_edit(request, pk: int | None = None):
+    record = _editable_or_none(request, visible_dc_polarisations, pk)
+    return _cell_measurement_form(
+        request, form_class=DCPolarisationForm, create=create_dc_polarisation, record=record,
+        detail_url="measurements:dc-polarisation-detail", title="DC polarisation",
+    )
+
+
+@login_required
+def ccd_test_edit(request, pk: int | None = None):
+    record = _editable_or_none(request, visible_ccd_tests, pk)
+    return _cell_measurement_form(
+        request, form_class=CCDTestForm, create=create_ccd_test, record=record,
+        detail_url="measurements:ccd-test-detail", title="Critical-current-density test",
+    )
+
+
+def _editable_or_none(request, selector, pk: int | None):
+    if pk is None:
+        return None
+    record = get_object_or_404(selector(user=request.user), pk=pk)
+    if not can_edit(record, request.user):
+        raise PermissionDenied("Only members of the owning group can edit this record.")
+    return record

@@ -95,12 +95,16 @@
     });
   }
 
-  // Upload: drop a file on the zone to put it in the file input.
+  // Upload: drop files on the zone to put them in the file input.
   function setupDropZones() {
     document.querySelectorAll("[data-drop-zone]").forEach(function (zone) {
       var input = zone.querySelector('input[type="file"]');
       var name = zone.querySelector("[data-file-name]");
-      var show = function () { if (name && input.files.length) { name.textContent = input.files[0].name; } };
+      var show = function () {
+        if (name && input.files.length) {
+          name.textContent = Array.prototype.map.call(input.files, function (f) { return f.name; }).join(", ");
+        }
+      };
       input.addEventListener("change", show);
       ["dragenter", "dragover"].forEach(function (ev) {
         zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.add("dragging"); });

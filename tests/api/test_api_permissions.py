@@ -14,6 +14,8 @@ from tests.api.conftest import ROLES, future_day
 from tests.factories import (
     ArrheniusFitFactory,
     BenchmarkEntryFactory,
+    CCDTestFactory,
+    DCPolarisationFactory,
     ConductivityFactory,
     FitResultFactory,
     RawFileFactory,
@@ -65,6 +67,9 @@ RESOURCES = {
     "cell": lambda s, g, u: CellFactory(group=g, created_by=u, separator__visibility=Visibility.PUBLIC, **ownership(s)),
     "spectrum": lambda s, g, u: spectrum_in(s, g, u),
     "rawfile": lambda s, g, u: RawFileFactory(group=g, created_by=u, **ownership(s)),
+    "dcpolarisation": lambda s, g, u: DCPolarisationFactory(
+        group=g, created_by=u, cell__visibility=Visibility.PUBLIC, **ownership(s)),
+    "ccdtest": lambda s, g, u: CCDTestFactory(group=g, created_by=u, cell__visibility=Visibility.PUBLIC, **ownership(s)),
     "fit": lambda s, g, u: FitResultFactory(spectrum=spectrum_in(s, g, u)),
     "conductivity": lambda s, g, u: ConductivityFactory(fit__spectrum=spectrum_in(s, g, u)),
     "arrheniusfit": lambda s, g, u: ArrheniusFitFactory(separator=separator_in(s, g, u)),
@@ -247,6 +252,37 @@ def test_update_by_members_only_and_hidden_records_answer_404(client_for, group,
     assert response.status_code == expected, response.content
     record.refresh_from_db()
     assert (record.name == "renamed") == (expected == 200)
+
+
+MEASUREMENT_PAYLOADS = {
+    "dcpolarisation": {"voltage_v": 0.5, "steady_current_a": 3e-9, "time_s": [0, 60, 3600],
+                       "current_a": [4e-7, 2e-8, 3e-9]},
+    "ccdtest": {"initial_current_density_ma_per_cm2": 0.1, "step_ma_per_cm2": 0.1,
+                "capacity_per_half_cycle_mah_per_cm2": 0.1, "failure_rule": "voltage_drop",
+                "critical_current_density_ma_per_cm2": 0.4},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("resource", list(MEASUREMENT_PAYLOADS))
+def test_cell_measurement_create_needs_membership_of_the_cells_group(client_for, group, resource, role):
+    cell = CellFactory(group=group, visibility=Visibility.PUBLIC)
+    payload = {"cell": cell.pk, **MEASUREMENT_PAYLOADS[resource]}
+    response = client_for(role).post(reverse(f"api:{resource}-list"), payload, format="json")
+    expected = {"anonymous": 401, "outsider": 403, "member": 201, "owner": 201}[role]
+    assert response.status_code == expected, response.content
+    if expected == 201:
+        body = response.json()
+        assert (body["cell"], body["group"], body["visibility"]) == (cell.pk, group.pk, cell.visibility)
+
+
+@pytest.mark.parametrize("resource", list(MEASUREMENT_PAYLOADS))
+def test_cell_measurement_on_a_hidden_cell_is_refused_as_absent(client_for, group, resource):
+    cell = CellFactory(group=group, visibility=Visibility.PRIVATE)
+    payload = {"cell": cell.pk, **MEASUREMENT_PAYLOADS[resource]}
+    response = client_for("outsider").post(reverse(f"api:{resource}-list"), payload, format="json")
+    assert response.status_code == 400
+    assert "cell" in str(response.json()["error"])
 
 
 def test_interface_evidence_backed_by_two_techniques_is_cross_validated(client_for, group):

@@ -3,7 +3,9 @@ import pytest
 
 from apps.accounts.models import Visibility
 from tests.factories import (
+    CCDTestFactory,
     CellFactory,
+    DCPolarisationFactory,
     InterfaceEvidenceFactory,
     InterfaceFactory,
     PressureStepFactory,
@@ -24,7 +26,10 @@ def make_records(group, visibility, creator=None):
     InterfaceEvidenceFactory(interface=interface, technique="nmr", assigned_species="li2co3")
     InterfaceEvidenceFactory(interface=interface, technique="dft", assigned_species="LiOH")
     cell.interfaces.add(interface)
-    return {"separator": separator, "cell": cell, "spectrum": spectrum, "interface": interface}
+    dc = DCPolarisationFactory(group=group, visibility=visibility, cell=cell, created_by=creator,
+                               time_s=[0.0, 60.0, 3600.0], current_a=[4e-7, 2e-8, 2e-9])
+    ccd = CCDTestFactory(group=group, visibility=visibility, cell=cell, created_by=creator)
+    return {"separator": separator, "cell": cell, "spectrum": spectrum, "interface": interface, "dc": dc, "ccd": ccd}
 
 
 @pytest.fixture
@@ -46,5 +51,7 @@ def page_urls(r) -> dict[str, str]:
         "spectrum-plots": f"/spectra/{sp}/plots/",
         "spectrum-csv": f"/spectra/{sp}/download/csv/",
         "spectrum-json": f"/spectra/{sp}/download/json/",
+        "dc-polarisation": f"/dc-polarisations/{r['dc'].pk}/",
+        "ccd-test": f"/ccd-tests/{r['ccd'].pk}/",
     }
 

@@ -103,3 +103,87 @@ def test_spectrum_page_shows_running_job_and_polls(client, member, group):
     response = client.get(f"/spectra/{spectrum.pk}/")
     assert response.context["jobs_active"] is True
     assert b'data-active="true"' in response.content
+
+
+def test_compare_cells_overlays_pressure_histories_and_marks_differences(client, group):
+    from tests.factories import CCDTestFactory, CellFactory, PressureStepFactory
+
+    a = CellFactory(group=group, visibility="public", name="Cell at 5 MPa")
+    b = CellFactory(group=group, visibility="public", name="Cell at 50 MPa")
+    for cell, pressure in ((a, 5.0), (b, 50.0)):
+        PressureStepFactory(cell=cell, position=0, phase="densification", pressure_mpa=370.0, duration_min=5)
+        PressureStepFactory(cell=cell, position=1, phase="measurement", pressure_mpa=pressure, duration_min=60)
+    CCDTestFactory(group=group, visibility="public", cell=b, critical_current_density_ma_per_cm2=0.9)
+    response = client.get(f"/compare/?kind=cell&ids={a.pk},{b.pk}")
+    assert response.status_code == 200
+    rows = {r["label"]: r for r in response.context["rows"]}
+    assert rows["Measurement pressure"]["values"] == ["5 MPa", "50 MPa"] and rows["Measurement pressure"]["differs"]
+    assert not rows["Densification pressure"]["differs"]
+    assert rows["CCD"]["values"] == ["—", "0.9 mA/cm²"]
+    pressure = json.loads(response.context["figures"]["pressure"])
+    assert [t["name"] for t in pressure["data"]] == ["Cell at 5 MPa", "Cell at 50 MPa"]
+    assert pressure["data"][0]["x"] == [0, 5, 5, 65]  # cumulative minutes
+    assert pressure["layout"]["xaxis"]["title"]["text"] == "Cumulative time (min)"
+
+
+def test_long_pressure_history_is_drawn_in_hours(client, group):
+    from tests.factories import CellFactory, PressureStepFactory
+
+    cells = [CellFactory(group=group, visibility="public") for _ in range(2)]
+    for cell in cells:
+        PressureStepFactory(cell=cell, position=0, phase="densification", pressure_mpa=370.0, duration_min=30)
+        PressureStepFactory(cell=cell, position=1, phase="cycling", pressure_mpa=5.0, duration_min=48 * 60)
+    figure = json.loads(client.get(f"/compare/?kind=cell&ids={cells[0].pk},{cells[1].pk}").context["figures"]["pressure"])
+    assert figure["data"][0]["x"] == [0, 0.5, 0.5, 48.5]
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Cumulative time (h)"
+
+
+def test_pressure_history_without_durations_is_drawn_against_whole_step_numbers(client, group):
+    from tests.factories import CellFactory, PressureStepFactory
+
+    cells = [CellFactory(group=group, visibility="public") for _ in range(2)]
+    for cell in cells:
+        for position in range(3):
+            PressureStepFactory(cell=cell, position=position, phase="measurement", pressure_mpa=10.0 * (position + 1),
+                                duration_min=None)
+    figure = json.loads(client.get(f"/compare/?kind=cell&ids={cells[0].pk},{cells[1].pk}").context["figures"]["pressure"])
+    assert figure["data"][0]["x"] == [1.0, 2.0, 2.0, 3.0, 3.0, 4.0]
+    assert (figure["layout"]["xaxis"]["title"]["text"], figure["layout"]["xaxis"]["dtick"]) == ("Step number", 1)
+
+
+def test_compare_interfaces_puts_evidence_side_by_side(client, group):
+    from tests.factories import InterfaceEvidenceFactory, InterfaceFactory
+
+    a = InterfaceFactory(group=group, visibility="public", name="Li|LLZTO bare")
+    b = InterfaceFactory(group=group, visibility="public", name="Li|Al2O3|LLZTO")
+    InterfaceEvidenceFactory(interface=a, technique="xps", assigned_species="Li2CO3")
+    InterfaceEvidenceFactory(interface=a, technique="nmr", assigned_species="Li2CO3")
+    InterfaceEvidenceFactory(interface=b, technique="xps", assigned_species="LiAlO2", measured_value=74.2, value_unit="eV")
+    response = client.get(f"/compare/?kind=interface&ids={a.pk},{b.pk}")
+    rows = {r["label"]: r["values"] for r in response.context["rows"]}
+    assert rows["Evidence: XPS"] == ["Li2CO3 ✓ cross-validated", "LiAlO2: measured 74.2 eV"]
+    assert rows["Evidence: NMR"] == ["Li2CO3 ✓ cross-validated", "—"]
+    assert rows["Cross-validated"] == ["li2co3", "—"]
+
+
+def test_compare_spectra_shows_each_fit_with_errors_and_chi_square(client, group):
+    from tests.factories import FitResultFactory
+
+    fits = [FitResultFactory(spectrum=SpectrumFactory(group=group, visibility="public", cell__visibility="public"),
+                             protocol__circuit="R0-p(R1,C1)", parameters={"R0": 10.0, "R1": r1, "C1": 1e-9})
+            for r1 in (1000.0, 2500.0)]
+    response = client.get(f"/compare/?kind=spectrum&ids={fits[0].spectrum_id},{fits[1].spectrum_id}")
+    rows = {r["label"]: r for r in response.context["rows"]}
+    assert rows["R1"]["values"] == ["1.0000 ± 0.0050 kΩ", "2.5000 ± 0.0050 kΩ"] and rows["R1"]["differs"]
+    assert not rows["R0"]["differs"] and rows["Circuit"]["values"] == ["R0-p(R1,C1)"] * 2
+    assert rows["χ² (reduced)"]["values"][0] == "1 × 10⁻⁴ (2 × 10⁻⁶)"
+
+
+@pytest.mark.parametrize("kind", ["cell", "interface"])
+def test_compare_cells_or_interfaces_with_a_hidden_one_is_404(client, group, outsider, kind):
+    from tests.factories import CellFactory, InterfaceFactory
+
+    factory = CellFactory if kind == "cell" else InterfaceFactory
+    shown, hidden = factory(group=group, visibility="public"), factory(group=group, visibility="private")
+    client.force_login(outsider)
+    assert client.get(f"/compare/?kind={kind}&ids={shown.pk},{hidden.pk}").status_code == 404

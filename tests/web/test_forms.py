@@ -327,3 +327,46 @@ def test_edit_button_only_for_group_members(client, member, outsider, group, who
         client.force_login(member if who == "member" else outsider)
     body = client.get(f"/separators/{separator.pk}/").content.decode()
     assert (f"/separators/{separator.pk}/edit/" in body) is shows_edit
+
+
+def test_separator_form_finds_or_creates_its_source_by_doi(client, member, group, material):
+    from apps.catalog.models import Source
+
+    existing = Source.objects.create(doi="10.1021/acsenergylett.0c01234", citation="Known paper")
+    client.force_login(member)
+    client.post("/separators/new/", separator_post(group, material, source_doi="https://doi.org/10.1021/ACSENERGYLETT.0C01234"))
+    client.post("/separators/new/", separator_post(group, material, name="second", source_doi="doi:10.1149/2.0021507jes"))
+    first, second = Separator.objects.get(name="LPSCl cold-pressed"), Separator.objects.get(name="second")
+    assert first.source == existing
+    assert second.source.doi == "10.1149/2.0021507jes" and Source.objects.count() == 2
+
+
+@pytest.mark.parametrize("doi", ["10.12/short-registrant", "not a doi", "10.1021"])
+def test_malformed_doi_is_explained_and_nothing_is_stored(client, member, group, material, doi):
+    from apps.catalog.models import Source
+
+    client.force_login(member)
+    response = client.post("/separators/new/", separator_post(group, material, source_doi=doi))
+    assert response.status_code == 200
+    assert "is not a DOI" in response.content.decode()
+    assert not Separator.objects.exists() and not Source.objects.exists()
+
+
+def test_cell_refused_by_the_service_leaves_no_new_source_behind(client, member, group, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from apps.catalog import services
+    from apps.catalog.models import Source
+
+    def refuse(**kwargs):
+        assert kwargs["source"].doi == "10.1016/j.ssi.2020.115000"  # created inside the write's transaction
+        raise ValidationError({"name": "refused by the service"})
+
+    monkeypatch.setattr(services, "create_cell", refuse)
+    client.force_login(member)
+    response = client.post("/cells/new/", {
+        "name": "Au|LLZTO|Au", "configuration": "blocking", "group": group.pk, "visibility": "group",
+        "source_doi": "10.1016/j.ssi.2020.115000", **management("layers", 0), **management("steps", 0),
+    })
+    assert response.status_code == 200 and "refused by the service" in response.content.decode()
+    assert not Source.objects.exists()

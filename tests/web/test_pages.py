@@ -18,6 +18,8 @@ PAGES = [
     "spectrum-plots",
     "spectrum-csv",
     "spectrum-json",
+    "dc-polarisation",
+    "ccd-test",
 ]
 
 LIST_PAGES = ["/", "/separators/", "/cells/", "/interfaces/", "/spectra/", "/materials/", "/jobs/", "/compare/", "/search/?q=LLZTO"]
@@ -187,12 +189,12 @@ def test_arrhenius_axis_ignores_a_point_many_decades_off():
     assert low == pytest.approx(-4.4) and high == pytest.approx(-2.6)
 
 
-def test_public_spectrum_offers_fit_again_only_to_members(client, records, member, outsider):
+def test_public_spectrum_offers_fitting_by_hand_only_to_members(client, records, member, outsider):
     spectrum = records[Visibility.PUBLIC]["spectrum"]
     client.force_login(outsider)
-    assert b"Fit again" not in client.get(f"/spectra/{spectrum.pk}/").content
+    assert b"Fit by hand" not in client.get(f"/spectra/{spectrum.pk}/").content
     client.force_login(member)
-    assert b"Fit again" in client.get(f"/spectra/{spectrum.pk}/").content
+    assert b"Fit by hand" in client.get(f"/spectra/{spectrum.pk}/").content
 
 
 def test_outsider_cannot_fit_a_public_spectrum_of_another_group(client, outsider, records, standard_protocols):
@@ -215,3 +217,34 @@ def test_spectrum_badge_says_what_the_kramers_kronig_verdict_judged(client, reco
     )
     body = client.get(f"/spectra/{spectrum.pk}/").content.decode()
     assert "Kramers–Kronig passed (smoothed residual 0.10%, limit 0.60%, noise 0.40%)" in body
+
+
+@pytest.mark.parametrize("label,cycle,elapsed,expected", [
+    ("0 h", None, 0.0, "0 h"),
+    ("after 12 h", 3, 12.0, "after 12 h, cycle 3"),
+    ("EIS cycle 3", 3, None, "EIS cycle 3"),
+    ("EIS", 2, 1.5, "EIS, cycle 2, 1.5 h"),
+])
+def test_overlay_names_are_not_doubled(label, cycle, elapsed, expected):
+    from types import SimpleNamespace
+
+    from apps.catalog.figures import overlay_label
+
+    assert overlay_label(SimpleNamespace(label=label, pk=1, cycle_index=cycle, elapsed_time_h=elapsed)) == expected
+
+
+@pytest.mark.parametrize("values,expected", [
+    ([7.0, 40.0, 300.0], [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
+    ([350.0, 900.0], [200.0, 500.0, 1000.0, 2000.0]),
+])
+def test_short_log_axes_are_labelled_in_1_2_5_steps(values, expected):
+    from apps.measurements.plots import log_axis_for
+
+    axis = log_axis_for(values)
+    assert axis["tickvals"] == expected and axis["ticktext"] == [f"{v:g}" for v in expected]
+
+
+def test_long_log_axes_are_labelled_by_decade():
+    from apps.measurements.plots import log_axis_for
+
+    assert log_axis_for([0.1, 1e6]) == {"type": "log", "dtick": 1, "exponentformat": "power"}

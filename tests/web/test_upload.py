@@ -115,7 +115,7 @@ def test_upload_requires_login(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_zip_lists_its_files_then_stores_each(client, member, cell, instrument_files, tmp_path):
+def test_zip_previews_each_file_then_stores_each(client, member, cell, instrument_files, tmp_path):
     import zipfile
 
     archive = tmp_path / "night.zip"
@@ -125,7 +125,10 @@ def test_zip_lists_its_files_then_stores_each(client, member, cell, instrument_f
         z.writestr("readme.txt", "not a spectrum")
     client.force_login(member)
     response = preview(client, archive)
-    assert response.context["is_zip"] and "exampleDataGamry.DTA" in response.context["zip_names"]
+    members = {m["name"]: m for m in response.context["members"]}
+    assert response.context["is_zip"] and members["exampleDataGamry.DTA"]["status"] == "ok"
+    assert members["exampleDataZPlot.z"]["n_spectra"] >= 1 and members["readme.txt"]["status"] == "rejected"
+    assert "preview" in response.context["figures"]  # one Nyquist of every readable file
     assert not ImpedanceSpectrum.objects.exists()
     token = response.context["form"].initial["token"]
     done = client.post("/upload/confirm/", {"token": token, "cell": cell.pk}, follow=True)
@@ -193,3 +196,31 @@ def test_upload_page_says_to_create_a_cell_first_when_user_has_none(client, outs
     response = client.get("/upload/")
     assert response.context["has_cells"] is False
     assert "Create a cell" in response.content.decode()
+
+
+def test_several_files_picked_at_once_are_previewed_and_stored_each(client, member, cell, instrument_files):
+    client.force_login(member)
+    with open(instrument_files / "exampleDataZPlot.z", "rb") as a, open(instrument_files / "exampleDataGamry.DTA", "rb") as b:
+        response = client.post("/upload/", {"file": [a, b]})
+    assert response.status_code == 200 and not ImpedanceSpectrum.objects.exists()
+    members = response.context["members"]
+    assert [(m["name"], m["status"]) for m in members] == [("exampleDataZPlot.z", "ok"), ("exampleDataGamry.DTA", "ok")]
+    html = response.content.decode()
+    assert "exampleDataGamry.DTA" in html and "Files (2, 2 readable)" in html
+    token = response.context["form"].initial["token"]
+    done = client.post("/upload/confirm/", {"token": token, "cell": cell.pk}, follow=True)
+    raw_names = set(ImpedanceSpectrum.objects.filter(cell=cell).values_list("raw_file__original_name", flat=True))
+    assert raw_names == {"exampleDataZPlot.z", "exampleDataGamry.DTA"}
+    assert "exampleDataGamry.DTA: 1 spectrum(s) stored." in done.content.decode()
+
+
+@pytest.mark.parametrize("names,message", [
+    (["a.z", "b.zip"], "not both (b.zip)"),
+    (["same.z", "same.z"], "share the name same.z"),
+])
+def test_picking_files_that_cannot_go_together_is_explained(client, member, cell, names, message):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(member)
+    response = client.post("/upload/", {"file": [SimpleUploadedFile(n, b"1,2,3\n") for n in names]})
+    assert response.status_code == 200 and message in response.content.decode()

@@ -41,28 +41,34 @@ def _failed_fields(reason: str) -> dict:
     }
 
 
-def fit_spectrum(*, spectrum_id: int, protocol_id: int) -> FitResult:
+def fit_spectrum(*, spectrum_id: int, protocol_id: int, initial_values: dict | None = None,
+                 fixed: dict | None = None) -> FitResult:
     """Fit one spectrum under one protocol; store succeeded or failed (with reason) and its conductivities.
 
-    The fit runs outside any transaction; the fit row and its conductivities are written in one.
+    ``initial_values``/``fixed`` (a hand fit's starting and held values) go to the engine and are recorded
+    in ``derived["hand_fit"]``. The fit runs outside any transaction; the fit row and its conductivities are
+    written in one.
     """
     spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").get(pk=spectrum_id)
     protocol = FitProtocol.objects.get(pk=protocol_id)
-    return fit_loaded(spectrum, protocol)
+    return fit_loaded(spectrum, protocol, initial_values=initial_values, fixed=fixed)
 
 
-def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
-    return fit_many([spectrum], protocol)[0]
+def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_values: dict | None = None,
+               fixed: dict | None = None) -> FitResult:
+    return fit_many([spectrum], protocol, initial_values=initial_values, fixed=fixed)[0]
 
 
-def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol) -> list[FitResult]:
+def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial_values: dict | None = None,
+             fixed: dict | None = None) -> list[FitResult]:
     """Fit loaded spectra (with cell and separator) under one protocol and store every result at once: one
     read of their Kramers–Kronig verdicts, then in one transaction one upsert of the fit rows on (spectrum,
     protocol) and one of their conductivities on (fit, kind), whatever the number of spectra."""
     verdicts = KramersKronigCheck.objects.only(
         "spectrum", "passed", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
     ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
-    computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk))) for spectrum in spectra]
+    computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk), initial_values, fixed))
+                for spectrum in spectra]
     fits = [FitResult(spectrum=spectrum, protocol=protocol, **fields) for spectrum, fields, _ in computed]
     update_fields = sorted({name for _, fields, _ in computed for name in fields} | {"updated_at"})
     with transaction.atomic():
@@ -78,8 +84,8 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol) -> list[Fi
     return fits
 
 
-def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol,
-                kk: KramersKronigCheck | None) -> tuple[dict, dict[str, tuple[float, float]]]:
+def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersKronigCheck | None,
+                initial_values: dict | None = None, fixed: dict | None = None) -> tuple[dict, dict[str, tuple[float, float]]]:
     """The fit row's fields and the resistances per conductivity kind (none for a failed fit)."""
     try:
         circuit = parse_circuit(protocol.circuit)
@@ -90,6 +96,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol,
         result = fit_circuit(
             spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
             weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
+            initial_guess=initial_values or None, fixed=fixed or None,
         )
         values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
         if not np.all(np.isfinite(values)):
@@ -118,6 +125,10 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol,
         rms_residual=rms, converged=result.converged,
         kk_failure=kk.failure_text if kk is not None and not kk.passed else None,
     ))
+    reading_fields = _json_safe(reading.as_fields())
+    if initial_values or fixed:  # a hand fit: what it started from and held, beside the result
+        hand_fit = {"initial_values": initial_values or {}, "fixed": fixed or {}}
+        reading_fields["derived"] = {**reading_fields.get("derived", {}), "hand_fit": hand_fit}
     fields = {
         "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
         "correlations": [_finite_list(row) for row in correlations],
@@ -125,7 +136,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol,
         "residuals_real": _finite_list(result.residuals_real),
         "residuals_imag": _finite_list(result.residuals_imag),
         "converged": bool(result.converged),
-        **_json_safe(reading.as_fields()),
+        **reading_fields,
         "engine_version": engine_version(),
     }
     return fields, dict(reading.resistances)

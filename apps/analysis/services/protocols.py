@@ -220,3 +220,32 @@ def custom_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user) -> FitPr
         },
     )
     return protocol
+
+
+def named_protocol(*, circuit: str, spectrum: ImpedanceSpectrum, user, name: str, base: FitProtocol | None,
+                   window: tuple[float | None, float | None]) -> FitProtocol:
+    """The group's protocol ``name`` (a hand fit) with this circuit and frequency window, weighting, bounds and
+    roles taken from ``base`` when it started from one: reused when identical, else the next version."""
+    validate_circuit(circuit.strip())
+    group = groups_of(user).filter(pk=spectrum.group_id).first() or groups_of(user).first()
+    if group is None:
+        raise ValidationError({"circuit": "Custom fits belong to a research group; you are in none."})
+    full_name = f"{name.strip()[:80]} ({group.slug})"[: FitProtocol._meta.get_field("name").max_length]
+    fields = {
+        "circuit": circuit.strip(), "frequency_min_hz": window[0], "frequency_max_hz": window[1],
+        "weighting": base.weighting if base else FitProtocol._meta.get_field("weighting").default,
+        "bounds": dict(base.bounds) if base else {}, "element_roles": dict(base.element_roles) if base else {},
+    }
+    _validate_protocol_fields(fields)
+    versions = FitProtocol.objects.filter(name=full_name).order_by("-version")
+    for existing in versions:
+        if all(getattr(existing, k) == v for k, v in fields.items()):
+            return existing
+    latest = versions.first()
+    if latest is not None and latest.group_id != group.pk:
+        raise ValidationError({"name": f"The name {name!r} is taken by another group's protocol."})
+    protocol = FitProtocol(name=full_name, version=(latest.version + 1) if latest else 1, group=group, created_by=user,
+                           description=f"Hand fit by {user.get_username()} on spectrum {spectrum.pk}.", **fields)
+    protocol.full_clean()
+    protocol.save()
+    return protocol

@@ -18,7 +18,7 @@ from apps.jobs.services import dispatch_job, ensure_queued, new_job
 from apps.measurements.models import ImpedanceSpectrum
 
 from ..models import FitProtocol
-from .protocols import custom_protocol, standard_protocol_for
+from .protocols import custom_protocol, named_protocol, standard_protocol_for
 
 
 @transaction.atomic
@@ -42,10 +42,16 @@ def queue_analysis(*, spectrum_ids: list[int], user=None) -> list[Job]:
 
 @transaction.atomic
 def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | None = None,
-                circuit: str | None = None) -> Job:
+                circuit: str | None = None, name: str | None = None,
+                frequency_window_hz: tuple[float | None, float | None] | None = None,
+                initial_values: dict[str, float] | None = None, fixed: dict[str, float] | None = None) -> Job:
     """Queue a fit of one spectrum under a protocol, a custom circuit, or its standard protocol.
 
-    Members of the spectrum's group only: the fit is stored with the spectrum, for everyone who sees it.
+    A hand fit names itself (``name``) and may set a frequency window (Hz, either end open): it becomes the
+    group's protocol of that name with the circuit (typed, or the chosen protocol's) and window, a new version
+    when those change. ``initial_values`` (starting values) and ``fixed`` (values held constant) go to this
+    fit only and are recorded with it. Members of the spectrum's group only: the fit is stored with the
+    spectrum, for everyone who sees it.
     """
     if not can_view(spectrum, user):
         raise ValidationError("You cannot see this spectrum.")
@@ -53,19 +59,30 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
         raise PermissionDenied("Only members of the spectrum's group may fit it.")
     if protocol is not None and circuit:
         raise ValidationError("Give a protocol or a circuit, not both.")
-    if circuit:
-        protocol = custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
-    elif protocol is None:
-        protocol = standard_protocol_for(ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=spectrum.pk))
-    else:
+    if protocol is not None:
         from ..selectors import visible_protocols
 
         if not visible_protocols(user=user).filter(pk=protocol.pk).exists():
             raise ValidationError({"protocol": "You cannot use this protocol."})
+    if name or frequency_window_hz:
+        if not (circuit or protocol):
+            raise ValidationError({"circuit": "A named fit or a frequency window needs a protocol or a circuit."})
+        protocol = named_protocol(circuit=circuit or protocol.circuit, spectrum=spectrum, user=user, base=protocol,
+                                  name=name or f"Hand fit {circuit or protocol.circuit}",
+                                  window=frequency_window_hz or (None, None))
+    elif circuit:
+        protocol = custom_protocol(circuit=circuit, spectrum=spectrum, user=user)
+    elif protocol is None:
+        protocol = standard_protocol_for(ImpedanceSpectrum.objects.select_related("cell__separator").get(pk=spectrum.pk))
+    params: dict = {"protocol_id": protocol.pk}
+    if initial_values:
+        params["initial_values"] = {str(k): float(v) for k, v in initial_values.items()}
+    if fixed:
+        params["fixed"] = {str(k): float(v) for k, v in fixed.items()}
     job = new_job(
         kind=Job.Kind.FIT_SPECTRUM, target_type="spectrum", target_id=spectrum.pk,
         target_label=f"{spectrum.label or 'spectrum ' + str(spectrum.pk)} under {protocol}",
-        params={"protocol_id": protocol.pk}, user=user, group_id=spectrum.group_id,
+        params=params, user=user, group_id=spectrum.group_id,
     )
     dispatch_job(job)
     return job

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, visible_q
-from apps.measurements.selectors import visible_spectra
+from apps.measurements.selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
 
 from .. import services as catalog_services
 from ..figures import cell_figures
@@ -49,6 +49,8 @@ def cell_detail(request, pk: int):
         "figures": cell_figures(cell, request.user),
         "plots_url": reverse("catalog:cell-plots", args=[cell.pk]),
         "can_edit": can_edit(cell, request.user),
+        "dc_polarisations": visible_dc_polarisations(user=request.user).filter(cell=cell).order_by("measured_at", "pk"),
+        "ccd_tests": visible_ccd_tests(user=request.user).filter(cell=cell).order_by("measured_at", "pk"),
         **jobs_context(request.user, [("cell", [cell.pk]), ("spectrum", spectrum_ids)]),
     }
     return render(request, "catalog/cell_detail.html", context)
@@ -97,6 +99,7 @@ def cell_edit(request, pk: int | None = None):
     electrodes = visible_electrodes(user=request.user)
     form = CellForm(request.POST or None, instance=cell)
     form.setup_ownership(request.user, editing=cell is not None)
+    form.setup_source(cell)
     form.limit_choices(separators=separators, interfaces=visible_interfaces(user=request.user).prefetch_related(None))
     layers = LayerFormSet(
         request.POST or None,
@@ -112,6 +115,7 @@ def cell_edit(request, pk: int | None = None):
         extra=lambda form: {
             "interfaces": list(form.cleaned_data.get("interfaces") or []),
             "publish_references": bool(form.cleaned_data.get("publish_references")),
+            **form.source_values(),
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -62,22 +63,24 @@ def record_form(request, *, kind: str, record, form, formsets: list[tuple[str, s
     """The create/edit flow shared by separators, cells and interfaces.
 
     `formsets` are (title, service keyword, formset); `extra(form)` gives
-    service arguments that are not plain model fields. Writes go through the
+    service arguments that are not plain model fields (it runs in the write's transaction). Writes go through the
     catalog service; its field-level errors land on the fields they name.
     """
     if request.method == "POST" and form.is_valid() and all(formset.is_valid() for _, _, formset in formsets):
-        extra_values = extra(form)
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name not in extra_values}
-        fields.update({k: v for k, v in form.ownership().items() if k != "group"})
-        fields.update(extra_values)
-        fields.update({keyword: formset_rows(formset) for _, keyword, formset in formsets})
         try:
-            if record is None:
-                record = create(user=request.user, group=form.cleaned_data["group"], **fields)
-                messages.success(request, f"{kind.capitalize()} “{record.name}” created.")
-            else:
-                record = update(**{kind: record}, user=request.user, **fields)
-                messages.success(request, f"{kind.capitalize()} “{record.name}” saved.")
+            # One transaction: what extra() writes (a new source) goes away when the record is refused.
+            with transaction.atomic():
+                extra_values = extra(form)
+                fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name not in extra_values}
+                fields.update({k: v for k, v in form.ownership().items() if k != "group"})
+                fields.update(extra_values)
+                fields.update({keyword: formset_rows(formset) for _, keyword, formset in formsets})
+                if record is None:
+                    record = create(user=request.user, group=form.cleaned_data["group"], **fields)
+                    messages.success(request, f"{kind.capitalize()} “{record.name}” created.")
+                else:
+                    record = update(**{kind: record}, user=request.user, **fields)
+                    messages.success(request, f"{kind.capitalize()} “{record.name}” saved.")
             return redirect(f"catalog:{kind}-detail", pk=record.pk)
         except ValidationError as error:
             apply_service_errors(error, form)

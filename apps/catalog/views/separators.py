@@ -71,6 +71,7 @@ def separator_edit(request, pk: int | None = None):
             raise PermissionDenied("Only members of the owning group can edit this separator.")
     form = SeparatorForm(request.POST or None, instance=separator)
     form.setup_ownership(request.user, editing=separator is not None)
+    form.setup_source(separator)
     components = ComponentFormSet(
         request.POST or None, prefix="components", initial=_component_initial(separator) if separator else None
     )
@@ -78,4 +79,5 @@ def separator_edit(request, pk: int | None = None):
         request, kind="separator", record=separator, form=form,
         formsets=[("Components", "components", components)],
         create=catalog_services.create_separator, update=catalog_services.update_separator,
+        extra=lambda form: form.source_values(),
     )
