@@ -8,6 +8,10 @@ embeds beat in its worker (`-B`); docker-compose runs a beat service.
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# filesystem:// (the embedded default) uses the transport that never shows a half-written message.
+TRANSPORT_ALIASES["filesystem"] = "apps.jobs.filesystem_broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assbdb.settings")
 
