@@ -1,0 +1,60 @@
+"""The worker's sign of life: an identity per worker process and a heartbeat row it refreshes.
+
+``WorkerHeartbeatStep`` is a Celery worker bootstep (added in ``assbdb/celery.py``):
+when the worker starts it takes an id naming host, pid and start time (inherited
+by its pool processes, so ``run_job`` records which worker runs a job) and
+writes ``WorkerHeartbeat.beat_at`` every ``WORKER_HEARTBEAT_INTERVAL_S`` from
+the worker's timer. The sweep takes back running jobs whose worker went silent;
+``/healthz`` and the page banner read the newest beat.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import bootsteps
+
+logger = logging.getLogger(__name__)
+
+#: Set in the worker's main process before its pool forks; "" outside a worker (web, tests, eager runs).
+_worker_id = ""
+
+
+def current_worker_id() -> str:
+    return _worker_id
+
+
+class WorkerHeartbeatStep(bootsteps.StartStopStep):
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        global _worker_id
+        from django.utils import timezone
+
+        self.started_at = timezone.now()
+        self.hostname = worker.hostname
+        _worker_id = f"{worker.hostname}/{os.getpid()}/{self.started_at:%Y%m%dT%H%M%S.%f}"
+        self.timer_entry = None
+        super().__init__(worker, **kwargs)
+
+    def start(self, worker):
+        from django.conf import settings
+
+        self.beat()
+        self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL_S, self.beat)
+
+    def stop(self, worker):
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+
+    def beat(self) -> None:
+        from django.db import close_old_connections
+
+        from .services import record_worker_heartbeat
+
+        try:
+            close_old_connections()
+            record_worker_heartbeat(worker_id=_worker_id, hostname=self.hostname, pid=os.getpid(),
+                                    started_at=self.started_at)
+        except Exception:  # a busy or unreachable database: the next beat tries again
+            logger.warning("could not record the worker heartbeat", exc_info=True)
