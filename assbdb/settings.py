@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.jobs.context_processors.worker_banner",
             ],
         },
     },
@@ -166,6 +167,8 @@ WORKER_STALE_AFTER_S = env.int("WORKER_STALE_AFTER_S", default=30)
 JOBS_RUNNING_STALE_S = env.int("JOBS_RUNNING_STALE_S", default=CELERY_TASK_TIME_LIMIT + 60)
 # Signed-in people see a banner when no worker has beaten for this long and jobs wait.
 WORKER_DOWN_BANNER_AFTER_S = env.int("WORKER_DOWN_BANNER_AFTER_S", default=60)
+# /healthz fails when the oldest queued job has waited longer than this.
+HEALTHZ_QUEUED_AGE_LIMIT_S = env.int("HEALTHZ_QUEUED_AGE_LIMIT_S", default=600)
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
