@@ -28,9 +28,10 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def worker_command(*, concurrency: int) -> list[str]:
+def worker_command(*, concurrency: int, var_dir: Path | None = None) -> list[str]:
+    """The embedded worker: Celery with beat (the sweep) inside, its schedule file under ``var_dir``."""
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+    schedule = Path(var_dir or settings.VAR_DIR) / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     return [celery, "-A", "assbdb", "worker", "-B", "--schedule", str(schedule),
             f"--concurrency={concurrency}", "--loglevel=INFO", "-n", "embedded@%h"]
