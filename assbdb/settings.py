@@ -10,10 +10,10 @@ import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional local overrides; absent in CI
+VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))  # SQLite file, broker, media, beat schedule
 
 DEFAULT_SECRET_KEY = "insecure-embedded-default-change-me"
 DEBUG = env.bool("DEBUG", default=True)

@@ -38,12 +38,13 @@ class Supervisor:
     def __init__(self, command: Sequence[str], *, cwd=None, env=None, name: str = "worker",
                  backoff_s: Sequence[float] = (1, 2, 5, 10, 30), stable_after_s: float = 60,
                  tail_lines: int = 20, on_exit: Callable[[int, list[str]], None] | None = None,
-                 output=None):
+                 output=None, stdout=None):
         self.command, self.cwd, self.env, self.name = list(command), cwd, env, name
         self.backoff_s, self.stable_after_s = list(backoff_s), stable_after_s
         self.tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self.on_exit = on_exit or self._log_exit
         self.output = output or sys.stderr
+        self.stdout = stdout  # the worker's stdout (its banner): inherited unless given
         self.process: subprocess.Popen | None = None
         self.restarts = 0
         self._stopping = threading.Event()
@@ -60,7 +61,7 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen:
         self.tail.clear()
-        process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stderr=subprocess.PIPE,
+        process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.stdout, stderr=subprocess.PIPE,
                                    text=True, errors="replace", bufsize=1)
         threading.Thread(target=self._pump, args=(process,), daemon=True).start()
         return process
