@@ -266,10 +266,11 @@ def sweep_jobs(*, now: datetime.datetime | None = None, backlog: int | None = 0)
     now = now or timezone.now()
     report = SweepReport()
     open_parents = Job.objects.filter(state__in=UNFINISHED, parent__isnull=False).values("parent_id")
-    live_workers = WorkerHeartbeat.objects.filter(beat_at__gte=now - stale_worker_after()).values("worker_id")
-    orphaned = Q(heartbeat_at__lt=now - stale_running_after()) | (
-        ~Q(worker_id="") & ~Q(worker_id__in=live_workers) & Q(heartbeat_at__lt=now - stale_worker_after())
-    )
+    dead_workers = WorkerHeartbeat.objects.filter(beat_at__lt=now - stale_worker_after()).values("worker_id")
+    # A worker beats before it takes a job; one never seen beating (its first beat failed) gets the same grace.
+    unknown_worker = ~Q(worker_id="") & ~Q(worker_id__in=WorkerHeartbeat.objects.values("worker_id")) & Q(
+        heartbeat_at__lt=now - stale_worker_after())
+    orphaned = Q(heartbeat_at__lt=now - stale_running_after()) | Q(worker_id__in=dead_workers) | unknown_worker
     stale_running = Job.objects.filter(orphaned, state=Job.State.RUNNING).exclude(pk__in=open_parents)
     for job in stale_running:
         with transaction.atomic():
@@ -327,3 +328,15 @@ def record_worker_heartbeat(*, worker_id: str, hostname: str, pid: int, started_
         worker_id=worker_id,
         defaults={"hostname": hostname, "pid": pid, "started_at": started_at, "beat_at": timezone.now()},
     )
+
+
+def forget_dead_workers(*, hostname: str, worker_id: str, pid_alive) -> list[str]:
+    """Mark dead the earlier workers of this host whose process is gone (``pid_alive(pid)`` False), so
+    the sweep takes their jobs back at once instead of after ``WORKER_STALE_AFTER_S``."""
+    dead = [
+        other for other, pid in WorkerHeartbeat.objects.filter(hostname=hostname).exclude(worker_id=worker_id)
+        .filter(beat_at__gte=timezone.now() - stale_worker_after()).values_list("worker_id", "pid")
+        if not pid_alive(pid)
+    ]
+    WorkerHeartbeat.objects.filter(worker_id__in=dead).update(beat_at=timezone.now() - stale_worker_after() * 2)
+    return dead

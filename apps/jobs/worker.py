@@ -24,6 +24,16 @@ def current_worker_id() -> str:
     return _worker_id
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process with that pid
+        return True
+    return True
+
+
 class WorkerHeartbeatStep(bootsteps.StartStopStep):
     requires = {"celery.worker.components:Timer"}
 
@@ -41,7 +51,22 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
         from django.conf import settings
 
         self.beat()
+        self.take_back_from_dead_predecessors(worker)
         self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL_S, self.beat)
+
+    def take_back_from_dead_predecessors(self, worker) -> None:
+        """A worker restarted after a crash (the embedded one under ``run_site``) sweeps at once: the jobs
+        of its dead predecessor on this host go back to the queue now, not a sweep interval later (a
+        crash-looping worker may never live long enough for beat's first sweep)."""
+        from .services import forget_dead_workers
+
+        try:
+            dead = forget_dead_workers(hostname=self.hostname, worker_id=_worker_id, pid_alive=_pid_alive)
+            if dead:
+                logger.warning("Workers %s of this host are gone; their jobs are taken back.", ", ".join(dead))
+            worker.app.send_task("jobs.sweep_jobs")
+        except Exception:
+            logger.warning("could not sweep at start (the periodic sweep will)", exc_info=True)
 
     def stop(self, worker):
         if self.timer_entry is not None:

@@ -139,3 +139,17 @@ def test_worker_down_banner(client, member, job_kind, not_eager, signed_in, beat
     assert ("Background worker not running since" in page) is shown
     if shown:
         assert f"{jobs_waiting} jobs waiting" in page
+
+
+def test_a_restarted_worker_marks_its_dead_predecessor_and_the_sweep_takes_its_jobs_back_at_once(job_kind, run_jobs):
+    WorkerHeartbeat.objects.create(worker_id="old", hostname="embedded@vm", pid=111, started_at=_ago(60), beat_at=_ago(2))
+    WorkerHeartbeat.objects.create(worker_id="busy", hostname="embedded@vm", pid=222, started_at=_ago(60), beat_at=_ago(2))
+    orphan = _job(job_kind, state=Job.State.RUNNING, attempts=1, worker_id="old", heartbeat_at=_ago(2))
+    busy = _job(job_kind, state=Job.State.RUNNING, attempts=1, worker_id="busy", heartbeat_at=_ago(2))
+    dead = services.forget_dead_workers(hostname="embedded@vm", worker_id="new", pid_alive=lambda pid: pid == 222)
+    assert dead == ["old"]
+    with run_jobs():
+        report = services.sweep_jobs()
+    assert report.requeued == [orphan.pk]
+    busy.refresh_from_db()
+    assert busy.state == Job.State.RUNNING
