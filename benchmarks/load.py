@@ -77,13 +77,20 @@ def prepare() -> Target:
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from apps.accounts.models import Visibility
     from apps.accounts.services import create_api_token
     from apps.catalog.models import Cell, Separator
     from apps.measurements.models import ImpedanceSpectrum
 
-    public = dict(visibility=Visibility.PUBLIC)
-    spectrum_ids = list(ImpedanceSpectrum.objects.filter(**public).values_list("pk", flat=True)[:200])
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.accounts.selectors import visible
+
+    def seen(queryset, prefix=""):
+        """Ids an anonymous visitor may see: the record and (for spectra) its cell."""
+        queryset = visible(queryset, AnonymousUser())
+        return list((visible(queryset, AnonymousUser(), prefix) if prefix else queryset).values_list("pk", flat=True)[:200])
+
+    spectrum_ids = seen(ImpedanceSpectrum.objects.all(), "cell__")
     if not spectrum_ids:
         raise SystemExit("no public spectra: load the demo data first (manage.py load_demo)")
     cell = Cell.objects.filter(separator__isnull=False).select_related("group").first()
@@ -92,8 +99,8 @@ def prepare() -> Target:
                                       separator=cell.separator, active_area_cm2=cell.active_area_cm2)
     return Target(
         spectrum_ids=spectrum_ids,
-        cell_ids=list(Cell.objects.filter(**public).values_list("pk", flat=True)[:50]),
-        separator_ids=list(Separator.objects.filter(**public).values_list("pk", flat=True)[:50]),
+        cell_ids=seen(Cell.objects.all()),
+        separator_ids=seen(Separator.objects.all()),
         upload_cell_id=upload_cell.pk,
         token=create_api_token(user=member, name=f"load test {os.getpid()}").key,
     )
