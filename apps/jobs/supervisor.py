@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -61,8 +62,10 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen:
         self.tail.clear()
+        # A process group of its own: when the main process dies, what it left behind (Celery's pool
+        # processes, an embedded beat) is ended with it, never left running beside the next one.
         process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.stdout, stderr=subprocess.PIPE,
-                                   text=True, errors="replace", bufsize=1)
+                                   text=True, errors="replace", bufsize=1, start_new_session=True)
         threading.Thread(target=self._pump, args=(process,), daemon=True).start()
         return process
 
@@ -82,6 +85,7 @@ class Supervisor:
             self.process = self._spawn()
             self._started.set()
             returncode = self.process.wait()
+            self._end_group(self.process)
             if self._stopping.is_set():
                 return
             time.sleep(0.2)  # let the pump take the last lines
@@ -98,6 +102,13 @@ class Supervisor:
         logger.warning("The %s (pid %s) exited with %s. Its last lines:\n    %s",
                        self.name, self.pid, describe_exit(returncode), said)
 
+    @staticmethod
+    def _end_group(process: subprocess.Popen) -> None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def stop(self, timeout: float = 20) -> None:
         self._stopping.set()
         process = self.process
@@ -108,4 +119,6 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            self._end_group(process)
         self._thread.join(timeout=5)

@@ -13,6 +13,7 @@ import logging
 import os
 
 from celery import bootsteps
+from celery.signals import worker_ready
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,16 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
         super().__init__(worker, **kwargs)
 
     def start(self, worker):
+        # The first beat when the worker is ready to take messages: a worker counts as alive from then on.
+        self.worker = worker
+        worker_ready.connect(self.on_ready, weak=False)
+
+    def on_ready(self, sender=None, **kwargs):
         from django.conf import settings
 
         self.beat()
-        self.take_back_from_dead_predecessors(worker)
-        self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL_S, self.beat)
+        self.take_back_from_dead_predecessors(self.worker)
+        self.timer_entry = self.worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL_S, self.beat)
 
     def take_back_from_dead_predecessors(self, worker) -> None:
         """A worker restarted after a crash (the embedded one under ``run_site``) sweeps at once: the jobs
@@ -69,6 +75,7 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
             logger.warning("could not sweep at start (the periodic sweep will)", exc_info=True)
 
     def stop(self, worker):
+        worker_ready.disconnect(self.on_ready)
         if self.timer_entry is not None:
             self.timer_entry.cancel()
 

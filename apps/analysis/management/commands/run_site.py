@@ -34,7 +34,8 @@ def worker_command(*, concurrency: int, var_dir: Path | None = None) -> list[str
     schedule = Path(var_dir or settings.VAR_DIR) / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     return [celery, "-A", "assbdb", "worker", "-B", "--schedule", str(schedule),
-            f"--concurrency={concurrency}", "--loglevel=INFO", "-n", "embedded@%h"]
+            f"--concurrency={concurrency}", "--loglevel=INFO", "-n", "embedded@%h", "--without-mingle",
+            "--without-gossip"]
 
 
 class Command(BaseCommand):
