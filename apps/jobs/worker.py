@@ -64,13 +64,15 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
         """A worker restarted after a crash (the embedded one under ``run_site``) sweeps at once: the jobs
         of its dead predecessor on this host go back to the queue now, not a sweep interval later (a
         crash-looping worker may never live long enough for beat's first sweep)."""
-        from .services import forget_dead_workers
+        from .services import broker_backlog, forget_dead_workers, sweep_jobs
 
         try:
             dead = forget_dead_workers(hostname=self.hostname, worker_id=_worker_id, pid_alive=_pid_alive)
             if dead:
                 logger.warning("Workers %s of this host are gone; their jobs are taken back.", ", ".join(dead))
-            worker.app.send_task("jobs.sweep_jobs")
+                # Here, not as a task: a sweep message would wait behind the whole queue.
+                report = sweep_jobs(backlog=broker_backlog())
+                logger.info("sweep at start: re-queued %s, failed %s", report.requeued, report.failed)
         except Exception:
             logger.warning("could not sweep at start (the periodic sweep will)", exc_info=True)
 
