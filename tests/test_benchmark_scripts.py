@@ -2,6 +2,7 @@
 import asyncio
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,10 @@ def test_load_script_reads_and_uploads_against_a_live_server_without_server_erro
         SpectrumFactory(cell=cell, group=cell.group, visibility=Visibility.PUBLIC)
     target = load.prepare()
     try:
-        tallies, elapsed = asyncio.run(load.run_step(live_server.url, target, clients=2, upload_clients=1,
-                                                     duration_s=3, max_requests=60))
+        # A thread of its own: another test in this process (the browser tests) may hold a running event loop.
+        with ThreadPoolExecutor(1) as pool:
+            tallies, elapsed = pool.submit(asyncio.run, load.run_step(
+                live_server.url, target, clients=2, upload_clients=1, duration_s=3, max_requests=60)).result()
     finally:
         load.clean_up(target)
     assert {"api", "upload"} <= set(tallies)
