@@ -11,10 +11,10 @@ import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional local overrides; absent in CI
+VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))  # SQLite file, broker, media, beat schedule
 
 DEFAULT_SECRET_KEY = "insecure-embedded-default-change-me"
 DEBUG = env.bool("DEBUG", default=True)
@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.jobs.context_processors.worker_banner",
             ],
             # Numbers with units, flag and role titles, and `visible_to` (references rendered only when the viewer
             # may see them) in every template without a {% load %}.
@@ -191,6 +192,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request must not hang on a dead broker: a short connect timeout, one
+# try (``dispatch_job`` leaves the job queued and undispatched; the sweep sends it later).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = CELERY_BROKER_CONNECTION_TIMEOUT
+# Jobs: a queued job not started this long after it was sent is sent again (when the broker's
+# queue is empty, i.e. its message was lost); the sweep runs every JOB_SWEEP_INTERVAL_S (assbdb/celery.py).
+JOBS_RESEND_QUEUED_AFTER_S = env.int("JOBS_RESEND_QUEUED_AFTER_S", default=120)
+# Workers beat every WORKER_HEARTBEAT_INTERVAL_S; one silent for WORKER_STALE_AFTER_S is dead
+# and the jobs it was running are taken back. Jobs of unknown workers are taken back when their
+# own heartbeat is older than JOBS_RUNNING_STALE_S (past the hard time limit).
+WORKER_HEARTBEAT_INTERVAL_S = env.float("WORKER_HEARTBEAT_INTERVAL_S", default=10)
+WORKER_STALE_AFTER_S = env.int("WORKER_STALE_AFTER_S", default=30)
+JOBS_RUNNING_STALE_S = env.int("JOBS_RUNNING_STALE_S", default=CELERY_TASK_TIME_LIMIT + 60)
+# Signed-in people see a banner when no worker has beaten for this long and jobs wait.
+WORKER_DOWN_BANNER_AFTER_S = env.int("WORKER_DOWN_BANNER_AFTER_S", default=60)
+# /healthz fails when the oldest queued job has waited longer than this.
+HEALTHZ_QUEUED_AGE_LIMIT_S = env.int("HEALTHZ_QUEUED_AGE_LIMIT_S", default=600)
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {

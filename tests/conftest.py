@@ -1,7 +1,9 @@
 """Shared fixtures: users in every role and records in every visibility."""
+import socket
 from pathlib import Path
 
 import pytest
+from celery import current_app
 
 INSTRUMENT_FILES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "instrument-files"
 LITERATURE_CSV = INSTRUMENT_FILES.parent / "literature" / "obelix-all.csv"
@@ -83,3 +85,40 @@ def standard_protocols(db):
 
     importlib.import_module("apps.analysis.migrations.0003_standard_protocols").create_standard_protocols(apps, None)
     return FitProtocol.objects.filter(is_standard=True)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the probe is closed
+
+
+@pytest.fixture
+def celery_conf():
+    """Set Celery settings for one test: ``celery_conf(task_always_eager=False)``; restored afterwards."""
+    saved = {}
+
+    def set_values(**values):
+        for key, value in values.items():
+            saved.setdefault(key, current_app.conf.get(key))
+            current_app.conf[key] = value
+
+    yield set_values
+    for key, value in saved.items():
+        current_app.conf[key] = value
+    _forget_broker_connections()
+
+
+def _forget_broker_connections() -> None:
+    """The next publish connects anew, to the broker the settings now name."""
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(celery_conf):
+    """A real broker connection to a Redis port where nothing listens; tasks are not eager."""
+    celery_conf(task_always_eager=False, broker_url=f"redis://127.0.0.1:{closed_port()}/0", broker_write_url=None)
+    _forget_broker_connections()
+
+

@@ -44,6 +44,7 @@ class Job(models.Model):
     dispatches = models.PositiveSmallIntegerField(default=0, help_text="Times it was sent to the broker.")
     result = models.JSONField(default=dict, blank=True, help_text="Summary of what the job produced.")
     celery_task_id = models.CharField(max_length=64, blank=True)
+    worker_id = models.CharField(max_length=200, blank=True, help_text="The worker process running it (see WorkerHeartbeat).")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     group = models.ForeignKey(
         "accounts.ResearchGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -77,3 +78,23 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}
+
+
+class WorkerHeartbeat(models.Model):
+    """One worker process's sign of life, written every few seconds while it runs (``apps.jobs.worker``).
+
+    A worker that is restarted gets a new row (its id names host, pid and start), so
+    the jobs a killed worker was running are recognised as orphaned at once.
+    """
+
+    worker_id = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} (last beat {self.beat_at:%H:%M:%S})"

@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from . import services
+from .worker import current_worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ JOB_TASK_OPTIONS = dict(
 
 def _run(task: Task, job_id: int) -> None:
     try:
-        services.run_job(job_id=job_id, celery_task_id=task.request.id)
+        services.run_job(job_id=job_id, celery_task_id=task.request.id, worker_id=current_worker_id())
     except SoftTimeLimitExceeded:
         services.fail_job(
             job_id=job_id,
@@ -77,7 +78,7 @@ def run_job(self, job_id: int) -> None:
 )
 def sweep_jobs() -> dict:
     """Periodic: re-queue jobs of dead workers and lost messages; fail them after the caps."""
-    report = services.sweep_jobs()
+    report = services.sweep_jobs(backlog=services.broker_backlog())
     if report.requeued or report.failed:
         logger.info("job sweep: re-queued %s, failed %s", report.requeued, report.failed)
     return {"requeued": report.requeued, "failed": report.failed}
