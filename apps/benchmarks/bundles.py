@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from apps.analysis.eis import ENGINE_VERSION
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult
+from apps.common import flags as flag_registry
+from apps.common.formatting import format_interval, format_unit_value
 
 from . import selectors
-from .flags import FLAGS
 from .models import BenchmarkEntry
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,13 @@ def _entry_json(entry: BenchmarkEntry) -> dict:
 
 
 def _readme(entry: BenchmarkEntry, *, spectra, hidden: int, protocols, raw_names) -> str:
-    ci = f"[{entry.ci_low:.4g}, {entry.ci_high:.4g}]" if entry.ci_low is not None and entry.ci_high is not None else "n/a"
-    stderr = f" ± {entry.stderr:.3g}" if entry.stderr is not None else ""
-    flags = ", ".join(FLAGS[f].label if f in FLAGS else f for f in entry.flags) or "none"
+    ci = (format_interval(entry.ci_low, entry.ci_high, entry.stderr, entry.unit)
+          if entry.ci_low is not None and entry.ci_high is not None else "n/a")
+    flags = ", ".join(flag_registry.get(f).title for f in entry.flags) or "none"
     lines = [
         f"# Reproduce: {entry.get_metric_display()} of {entry.cell or entry.separator}",
         "",
-        f"Value: {entry.value:.4g}{stderr} {entry.unit} (95 % CI {ci})",
+        f"Value: {format_unit_value(entry.value, entry.stderr, entry.unit)} (95 % CI {ci})",
         f"Method: {entry.method}",
         f"Completeness: {entry.completeness_score:.0%}; missing: {', '.join(entry.missing_items) or 'nothing'}",
         f"Flags: {flags}",

@@ -86,7 +86,7 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
     thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
     kk = KramersKronigCheck.objects.filter(spectrum_id=spectrum.pk).first()
     reading = interpret_fit(FitInput(
-        circuit=circuit, parameters=params, stderr={k: v or 0.0 for k, v in stderr.items()},
+        circuit=circuit, parameters=params, stderr={k: (math.nan if v is None else v) for k, v in stderr.items()},
         covariance=np.nan_to_num(covariance), roles=protocol.element_roles or {}, bounds=bounds,
         geometry=Geometry(
             thickness_cm=thickness_cm, area_cm2=area_cm2, missing=missing,
@@ -95,6 +95,7 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol) -> FitResult:
         conductivity_roles=protocol_rules.CONDUCTIVITY_ROLES, bulk_offset_share=protocol_rules.BULK_OFFSET_SHARE,
         rms_residual=rms, converged=result.converged,
         kk_failure=kk.failure_text if kk is not None and not kk.passed else None,
+        temperature_known=spectrum.temperature_c is not None,
     ))
     with transaction.atomic():
         fit, _ = FitResult.objects.update_or_create(
