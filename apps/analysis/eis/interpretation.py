@@ -250,7 +250,10 @@ def interpret_fit(fit: FitInput) -> FitReading:
         for n in members:
             g[names.index(n)] = 1.0
         value = float(sum(elements[n].get("sample_resistance_ohm", params[n]) for n in members))
-        variance = float(g @ covariance @ g) if covariance is not None and covariance.size else 0.0
+        if covariance is not None and covariance.size:
+            variance = float(g @ covariance @ g)
+        else:  # no covariance: the members' errors, taken as independent
+            variance = sum(float(stderr.get(n, 0.0)) ** 2 for n in members)
         resistances[kind] = (value, math.sqrt(variance) if variance > 0 and math.isfinite(variance) else 0.0)
 
     at_bound, unidentifiable = _identifiability(fit, elements)
@@ -260,21 +263,22 @@ def interpret_fit(fit: FitInput) -> FitReading:
     if unidentifiable:
         flags.append("parameter_unidentifiable")
         details["parameter_unidentifiable"] = "; ".join(unidentifiable.values())
-        # A conductivity is only as determined as the resistances summed into it (and their capacitive
-        # partners, which fix where one arc ends and the next begins).
-        resting = []
-        for kind, kind_roles in fit.conductivity_roles.items():
-            if kind not in resistances:
-                continue
-            for n in elements:
-                if elements[n]["role"] not in kind_roles or n in hidden:
-                    continue
-                cap = capacitive_of.get(n)
-                own = [n, *(cap.parameter_names if cap is not None else ())]
-                resting += [f"{kind} rests on {p}" for p in own if p in unidentifiable]
-        if resting:
-            flags.append("resistance_unidentifiable")
-            details["resistance_unidentifiable"] = "; ".join(dict.fromkeys(resting))
+    # A conductivity is only as determined as the resistance summed into it: it is not when a member sits at
+    # a bound, has no finite error, or the sum's error (from the covariance) exceeds the sum. A member the data
+    # do not fix but that is small beside the others (an intercept of an ohm under a 500 Ω arc) leaves it sound.
+    resting = []
+    for kind, (value, error) in resistances.items():
+        members = [n for n in elements if elements[n]["role"] in fit.conductivity_roles[kind] and n not in hidden]
+        for n in members:
+            if n in at_bound:
+                resting.append(f"{kind} rests on {n}, at a bound")
+            elif n in unidentifiable and not math.isfinite(stderr.get(n, math.nan)):
+                resting.append(f"{kind} rests on {n}, with no finite error")
+        if value > 0 and error > UNIDENTIFIABLE_RELATIVE_STDERR * value:
+            resting.append(f"{kind} R = {value:.3g} ± {error:.2g} Ω")
+    if resting:
+        flags.append("resistance_unidentifiable")
+        details["resistance_unidentifiable"] = "; ".join(resting)
     if not fit.temperature_known:
         flags.append("temperature_unknown")
         details["temperature_unknown"] = (
