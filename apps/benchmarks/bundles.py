@@ -37,7 +37,7 @@ def _fit_json(fit: FitResult) -> dict:
         "fit_id": fit.pk, "spectrum_id": fit.spectrum_id, "protocol": f"{fit.protocol.name} v{fit.protocol.version}",
         "status": fit.status, "parameters": fit.parameters, "stderr": fit.stderr, "chi_square": fit.chi_square,
         "reduced_chi_square": fit.reduced_chi_square, "converged": fit.converged, "derived": fit.derived,
-        "flags": fit.flags, "engine_version": fit.engine_version, "residuals_real": fit.residuals_real,
+        "flags": flag_registry.describe(fit.flags), "engine_version": fit.engine_version, "residuals_real": fit.residuals_real,
         "residuals_imag": fit.residuals_imag,
         "conductivities": [
             {"kind": c.kind, "resistance_ohm": c.resistance_ohm, "resistance_stderr_ohm": c.resistance_stderr_ohm,
@@ -68,7 +68,7 @@ def _entry_json(entry: BenchmarkEntry) -> dict:
         "family": entry.family, "value": entry.value, "unit": entry.unit, "stderr": entry.stderr,
         "ci95": [entry.ci_low, entry.ci_high], "temperature_c": entry.temperature_c,
         "stack_pressure_mpa": entry.stack_pressure_mpa, "thickness_um": entry.thickness_um, "method": entry.method,
-        "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": entry.flags,
+        "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": flag_registry.describe(entry.flags),
         "blocking": entry.blocking, "details": entry.details, "computed_at": entry.computed_at.isoformat(),
     }
 
