@@ -519,3 +519,19 @@ def test_lead_resistance_above_the_intercept_is_flagged(run_jobs, unit_cell):
     fit = FitResult.objects.get(spectrum=spectrum)
     assert "lead_resistance_exceeds_intercept" in fit.flags
     assert "bulk" not in {c.kind for c in fit.conductivities.all()}
+
+
+@pytest.mark.django_db
+def test_a_spectrum_without_temperature_gives_no_conductivity_at_a_temperature_and_is_flagged(run_jobs):
+    from apps.benchmarks import metrics
+
+    cell = CellFactory()
+    spectrum = _spectrum(cell, PELLET, PELLET_TRUTH, temperature_c=None)
+    _analyse(run_jobs, spectrum)
+    fit = FitResult.objects.get(spectrum=spectrum, protocol__is_standard=True)
+    assert "temperature_unknown" in fit.flags
+    assert "no temperature" in fit.derived["flag_details"]["temperature_unknown"]
+    assert all(c.temperature_c is None for c in Conductivity.objects.filter(fit=fit))
+    # No σ(25 °C) and no Arrhenius line rests on it.
+    assert not [m for m in metrics.separator_metrics(cell.separator) if m.metric.startswith("sigma_25c")]
+    assert not ArrheniusFit.objects.filter(separator=cell.separator).exists()
