@@ -15,6 +15,7 @@ from apps.benchmarks.models import BenchmarkEntry, Metric
 from apps.benchmarks.selectors import leaderboard
 from apps.catalog import demo
 from apps.catalog.models import Separator
+from apps.catalog.selectors import visible_separators
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,25 @@ def test_demo_sigma_25c_entries_reach_the_leaderboard(analysed_demo):
     assert not any("kk_failed" in (e.flags or []) for e in entries)
     # What the home page and the leaderboard page show to a visitor: the public demo separators, ranked.
     assert leaderboard(user=AnonymousUser(), metric=Metric.SIGMA_25C_TOTAL)
+
+
+def test_demo_activation_energy_leaderboard_shows_its_public_separators(analysed_demo):
+    # Every demo Ea rests on fits the pipeline found sound; a flagged spectrum is left out of its series
+    # (and named) rather than blocking the whole line.
+    entries = BenchmarkEntry.objects.filter(metric=Metric.ACTIVATION_ENERGY, cell=None)
+    assert entries.count() >= len(INORGANIC)
+    assert not [(e.separator.name, e.flags) for e in entries if e.blocking]
+    board = leaderboard(user=AnonymousUser(), metric=Metric.ACTIVATION_ENERGY)
+    public = set(visible_separators(user=AnonymousUser()).values_list("pk", flat=True))
+    assert public, "the demo has public separators"
+    shown = {e.separator_id for e in board}
+    assert shown == {e.separator_id for e in entries if e.separator_id in public}
+    for entry in board:  # intervals from the fit's covariance, wide enough to be seen
+        assert entry.stderr > 0 and entry.ci_low < entry.value < entry.ci_high
+
+
+def test_demo_conductivity_intervals_never_go_below_zero(analysed_demo):
+    positive = [Metric.SIGMA_25C_TOTAL, Metric.SIGMA_25C_BULK, Metric.SIGMA_25C_GRAIN_BOUNDARY, Metric.SEPARATOR_ASR]
+    entries = BenchmarkEntry.objects.filter(metric__in=positive, ci_low__isnull=False)
+    assert entries.exists()
+    assert not [(e.metric, e.ci_low) for e in entries if not 0 < e.ci_low <= e.value <= e.ci_high]

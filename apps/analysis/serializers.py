@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Cell
+from apps.common.serializers import FlagsField
 from apps.jobs.models import Job
 
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
@@ -57,6 +58,7 @@ class FitResultSerializer(serializers.ModelSerializer):
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
     circuit = serializers.CharField(source="protocol.circuit", read_only=True)
+    flags = FlagsField()
 
     class Meta:
         model = FitResult

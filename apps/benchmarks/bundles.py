@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from apps.analysis.eis import ENGINE_VERSION
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult
+from apps.common import flags as flag_registry
+from apps.common.formatting import format_interval, format_unit_value
 
 from . import selectors
-from .flags import FLAGS
 from .models import BenchmarkEntry
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _fit_json(fit: FitResult) -> dict:
         "fit_id": fit.pk, "spectrum_id": fit.spectrum_id, "protocol": f"{fit.protocol.name} v{fit.protocol.version}",
         "status": fit.status, "parameters": fit.parameters, "stderr": fit.stderr, "chi_square": fit.chi_square,
         "reduced_chi_square": fit.reduced_chi_square, "converged": fit.converged, "derived": fit.derived,
-        "flags": fit.flags, "engine_version": fit.engine_version, "residuals_real": fit.residuals_real,
+        "flags": flag_registry.describe(fit.flags), "engine_version": fit.engine_version, "residuals_real": fit.residuals_real,
         "residuals_imag": fit.residuals_imag,
         "conductivities": [
             {"kind": c.kind, "resistance_ohm": c.resistance_ohm, "resistance_stderr_ohm": c.resistance_stderr_ohm,
@@ -67,19 +68,19 @@ def _entry_json(entry: BenchmarkEntry) -> dict:
         "family": entry.family, "value": entry.value, "unit": entry.unit, "stderr": entry.stderr,
         "ci95": [entry.ci_low, entry.ci_high], "temperature_c": entry.temperature_c,
         "stack_pressure_mpa": entry.stack_pressure_mpa, "thickness_um": entry.thickness_um, "method": entry.method,
-        "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": entry.flags,
+        "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": flag_registry.describe(entry.flags),
         "blocking": entry.blocking, "details": entry.details, "computed_at": entry.computed_at.isoformat(),
     }
 
 
 def _readme(entry: BenchmarkEntry, *, spectra, hidden: int, protocols, raw_names) -> str:
-    ci = f"[{entry.ci_low:.4g}, {entry.ci_high:.4g}]" if entry.ci_low is not None and entry.ci_high is not None else "n/a"
-    stderr = f" ± {entry.stderr:.3g}" if entry.stderr is not None else ""
-    flags = ", ".join(FLAGS[f].label if f in FLAGS else f for f in entry.flags) or "none"
+    ci = (format_interval(entry.ci_low, entry.ci_high, entry.stderr, entry.unit)
+          if entry.ci_low is not None and entry.ci_high is not None else "n/a")
+    flags = ", ".join(flag_registry.get(f).title for f in entry.flags) or "none"
     lines = [
         f"# Reproduce: {entry.get_metric_display()} of {entry.cell or entry.separator}",
         "",
-        f"Value: {entry.value:.4g}{stderr} {entry.unit} (95 % CI {ci})",
+        f"Value: {format_unit_value(entry.value, entry.stderr, entry.unit)} (95 % CI {ci})",
         f"Method: {entry.method}",
         f"Completeness: {entry.completeness_score:.0%}; missing: {', '.join(entry.missing_items) or 'nothing'}",
         f"Flags: {flags}",

@@ -1,57 +1,58 @@
-"""Quality flags of benchmark entries: the vocabulary (`FLAGS`) and the flags of one standard fit.
+"""Quality flags of benchmark entries: the flags this app writes (`FLAGS`) and the flags of one standard fit.
 
-Blocking flags keep an entry off the leaderboards. `fit_flags` reads what the analysis pipeline
-stored on a fit (its flags, roles, residuals, Kramers–Kronig check) and judges it with the pure
-rules of `statistics` (residual threshold, parameters at a bound) and `eis.derived` (arc
-assignment from the effective capacitance).
+Every flag is defined once in the registry `apps.common.flags` (this app registers `FLAGS` in
+`BenchmarksConfig.ready`; the fit flags are registered by `apps.analysis`). A flag of severity
+``blocks_leaderboard`` keeps an entry off the leaderboards. `fit_flags` reads what the analysis
+pipeline judged and stored on a fit (its flags, roles, Kramers–Kronig check) — one rule for
+"at a bound" and "poor fit", the pipeline's — and adds the arc assignment from the effective
+capacitance (`eis.derived`).
 """
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 from apps.analysis.eis import derived as eis_derived
 from apps.analysis.models import FitResult
+from apps.common import flags as flag_registry
+from apps.common.flags import BLOCKS_LEADERBOARD, INFORMATIVE, Flag
 from apps.measurements.models import ImpedanceSpectrum
-
-from .statistics import POOR_FIT_RMS_RELATIVE_RESIDUAL, at_bound, rms_relative_residual
 
 RESISTOR_NAME = re.compile(r"^R\d*$")
 CAPACITOR_NAME = re.compile(r"^C\d*$")
 CPE_NAME = re.compile(r"^CPE\d*$")
 
-
-@dataclass(frozen=True)
-class Flag:
-    code: str
-    label: str
-    blocking: bool
-    why: str
-
-
 FLAGS: dict[str, Flag] = {
     f.code: f
     for f in (
-        Flag("kk_failed", "Kramers–Kronig test failed", True,
-             "The spectrum is not linear, causal and stable (drift, noise); no circuit fit of it can be trusted."),
-        Flag("poor_fit", "Poor or unconverged fit (rms residual > 2 %)", True,
-             "The circuit does not describe the spectrum, so its resistances are not the sample's."),
-        Flag("parameter_at_bound", "Fit parameter at a protocol bound", True,
-             "A parameter pinned at its bound has no meaningful value or uncertainty."),
-        Flag("implausible_for_family", "Conductivity implausible for the family", True,
-             "Outside the physically plausible range of its family: usually a unit, thickness or area error."),
-        Flag("ccd_without_protocol", "CCD without its protocol", True,
-             "A CCD without step size, capacity per half-cycle, temperature and failure rule cannot be compared."),
-        Flag("arc_assignment_mismatch", "Arc assignment at odds with its capacitance", False,
-             "The element's effective capacitance points to another origin (Irvine, Sinclair & West 1990)."),
-        Flag("extrapolated", "Extrapolated to 25 °C", False,
-             "25 °C lies outside the measured temperatures; the value rests on the Arrhenius law holding there."),
-        Flag("no_pressure_history", "No stack-pressure history", False,
-             "Without the pressure history the number cannot be set beside others measured under load."),
+        Flag("poor_fit", "Poor fit (rms residual > 2 %)",
+             "The circuit does not describe the spectrum, so its resistances are not the sample's.",
+             BLOCKS_LEADERBOARD),
+        Flag("implausible_for_family", "Conductivity implausible for the family",
+             "Outside the physically plausible range of its family: usually a unit, thickness or area error.",
+             BLOCKS_LEADERBOARD),
+        Flag("ccd_without_protocol", "CCD without its protocol",
+             "A CCD without step size, capacity per half-cycle, temperature and failure rule cannot be compared.",
+             BLOCKS_LEADERBOARD),
+        Flag("arc_assignment_mismatch", "Arc assignment at odds with its capacitance",
+             "The element's effective capacitance points to another origin (Irvine, Sinclair & West 1990).",
+             INFORMATIVE),
+        Flag("extrapolated", "Extrapolated to 25 °C",
+             "25 °C lies outside the measured temperatures; the value rests on the Arrhenius law holding there.",
+             INFORMATIVE),
+        Flag("no_pressure_history", "No stack-pressure history",
+             "Without the pressure history the number cannot be set beside others measured under load.",
+             INFORMATIVE),
+        Flag("points_left_out", "Flagged spectra left out of the series",
+             "Spectra whose fit carries a blocking flag are left out of the Arrhenius series; the value rests on "
+             "the others.", INFORMATIVE),
     )
 }
-BLOCKING_FLAGS = frozenset(code for code, f in FLAGS.items() if f.blocking)
+
+
+def blocking(codes) -> bool:
+    """True when any of the flag codes keeps a number off the leaderboards (severity in the registry)."""
+    return any(flag_registry.is_blocking(code) for code in codes)
 
 
 def _effective_capacitance(fit: FitResult, r_name: str, c_name: str) -> float | None:
@@ -63,12 +64,10 @@ def _effective_capacitance(fit: FitResult, r_name: str, c_name: str) -> float | 
     return None
 
 
-#: Fit flags written by the analysis pipeline (apps.analysis.services) → benchmark flag codes.
+#: Fit flags written by the analysis pipeline (apps.analysis.services) that read differently on an entry;
+#: every other blocking fit flag is carried under its own code.
 STORED_FIT_FLAGS = {
-    "kk_failed": "kk_failed",
     "poor_chi_square": "poor_fit",
-    "not_converged": "poor_fit",
-    "parameter_at_bound": "parameter_at_bound",
     "assignment_at_odds_with_role": "arc_assignment_mismatch",
 }
 
@@ -85,23 +84,16 @@ def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: floa
     flags: dict[str, str] = {}
     stored = {str(f).lower() for f in (fit.flags or [])}
     notes = (fit.derived or {}).get("flag_details", {}) if isinstance(fit.derived, dict) else {}
-    # Flags the analysis pipeline stored on the fit, in this app's vocabulary.
-    for stored_flag, code in STORED_FIT_FLAGS.items():
-        if stored_flag in stored:
-            note = notes.get(stored_flag) or stored_flag.replace("_", " ")
+    # Flags the analysis pipeline judged and stored on the fit (the one rule for bounds and residuals),
+    # in this app's vocabulary: the renamed ones and every other blocking one.
+    for stored_flag in sorted(stored):
+        code = STORED_FIT_FLAGS.get(stored_flag, stored_flag)
+        if stored_flag in STORED_FIT_FLAGS or flag_registry.is_blocking(stored_flag):
+            note = notes.get(stored_flag) or flag_registry.get(stored_flag).title
             merge_flags(flags, {code: f"spectrum {spectrum.pk}: {note}"})
     kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
     if kk is not None and not kk.passed and "kk_failed" not in flags:
         flags["kk_failed"] = f"spectrum {spectrum.pk}: {kk.failure_text}"
-    rms = rms_relative_residual(fit.residuals_real, fit.residuals_imag, reduced_chi_square=fit.reduced_chi_square,
-                                modulus_weighted=fit.protocol.weighting == "modulus")
-    if rms is not None and rms > POOR_FIT_RMS_RELATIVE_RESIDUAL and "poor_fit" not in flags:
-        flags["poor_fit"] = f"spectrum {spectrum.pk}: rms residual {rms:.1%}"
-    pinned = [name for name, b in (fit.protocol.bounds or {}).items()
-                if name in fit.parameters and isinstance(b, (list, tuple)) and len(b) == 2
-                and at_bound(float(fit.parameters[name]), b[0], b[1])]
-    if pinned and "parameter_at_bound" not in flags:
-        flags["parameter_at_bound"] = f"spectrum {spectrum.pk}: " + ", ".join(sorted(pinned))
     if thickness_cm and area_cm2:
         mismatches = []
         roles = fit.roles  # as the pipeline assigned them

@@ -40,7 +40,11 @@ Critical current density, mA/cm²
     survived and the failing one, so stderr = step/√12 (uniform over one
     step) and the interval is [CCD − step, CCD]. Protocol kept in `details`.
 
-Flags (`flags.FLAGS`): blocking ones keep an entry off the leaderboards.
+Flags (registry `apps.common.flags`; this app's in `flags.FLAGS`): blocking ones keep an entry off the
+leaderboards. Intervals of strictly positive quantities (σ, ASR) are symmetric in ln x
+(`statistics.ci95_positive`), so no bound goes below zero. An Arrhenius series leaves out the spectra
+whose fit carries a blocking flag (noted as "points_left_out"); the entry carries the flags of the
+points it rests on.
 
 Layout: the formulas are in `statistics` (pure numbers, no Django), the queries in `selectors`,
 the flag rules in `flags`; this module reads the rows through them and assembles `MetricValue`s,
@@ -60,7 +64,7 @@ from apps.catalog.models import Cell, MaterialFamily, Separator, SeparatorCompon
 from apps.measurements.models import CriticalCurrentDensityTest, ImpedanceSpectrum
 
 from . import selectors
-from .flags import BLOCKING_FLAGS, RESISTOR_NAME, fit_flags, merge_flags, pressure_history_flag
+from .flags import RESISTOR_NAME, blocking, fit_flags, merge_flags, pressure_history_flag
 from .models import METRIC_UNITS, Metric
 from .selectors import standard_fits
 from .statistics import (
@@ -68,6 +72,7 @@ from .statistics import (
     TEMPERATURE_TOLERANCE_C,
     ccd_interval,
     ci95,
+    ci95_positive,
     combine,
     linear_trend,
     median_or_none,
@@ -124,7 +129,7 @@ class MetricValue:
 
     @property
     def blocking(self) -> bool:
-        return any(code in BLOCKING_FLAGS for code in self.flags)
+        return blocking(self.flags)
 
 
 def resistance_for(fit: FitResult, roles: set[str]) -> tuple[float, float | None] | None:
@@ -197,10 +202,10 @@ def plausible_range(separator: Separator, family: str) -> tuple[float, float]:
 
 
 def _arrhenius_from_rows(rows: list[Conductivity]):
-    temperatures = sorted({round(r.temperature_c, 6) for r in rows if r.temperature_c is not None})
-    if len(temperatures) < 3:
-        return None
+    """Arrhenius fit of rows (with a temperature), or None with fewer than 3 temperatures."""
     usable = [r for r in rows if r.temperature_c is not None]
+    if len({round(r.temperature_c, 6) for r in usable}) < 3:
+        return None
     stderr = [r.conductivity_stderr_s_per_cm for r in usable]
     use_stderr = all(s is not None and s > 0 for s in stderr)
     try:
@@ -229,6 +234,17 @@ class _Arrhenius:
     extrapolated: bool
     source: str
     protocol_id: int | None
+    #: σ (S/cm) of the points the fit rests on, to find their rows (None: every row in the range).
+    sigmas: tuple[float, ...] | None = None
+
+    def rests_on(self, row: Conductivity) -> bool:
+        """True when the row is one of the fitted points (its temperature in the fitted range, its σ a point)."""
+        if row.temperature_c is None:
+            return False
+        if not (self.temperature_min_c - 1e-6 <= row.temperature_c <= self.temperature_max_c + 1e-6):
+            return False
+        return self.sigmas is None or any(
+            abs(row.conductivity_s_per_cm - s) <= 1e-9 * abs(s) for s in self.sigmas)
 
 
 def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
@@ -246,13 +262,16 @@ def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
         temperature_min_c=best.temperature_min_c, temperature_max_c=best.temperature_max_c, n_points=best.n_points,
         r_squared=best.r_squared, extrapolated=best.extrapolated_25c, source=f"Arrhenius fit #{best.pk}",
         protocol_id=best.protocol_id,
+        sigmas=tuple(float(p[1]) for p in best.points if isinstance(p, (list, tuple)) and len(p) > 1) or None,
     )
 
 
-def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity], *, use_stored: bool = True) -> _Arrhenius | None:
+def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity], fit_flag_map, *,
+               use_stored: bool = True) -> _Arrhenius | None:
     stored = _stored_arrhenius(separator, kind) if use_stored else None
     if stored is not None:
         return stored
+    rows = [r for r in rows if not blocking(fit_flag_map.get(r.fit_id, {}))]
     result = _arrhenius_from_rows(rows)
     if result is None:
         return None
@@ -263,8 +282,24 @@ def _arrhenius(separator: Separator, kind: str, rows: list[Conductivity], *, use
         sigma_25c_ci=result.sigma_25c_ci95_s_per_cm, temperature_min_c=result.temperature_min_c,
         temperature_max_c=result.temperature_max_c, n_points=result.n_points, r_squared=result.r_squared,
         extrapolated=result.extrapolated_25c, source="Arrhenius fit of the stored conductivities",
-        protocol_id=most_common(protocols),
+        protocol_id=most_common(protocols), sigmas=tuple(r.conductivity_s_per_cm for r in rows),
     )
+
+
+def _series_flags(arrhenius: _Arrhenius, rows: list[Conductivity], fit_flag_map) -> tuple[list, dict[str, str]]:
+    """(rows the Arrhenius fit rests on, their flags), with "points_left_out" naming the spectra of the kind
+    whose blocking flags kept them out of the series."""
+    used = [r for r in rows if arrhenius.rests_on(r)]
+    flags: dict[str, str] = {}
+    for r in used:
+        merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+    left_out = [r for r in rows if r not in used and blocking(fit_flag_map.get(r.fit_id, {}))]
+    if left_out:
+        flags["points_left_out"] = "; ".join(
+            f"spectrum {r.spectrum_id} at {r.temperature_c:g} °C ("
+            + ", ".join(sorted(c for c in fit_flag_map.get(r.fit_id, {}) if blocking([c]))) + ")"
+            for r in left_out if r.temperature_c is not None)
+    return used, flags
 
 
 def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | None:
@@ -273,7 +308,7 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
     flags: dict[str, str] = {}
     if near:
         c = combine([r.conductivity_s_per_cm for r in near], [r.conductivity_stderr_s_per_cm for r in near])
-        low, high = ci95(c.mean, c.stderr, c.dof)
+        low, high = ci95_positive(c.mean, c.stderr, c.dof)
         used = near
         value = MetricValue(
             metric=SIGMA_METRICS[kind], value=c.mean, stderr=c.stderr, ci_low=low, ci_high=high,
@@ -285,7 +320,7 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
     elif arrhenius is not None and arrhenius.sigma_25c:
         low, high = arrhenius.sigma_25c_ci
         stderr = stderr_from_log_interval(arrhenius.sigma_25c, low, high, arrhenius.n_points)
-        used = rows
+        used, flags = _series_flags(arrhenius, rows, fit_flag_map)
         value = MetricValue(
             metric=SIGMA_METRICS[kind], value=arrhenius.sigma_25c, stderr=stderr, ci_low=low, ci_high=high,
             method=f"{arrhenius.source} ({arrhenius.form}, {arrhenius.temperature_min_c:g}–"
@@ -298,8 +333,9 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
             flags["extrapolated"] = (f"measured {arrhenius.temperature_min_c:g}–{arrhenius.temperature_max_c:g} °C")
     else:
         return None
-    for r in used:
-        merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+    if near:
+        for r in used:
+            merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
     family = separator_family(separator)
     low_ok, high_ok = plausible_range(separator, family)
     if not (low_ok <= value.value <= high_ok):
@@ -350,7 +386,7 @@ def separator_metrics(separator: Separator, *, cells: list[Cell] | None = None, 
     arrhenius_by_kind: dict[str, _Arrhenius | None] = {}
     for kind in (ConductivityKind.TOTAL, ConductivityKind.BULK, ConductivityKind.GRAIN_BOUNDARY):
         kind_rows = [r for r in rows if r.kind == kind]
-        arrhenius_by_kind[kind] = _arrhenius(separator, kind, kind_rows, use_stored=use_stored)
+        arrhenius_by_kind[kind] = _arrhenius(separator, kind, kind_rows, fit_flag_map, use_stored=use_stored)
         value = _sigma_25c(separator, kind, kind_rows, fit_flag_map, arrhenius_by_kind[kind])
         if value is None:
             continue
@@ -364,10 +400,7 @@ def separator_metrics(separator: Separator, *, cells: list[Cell] | None = None, 
     if arrhenius is not None and arrhenius.activation_energy_ev is not None:
         stderr = arrhenius.activation_energy_stderr_ev
         low, high = ci95(arrhenius.activation_energy_ev, stderr, max(arrhenius.n_points - 2, 1))
-        kind_rows = [r for r in rows if r.kind == arrhenius.kind]
-        flags: dict[str, str] = {}
-        for r in kind_rows:
-            merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
+        kind_rows, flags = _series_flags(arrhenius, [r for r in rows if r.kind == arrhenius.kind], fit_flag_map)
         merge_flags(flags, history_flag)
         out.append(MetricValue(
             metric=Metric.ACTIVATION_ENERGY, value=arrhenius.activation_energy_ev, stderr=stderr, ci_low=low,
@@ -428,7 +461,7 @@ def _electronic_conductivity(separator: Separator, cells, keep) -> MetricValue |
         return None
     c = combine(values, errors)
     stderr = c.stderr if (c.stderr or c.n > 1) else (c.stderr if rel_l else None)
-    low, high = ci95(c.mean, stderr, c.dof)
+    low, high = ci95_positive(c.mean, stderr, c.dof)
     return MetricValue(
         metric=Metric.ELECTRONIC_CONDUCTIVITY, value=c.mean, stderr=stderr, ci_low=low, ci_high=high,
         method=f"DC polarisation, σe = L·I_ss/(A·ΔV) (n = {c.n})",
@@ -495,7 +528,7 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
             one = interfacial_asr(fit, cell)
             r_ohm, r_se, n_if = one.resistance_ohm, one.resistance_stderr_ohm, one.interfaces_in_series
             asr, stderr = one.asr_ohm_cm2, one.stderr_ohm_cm2
-            low, high = ci95(asr, stderr)
+            low, high = ci95_positive(asr, stderr)
             flags = fit_flags(fit, reference, thickness_cm=thickness_cm, area_cm2=area)
             merge_flags(flags, history_flag)
             out.append(MetricValue(

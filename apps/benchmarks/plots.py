@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
-from apps.common.formatting import QUANTITIES, format_many, format_quantity, format_unit_value
+from apps.common.formatting import QUANTITIES, format_interval, format_many, format_quantity, format_unit_value
 from apps.common.templatetags.numbers import flag_title
 
 from apps.measurements.plots import SiteFigure, log_axis_for
@@ -89,7 +89,7 @@ def _error_bars(entries, *, scale: float = 1.0) -> dict | None:
 
 def _hover(entry: BenchmarkEntry, percentiles: dict[int, float | None]) -> str:
     subject = entry.cell or entry.separator
-    ci = (f"95 % CI {format_unit_value(entry.ci_low, None, entry.unit)} – {format_unit_value(entry.ci_high, None, entry.unit)}"
+    ci = (f"95 % CI {format_interval(entry.ci_low, entry.ci_high, entry.stderr, entry.unit)}"
           if entry.ci_low is not None and entry.ci_high is not None else "no CI")
     flags = ", ".join(flag_title(code) for code in entry.flags) or "none"
     parts = [

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.accounts.references import can_see
 from apps.accounts.serializers import VisibleReferenceNameField
+from apps.common.serializers import FlagsField
 
 from .models import BenchmarkEntry, LiteratureValue
 
@@ -16,6 +17,7 @@ class BenchmarkEntrySerializer(serializers.ModelSerializer):
     doi = serializers.SerializerMethodField(help_text="Source DOI of the cell, else of the separator.")
     protocol_name = serializers.CharField(source="protocol.name", read_only=True, allow_null=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True, allow_null=True)
+    flags = FlagsField()
 
     class Meta:
         model = BenchmarkEntry

@@ -20,19 +20,36 @@ ROOM_TEMPERATURE_C = 25.0
 TEMPERATURE_TOLERANCE_C = 2.0
 #: Pressures within this factor of each other count as comparable.
 PRESSURE_FACTOR = 2.0
-#: A fit whose root-mean-square relative residual, √mean((ΔZ'² + ΔZ''²)/|Z|²), exceeds this is a poor fit.
-POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.02
-#: A parameter within this relative distance of a protocol bound sits at the bound.
-AT_BOUND_RELATIVE_TOLERANCE = 1e-3
 Z_95 = 1.959963984540054
 
 
+def _q95(dof: int | None) -> float:
+    return float(stats.t.ppf(0.975, dof)) if dof and dof > 0 else Z_95
+
+
 def ci95(value: float, stderr: float | None, dof: int | None = None) -> tuple[float | None, float | None]:
-    """value ± q·stderr, q from Student's t with `dof` degrees of freedom (normal when None)."""
+    """value ± q·stderr, q from Student's t with `dof` degrees of freedom (normal when None).
+
+    For quantities that may take either sign (slopes, activation energies); a strictly positive
+    quantity takes `ci95_positive`."""
     if stderr is None or not math.isfinite(stderr):
         return None, None
-    q = float(stats.t.ppf(0.975, dof)) if dof and dof > 0 else Z_95
+    q = _q95(dof)
     return value - q * stderr, value + q * stderr
+
+
+def ci95_positive(value: float, stderr: float | None,
+                  dof: int | None = None) -> tuple[float | None, float | None]:
+    """95 % interval of a strictly positive quantity (σ, R, ASR, C), symmetric in ln x.
+
+    Delta method on ln x: δ(ln x) = δx/x, so the interval is x·exp(∓q·δx/x), q as in `ci95`.
+    Both bounds are positive and enclose x, however large δx; for small δx/x it is x ± q·δx.
+    None, None without a finite error or a positive, finite value.
+    """
+    if stderr is None or not math.isfinite(stderr) or not (math.isfinite(value) and value > 0):
+        return None, None
+    half_ln = _q95(dof) * abs(stderr) / value
+    return value * math.exp(-half_ln), value * math.exp(half_ln)
 
 
 @dataclass(frozen=True)
@@ -93,45 +110,6 @@ def most_common(values: Sequence):
 
 
 # ---------------------------------------------------------------------------
-# Quality of one fit
-# ---------------------------------------------------------------------------
-
-
-def rms_relative_residual(residuals_real: Sequence[float], residuals_imag: Sequence[float], *,
-                          reduced_chi_square: float | None = None, modulus_weighted: bool = False) -> float | None:
-    """√mean(ΔZ'² + ΔZ''²) of residuals already relative to |Z|.
-
-    Without residuals, a modulus-weighted fit's reduced χ² gives the same figure: χ²_ν ≈ mean over
-    both parts of (ΔZ/|Z|)², so rms = √(2 χ²_ν). None when neither is available.
-    """
-    real, imag = residuals_real or [], residuals_imag or []
-    if real and len(real) == len(imag):
-        r = np.asarray(real, float)
-        i = np.asarray(imag, float)
-        return float(np.sqrt(np.mean(r**2 + i**2)))
-    if reduced_chi_square is not None and modulus_weighted:
-        return math.sqrt(max(reduced_chi_square, 0.0) * 2)
-    return None
-
-
-def at_bound(value: float, low: float | None, high: float | None) -> bool:
-    """True when `value` lies within the tolerance of a bound: relative to the span for
-    linear ranges (CPE n in [0.5, 1]), relative to the bound itself for ranges spanning decades."""
-    both = low is not None and high is not None
-    decades = both and low > 0 and high / low > 100
-    for bound in (low, high):
-        if bound is None:
-            continue
-        if both and not decades:
-            tolerance = AT_BOUND_RELATIVE_TOLERANCE * (high - low)
-        else:
-            tolerance = AT_BOUND_RELATIVE_TOLERANCE * abs(bound) if bound != 0 else 1e-15
-        if abs(value - bound) <= tolerance:
-            return True
-    return False
-
-
-# ---------------------------------------------------------------------------
 # Derived metrics and their uncertainty
 # ---------------------------------------------------------------------------
 
@@ -169,8 +147,9 @@ def separator_asr(*, thickness_um: float, thickness_stderr_um: float | None, sig
                   sigma_ci_high_s_per_cm: float | None) -> AreaSpecificResistance:
     """ASR = L/σ with (δASR/ASR)² = (δσ/σ)² + (δL/L)².
 
-    The interval maps σ's interval through L/σ and widens it by the thickness error in quadrature;
-    without an interval on σ it is ASR ± 1.96 δASR.
+    The interval is built in ln ASR = ln L − ln σ: σ's interval mapped through L/σ (its half-widths in
+    ln σ, upper and lower apart), widened by the thickness error z·δL/L in quadrature; without an
+    interval on σ it is `ci95_positive(ASR, δASR)`. Both bounds stay positive.
     """
     thickness_cm = thickness_um * 1e-4
     asr = thickness_cm / sigma_s_per_cm
@@ -179,12 +158,12 @@ def separator_asr(*, thickness_um: float, thickness_stderr_um: float | None, sig
     stderr = asr * math.hypot(rel_sigma, rel_l) if rel_sigma is not None else None
     low = high = None
     if sigma_ci_low_s_per_cm and sigma_ci_high_s_per_cm and sigma_ci_low_s_per_cm > 0:
-        low_s, high_s = thickness_cm / sigma_ci_high_s_per_cm, thickness_cm / sigma_ci_low_s_per_cm
-        widen_low = math.sqrt(((asr - low_s) / asr) ** 2 + (Z_95 * rel_l) ** 2)
-        widen_high = math.sqrt(((high_s - asr) / asr) ** 2 + (Z_95 * rel_l) ** 2)
-        low, high = asr * max(1 - widen_low, 0.0), asr * (1 + widen_high)
+        up_ln = max(math.log(sigma_ci_high_s_per_cm / sigma_s_per_cm), 0.0)
+        down_ln = max(math.log(sigma_s_per_cm / sigma_ci_low_s_per_cm), 0.0)
+        low = asr * math.exp(-math.hypot(up_ln, Z_95 * rel_l))
+        high = asr * math.exp(math.hypot(down_ln, Z_95 * rel_l))
     elif stderr is not None:
-        low, high = ci95(asr, stderr)
+        low, high = ci95_positive(asr, stderr)
     return AreaSpecificResistance(asr, stderr, low, high)
 
 

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 from apps.catalog.selectors import visible_cells, visible_separators
+from apps.common import flags as flag_registry
 
 from . import bundles, comparisons, plots, selectors
 from .completeness import checklist_table
-from .flags import FLAGS
 from .metrics import PLAUSIBLE_SIGMA_25C_S_PER_CM
 from .models import Metric
 from .statistics import PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
@@ -62,7 +62,7 @@ def _annotate(entries, distribution: selectors.LiteratureDistribution) -> dict[i
     percentiles = {}
     for entry in entries:
         entry.record_url = record_url(entry)
-        entry.flag_list = [(code, FLAGS[code].label if code in FLAGS else code, code in FLAGS and FLAGS[code].blocking,
+        entry.flag_list = [(code, flag_registry.get(code).title, flag_registry.is_blocking(code),
                             entry.details.get("flag_notes", {}).get(code, "")) for code in entry.flags]
         entry.percentile = (distribution.percentile(entry.value, entry.family)
                             if entry.metric in selectors.CONDUCTIVITY_METRICS and entry.family else None)
@@ -102,7 +102,7 @@ def dashboard(request):
         "boards": boards,
         "threshold": threshold,
         "round_robin": selectors.round_robin(user=user, family=filters["family"] or None),
-        "flags": FLAGS.values(),
+        "flags": sorted(flag_registry.registered().values(), key=lambda f: (not f.blocking, f.title)),
         "checklist": checklist_table(),
         "plausible": [(MaterialFamily(f).label, low, high) for f, (low, high) in PLAUSIBLE_SIGMA_25C_S_PER_CM.items()],
         "credit": OBELIX_CREDIT,

@@ -174,6 +174,17 @@ def _power_of_ten(exponent: int) -> str:
     return "10" + str(exponent).translate(_SUPERSCRIPT)
 
 
+def _display_scale(q: Quantity, magnitude: float) -> tuple[str, int, str]:
+    """(unit shown, exponent of ten divided out, " × 10ⁿ" text or "") for numbers of this magnitude."""
+    if q.prefixes:
+        exponent = _prefix_exponent(magnitude, q.prefixes)
+        return SI_PREFIXES[exponent] + q.unit, exponent, ""
+    if magnitude and not PLAIN_MIN_EXPONENT <= _exponent(magnitude) < PLAIN_MAX_EXPONENT:
+        exponent = _exponent(magnitude)
+        return q.unit, exponent, " × " + _power_of_ten(exponent)
+    return q.unit, 0, ""
+
+
 def split_quantity(value, uncertainty=None, quantity_name: str = "conductivity", *, exact: bool = False,
                    digits: int = DEFAULT_DIGITS) -> tuple[str, str]:
     """(number text, unit text) of a value (and uncertainty) in the quantity's stored unit.
@@ -192,20 +203,8 @@ def _split(q: Quantity, value, uncertainty, *, exact: bool, digits: int) -> tupl
     u_said = uncertainty is not None and u_raw is None  # NaN or ±inf: say so in words
     u = abs(u_raw) * q.scale if u_raw is not None else None
 
-    unit = q.unit
-    factor_exponent = 0
-    magnitude = max(abs(v), u or 0.0)
-    if q.prefixes:
-        factor_exponent = _prefix_exponent(magnitude, q.prefixes)
-        unit = SI_PREFIXES[factor_exponent] + q.unit
-        v, u = v / 10**factor_exponent, (u / 10**factor_exponent if u is not None else None)
-        power = ""
-    else:
-        power = ""
-        if magnitude and not PLAIN_MIN_EXPONENT <= _exponent(magnitude) < PLAIN_MAX_EXPONENT:
-            factor_exponent = _exponent(magnitude)
-            v, u = v / 10**factor_exponent, (u / 10**factor_exponent if u is not None else None)
-            power = " × " + _power_of_ten(factor_exponent)
+    unit, factor_exponent, power = _display_scale(q, max(abs(v), u or 0.0))
+    v, u = v / 10**factor_exponent, (u / 10**factor_exponent if u is not None else None)
 
     if u is not None and u > 0:
         v_text, u_text = _pair(v, u)
@@ -254,6 +253,35 @@ def format_unit_value(value, uncertainty=None, unit: str = "", **kwargs) -> str:
     as_given = Quantity(title="", symbol="", unit=unit, stored_unit=unit)
     return _joined(*_split(as_given, value, uncertainty, exact=kwargs.get("exact", False),
                            digits=kwargs.get("digits", DEFAULT_DIGITS)))
+
+
+def _interval_split(q: Quantity, low, high, uncertainty) -> tuple[str, str]:
+    lo, hi = _finite(low), _finite(high)
+    if lo is None or hi is None:
+        return MISSING, ""
+    lo, hi = lo * q.scale, hi * q.scale
+    u = _finite(uncertainty)
+    u = abs(u) * q.scale if u else None
+    unit, exponent, power = _display_scale(q, max(abs(lo), abs(hi)))
+    lo, hi, u = lo / 10**exponent, hi / 10**exponent, (u / 10**exponent if u else None)
+    texts = []
+    for bound in (lo, hi):
+        text = _fixed(bound, _rounded(u, UNCERTAINTY_DIGITS)[1]) if u else _significant(bound, DEFAULT_DIGITS)
+        if bound and not float(text):  # a bound of a positive quantity never reads as zero
+            text = _significant(bound, UNCERTAINTY_DIGITS)
+        texts.append(text)
+    number = f"{texts[0]} – {texts[1]}"
+    return (f"({number}){power}" if power else number), unit
+
+
+def format_interval(low, high, uncertainty=None, unit: str = "") -> str:
+    """``"0.42 – 0.48 mS/cm"``: an interval's bounds (stored beside their unit string, like a benchmark entry),
+    in the unit the value is shown in, to the decimal place of the value's uncertainty (its two significant
+    digits), so the bounds are as precise as the value beside them. A positive bound that would round to
+    zero keeps two significant digits. ``—`` when a bound is missing."""
+    name = quantity_for_unit(unit)
+    q = quantity(name) if name is not None else Quantity(title="", symbol="", unit=unit, stored_unit=unit)
+    return _joined(*_interval_split(q, low, high, uncertainty))
 
 
 def format_number(value, digits: int = DEFAULT_DIGITS) -> str:

@@ -7,6 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.common import flags as flag_registry
+
 
 @extend_schema_field(OpenApiTypes.INT)
 class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -19,6 +21,31 @@ class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         request = self.context.get("request")
         return self.selector(user=getattr(request, "user", None))
+
+
+@extend_schema_field({
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "title": {"type": "string"},
+            "severity": {"type": "string", "enum": list(flag_registry.SEVERITIES)},
+        },
+        "required": ["code", "title", "severity"],
+    },
+})
+class FlagsField(serializers.Field):
+    """Stored flag codes as ``[{"code", "title", "severity"}]`` from the flag registry (read-only)."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        kwargs.setdefault("help_text", "Quality flags: code, the title a person reads, and whether it blocks "
+                                       "leaderboards (blocks_leaderboard) or informs (informative).")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return flag_registry.describe(value or [])
 
 
 def reject_nul_characters(value, path: str = "") -> None:

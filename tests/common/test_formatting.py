@@ -3,7 +3,14 @@ import math
 
 import pytest
 
-from apps.common.formatting import QUANTITIES, column_title, format_number, format_quantity, format_unit_value
+from apps.common.formatting import (
+    QUANTITIES,
+    column_title,
+    format_interval,
+    format_number,
+    format_quantity,
+    format_unit_value,
+)
 
 NAN, INF = math.nan, math.inf
 
@@ -122,3 +129,22 @@ def test_unit_bearing_names_are_titled_and_formatted(name, value, title, text):
 
     assert name_title(name) == title
     assert format_named_value(name, value) == text
+
+
+@pytest.mark.parametrize("low, high, stderr, unit, expected", [
+    # Bounds to the decimal place of the value's uncertainty (two significant digits), in the value's unit.
+    (0.39950, 0.40170, 0.00050, "eV", "0.39950 – 0.40170 eV"),
+    (3.1e-4, 4.2e-4, 2.8e-5, "S/cm", "0.310 – 0.420 mS/cm"),
+    (8.0, 12.0, None, "Ω·cm²", "8 – 12 Ω·cm²"),  # no uncertainty: three significant digits
+    # A positive lower bound never reads as zero: it keeps two significant digits.
+    (2e-8, 2e-3, 5e-4, "S/cm", "0.00002 – 2.00 mS/cm"),
+    (None, 1.0, 0.1, "eV", "—"),
+])
+def test_interval_bounds_are_rounded_to_the_uncertainty(low, high, stderr, unit, expected):
+    assert format_interval(low, high, stderr, unit) == expected
+
+
+def test_interval_and_value_share_their_decimal_place():
+    value = format_unit_value(0.40060, 0.00050, "eV")
+    assert value == "0.40060 ± 0.00050 eV"
+    assert format_interval(0.39962, 0.40158, 0.00050, "eV") == "0.39962 – 0.40158 eV"

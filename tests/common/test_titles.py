@@ -16,10 +16,3 @@ from apps.common import titles
 )
 def test_title_of_a_code(kind, code, expected):
     assert titles.title(kind, code) == expected
-
-
-def test_every_benchmark_flag_has_its_registered_title():
-    from apps.benchmarks.flags import FLAGS
-
-    registered = titles.titles("flag")
-    assert {code: registered[code] for code in FLAGS} == {code: flag.label for code, flag in FLAGS.items()}

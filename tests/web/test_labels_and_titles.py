@@ -209,4 +209,4 @@ def test_flag_titles_reach_the_spectrum_and_entry_pages(client, member, flagged)
     assert all(title in spectrum_page for title in FIT_FLAG_TITLES.values())
     assert "Grain boundary" in spectrum_page and "Surface layer" in spectrum_page
     entry_page = " ".join(visible(client.get(f"/benchmarks/entries/{flagged['entry'].pk}/").content.decode()).text)
-    assert all(flag.label in entry_page for flag in FLAGS.values())
+    assert all(flag.title in entry_page for flag in FLAGS.values())

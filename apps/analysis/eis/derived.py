@@ -179,9 +179,13 @@ def fit_arrhenius(
         ln(σT) = ln A − (Ea / k_B) · (1/T)
 
     Weights 1/var(ln y) with var(ln y) = (δσ/σ)² when ``stderr`` (S/cm) is
-    given, else equal weights. The parameter covariance is scaled by the
-    residual variance (n − 2 degrees of freedom); the 95 % interval at
-    25 °C uses Student's t with n − 2 degrees of freedom.
+    given, else equal weights. Covariance of (ln A, slope): (XᵀWX)⁻¹ scaled by
+    the reduced χ² s² = Σwᵣ²/(n − 2) — with measurement errors by max(s², 1)
+    (Birge), so the errors are never smaller than the measurement errors
+    propagated, however well the points happen to fall on the line; without
+    them by s² (a series exactly on a line then has a zero error: nothing
+    measured says otherwise). The 95 % interval at 25 °C is symmetric in
+    ln σ (never below zero) with Student's t, n − 2 degrees of freedom.
     """
     if form not in ("sigma_t", "sigma"):
         raise ValueError("form must be 'sigma_t' or 'sigma'")
@@ -210,7 +214,8 @@ def fit_arrhenius(
     resid = y - design @ coef
     dof = n - 2
     s2 = float(np.sum(w * resid**2) / dof)
-    cov = s2 * np.linalg.inv(design.T @ (design * w[:, None]))
+    scale = max(s2, 1.0) if stderr is not None else s2
+    cov = scale * np.linalg.inv(design.T @ (design * w[:, None]))
     slope = coef[1]
     ea = -slope * K_B_EV_PER_K
     ea_se = np.sqrt(cov[1, 1]) * K_B_EV_PER_K

@@ -6,9 +6,12 @@ protocol's element roles and bounds, and the cell geometry (``FitInput``),
 effective capacitance (Brug 1984 for R‖CPE), time constant, apex frequency and
 arc assignment by capacitance (Irvine, Sinclair & West 1990); lead-corrected
 sample resistances; arcs hidden under the electrode spike; flags with details
-(parameter at a bound, poor fit, not converged, Kramers–Kronig failed, roles
-reassigned by capacitance); and the resistance of each conductivity kind with
-the error of the sum from the covariance (σ_R² = gᵀ·Σ·g).
+(parameter at a bound, parameter not identifiable, conductivity resting on an
+unidentifiable resistance, temperature unknown, poor fit, not converged,
+Kramers–Kronig failed, roles reassigned by capacitance); and the resistance of
+each conductivity kind with the error of the sum from the covariance
+(σ_R² = gᵀ·Σ·g). Flag codes and their severity are registered by
+``apps.analysis.flags`` in ``apps.common.flags``.
 """
 from __future__ import annotations
 
@@ -26,6 +29,11 @@ from .circuits import Circuit, Element, Parallel, Series, circuit_impedance
 POOR_FIT_RMS_RELATIVE_RESIDUAL = 0.02
 #: Relative distance to a bound that counts as "at the bound".
 AT_BOUND_TOLERANCE = 1e-3
+#: A parameter whose standard error exceeds this share of its value is not identifiable.
+UNIDENTIFIABLE_RELATIVE_STDERR = 1.0
+#: A resistance at its lower bound contributing less than this share of the fit's largest resistance is
+#: zero (the element is absent): a physical limit, not a fitting bound.
+NEGLIGIBLE_RESISTANCE_SHARE = 1e-6
 
 _ROLES_NOT_CHECKED_AT_BOUND = {"series", "inductance"}
 
@@ -64,6 +72,7 @@ class FitInput:
     rms_residual: float = 0.0
     converged: bool = True
     kk_failure: str | None = None
+    temperature_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,29 +250,39 @@ def interpret_fit(fit: FitInput) -> FitReading:
         for n in members:
             g[names.index(n)] = 1.0
         value = float(sum(elements[n].get("sample_resistance_ohm", params[n]) for n in members))
-        variance = float(g @ covariance @ g) if covariance is not None and covariance.size else 0.0
+        if covariance is not None and covariance.size:
+            variance = float(g @ covariance @ g)
+        else:  # no covariance: the members' errors, taken as independent
+            variance = sum(float(stderr.get(n, 0.0)) ** 2 for n in members)
         resistances[kind] = (value, math.sqrt(variance) if variance > 0 and math.isfinite(variance) else 0.0)
 
-    at_bound = []
-    for name in names:
-        element_name = name.split("_")[0]
-        role = elements[element_name]["role"] if element_name in elements else roles.get(element_name)
-        if role in _ROLES_NOT_CHECKED_AT_BOUND:
-            continue
-        low, high = bounds[name]
-        value = params[name]
-        if circuit.log_scale[names.index(name)]:
-            near = value <= low * (1 + AT_BOUND_TOLERANCE) or value >= high * (1 - AT_BOUND_TOLERANCE)
-        else:
-            span = AT_BOUND_TOLERANCE * (high - low)
-            # n = 1 is the ideal capacitor, a physical limit rather than a fitting bound.
-            physical_top = name.endswith("_n") and high == 1.0
-            near = value <= low + span or (value >= high - span and not physical_top)
-        if near:
-            at_bound.append(f"{name} = {value:.4g} (bounds {low:g} … {high:g})")
+    at_bound, unidentifiable = _identifiability(fit, elements)
     if at_bound:
         flags.append("parameter_at_bound")
-        details["parameter_at_bound"] = "; ".join(at_bound)
+        details["parameter_at_bound"] = "; ".join(at_bound.values())
+    if unidentifiable:
+        flags.append("parameter_unidentifiable")
+        details["parameter_unidentifiable"] = "; ".join(unidentifiable.values())
+    # A conductivity is only as determined as the resistance summed into it: it is not when a member sits at
+    # a bound, has no finite error, or the sum's error (from the covariance) exceeds the sum. A member the data
+    # do not fix but that is small beside the others (an intercept of an ohm under a 500 Ω arc) leaves it sound.
+    resting = []
+    for kind, (value, error) in resistances.items():
+        members = [n for n in elements if elements[n]["role"] in fit.conductivity_roles[kind] and n not in hidden]
+        for n in members:
+            if n in at_bound:
+                resting.append(f"{kind} rests on {n}, at a bound")
+            elif n in unidentifiable and not math.isfinite(stderr.get(n, math.nan)):
+                resting.append(f"{kind} rests on {n}, with no finite error")
+        if value > 0 and error > UNIDENTIFIABLE_RELATIVE_STDERR * value:
+            resting.append(f"{kind} R = {value:.3g} ± {error:.2g} Ω")
+    if resting:
+        flags.append("resistance_unidentifiable")
+        details["resistance_unidentifiable"] = "; ".join(resting)
+    if not fit.temperature_known:
+        flags.append("temperature_unknown")
+        details["temperature_unknown"] = (
+            "the spectrum states no temperature: its conductivity belongs to no temperature")
     rms_residual = fit.rms_residual
     if rms_residual > POOR_FIT_RMS_RELATIVE_RESIDUAL:
         flags.append("poor_chi_square")
@@ -289,6 +308,52 @@ def interpret_fit(fit: FitInput) -> FitReading:
     if missing:
         derived["conductivity_skipped"] = f"No conductivity: {missing}."
     return FitReading(derived=derived, flags=tuple(sorted(set(flags))), resistances=MappingProxyType(resistances))
+
+
+def _identifiability(fit: FitInput, elements: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """(parameters at a non-physical bound, parameters not identifiable), each {name: why}.
+
+    At a bound: within AT_BOUND_TOLERANCE of a protocol bound (relative for log-scaled parameters, of the
+    span otherwise), except at a physical limit — a CPE exponent n = 1 (the ideal capacitor) and a
+    resistance at its lower bound that is negligible beside the fit's resistances (the element is absent).
+    Not identifiable: at such a bound, or a standard error that is not finite or exceeds
+    UNIDENTIFIABLE_RELATIVE_STDERR of the value. Series (leads) and inductance elements are not judged.
+    """
+    circuit, params, stderr, bounds, roles = fit.circuit, fit.parameters, fit.stderr, fit.bounds, fit.roles or {}
+    names = circuit.parameter_names
+    resistances = [abs(params[n]) for n in elements if n in params]
+    largest_r = max(resistances) if resistances else 0.0
+    at_bound: dict[str, str] = {}
+    unidentifiable: dict[str, str] = {}
+    for name in names:
+        element_name = name.split("_")[0]
+        role = elements[element_name]["role"] if element_name in elements else roles.get(element_name)
+        if role in _ROLES_NOT_CHECKED_AT_BOUND:
+            continue
+        low, high = bounds[name]
+        value = params[name]
+        if circuit.log_scale[names.index(name)]:
+            at_low = value <= low * (1 + AT_BOUND_TOLERANCE)
+            at_high = value >= high * (1 - AT_BOUND_TOLERANCE)
+        else:
+            span = AT_BOUND_TOLERANCE * (high - low)
+            at_low, at_high = value <= low + span, value >= high - span
+        # n = 1 is the ideal capacitor, and a vanishing resistance an absent element: physical limits.
+        physical_top = name.endswith("_n") and high == 1.0
+        physical_zero = element_name in elements and name == element_name and at_low and (
+            value <= NEGLIGIBLE_RESISTANCE_SHARE * largest_r)
+        if physical_zero or (at_high and physical_top and not at_low):
+            continue
+        if at_low or at_high:
+            at_bound[name] = f"{name} = {value:.4g} (bounds {low:g} … {high:g})"
+            unidentifiable[name] = f"{name} at a bound"
+            continue
+        se = stderr.get(name)
+        if se is None or not math.isfinite(se):
+            unidentifiable[name] = f"{name} = {value:.4g} with no finite standard error (singular covariance)"
+        elif value != 0 and abs(se) > UNIDENTIFIABLE_RELATIVE_STDERR * abs(value):
+            unidentifiable[name] = f"{name} = {value:.3g} ± {se:.2g} (relative standard error {abs(se / value):.0%})"
+    return at_bound, unidentifiable
 
 
 def _lead_correction(r_leads: float | None, elements: dict, capacitive_of: dict, hidden: list[str],

@@ -8,6 +8,7 @@ import numpy as np
 from django.db import transaction
 
 from apps.catalog.models import Separator
+from apps.common import flags as flag_registry
 
 from .. import protocols as protocol_rules
 from ..models import ArrheniusFit, ArrheniusForm, Conductivity, FitResult, FitStatus
@@ -56,25 +57,29 @@ def fit_arrhenius_series(*, separator_id: int) -> list[ArrheniusFit]:
     Per standard protocol and conductivity kind with at least 3 distinct
     temperatures: both the σT and the σ form; for polymer or hybrid
     separators with at least 4 temperatures also VTF. Rows no longer
-    supported by the data are removed.
+    supported by the data are removed. A fit carrying a flag that blocks the
+    leaderboards (severity in `apps.common.flags`) gives no point: one bad
+    spectrum of a series does not carry its defect into the line through the others.
     """
     from apps.analysis.eis import derived as eis_derived
 
     separator = Separator.objects.prefetch_related("components__material").get(pk=separator_id)
     # One standard fit per spectrum: the most recent (a spectrum re-analysed under a new
     # version, or whose shape now picks another protocol, counts once).
-    latest_fit_of: dict[int, int] = {}
-    for spectrum_id, fit_id in (
+    latest_fit_of: dict[int, tuple[int, list]] = {}
+    for spectrum_id, fit_id, fit_flags in (
         FitResult.objects.filter(
             spectrum__cell__separator_id=separator_id, status=FitStatus.SUCCEEDED, protocol__is_standard=True,
             spectrum__temperature_c__isnull=False,
         )
         .order_by("spectrum_id", "updated_at", "pk")
-        .values_list("spectrum_id", "pk")
+        .values_list("spectrum_id", "pk", "flags")
     ):
-        latest_fit_of[spectrum_id] = fit_id
+        latest_fit_of[spectrum_id] = (fit_id, fit_flags or [])
+    usable_fits = [fit_id for fit_id, fit_flags in latest_fit_of.values()
+                   if not any(flag_registry.is_blocking(code) for code in fit_flags)]
     rows = (
-        Conductivity.objects.filter(fit_id__in=list(latest_fit_of.values()))
+        Conductivity.objects.filter(fit_id__in=usable_fits)
         .values_list("fit__protocol_id", "kind", "spectrum__temperature_c", "conductivity_s_per_cm",
                      "conductivity_stderr_s_per_cm", "spectrum__cell__configuration")
         .order_by("kind", "spectrum__temperature_c", "pk")

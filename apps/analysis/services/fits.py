@@ -115,7 +115,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
     rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
     thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
     reading = interpret_fit(FitInput(
-        circuit=circuit, parameters=params, stderr={k: v or 0.0 for k, v in stderr.items()},
+        circuit=circuit, parameters=params, stderr={k: (math.nan if v is None else v) for k, v in stderr.items()},
         covariance=np.nan_to_num(covariance), roles=protocol.element_roles or {}, bounds=bounds,
         geometry=Geometry(
             thickness_cm=thickness_cm, area_cm2=area_cm2, missing=missing,
@@ -124,6 +124,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
         conductivity_roles=protocol_rules.CONDUCTIVITY_ROLES, bulk_offset_share=protocol_rules.BULK_OFFSET_SHARE,
         rms_residual=rms, converged=result.converged,
         kk_failure=kk.failure_text if kk is not None and not kk.passed else None,
+        temperature_known=spectrum.temperature_c is not None,
     ))
     reading_fields = _json_safe(reading.as_fields())
     if initial_values or fixed:  # a hand fit: what it started from and held, beside the result

@@ -4,6 +4,7 @@ Loaded in every template (a builtin, see TEMPLATES in settings):
     {{ c.thickness_um|quantity:"thickness" }}                       → 800 µm
     {% measured c.conductivity_s_per_cm c.conductivity_stderr_s_per_cm "conductivity" %}  → 0.451 ± 0.014 mS/cm
     {% unit_value e.value e.stderr e.unit %}                        → by the unit's quantity
+    {% unit_interval e.ci_low e.ci_high e.stderr e.unit %}          → 0.42 – 0.48 mS/cm
     {{ "conductivity"|display_unit }}                               → mS/cm (for column titles)
     {{ code|flag_title }}  {{ role|role_title }}
 """
@@ -30,6 +31,12 @@ def measured(value, uncertainty, name: str, exact: bool = False) -> str:
 def unit_value(value, uncertainty, unit: str) -> str:
     """A value stored beside its unit string (benchmark entries, fitted parameters)."""
     return formatting.format_unit_value(value, uncertainty, unit)
+
+
+@register.simple_tag
+def unit_interval(low, high, uncertainty, unit: str) -> str:
+    """A 95 % interval stored beside its unit string, bounds to the decimal place of the value's uncertainty."""
+    return formatting.format_interval(low, high, uncertainty, unit)
 
 
 @register.filter

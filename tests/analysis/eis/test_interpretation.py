@@ -211,3 +211,60 @@ def test_the_reading_is_frozen_and_gives_the_fit_row_fields():
     fields = reading.as_fields()
     assert set(fields) == {"derived", "flags"} and fields["flags"] == []
     assert fields["derived"]["elements"]["R1"]["role"] == "total"
+
+
+ELECTRODE_CIRCUIT = "R0-p(R1,CPE1)-CPE2"
+ELECTRODE_ROLES = {"R0": "series", "R1": "total", "CPE1": "total", "CPE2": "electrode"}
+ELECTRODE_FIT = {"R0": 2.0, **GB_ARC, "CPE2_Q": 1.3e5, "CPE2_n": 1.0}
+
+
+def _with_stderr(fit: FitInput, **stderr) -> FitInput:
+    return dataclasses.replace(fit, stderr={**fit.stderr, **stderr})
+
+
+def test_a_huge_stderr_off_the_conductivity_is_unidentifiable_but_does_not_block_it():
+    # The fit: CPE2_Q = 1.3e5 ± 5.4e16 with CPE2_n pinned at 1 (the ideal capacitor, not a bound).
+    fit = _with_stderr(_input(ELECTRODE_CIRCUIT, ELECTRODE_FIT, ELECTRODE_ROLES), CPE2_Q=5.4e16, CPE2_n=0.0)
+    reading = interpret_fit(fit)
+    assert "parameter_unidentifiable" in reading.flags
+    assert "resistance_unidentifiable" not in reading.flags  # σ rests on R1 and CPE1 only
+    assert "parameter_at_bound" not in reading.flags  # n = 1 is a physical limit
+    detail = reading.derived["flag_details"]["parameter_unidentifiable"]
+    assert detail.startswith("CPE2_Q = 1.3e+05 ± 5.4e+16") and "CPE2_n" not in detail
+
+
+@pytest.mark.parametrize("name, stderr, why", [
+    ("R1", 1500.0, "total R = 1e+03 ± 1.5e+03 Ω"),     # the sum's relative standard error 150 %
+    ("R1", math.nan, "total rests on R1, with no finite error"),  # a singular covariance
+])
+def test_a_conductivity_resting_on_an_unidentifiable_resistance_is_flagged_to_block(name, stderr, why):
+    reading = interpret_fit(_with_stderr(_input(ELECTRODE_CIRCUIT, ELECTRODE_FIT, ELECTRODE_ROLES), **{name: stderr}))
+    assert {"parameter_unidentifiable", "resistance_unidentifiable"} <= set(reading.flags)
+    assert why in reading.derived["flag_details"]["resistance_unidentifiable"]
+
+
+def test_an_unidentifiable_intercept_small_beside_the_arc_leaves_the_conductivity_sound():
+    roles = {**ELECTRODE_ROLES, "R0": "total"}
+    reading = interpret_fit(_with_stderr(_input(ELECTRODE_CIRCUIT, ELECTRODE_FIT, roles), R0=5.0, R1=10.0))
+    assert "parameter_unidentifiable" in reading.flags  # R0 = 2 ± 5 Ω
+    assert "resistance_unidentifiable" not in reading.flags  # total = 1002 ± 11 Ω
+    assert reading.resistances["total"][1] == pytest.approx(math.hypot(5.0, 10.0))
+
+
+def test_a_relative_stderr_below_100_percent_is_identifiable():
+    reading = interpret_fit(_with_stderr(_input(ELECTRODE_CIRCUIT, ELECTRODE_FIT, ELECTRODE_ROLES), R1=900.0))
+    assert "parameter_unidentifiable" not in reading.flags
+
+
+def test_a_vanishing_resistance_at_its_lower_bound_is_an_absent_element_not_a_bound():
+    parameters = {"R0": 1e-9, **GB_ARC}
+    reading = interpret_fit(_with_stderr(_input("R0-p(R1,CPE1)", parameters, {"R0": "total", "R1": "total"}),
+                                         R0=1e-7))
+    assert not {"parameter_at_bound", "parameter_unidentifiable", "resistance_unidentifiable"} & set(reading.flags)
+    assert reading.resistances["total"][0] == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("known, flagged", [(True, False), (False, True)])
+def test_a_spectrum_without_temperature_is_flagged(known, flagged):
+    reading = interpret_fit(_input("R0-p(R1,CPE1)", {"R0": 10.0, **GB_ARC}, {"R1": "total"}, temperature_known=known))
+    assert ("temperature_unknown" in reading.flags) is flagged
