@@ -3,7 +3,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from apps.common.api import (
     export_parameter,
     export_schema,
 )
+from apps.common.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.jobs.models import Job
 
 from . import exports, services
@@ -57,7 +58,8 @@ def _ingest_error_fields(exc: services.IngestError) -> dict[str, list[str]]:
     ),
     export=export_schema(SpectrumListSerializer, "spectra (metadata, no arrays)"),
 )
-class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
+class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModelMixin, ApiViewMixin, ExportMixin,
+                      viewsets.ReadOnlyModelViewSet):
     filterset_class = SpectrumFilterSet
     search_fields = ["label", "cell__name", "instrument", "raw_file__original_name"]
     ordering_fields = [
