@@ -81,12 +81,12 @@ def history_rows(record) -> list[dict]:
     """The history as plain rows: when, who, action, event, and each change as (field, before, after)."""
     rows = []
     for entry in history_of(record):
-        changes = entry.changes_dict if hasattr(entry, "changes_dict") else (entry.changes or {})
+        changes = entry.changes_dict or {}
         rows.append({
             "id": entry.pk,
             "timestamp": entry.timestamp,
             "actor": entry.actor.get_username() if entry.actor else "",
-            "action": LogEntry.Action(entry.action).label.lower(),
+            "action": str(dict(LogEntry.Action.choices).get(entry.action, entry.action)),
             "event": (entry.additional_data or {}).get("event", ""),
             "changes": [
                 {"field": field, "before": _side(values, 0), "after": _side(values, 1)}
