@@ -98,3 +98,15 @@ def test_demo_sigma_25c_entries_reach_the_leaderboard(analysed_demo):
     assert not any("kk_failed" in (e.flags or []) for e in entries)
     # What the home page and the leaderboard page show to a visitor: the public demo separators, ranked.
     assert leaderboard(user=AnonymousUser(), metric=Metric.SIGMA_25C_TOTAL)
+
+
+def test_demo_release_fills_the_public_leaderboards(analysed_demo):
+    from apps.releases.models import Release
+
+    assert Release.objects.exists()
+    ranked = leaderboard(user=AnonymousUser(), metric=Metric.SIGMA_25C_TOTAL, released_only=True)
+    assert ranked, "a newcomer's public σ(25 °C) leaderboard is empty"
+    released_separators = set(Release.objects.filter(records__kind="separator")
+                              .values_list("records__object_id", flat=True))
+    assert {entry.separator_id for entry in ranked} <= released_separators
+    assert all(entry.release.pk for entry in ranked)

@@ -10,7 +10,7 @@ class ReleasesConfig(AppConfig):
         from apps.common.audit import register_audited_models
         from apps.common.deletion import register_record_deleter
 
-        from . import deletion, selectors
+        from . import deletion, jobs, selectors  # noqa: F401  (jobs registers its job kind)
 
         register_audited_models()
         register_published_entries(selectors.published_entries)

@@ -4,7 +4,7 @@ import io
 import zipfile
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.test import APIClient
