@@ -60,7 +60,14 @@ def visible_entries(*, user) -> QuerySet[BenchmarkEntry]:
 
 def filtered_entries(*, user, metric: str | None = None, family: str | None = None, route: str | None = None,
                      min_completeness: float = 0.0, include_flagged: bool = True) -> QuerySet[BenchmarkEntry]:
-    qs = visible_entries(user=user)
+    qs = narrow_entries(visible_entries(user=user), metric=metric, family=family, route=route,
+                        min_completeness=min_completeness, include_flagged=include_flagged)
+    return _without_retracted(qs)
+
+
+def narrow_entries(qs: QuerySet, *, metric: str | None = None, family: str | None = None, route: str | None = None,
+                   min_completeness: float = 0.0, include_flagged: bool = True) -> QuerySet:
+    """The dashboard filters on any queryset of entries (live, or released copies with the same fields)."""
     if metric:
         qs = qs.filter(metric=metric)
     if family:
@@ -71,7 +78,7 @@ def filtered_entries(*, user, metric: str | None = None, family: str | None = No
         qs = qs.filter(completeness_score__gte=min_completeness)
     if not include_flagged:
         qs = qs.filter(blocking=False)
-    return _without_retracted(qs)
+    return qs
 
 
 def _without_retracted(qs: QuerySet[BenchmarkEntry]) -> QuerySet[BenchmarkEntry]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from apps.benchmarks.selectors import LOWER_IS_BETTER
+from apps.benchmarks.selectors import LOWER_IS_BETTER, narrow_entries
 
 from .models import RecordKind, Release, ReleasedEntry, ReleaseRecord, Retraction
 
@@ -81,18 +81,11 @@ def published_entries(*, user=None, metric: str | None = None, family: str | Non
 
     When one separator or cell has the same metric in several datasets, the most recent release speaks.
     """
-    qs = ReleasedEntry.objects.filter(release__in=latest_releases()).select_related(
-        "release", "release__group", "separator", "separator__group", "cell", "cell__group")
-    if metric:
-        qs = qs.filter(metric=metric)
-    if family:
-        qs = qs.filter(family=family)
-    if route:
-        qs = qs.filter(separator__processing_route=route)
-    if min_completeness:
-        qs = qs.filter(completeness_score__gte=min_completeness)
-    if not include_flagged:
-        qs = qs.filter(blocking=False)
+    qs = narrow_entries(
+        ReleasedEntry.objects.filter(release__in=latest_releases()).select_related(
+            "release", "release__group", "separator", "separator__group", "separator__source", "cell",
+            "cell__group", "cell__source"),
+        metric=metric, family=family, route=route, min_completeness=min_completeness, include_flagged=include_flagged)
     retracted = retracted_ids()
     newest: dict[tuple, ReleasedEntry] = {}
     for entry in qs.order_by("-release__published_at", "-release__pk", "pk"):

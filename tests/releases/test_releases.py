@@ -302,3 +302,18 @@ def test_release_and_retraction_appear_in_the_record_history(client, released, m
     client.force_login(member)
     page = client.get(reverse("catalog:cell-detail", args=[cell.pk])).content.decode()
     assert "Leak in the die." in page and "History" in page
+
+
+def test_unreleased_numbers_are_shown_only_to_logged_in_users_who_ask(client, group, member):
+    cell = complete_cell(group=group)  # public, analysed, not released
+    board = reverse("benchmarks:leaderboard", args=[Metric.SIGMA_25C_TOTAL])
+    assert cell.separator.name not in client.get(board, {"include_unreleased": "1"}).content.decode()
+    client.force_login(member)
+    assert cell.separator.name not in client.get(board).content.decode()
+    assert cell.separator.name in client.get(board, {"include_unreleased": "1"}).content.decode()
+
+
+def test_home_page_top_entries_name_their_release(client, released):
+    cell, release = released
+    body = client.get("/").content.decode()
+    assert cell.separator.name in body and release.label in body
