@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
         "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
         "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",
         "CellConfigurationEnum": "apps.catalog.models.Cell.Configuration",
+        "ReleasedRecordKindEnum": "apps.releases.models.RecordKind",
     },
 }
 

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema, require_group_member
-from apps.common.record_api import RecordDeleteMixin, RecordHistoryMixin
+from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.measurements.selectors import visible_spectra
 from apps.measurements.serializers import SpectrumListSerializer
 

@@ -20,7 +20,7 @@ from apps.common.api import (
     export_parameter,
     export_schema,
 )
-from apps.common.record_api import RecordDeleteMixin, RecordHistoryMixin
+from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.jobs.models import Job
 
 from . import exports, services

@@ -1,6 +1,7 @@
 """Releases: frozen numbers, byte-identical archives, versions, retraction, deletion and the audit trail."""
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -317,3 +318,10 @@ def test_home_page_top_entries_name_their_release(client, released):
     cell, release = released
     body = client.get("/").content.decode()
     assert cell.separator.name in body and release.label in body
+
+
+def test_dashboard_points_name_their_release(client, released):
+    _, release = released
+    figure = json.loads(client.get(reverse("benchmarks:dashboard")).context["figures"]["conductivity"])
+    texts = [text for trace in figure["data"] for text in (trace.get("text") or [])]
+    assert any(f"Released in {release.label}" in text for text in texts)

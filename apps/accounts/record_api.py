@@ -1,4 +1,4 @@
-"""API actions every owned record shares: its audit history and deletion through the one delete service."""
+"""API actions every owned record shares (catalog and measurements): its audit history and deletion through the one delete service."""
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
@@ -6,10 +6,10 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.selectors import can_edit
+from apps.common.audit import history_rows
+from apps.common.deletion import delete_record
 
-from .audit import history_rows
-from .deletion import delete_record
+from .selectors import can_edit
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -44,13 +44,15 @@ class RecordHistoryMixin:
 
 
 class RecordDeleteMixin:
-    """`DELETE …/{id}/`: members delete an unreleased record with what hangs on it (released: 403 naming the release)."""
+    """`DELETE …/{id}/`: members delete an unreleased record with what hangs on it (released: 403 naming the release).
 
-    def perform_destroy(self, instance):
-        if not can_edit(instance, self.request.user):
-            raise exceptions.PermissionDenied("Only members of the owning group may delete this record.")
-        delete_record(record=instance, user=self.request.user)
+    `get_object` checks the write permission (members of the owning group) before anything is deleted.
+    """
 
+    @extend_schema(summary="Delete an unreleased record, with what hangs on it",
+                   description="Members of the owning group only. Cascades to cells, spectra, fits, conductivities, "
+                   "jobs and raw files no other record uses. A released record answers 403 naming its release: "
+                   "retract it instead (POST /api/v1/retractions/).", responses={204: None})
     def destroy(self, request, *args, **kwargs):
-        self.perform_destroy(self.get_object())
+        delete_record(record=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
