@@ -22,6 +22,7 @@ from apps.catalog.api import (
 )
 from apps.common.api import api_not_found
 from apps.measurements.api import CCDTestViewSet, DCPolarisationViewSet, RawFileViewSet, SpectrumViewSet
+from apps.releases.api import ReleaseViewSet, RetractionViewSet
 
 app_name = "api"
 
@@ -45,6 +46,8 @@ router.register("arrhenius-fits", ArrheniusFitViewSet, basename="arrheniusfit")
 router.register("benchmark-entries", BenchmarkEntryViewSet, basename="benchmarkentry")
 router.register("literature-values", LiteratureValueViewSet, basename="literaturevalue")
 router.register("jobs", JobViewSet, basename="job")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("retractions", RetractionViewSet, basename="retraction")
 
 urlpatterns = [
     path("v1/auth/token/", ApiTokenView.as_view(), name="auth-token"),

@@ -42,12 +42,14 @@ INSTALLED_APPS = [
     "axes",  # failed sign-in counting and lockout (see "Sign-in hardening and bounded requests" below)
     "csp",
     "apps.common",  # display formatting template tags ({% load numbers %})
+    "auditlog",
     "apps.accounts",
     "apps.jobs",
     "apps.catalog",
     "apps.measurements",
     "apps.analysis",
     "apps.benchmarks",
+    "apps.releases",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.common.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -255,6 +258,7 @@ SPECTACULAR_SETTINGS = {
         "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
         "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",
         "CellConfigurationEnum": "apps.catalog.models.Cell.Configuration",
+        "ReleasedRecordKindEnum": "apps.releases.models.RecordKind",
     },
 }
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/", include("apps.accounts.urls")),
     path("jobs/", include("apps.analysis.urls")),
     path("benchmarks/", include("apps.benchmarks.urls", namespace="benchmarks")),
+    path("", include("apps.releases.urls", namespace="releases")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.measurements.urls")),
 ]

@@ -348,3 +348,17 @@ class JobFactory(factory.django.DjangoModelFactory):
     target_id = 1
     progress_done = 3
     progress_total = 4
+
+
+def publish_release(*, separators=(), cells=(), spectra=(), user=None, group=None, **fields):
+    """Publish a release of the given records through the service (as a member of their group)."""
+    from apps.releases.services import release_publish
+
+    records = [*separators, *cells, *spectra]
+    group = group or records[0].group
+    if user is None:
+        user = MembershipFactory(group=group).user
+    fields.setdefault("title", "Released pellets")
+    fields.setdefault("authors", [{"name": "Carberry, Josiah", "orcid": "0000-0002-1825-0097"}])
+    return release_publish(user=user, group=group, separator_ids=[s.pk for s in separators],
+                           cell_ids=[c.pk for c in cells], spectrum_ids=[s.pk for s in spectra], **fields)

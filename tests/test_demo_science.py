@@ -121,3 +121,15 @@ def test_demo_conductivity_intervals_never_go_below_zero(analysed_demo):
     entries = BenchmarkEntry.objects.filter(metric__in=positive, ci_low__isnull=False)
     assert entries.exists()
     assert not [(e.metric, e.ci_low) for e in entries if not 0 < e.ci_low <= e.value <= e.ci_high]
+
+
+def test_demo_release_fills_the_public_leaderboards(analysed_demo):
+    from apps.releases.models import Release
+
+    assert Release.objects.exists()
+    ranked = leaderboard(user=AnonymousUser(), metric=Metric.SIGMA_25C_TOTAL, released_only=True)
+    assert ranked, "a newcomer's public σ(25 °C) leaderboard is empty"
+    released_separators = set(Release.objects.filter(records__kind="separator")
+                              .values_list("records__object_id", flat=True))
+    assert {entry.separator_id for entry in ranked} <= released_separators
+    assert all(entry.release.pk for entry in ranked)

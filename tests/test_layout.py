@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS = ROOT / "apps"
 
 #: Lower apps first; an app may import only apps before it in this list.
-APP_ORDER = ("accounts", "catalog", "measurements", "analysis", "benchmarks")
+APP_ORDER = ("accounts", "catalog", "measurements", "analysis", "benchmarks", "releases")
 #: Shared apps that import no other project app (and may be imported by any).
 SHARED_APPS = ("common", "jobs")
 #: Module prefixes that must stay free of the web stack and of the rest of the project.

@@ -104,6 +104,8 @@ def _hover(entry: BenchmarkEntry, percentiles: dict[int, float | None]) -> str:
     percentile = percentiles.get(entry.pk)
     if percentile is not None:
         parts.append(f"Above {percentile:.0f} % of published {_family_label(entry.family)} values")
+    release = getattr(entry, "release", None)  # a released number names its release
+    parts.append(f"Released in {release.label}" if release is not None else "Unreleased (live entry)")
     return "<br>".join(parts)
 
 

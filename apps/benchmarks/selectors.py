@@ -41,6 +41,7 @@ from apps.catalog.models import Cell, MaterialFamily, Separator
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
 
 from .models import BenchmarkEntry, ComparisonAcceptance, LiteratureValue, Metric
+from .publication import published_entries, retracted_records
 from .statistics import percentile_in_sorted, pressures_comparable, relative_spread, temperatures_comparable
 
 DEFAULT_MIN_COMPLETENESS = 0.7
@@ -69,7 +70,14 @@ def visible_entries(*, user) -> QuerySet[BenchmarkEntry]:
 
 def filtered_entries(*, user, metric: str | None = None, family: str | None = None, route: str | None = None,
                      min_completeness: float = 0.0, include_flagged: bool = True) -> QuerySet[BenchmarkEntry]:
-    qs = visible_entries(user=user)
+    qs = narrow_entries(visible_entries(user=user), metric=metric, family=family, route=route,
+                        min_completeness=min_completeness, include_flagged=include_flagged)
+    return _without_retracted(qs)
+
+
+def narrow_entries(qs: QuerySet, *, metric: str | None = None, family: str | None = None, route: str | None = None,
+                   min_completeness: float = 0.0, include_flagged: bool = True) -> QuerySet:
+    """The dashboard filters on any queryset of entries (live, or released copies with the same fields)."""
     if metric:
         qs = qs.filter(metric=metric)
     if family:
@@ -83,14 +91,48 @@ def filtered_entries(*, user, metric: str | None = None, family: str | None = No
     return qs
 
 
+def _without_retracted(qs: QuerySet[BenchmarkEntry]) -> QuerySet[BenchmarkEntry]:
+    """Entries of retracted separators and cells leave every list at once."""
+    retracted = retracted_records()
+    if retracted["separator"]:
+        qs = qs.exclude(separator__in=retracted["separator"])
+    if retracted["cell"]:
+        qs = qs.exclude(cell__in=retracted["cell"])
+    return qs
+
+
+def _rests_on_retracted_spectrum(entry, retracted_spectra: set[int]) -> bool:
+    return bool(retracted_spectra & set(entry.details.get("spectrum_ids") or []))
+
+
+def board_entries(*, user, released_only: bool, **filters) -> list:
+    """What a dashboard shows: released numbers (frozen, each naming its release), or every visible live entry."""
+    if released_only:
+        return published_entries(user=user, **filters)
+    return list(filtered_entries(user=user, **filters))
+
+
 def leaderboard(*, user, metric: str, family: str | None = None,
                 min_completeness: float = DEFAULT_MIN_COMPLETENESS, route: str | None = None,
-                limit: int | None = None) -> list[BenchmarkEntry]:
-    """Ranked entries of one metric: complete enough, no blocking flag, best first."""
+                limit: int | None = None, released_only: bool = False) -> list[BenchmarkEntry]:
+    """Ranked entries of one metric: complete enough, no blocking flag, best first.
+
+    `released_only`: the released numbers (what the public pages show by default) instead of the live entries.
+    """
+    if released_only:
+        entries = published_entries(user=user, metric=metric, family=family, route=route,
+                                    min_completeness=min_completeness, include_flagged=False)[:limit or None]
+        for rank, entry in enumerate(entries, start=1):
+            entry.rank = rank
+        return entries
     qs = filtered_entries(user=user, metric=metric, family=family, route=route,
                           min_completeness=min_completeness, include_flagged=False)
     order = "value" if metric in LOWER_IS_BETTER else "-value"
-    entries = list(qs.order_by(order, "pk")[:limit] if limit else qs.order_by(order, "pk"))
+    retracted_spectra = retracted_records()["spectrum"]
+    ordered = qs.order_by(order, "pk")
+    if retracted_spectra:
+        ordered = [e for e in ordered if not _rests_on_retracted_spectrum(e, retracted_spectra)]
+    entries = list(ordered[:limit] if limit else ordered)
     for rank, entry in enumerate(entries, start=1):
         entry.rank = rank
     return entries
@@ -187,9 +229,10 @@ def _fits(cluster: RoundRobinGroup, entry: BenchmarkEntry) -> bool:
 
 
 def round_robin(*, user, metric: str | None = None, family: str | None = None, min_groups: int = 2,
-                include_flagged: bool = False) -> list[RoundRobinGroup]:
+                include_flagged: bool = False, released_only: bool = False) -> list[RoundRobinGroup]:
     """Spread between groups that measured the same family under comparable conditions."""
-    qs = filtered_entries(user=user, metric=metric, family=family, include_flagged=include_flagged).exclude(family="")
+    qs = [e for e in board_entries(user=user, released_only=released_only, metric=metric, family=family,
+                                   include_flagged=include_flagged) if e.family]
     clusters: list[RoundRobinGroup] = []
     ordered = sorted(qs, key=lambda e: (e.metric, e.family, e.temperature_c if e.temperature_c is not None else -1e9,
                                         e.stack_pressure_mpa or 0.0, e.pk))

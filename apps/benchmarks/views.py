@@ -51,6 +51,8 @@ def _filters(request) -> dict:
         min_completeness = 0.0
     include_flagged = request.GET.get("include_flagged", "1") != "0"
     return {
+        # Released numbers by default; members may look at the live, unreleased entries too.
+        "include_unreleased": request.user.is_authenticated and request.GET.get("include_unreleased") == "1",
         "family": family if family in MaterialFamily.values else "",
         "route": route if route in ProcessingRoute.values else "",
         "min_completeness": min_completeness,
@@ -58,10 +60,27 @@ def _filters(request) -> dict:
     }
 
 
+def release_url(entry) -> str:
+    """The landing page of the release a released number comes from ('' for a live entry)."""
+    release = getattr(entry, "release", None)
+    if release is None:
+        return ""
+    try:
+        return reverse("releases:detail", args=[release.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def _entry_filters(filters: dict) -> dict:
+    return {k: v for k, v in filters.items() if k != "include_unreleased"}
+
+
 def _annotate(entries, distribution: selectors.LiteratureDistribution) -> dict[int, float | None]:
     percentiles = {}
     for entry in entries:
         entry.record_url = record_url(entry)
+        entry.release_url = release_url(entry)
+        entry.live_pk = getattr(entry, "entry_id", entry.pk)
         entry.flag_list = [(code, flag_registry.get(code).title, flag_registry.is_blocking(code),
                             entry.details.get("flag_notes", {}).get(code, "")) for code in entry.flags]
         entry.percentile = (distribution.percentile(entry.value, entry.family)
@@ -74,7 +93,8 @@ def _leaderboards(*, user, filters: dict, distribution, threshold: float) -> lis
     boards = []
     for metric in LEADERBOARD_METRICS:
         ranked = selectors.leaderboard(user=user, metric=metric, family=filters["family"] or None,
-                                       route=filters["route"] or None, min_completeness=threshold, limit=10)
+                                       route=filters["route"] or None, min_completeness=threshold, limit=10,
+                                       released_only=not filters["include_unreleased"])
         _annotate(ranked, distribution)
         boards.append({"metric": metric, "label": Metric(metric).label, "entries": ranked})
     return boards
@@ -83,7 +103,8 @@ def _leaderboards(*, user, filters: dict, distribution, threshold: float) -> lis
 def dashboard(request):
     filters = _filters(request)
     user = request.user
-    entries = list(selectors.filtered_entries(user=user, **filters))
+    entries = selectors.board_entries(user=user, released_only=not filters["include_unreleased"],
+                                      **_entry_filters(filters))
     distribution = selectors.LiteratureDistribution()
     percentiles = _annotate(entries, distribution)
     literature = list(selectors.literature_values(family=filters["family"] or None))
@@ -101,7 +122,8 @@ def dashboard(request):
         "n_literature": len(literature),
         "boards": boards,
         "threshold": threshold,
-        "round_robin": selectors.round_robin(user=user, family=filters["family"] or None),
+        "round_robin": selectors.round_robin(user=user, family=filters["family"] or None,
+                                             released_only=not filters["include_unreleased"]),
         "flags": sorted(flag_registry.registered().values(), key=lambda f: (not f.blocking, f.title)),
         "checklist": checklist_table(),
         "plausible": [(MaterialFamily(f).label, low, high) for f, (low, high) in PLAUSIBLE_SIGMA_25C_S_PER_CM.items()],
@@ -117,11 +139,14 @@ def leaderboard(request, metric: str):
         raise Http404("No such metric")
     filters = _filters(request)
     threshold = max(filters["min_completeness"], selectors.DEFAULT_MIN_COMPLETENESS)
+    released_only = not filters["include_unreleased"]
     ranked = selectors.leaderboard(user=request.user, metric=metric, family=filters["family"] or None,
-                                   route=filters["route"] or None, min_completeness=threshold)
+                                   route=filters["route"] or None, min_completeness=threshold,
+                                   released_only=released_only)
     _annotate(ranked, selectors.LiteratureDistribution())
-    excluded = selectors.filtered_entries(user=request.user, metric=metric, family=filters["family"] or None,
-                                          route=filters["route"] or None).count() - len(ranked)
+    excluded = len(selectors.board_entries(user=request.user, released_only=released_only, metric=metric,
+                                           family=filters["family"] or None, route=filters["route"] or None)
+                   ) - len(ranked)
     return render(request, "benchmarks/leaderboard.html", {
         "metric": metric, "label": Metric(metric).label, "entries": ranked, "threshold": threshold,
         "filters": filters, "families": MaterialFamily.choices, "routes": ProcessingRoute.choices,

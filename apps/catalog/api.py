@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts.permissions import require_group_member
+from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
 from apps.measurements.selectors import visible_spectra
 from apps.measurements.serializers import SpectrumListSerializer
@@ -40,7 +41,7 @@ from .serializers import (
     SourceSerializer,
 )
 
-WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
+WRITE_METHODS = ["get", "post", "put", "patch", "delete", "head", "options"]
 OWNED_ORDERING = ["name", "created_at", "updated_at", "pk"]
 
 SEPARATOR_EXAMPLE = {
@@ -82,8 +83,10 @@ def _nested(items) -> list[dict]:
     return [dict(item) for item in items]
 
 
-class OwnedRecordViewSet(ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
-    """List, read, create and update an owned record; the group given on create must be one of yours.
+class OwnedRecordViewSet(RecordHistoryMixin, RecordDeleteMixin, ApiViewMixin, ExportMixin, viewsets.ModelViewSet):
+    """List, read, create, update and delete an owned record; the group given on create must be one of yours.
+
+    Deleting takes what hangs on the record with it and is refused for a released record (retract it instead).
 
     Each subclass names its catalog service in `create_record(user=, group=, data=)` and
     `update_record(record, user=, data=)`.

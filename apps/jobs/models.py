@@ -23,6 +23,7 @@ class Job(models.Model):
         REFIT_PROTOCOL = "refit_protocol", "Re-fit under protocol"
         REFIT_CHUNK = "refit_chunk", "Re-fit a chunk of spectra"
         RECOMPUTE_BENCHMARKS = "recompute_benchmarks", "Recompute benchmarks"
+        PUBLISH_DEMO_RELEASE = "publish_demo_release", "Publish the demo releases"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

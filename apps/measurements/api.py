@@ -23,6 +23,7 @@ from apps.common.api import (
     export_parameter,
     export_schema,
 )
+from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.jobs.models import Job
 from apps.common.parsers import BoundedJSONParser
 
@@ -63,7 +64,8 @@ def _ingest_error_fields(exc: services.IngestError) -> dict[str, list[str]]:
     ),
     export=export_schema(SpectrumListSerializer, "spectra (metadata, no arrays)"),
 )
-class SpectrumViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet):
+class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModelMixin, ApiViewMixin, ExportMixin,
+                      viewsets.ReadOnlyModelViewSet):
     filterset_class = SpectrumFilterSet
     search_fields = ["label", "cell__name", "instrument", "raw_file__original_name"]
     ordering_fields = [

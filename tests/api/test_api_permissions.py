@@ -361,3 +361,89 @@ def test_token_detail_and_revoke_only_by_its_user(client_for, member_token, role
 def test_token_create_needs_a_login(client_for, role):
     response = client_for(role).post(reverse("api:apitoken-list"), {"name": "x"}, format="json")
     assert response.status_code == (401 if role == "anonymous" else 201)
+
+
+# ----------------------------------------------------------------------------- delete, history, releases, retractions
+
+DELETABLE = {**{name: RESOURCES[name] for name in WRITABLE}, "spectrum": RESOURCES["spectrum"]}
+
+
+def _write_expectation(role: str, state: str, allowed: int) -> int:
+    if role == "anonymous":
+        return 401
+    if role not in SEEN_BY[state]:
+        return 404
+    return allowed if role in {"member", "owner"} else 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("resource", list(DELETABLE))
+def test_delete_by_members_only_and_hidden_records_answer_404(client_for, group, uploader, resource, state, role):
+    record = DELETABLE[resource](state, group, uploader)
+    response = client_for(role).delete(reverse(f"api:{resource}-detail", args=[record.pk]))
+    expected = _write_expectation(role, state, 204)
+    assert response.status_code == expected, response.content
+    assert type(record).objects.filter(pk=record.pk).exists() == (expected != 204)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("resource", list(DELETABLE))
+def test_history_for_members_only_and_hidden_records_answer_404(client_for, group, uploader, resource, state, role):
+    record = DELETABLE[resource](state, group, uploader)
+    response = client_for(role).get(reverse(f"api:{resource}-history", args=[record.pk]))
+    if role not in SEEN_BY[state]:
+        assert response.status_code == 404
+    elif role in {"member", "owner"}:
+        assert response.status_code == 200
+        assert response.json()[-1]["action"] == "create"
+    else:
+        assert response.status_code == 403
+
+
+def _published(group, uploader):
+    from tests.factories import publish_release
+
+    return publish_release(separators=[separator_in("group", group, uploader)], user=uploader)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_published_release_and_its_archive_are_public(client_for, group, uploader, role):
+    release = _published(group, uploader)
+    client = client_for(role)
+    assert ids_in_list(client.get(reverse("api:release-list"))) == [release.pk]
+    assert client.get(reverse("api:release-detail", args=[release.pk])).json()["citation"] == release.citation
+    archive = client.get(reverse("api:release-archive", args=[release.pk]))
+    assert archive.status_code == 200
+    assert __import__("hashlib").sha256(b"".join(archive.streaming_content)).hexdigest() == release.archive_sha256
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("state", STATES)
+def test_release_create_needs_membership_and_a_record_one_can_see(client_for, group, uploader, state, role):
+    separator = separator_in(state, group, uploader)
+    payload = {"group": group.pk, "title": "LLZTO", "authors": [{"name": "A. Author"}], "separators": [separator.pk]}
+    response = client_for(role).post(reverse("api:release-list"), payload, format="json")
+    if role == "anonymous":
+        expected = 401
+    elif role == "outsider":
+        expected = 403  # not a member of the group
+    else:
+        expected = 201 if role in SEEN_BY[state] else 403  # a record one cannot see is never released
+    assert response.status_code == expected, response.content
+    from apps.releases.models import Release
+
+    assert Release.objects.exists() == (expected == 201)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_retraction_by_members_only(client_for, group, uploader, role):
+    release = _published(group, uploader)
+    separator_id = release.records.get(kind="separator").object_id
+    payload = {"kind": "separator", "object_id": separator_id, "reason": "Thickness was misread."}
+    response = client_for(role).post(reverse("api:retraction-list"), payload, format="json")
+    expected = {"anonymous": 401, "outsider": 403, "member": 201, "owner": 201}[role]
+    assert response.status_code == expected, response.content
+    assert ids_in_list(client_for("anonymous").get(reverse("api:retraction-list"))) == (
+        [response.json()["id"]] if expected == 201 else [])

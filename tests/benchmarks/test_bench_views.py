@@ -10,7 +10,7 @@ from apps.benchmarks import services
 from apps.benchmarks.models import BenchmarkEntry, Metric
 from apps.benchmarks.selectors import leaderboard, round_robin, visible_entries
 from tests.benchmarks.bench_factories import ConductivityFactory, FitFactory, LiteratureValueFactory
-from tests.factories import CellFactory, PressureStepFactory, SourceFactory, SpectrumFactory
+from tests.factories import CellFactory, PressureStepFactory, SourceFactory, SpectrumFactory, publish_release
 
 pytestmark = pytest.mark.django_db
 
@@ -107,13 +107,20 @@ def test_round_robin_reports_spread_between_two_groups():
 # --- pages ------------------------------------------------------------------------------
 
 
+def released_cell(**kwargs):
+    """A complete cell whose separator (with the cell and its spectra) is released: what public pages show."""
+    cell = complete_cell(**kwargs)
+    publish_release(separators=[cell.separator])
+    return cell
+
+
 def figure_payload(response, name):
     figures = response.context["figures"]
     return json.loads(figures[name])
 
 
 def test_dashboard_renders_points_and_literature_credit(client):
-    cell = complete_cell()
+    cell = released_cell()
     LiteratureValueFactory(conductivity_s_per_cm=3e-4)
     response = client.get(reverse("benchmarks:dashboard"))
     assert response.status_code == 200
@@ -127,7 +134,7 @@ def test_dashboard_renders_points_and_literature_credit(client):
 
 
 def test_dashboard_conductivity_panels_share_one_log_axis(client):
-    complete_cell()
+    released_cell()
     LiteratureValueFactory(conductivity_s_per_cm=3e-4)
     layout = figure_payload(client.get(reverse("benchmarks:dashboard")), "conductivity")["layout"]
     assert layout["yaxis"]["type"] == layout["yaxis2"]["type"] == "log"
@@ -135,7 +142,7 @@ def test_dashboard_conductivity_panels_share_one_log_axis(client):
 
 
 def test_dashboard_hover_shows_doi_completeness_and_percentile(client):
-    cell = complete_cell(sigma=5e-4)
+    cell = released_cell(sigma=5e-4)
     for sigma in (1e-4, 2e-4, 1e-3):
         LiteratureValueFactory(conductivity_s_per_cm=sigma)
     response = client.get(reverse("benchmarks:dashboard"))
@@ -149,7 +156,7 @@ def test_dashboard_plot_data_never_holds_hidden_records(client, outsider):
     hidden = complete_cell(visibility="private", name="SECRET-PELLET")
     complete_cell(name="open pellet")
     client.force_login(outsider)
-    response = client.get(reverse("benchmarks:dashboard"))
+    response = client.get(reverse("benchmarks:dashboard"), {"include_unreleased": "1"})
     assert response.status_code == 200
     assert "SECRET-PELLET" not in response.content.decode()
     assert all("SECRET-PELLET" not in fig for fig in response.context["figures"].values())
@@ -171,7 +178,7 @@ def test_dashboard_with_bad_filter_values_still_renders(client):
 
 
 def test_leaderboard_page_lists_ranked_entries(client):
-    cell = complete_cell()
+    cell = released_cell()
     response = client.get(reverse("benchmarks:leaderboard", args=[Metric.SIGMA_25C_TOTAL]))
     assert response.status_code == 200
     assert cell.separator.name in response.content.decode()

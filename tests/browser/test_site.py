@@ -3,7 +3,7 @@ import pytest
 
 from apps.accounts.models import Visibility
 from apps.benchmarks.models import BenchmarkEntry, Metric
-from tests.factories import CellFactory, SeparatorFactory, SpectrumFactory
+from tests.factories import CellFactory, SeparatorFactory, SpectrumFactory, publish_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,12 +33,15 @@ def test_upload_real_file_draws_nyquist_and_fit_parameters(
 
 
 def test_benchmarks_dashboard_plots_points(page, screenshot, group):
+    separators = []
     for sigma, thickness in [(1.2e-3, 650.0), (4.0e-4, 900.0)]:
         separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC, thickness_um=thickness)
         BenchmarkEntry.objects.create(
             separator=separator, metric=Metric.SIGMA_25C_TOTAL, value=sigma, unit="S/cm", stderr=sigma / 20,
             thickness_um=thickness, temperature_c=25.0, completeness_score=0.8,
         )
+        separators.append(separator)
+    publish_release(separators=separators)  # the public dashboard shows released numbers
     page.goto("/benchmarks/")
     page.wait_for_selector("[data-benchmark-figure=conductivity] .main-svg")
     assert page.locator("[data-benchmark-figure=conductivity] .point").count() >= 2

@@ -44,7 +44,9 @@ def test_every_kind_of_the_job_table_is_registered_by_the_app_that_owns_it():
     assert set(kinds) == set(Job.Kind.values)
     owners = {kind: entry.execute.__module__ for kind, entry in kinds.items()}
     assert owners[Job.Kind.RECOMPUTE_BENCHMARKS] == "apps.benchmarks.jobs"
-    assert {owners[k] for k in Job.Kind.values if k != Job.Kind.RECOMPUTE_BENCHMARKS} == {"apps.analysis.jobs"}
+    assert owners[Job.Kind.PUBLISH_DEMO_RELEASE] == "apps.releases.jobs"
+    others = set(Job.Kind.values) - {Job.Kind.RECOMPUTE_BENCHMARKS, Job.Kind.PUBLISH_DEMO_RELEASE}
+    assert {owners[k] for k in others} == {"apps.analysis.jobs"}
     assert all(kinds[k].label == Job.Kind(k).label for k in kinds)
 
 

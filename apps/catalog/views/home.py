@@ -41,7 +41,8 @@ def home(request):
 
 
 def _top_benchmarks(user) -> list:
-    return leaderboard(user=user, metric=Metric.SIGMA_25C_TOTAL, limit=5)
+    """The top of the public σ(25 °C) leaderboard: released numbers, each naming its release."""
+    return leaderboard(user=user, metric=Metric.SIGMA_25C_TOTAL, limit=5, released_only=True)
 
 
 def search(request):

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             self._queue(result)
         elif analyse == "now":
             self._analyse_now(result)
+        self._release(queued=analyse == "queue")
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {time.monotonic() - started:.1f} s."))
 
     def _import_literature(self) -> None:
@@ -51,6 +52,20 @@ class Command(BaseCommand):
             return
         report = import_literature(path)
         self.stdout.write(f"Literature values: {report.total} in {path.name} ({report.created} new).")
+
+    def _release(self, *, queued: bool) -> None:
+        """The demo releases: public pages show released numbers, so a newcomer's leaderboards are filled."""
+        from apps.releases.demo import publish_demo_releases
+        from apps.releases.jobs import queue_demo_release, waiting_demo_release
+
+        if queued:
+            job = waiting_demo_release() or queue_demo_release()
+            self.stdout.write(f"Demo releases: published by job {job.pk} once the worker has analysed the demo.")
+            return
+        releases = publish_demo_releases()
+        self.stdout.write(f"Demo releases: {len(releases)} published"
+                          + (f" ({', '.join(r.label for r in releases)})." if releases else
+                             " (none new: already released, or nothing analysed yet)."))
 
     @staticmethod
     def _unanalysed(spectrum_ids: list[int]) -> list[int]:
