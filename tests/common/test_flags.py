@@ -13,7 +13,7 @@ APPS = Path(__file__).resolve().parents[2] / "apps"
 WRITES = (
     re.compile(r"flags\.append\(\s*\"([a-z_]+)\"\s*\)"),
     re.compile(r"flags\[\s*\"([a-z_]+)\"\s*\]\s*="),
-    re.compile(r"\{\s*\"([a-z_]+)\"\s*:\s*f?\"spectrum"),
+    re.compile(r"\{\s*\"([a-z_]+)\"\s*:\s*f?\"spectrum[ {]"),  # a note naming the spectrum
     re.compile(r"Flag\(\s*\"([a-z_]+)\""),
     re.compile(r"return \{\"([a-z_]+)\": f\""),
 )
