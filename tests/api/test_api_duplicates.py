@@ -1,5 +1,6 @@
 """A duplicate upload says which spectra and cells hold the file, what was not applied, and attaches only on request."""
 import io
+import zipfile
 
 import pytest
 from django.urls import reverse
@@ -85,3 +86,22 @@ def test_attach_needs_write_access_to_the_named_cell(client_for, cells, instrume
     response = _post(client_for("member"), instrument_files, foreign, attach="true")
     assert response.status_code == 403
     assert not ImpedanceSpectrum.objects.filter(cell=foreign).exists()
+
+
+@pytest.mark.parametrize("attach", [False, True])
+def test_a_zip_reports_each_stored_member_with_its_holder(client_for, cells, instrument_files, first, attach):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(FILENAME, (instrument_files / FILENAME).read_bytes())
+        bundle.writestr("exampleDataGamry.DTA", (instrument_files / "exampleDataGamry.DTA").read_bytes())
+    archive.seek(0)
+    archive.name = "run.zip"
+    fields = {"file": archive, "cell": cells[1].pk, **({"attach": "true"} if attach else {})}
+    body = client_for("member").post(reverse(UPLOAD), fields, format="multipart").json()
+    rows = {row["name"]: row for row in body["files"]}
+    stored, new = rows[FILENAME], rows["exampleDataGamry.DTA"]
+    assert stored["status"] == ("accepted" if attach else "duplicate") and new["status"] == "accepted"
+    assert [s["id"] for s in stored["existing"]["spectra"]] == [s["id"] for s in first["spectra"]]
+    assert new["existing"] is None
+    assert body["message"].startswith(f"{FILENAME}: ") and "exampleDataGamry.DTA" not in body["message"]
+    assert body["created"] == (2 if attach else 1)
