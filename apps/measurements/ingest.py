@@ -214,8 +214,8 @@ def ingest_upload(
         existing = RawFile.objects.get(group=group, sha256=sha256)
         return _already_stored(existing, data=data, attach=attach, analyse=analyse, **stored)
 
+    _store_on_commit(raw.file.name, data)  # dropped with the rest if a spectrum below is refused
     spectra = _save_spectra(parsed, raw_file=raw, analyse=analyse, **stored)
-    _store_on_commit(raw.file.name, data)
     return IngestReport(created=spectra, duplicate=False, raw_file=raw)
 
 
