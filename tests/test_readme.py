@@ -217,6 +217,21 @@ def test_the_checker_compares_stated_keys_and_values(stated, actual, agrees):
     assert (matches(parse_stated_json(stated), actual) == []) is agrees
 
 
+@pytest.mark.parametrize(
+    ("printed", "agrees"),
+    [("cell 2: Au|LATP|Au\nspectrum 99: 72 points\n", True), ("cell 3: Au|LATP|Au\nspectrum 99: 72 points", False),
+     ("cell 2: Au|LATP|Au", False)],
+)
+def test_printed_lines_are_compared_line_by_line(printed, agrees):
+    assert (lines_match("cell 2: Au|LATP|Au\nspectrum 99: … points", printed) == []) is agrees
+
+
+def test_bash_commands_are_split_with_their_comments():
+    block = "export A=$(echo 1 \\\n  | cat)\n\ncurl -s x \\\n     -F a=1\n# {\"a\": 1,\n#  \"b\": 2}\n"
+    examples = _bash_examples(block)
+    assert [(e.code.split()[0], e.expected) for e in examples] == [("export", ""), ("curl", '{"a": 1,\n"b": 2}')]
+
+
 @pytest.fixture
 def demo_server(live_server, django_db_reset_sequences, standard_protocols):
     """A live server over the demo as ``make run`` loads it (ids from 1, the shared instrument files attached)."""
