@@ -95,12 +95,19 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
         by_id = {s.pk: s for s in visible_spectra(user=self.request.user).select_related("kk_check").filter(pk__in=ids)}
         return [by_id[pk] for pk in ids if pk in by_id]
 
-    def _file_row(self, *, name, status_, reason, raw_file, spectra) -> dict:
+    def _file_row(self, outcome: services.FileOutcome) -> dict:
+        raw_file, spectra = outcome.raw_file, outcome.spectra
+        existing = None
+        if raw_file is not None and (outcome.status == "duplicate" or outcome.attached):
+            new_ids = {s.pk for s in spectra} if outcome.status == "accepted" else set()
+            held = self._spectra_by_id(s for s in raw_file.spectra.order_by("index_in_file", "pk") if s.pk not in new_ids)
+            existing = {"raw_file": raw_file.pk, "spectra": held}
         return {
-            "name": name,
-            "status": status_,
-            "reason": reason,
+            "name": outcome.name,
+            "status": outcome.status,
+            "reason": outcome.reason,
             "raw_file": raw_file.pk if raw_file is not None else None,
+            "existing": existing,
             "spectra": self._spectra_by_id(spectra),
         }
 
@@ -109,9 +116,12 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
         description=(
             "Multipart form: `file` (Gamry .DTA, ZPlot .z, BioLogic .mpt/.mpr, Autolab, CHI, Parstat, VersaStudio, "
             "PowerSuite, CSV/TSV — or a .zip of such files), `cell` (id), optional `conditions` (JSON object) or the "
-            "shortcut fields, `visibility`, `embargo_until`, `group`. Answers 201 with what was created (each file "
-            "accepted, duplicate or rejected with its reason), 200 when every file was already stored, or 400 when "
-            "no file could be read, with a reason per file. Analysis jobs are queued for new spectra."
+            "shortcut fields, `visibility`, `embargo_until`, `group`, `attach`. Answers 201 with what was created "
+            "(each file accepted, duplicate or rejected with its reason), 200 with `created: 0` when every file was "
+            "already stored, or 400 when no file could be read, with a reason per file. A duplicate writes nothing: "
+            "its `existing` names the spectra and cells that hold the bytes, and `message` says that the cell and "
+            "conditions given were NOT applied; send the upload again with `attach=true` to store the same file as "
+            "new spectra on the named cell with the given conditions. Analysis jobs are queued for new spectra."
         ),
         request={"multipart/form-data": UploadSerializer},
         parameters=[
@@ -145,26 +155,14 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
             "visibility": payload.validated_data.get("visibility"),
             "embargo_until": payload.validated_data.get("embargo_until"),
             "conditions": payload.conditions_dict(),
+            "attach": payload.validated_data["attach"],
         }
         try:
             if data[:4] == ZIP_MAGIC or upload.name.lower().endswith(".zip"):
-                report = services.ingest_zip(**options)
-                files = [
-                    self._file_row(
-                        name=o.name, status_=o.status, reason=o.reason, spectra=o.spectra,
-                        raw_file=o.spectra[0].raw_file if o.spectra else None,
-                    )
-                    for o in report.files
-                ]
+                outcomes = services.ingest_zip(**options).files
             else:
-                report = services.ingest_upload(**options)
-                files = [
-                    self._file_row(
-                        name=upload.name, status_="duplicate" if report.duplicate else "accepted",
-                        reason="the group already holds this exact file" if report.duplicate else "",
-                        raw_file=report.raw_file, spectra=report.created,
-                    )
-                ]
+                outcomes = [services.FileOutcome.from_report(upload.name, services.ingest_upload(**options))]
+            files = [self._file_row(outcome) for outcome in outcomes]
         except services.IngestError as exc:
             raise exceptions.ValidationError(_ingest_error_fields(exc)) from exc
         counts = {state: sum(1 for f in files if f["status"] == state) for state in ("accepted", "duplicate", "rejected")}
@@ -179,6 +177,7 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
             "created": len(new_ids),
             "duplicates": counts["duplicate"],
             "rejected": counts["rejected"],
+            "message": "\n".join(f"{f['name']}: {f['reason']}" for f in files if f["existing"] is not None),
             "files": files,
             "jobs": list(jobs.order_by("target_id", "pk")),
         }

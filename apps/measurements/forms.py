@@ -72,6 +72,11 @@ class ConfirmUploadForm(forms.Form):
     dc_bias_v = forms.FloatField(required=False, label="DC bias (V)")
     ac_amplitude_mv = forms.FloatField(required=False, min_value=0, label="AC amplitude (mV)")
     mode = forms.ChoiceField(choices=[("", "—")] + list(ImpedanceSpectrum.Mode.choices), required=False)
+    attach = forms.BooleanField(
+        required=False, label="Attach to this cell too",
+        help_text="If the group holds this exact file already, store it again as new spectra on the chosen cell with "
+        "these conditions (sharing the stored file). Without it, a file stored before is only reported.",
+    )
 
     def __init__(self, *args, cells=None, **kwargs):
         super().__init__(*args, **kwargs)

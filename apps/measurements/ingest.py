@@ -49,11 +49,19 @@ DEFAULT_MAX_ZIP_UNCOMPRESSED_MB = 500
 
 @dataclass
 class IngestReport:
-    """What one uploaded file became. ``duplicate``: the group already had these bytes."""
+    """What one uploaded file became.
+
+    ``duplicate``: the group already had these bytes, nothing was written and ``created`` lists the spectra that
+    hold them; ``explanation`` then says where they are and what of the request was not applied. ``attached``:
+    the bytes were stored already and, as asked (``attach=True``), new spectra of that raw file were created on
+    the named cell.
+    """
 
     created: list[ImpedanceSpectrum]
     duplicate: bool
     raw_file: RawFile | None
+    attached: bool = False
+    explanation: str = ""
 
 
 @dataclass
@@ -62,6 +70,15 @@ class FileOutcome:
     status: str  # "accepted" | "duplicate" | "rejected"
     reason: str = ""
     spectra: list[ImpedanceSpectrum] = field(default_factory=list)
+    raw_file: RawFile | None = None
+    attached: bool = False
+
+    @classmethod
+    def from_report(cls, name: str, report: IngestReport) -> "FileOutcome":
+        return cls(
+            name=name, status="duplicate" if report.duplicate else "accepted", reason=report.explanation,
+            spectra=report.created, raw_file=report.raw_file, attached=report.attached,
+        )
 
 
 @dataclass
@@ -146,14 +163,20 @@ def ingest_upload(
     embargo_until: datetime.date | None = None,
     conditions: dict[str, Any] | None = None,
     analyse: bool = True,
+    attach: bool = False,
 ) -> IngestReport:
     """Store an instrument file and the spectra in it, linked to ``cell``, in one transaction.
 
     The raw file is kept content-addressed by SHA-256: the same bytes uploaded
     again to the same group return the existing spectra with
-    ``duplicate=True`` and write nothing. Conditions given by the user win
-    over those the file states. Analysis is queued when the transaction
-    commits (``analyse=False``: the caller analyses, e.g. the demo loader).
+    ``duplicate=True`` and write nothing; the report's ``explanation`` says
+    which spectra and cells hold them and that the cell and conditions given
+    were not applied. With ``attach=True`` a file the group holds already,
+    but not yet on ``cell``, becomes new spectra on ``cell`` with the given
+    conditions, sharing the stored raw file (the same measurement filed under
+    a second cell). Conditions given by the user win over those the file
+    states. Analysis is queued when the transaction commits
+    (``analyse=False``: the caller analyses, e.g. the demo loader).
     """
     filename = posixpath.basename(str(filename).replace("\\", "/")) or "upload"
     data = bytes(data)
@@ -163,9 +186,11 @@ def ingest_upload(
     _check_size(data, filename)
     sha256 = hashlib.sha256(data).hexdigest()
 
+    stored = {"cell": cell, "user": user, "group": group, "visibility": visibility, "embargo_until": embargo_until,
+              "conditions": user_conditions, "filename": filename}
     existing = RawFile.objects.filter(group=group, sha256=sha256).first()
     if existing is not None:
-        return IngestReport(created=list(existing.spectra.order_by("index_in_file", "pk")), duplicate=True, raw_file=existing)
+        return _already_stored(existing, data=data, attach=attach, analyse=analyse, **stored)
 
     parsed = preview_upload(data=data, filename=filename)
     raw = RawFile(
@@ -187,34 +212,85 @@ def ingest_upload(
     except IntegrityError:
         # A concurrent upload of the same bytes to the same group committed first.
         existing = RawFile.objects.get(group=group, sha256=sha256)
-        return IngestReport(created=list(existing.spectra.order_by("index_in_file", "pk")), duplicate=True, raw_file=existing)
+        return _already_stored(existing, data=data, attach=attach, analyse=analyse, **stored)
 
+    _store_on_commit(raw.file.name, data)  # dropped with the rest if a spectrum below is refused
+    spectra = _save_spectra(parsed, raw_file=raw, analyse=analyse, **stored)
+    return IngestReport(created=spectra, duplicate=False, raw_file=raw)
+
+
+def _save_spectra(
+    parsed: list[ParsedSpectrum], *, raw_file: RawFile, cell: Cell, user, group, visibility, embargo_until,
+    conditions: dict[str, Any], filename: str, analyse: bool,
+) -> list[ImpedanceSpectrum]:
+    """The parsed spectra of ``raw_file`` validated, saved on ``cell`` and (``analyse``) queued for analysis."""
     many = len(parsed) > 1
-    spectra = []
-    for item in parsed:
-        spectra.append(
-            _build_spectrum(
-                cell=cell,
-                user=user,
-                group=group,
-                visibility=visibility,
-                embargo_until=embargo_until,
-                frequencies_hz=item.frequencies_hz,
-                impedance_ohm=item.impedance_ohm,
-                metadata={**item.metadata, "source_file": filename},
-                conditions=user_conditions,
-                raw_file=raw,
-                index=item.index,
-                default_label=f"{filename} #{item.index + 1}" if many else filename,
-                filename=filename,
-            )
+    spectra = [
+        _build_spectrum(
+            cell=cell,
+            user=user,
+            group=group,
+            visibility=visibility,
+            embargo_until=embargo_until,
+            frequencies_hz=item.frequencies_hz,
+            impedance_ohm=item.impedance_ohm,
+            metadata={**item.metadata, "source_file": filename},
+            conditions=conditions,
+            raw_file=raw_file,
+            index=item.index,
+            default_label=f"{filename} #{item.index + 1}" if many else filename,
+            filename=filename,
         )
+        for item in parsed
+    ]
     for spectrum in spectra:
         spectrum.save()
-    _store_on_commit(raw.file.name, data)
     if analyse:
         _queue_analysis_on_commit([s.pk for s in spectra], user)
-    return IngestReport(created=spectra, duplicate=False, raw_file=raw)
+    return spectra
+
+
+def _already_stored(existing: RawFile, *, data: bytes, attach: bool, analyse: bool, **stored) -> IngestReport:
+    """A file the group holds already: attach it to ``cell`` as asked, else say where it is and what was not applied."""
+    cell = stored["cell"]
+    held = list(existing.spectra.select_related("cell").order_by("index_in_file", "pk"))
+    if attach and not any(s.cell_id == cell.pk for s in held):
+        parsed = preview_upload(data=data, filename=stored["filename"])
+        spectra = _save_spectra(parsed, raw_file=existing, analyse=analyse, **stored)
+        where = ", ".join(sorted({f"cell {s.cell_id}" for s in held})) or "no cell"
+        return IngestReport(
+            created=spectra, duplicate=False, raw_file=existing, attached=True,
+            explanation=f"the group already held this exact file (raw file {existing.pk}, on {where}); as asked "
+            f"(attach), it is now also stored on cell {cell.pk} as {len(spectra)} new spectrum(s) with the conditions given",
+        )
+    return IngestReport(
+        created=held, duplicate=True, raw_file=existing,
+        explanation=duplicate_explanation(existing, held, cell=cell, conditions=stored["conditions"], attach=attach),
+    )
+
+
+def duplicate_explanation(raw_file: RawFile, held: list[ImpedanceSpectrum], *, cell: Cell, conditions: dict[str, Any],
+                          attach: bool = False) -> str:
+    """Where the stored bytes are, that nothing was written, and which of the caller's choices were NOT applied."""
+    places = "; ".join(f"spectrum {s.pk} on cell {s.cell_id} ({s.cell.name})" for s in held) or "no spectrum"
+    text = f"the group already holds this exact file (raw file {raw_file.pk}): {places}. Nothing was stored"
+    on_cell = any(s.cell_id == cell.pk for s in held)
+    differing = {
+        key: value for key, value in conditions.items() if any(getattr(s, key, None) != value for s in held)
+    }
+    given = ", ".join(f"{key}={value}" for key, value in differing.items())
+    if not on_cell:
+        not_applied = f"cell {cell.pk}" + (f" and the conditions ({given})" if given else "")
+        return (
+            f"{text}; the {not_applied} you gave were NOT applied. To store this measurement on cell {cell.pk} as well, "
+            f"send the same upload again with attach=true (web form: tick \"Attach to this cell too\")."
+        )
+    if given:
+        return (
+            f"{text}; it is on cell {cell.pk} already, and the conditions you gave ({given}) were NOT applied: "
+            f"the stored spectra keep theirs" + (" (attach does nothing for a cell that holds the file)" if attach else "") + "."
+        )
+    return f"{text}; it is on cell {cell.pk} already."
 
 
 # What a damaged or unusual archive raises while it is opened or a member is unpacked (truncation,
@@ -273,8 +349,9 @@ def ingest_zip(
     embargo_until: datetime.date | None = None,
     conditions: dict[str, Any] | None = None,
     analyse: bool = True,
+    attach: bool = False,
 ) -> BulkIngestReport:
-    """Ingest every instrument file in a zip archive; one report line per file.
+    """Ingest every instrument file in a zip archive; one report line per file (``attach``: as in ingest_upload).
 
     Each file is stored in its own savepoint, so a rejected file costs only
     itself. Folders are walked; ``__MACOSX`` and dot-files are skipped. The
@@ -330,13 +407,12 @@ def ingest_zip(
                     embargo_until=embargo_until,
                     conditions=conditions,
                     analyse=analyse,
+                    attach=attach,
                 )
             except IngestError as exc:
                 outcomes.append(FileOutcome(name=name, status="rejected", reason=_reason_for(exc, name)))
                 continue
-            status = "duplicate" if report.duplicate else "accepted"
-            reason = "the group already holds this exact file" if report.duplicate else ""
-            outcomes.append(FileOutcome(name=name, status=status, reason=reason, spectra=report.created))
+            outcomes.append(FileOutcome.from_report(name, report))
     return BulkIngestReport(files=outcomes)
 
 
@@ -368,12 +444,7 @@ def ingest_paths(
         except OSError as exc:
             outcome = FileOutcome(name=name, status="rejected", reason=f"cannot read: {exc.strerror or exc}")
         else:
-            outcome = FileOutcome(
-                name=name,
-                status="duplicate" if report.duplicate else "accepted",
-                reason="the group already holds this exact file" if report.duplicate else "",
-                spectra=report.created,
-            )
+            outcome = FileOutcome.from_report(name, report)
         outcomes.append(outcome)
         if on_progress is not None:
             on_progress(done, len(paths), outcome)

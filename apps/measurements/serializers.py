@@ -184,6 +184,11 @@ class UploadSerializer(OwnershipOverrideSerializer):
     atmosphere = serializers.ChoiceField(choices=Atmosphere.choices, required=False)
     cycle_index = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT32)
     label = serializers.CharField(required=False, max_length=200)
+    attach = serializers.BooleanField(
+        required=False, default=False,
+        help_text="A file the group holds already (a duplicate) is stored as new spectra on this cell, with these "
+        "conditions, sharing the stored raw file. Without it a duplicate writes nothing and `message` says where it is.",
+    )
 
     SHORTCUTS = ("temperature_c", "stack_pressure_mpa", "atmosphere", "cycle_index", "label")
 
@@ -195,11 +200,45 @@ class UploadSerializer(OwnershipOverrideSerializer):
         return conditions
 
 
+class HeldSpectrumSerializer(serializers.Serializer):
+    """A spectrum that holds an uploaded file's bytes already, with links to it and to its cell."""
+
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    cell = serializers.IntegerField(source="cell_id")
+    cell_url = serializers.SerializerMethodField()
+
+    def _absolute(self, name: str, pk: int) -> str:
+        path = reverse(name, kwargs={"pk": pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, spectrum) -> str:
+        return self._absolute("api:spectrum-detail", spectrum.pk)
+
+    def get_cell_url(self, spectrum) -> str:
+        return self._absolute("api:cell-detail", spectrum.cell_id)
+
+
+class ExistingRawFileSerializer(serializers.Serializer):
+    raw_file = serializers.IntegerField()
+    spectra = HeldSpectrumSerializer(many=True)
+
+
 class UploadFileSerializer(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(
+        allow_blank=True,
+        help_text="Rejected: why. Duplicate: which spectra and cells hold the file and what was NOT applied. "
+        "Accepted with `attach`: that the stored file was attached to the cell.",
+    )
     raw_file = serializers.IntegerField(allow_null=True)
+    existing = ExistingRawFileSerializer(
+        allow_null=True,
+        help_text="The group held these bytes already (duplicate, or accepted with `attach`): the raw file and the "
+        "spectra that held it before this upload. Null otherwise.",
+    )
     spectra = SpectrumListSerializer(many=True)
 
 
@@ -208,6 +247,11 @@ class UploadResultSerializer(serializers.Serializer):
     jobs = serializers.SerializerMethodField(help_text="The analysis jobs of the new spectra: poll their `url`.")
     duplicates = serializers.IntegerField(help_text="Files the group already had (their spectra are listed).")
     rejected = serializers.IntegerField(help_text="Files refused, with the reason in `files`.")
+    message = serializers.CharField(
+        allow_blank=True,
+        help_text="Empty when every file was stored as asked; otherwise one line per duplicate or attached file "
+        "saying where the bytes are and what of the request was NOT applied.",
+    )
     files = UploadFileSerializer(many=True)
 
     @extend_schema_field(JobSerializer(many=True))

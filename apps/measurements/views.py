@@ -582,6 +582,7 @@ def upload_confirm(request):
             visibility=form.cleaned_data["visibility"] or None,
             embargo_until=form.cleaned_data["embargo_until"],
             conditions=form.conditions(),
+            attach=form.cleaned_data["attach"],
         )
         try:
             if _is_archive(name):
@@ -595,14 +596,37 @@ def upload_confirm(request):
         except PermissionDenied as error:
             form.add_error("cell", str(error))
         else:
+            if report.duplicate:
+                # The preview is kept, so that "attach to this cell" can store the same bytes without a new upload.
+                return _duplicate_result(request, report, name, form)
             _forget_preview(request, token)
             return _after_upload(request, report, name, form.cleaned_data["cell"])
     return _confirm_again(request, form, name, data)
 
 
+def _duplicate_result(request, report, name: str, form):
+    """The result page of a file stored before: which spectra and cells hold it, what was NOT applied, how to attach."""
+    cell = form.cleaned_data["cell"]
+    attach_data = request.POST.copy()
+    attach_data["attach"] = "on"
+    return render(
+        request,
+        "measurements/upload_duplicate.html",
+        {
+            "filename": name,
+            "explanation": report.explanation,
+            "raw_file": report.raw_file,
+            "held": report.created,
+            "cell": cell,
+            "can_attach": not any(s.cell_id == cell.pk for s in report.created),
+            "attach_fields": [(k, v) for k in attach_data for v in attach_data.getlist(k) if k != "csrfmiddlewaretoken"],
+        },
+    )
+
+
 def _after_upload(request, report, name: str, cell: Cell):
-    if report.duplicate:
-        messages.info(request, f"{name} was uploaded before; showing the spectra it already holds.")
+    if report.attached:
+        messages.success(request, f"{name}: {report.explanation}; analysis queued.")
     else:
         messages.success(request, f"{name}: {len(report.created)} spectrum(s) stored; analysis queued.")
     if len(report.created) == 1:
@@ -626,8 +650,8 @@ def _after_zip(request, report, cell: Cell):
     for outcome in report.files:
         if outcome.status == "accepted":
             messages.success(request, f"{outcome.name}: {len(outcome.spectra)} spectrum(s) stored.")
-        elif outcome.status == "duplicate":
-            messages.info(request, f"{outcome.name}: uploaded before, nothing new stored.")
+        elif outcome.status == "duplicate" or outcome.attached:
+            messages.info(request, f"{outcome.name}: {outcome.reason}")
         else:
             messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
     return redirect("catalog:cell-detail", pk=cell.pk)

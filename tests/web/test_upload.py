@@ -107,7 +107,32 @@ def test_same_file_twice_returns_existing_spectrum(client, member, cell, instrum
     second = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
     response = client.post("/upload/confirm/", {"token": second, "cell": cell.pk}, follow=True)
     assert ImpedanceSpectrum.objects.count() == 1
-    assert "uploaded before" in response.content.decode()
+    page = response.content.decode()
+    assert "Nothing was stored" in page and f"on cell {cell.pk} already" in page
+    assert "Attach to cell" not in page  # it is on this cell already: nothing to attach
+
+
+def test_same_file_for_another_cell_says_what_was_not_applied_and_attaches_on_request(
+    client, member, cell, group, instrument_files
+):
+    client.force_login(member)
+    other = CellFactory(group=group, visibility=Visibility.GROUP)
+    first = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    client.post("/upload/confirm/", {"token": first, "cell": cell.pk})
+    held = ImpedanceSpectrum.objects.get()
+    second = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    response = client.post("/upload/confirm/", {"token": second, "cell": other.pk, "temperature_c": "60"})
+    page = response.content.decode()
+    assert response.templates[0].name == "measurements/upload_duplicate.html"
+    assert "NOT applied" in page and "temperature_c=60.0" in page
+    assert f'href="/spectra/{held.pk}/"' in page and f'href="/cells/{cell.pk}/"' in page
+    assert not ImpedanceSpectrum.objects.filter(cell=other).exists()
+    attach = dict(response.context["attach_fields"])
+    assert attach["attach"] == "on" and attach["token"] == second
+    stored = client.post("/upload/confirm/", attach)
+    attached = ImpedanceSpectrum.objects.get(cell=other)
+    assert stored.status_code == 302 and stored["Location"] == f"/spectra/{attached.pk}/"
+    assert (attached.raw_file_id, attached.temperature_c, RawFile.objects.count()) == (held.raw_file_id, 60.0, 1)
 
 
 def test_upload_requires_login(client):

@@ -164,14 +164,18 @@ class Spectra(Exportable):
         group: int | None = None,
         visibility: str | None = None,
         embargo_until: datetime.date | str | None = None,
+        attach: bool = False,
         **shortcuts: Any,
     ) -> dict[str, Any]:
         """Upload one instrument file (or a .zip of them) to `cell`.
 
         `conditions` apply to every spectrum of the file; `temperature_c`,
         `stack_pressure_mpa`, `atmosphere`, `cycle_index`, `label` are shortcuts.
-        Returns the API's answer: `created`, `duplicates`, `rejected`, `files`
-        (each with its spectra) and `jobs` (analysis of the new spectra).
+        Returns the API's answer: `created`, `duplicates`, `rejected`, `message`,
+        `files` (each with its spectra, and `existing` for a file stored before)
+        and `jobs` (analysis of the new spectra). A file the group holds already
+        writes nothing (`message` says where it is); `attach=True` stores it as
+        new spectra on `cell` with these conditions instead.
         """
         unknown = set(shortcuts) - set(UPLOAD_SHORTCUTS)
         if unknown:
@@ -185,7 +189,8 @@ class Spectra(Exportable):
         data = {
             "cell": record_id(cell), "group": group, "visibility": visibility,
             "embargo_until": embargo_until.isoformat() if isinstance(embargo_until, datetime.date) else embargo_until,
-            "conditions": json.dumps(conditions) if conditions else None, **shortcuts,
+            "conditions": json.dumps(conditions) if conditions else None, "attach": "true" if attach else None,
+            **shortcuts,
         }  # fmt: skip
         form = {key: str(value) for key, value in data.items() if value is not None}
         return self.client.post_multipart(self.url(action="upload"), data=form, files={"file": (name, content)})
