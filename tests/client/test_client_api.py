@@ -190,9 +190,9 @@ def test_429_from_the_real_throttle_is_retried_after_retry_after(server, member)
     """The password-token endpoint allows 20 attempts a minute; the 21st answers 429 with Retry-After."""
     waits: list[float] = []
     client = Client(server, max_retries=1, sleep=waits.append)
-    for _ in range(20):
+    for attempt in range(20):
         with pytest.raises(AuthenticationFailed):
-            Client.login(server, member.username, "wrong", max_retries=0)
+            Client.login(server, f"nobody-{attempt}", "wrong", max_retries=0)  # others: no lockout of member
     with pytest.raises(RateLimited) as caught:
         client.send_json("POST", "auth/token/", {"username": member.username, "password": PASSWORD})
     assert len(waits) == 1 and 0 < waits[0] <= 60  # honoured the server's Retry-After
@@ -202,9 +202,9 @@ def test_429_from_the_real_throttle_is_retried_after_retry_after(server, member)
 def test_429_then_success_after_the_wait(server, member):
     from django.core.cache import cache
 
-    for _ in range(20):
+    for attempt in range(20):
         with pytest.raises(AuthenticationFailed):
-            Client.login(server, member.username, "wrong", max_retries=0)
+            Client.login(server, f"nobody-{attempt}", "wrong", max_retries=0)  # others: no lockout of member
     waits: list[float] = []
 
     def wait_out_the_throttle(seconds: float) -> None:
