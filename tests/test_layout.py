@@ -34,7 +34,8 @@ APP_ORDER = ("accounts", "catalog", "measurements", "analysis", "benchmarks", "r
 #: Shared apps that import no other project app (and may be imported by any).
 SHARED_APPS = ("common", "jobs")
 #: Module prefixes that must stay free of the web stack and of the rest of the project.
-PURE_PREFIXES = ("apps.analysis.eis", "apps.measurements.parsers", "apps.benchmarks.statistics")
+PURE_PREFIXES = ("apps.analysis.eis", "apps.measurements.parsers", "apps.benchmarks.statistics", "apps.releases.archive",
+                 "apps.releases.identifiers", "apps.common.formatting", "apps.common.flags")
 FRAMEWORKS = ("django", "rest_framework", "celery")
 #: Module names (right below the app) that form the presentation edge of an app.
 EDGE_PARTS = frozenset({"views", "api", "serializers", "forms", "filters", "plots", "figures", "comparison", "admin",
