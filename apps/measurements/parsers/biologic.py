@@ -36,24 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from .core import (
-    Context,
-    ParsedSpectrum,
-    Rows,
-    build_spectra,
-    clean_metadata,
-    find_roles,
-    iso_datetime,
-    parse_number_or_none,
-    parse_numeric_date,
-    plain_number,
-    read_rows,
-    require_roles,
-    split_by_values,
-    split_cells,
-    split_lines,
-    split_sweeps,
-)
+from .columns import find_roles, require_roles
+from .core import Context, ParsedSpectrum, split_lines
+from .dialect import split_cells
+from .metadata import clean_metadata, iso_datetime, parse_numeric_date
+from .numeric import parse_number_or_none, plain_number
+from .spectra import build_spectra
+from .tables import Rows, read_rows, split_by_values, split_sweeps
 
 FORMAT_MPT = "biologic-mpt"
 FORMAT_MPR = "biologic-mpr"

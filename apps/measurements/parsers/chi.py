@@ -11,19 +11,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .core import (
-    Context,
-    ParsedSpectrum,
-    build_spectra,
-    clean_metadata,
-    find_roles,
-    iso_datetime,
-    parse_number_or_none,
-    plain_number,
-    read_rows,
-    require_roles,
-    split_lines,
-)
+from .columns import find_roles, require_roles
+from .core import Context, ParsedSpectrum, split_lines
+from .metadata import clean_metadata, iso_datetime
+from .numeric import parse_number_or_none, plain_number
+from .spectra import build_spectra
+from .tables import read_rows
 from .tabular import locate_table
 
 FORMAT = "chi-text"

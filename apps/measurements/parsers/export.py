@@ -27,7 +27,9 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from .core import Context, ParsedSpectrum, Rows, build_spectrum
+from .core import Context, ParsedSpectrum
+from .spectra import build_spectrum
+from .tables import Rows
 
 JSON_FORMAT = "assbdb-spectrum"
 JSON_VERSION = 1

@@ -12,20 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import (
-    Context,
-    ParsedSpectrum,
-    build_spectrum,
-    clean_metadata,
-    find_roles,
-    iso_datetime,
-    parse_number_or_none,
-    parse_numeric_date,
-    plain_number,
-    read_rows,
-    require_roles,
-    split_lines,
-)
+from .columns import find_roles, require_roles
+from .core import Context, ParsedSpectrum, split_lines
+from .metadata import clean_metadata, iso_datetime, parse_numeric_date
+from .numeric import parse_number_or_none, plain_number
+from .spectra import build_spectrum
+from .tables import read_rows
 
 FORMAT = "gamry-dta"
 

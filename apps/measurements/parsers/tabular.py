@@ -15,25 +15,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .core import (
+from .columns import classify_column, find_roles, require_roles, unquote
+from .core import Context, ParsedSpectrum, split_lines
+from .dialect import (
     ALL_DELIMITERS,
     DELIMITER_NAMES,
-    Context,
     Dialect,
-    ParsedSpectrum,
-    build_spectra,
     candidate_dialects,
-    classify_column,
     detect_dialect,
-    find_roles,
     numeric_cells,
-    read_rows,
-    require_roles,
     split_cells,
-    split_lines,
-    split_sweeps,
-    unquote,
 )
+from .spectra import build_spectra
+from .tables import read_rows, split_sweeps
 
 ASSBDB_HEADER = ("frequency_hz", "z_real_ohm", "z_imag_ohm")
 ASSBDB_COMMENT = "# assbdb"

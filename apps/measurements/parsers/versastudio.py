@@ -12,21 +12,13 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .core import (
-    Context,
-    Dialect,
-    ParsedSpectrum,
-    build_spectrum,
-    clean_metadata,
-    detect_dialect,
-    find_roles,
-    iso_datetime,
-    parse_number_or_none,
-    plain_number,
-    read_rows,
-    require_roles,
-    split_lines,
-)
+from .columns import find_roles, require_roles
+from .core import Context, ParsedSpectrum, split_lines
+from .dialect import Dialect, detect_dialect
+from .metadata import clean_metadata, iso_datetime
+from .numeric import parse_number_or_none, plain_number
+from .spectra import build_spectrum
+from .tables import read_rows
 
 FORMAT = "versastudio-par"
 

@@ -15,21 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .core import (
-    Context,
-    ParsedSpectrum,
-    build_spectrum,
-    clean_metadata,
-    find_roles,
-    has_spectrum_columns,
-    iso_datetime,
-    parse_number_or_none,
-    parse_numeric_date,
-    plain_number,
-    read_rows,
-    require_roles,
-    split_lines,
-)
+from .columns import find_roles, has_spectrum_columns, require_roles
+from .core import Context, ParsedSpectrum, split_lines
+from .metadata import clean_metadata, iso_datetime, parse_numeric_date
+from .numeric import parse_number_or_none, plain_number
+from .spectra import build_spectrum
+from .tables import read_rows
 
 FORMAT_Z = "zplot-z"
 FORMAT_ZW = "zplotw-text"

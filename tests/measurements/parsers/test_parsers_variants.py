@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from apps.measurements.parsers import ParseError, parse
-from apps.measurements.parsers.core import classify_column, is_number
+from apps.measurements.parsers.columns import classify_column
+from apps.measurements.parsers.numeric import is_number
 from parser_test_files import EXPECTED, INSTRUMENT_FILES, TEXT_LAYOUT, path, read
 
 pytestmark = pytest.mark.skipif(not INSTRUMENT_FILES.is_dir(), reason=f"no instrument files at {INSTRUMENT_FILES}")
