@@ -193,8 +193,9 @@ def _entry_row(entry: BenchmarkEntry) -> dict:
     }
 
 
-def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, readme: str) -> dict[str, str]:
-    """The text files of the archive (path → text), computed now from the live rows."""
+def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, readme: str, user) -> dict[str, str]:
+    """The text files of the archive (path → text), computed now from the live rows as the publisher sees them
+    (every record a released spectrum or cell describes is published with it)."""
     fits = benchmark_selectors.standard_fits(records.spectra)
     fit_list = [fits[s.pk] for s in records.spectra if s.pk in fits]
     fits_json = [_fit_json(fit) for fit in fit_list]
@@ -220,7 +221,7 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
         "records/cells.json": _dumps(_rows_json(records.cells)),
         "records/cell_layers.json": _dumps([_rows_json(c.layers.order_by("pk")) for c in records.cells]),
         "records/pressure_steps.json": _dumps([_rows_json(c.pressure_steps.order_by("pk")) for c in records.cells]),
-        "records/spectra.json": _dumps([spectrum_metadata(s) for s in records.spectra]),
+        "records/spectra.json": _dumps([spectrum_metadata(s, user=user) for s in records.spectra]),
         "protocols.json": _dumps([_protocol_json(p) for _, p in sorted(protocols.items())]),
         "fits.json": _dumps(fits_json),
         "fits.csv": _csv(FIT_CSV_COLUMNS, fit_rows),
@@ -229,7 +230,7 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
         "entries.csv": _csv(ENTRY_CSV_COLUMNS, [_entry_row(e) for e in entries]),
     }
     for spectrum in records.spectra:
-        files[f"spectra/spectrum-{spectrum.pk}.csv"] = spectrum_csv(spectrum)
+        files[f"spectra/spectrum-{spectrum.pk}.csv"] = spectrum_csv(spectrum, user=user)
     return files
 
 
@@ -351,7 +352,7 @@ def release_publish(*, user, group: ResearchGroup, title: str, authors, descript
             "date_published": now.date().isoformat(), "version": version, "source_dois": dois,
             "landing_url": landing_url, "previous_version_url": previous_url,
         },
-        "text_files": frozen_files(records, entries, readme=readme),
+        "text_files": frozen_files(records, entries, readme=readme, user=user),
         "raw_files": [{"path": _raw_path(r), "storage_name": r.file.name, "sha256": r.sha256,
                        "size": r.size_bytes} for r in raw_files],
     }
