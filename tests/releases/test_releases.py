@@ -5,18 +5,17 @@ import json
 import zipfile
 
 import pytest
-from django.utils.html import escape
-
-from apps.common.formatting import format_unit_value
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Visibility
 from apps.analysis.models import Conductivity, FitResult
 from apps.benchmarks import services as benchmark_services
 from apps.benchmarks.models import BenchmarkEntry, Metric
+from apps.common.formatting import format_unit_value
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum, RawFile
 from apps.releases import services
