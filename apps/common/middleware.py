@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.middleware.gzip import GZipMiddleware
 
-from .api import error_body
+from .errors import error_body
 
 FORM_OVERHEAD_BYTES = 1024 * 1024  # the form fields and multipart boundaries around an uploaded file
 

@@ -277,7 +277,7 @@ def list_rows(client, url: str) -> list[dict]:
 
 @pytest.mark.parametrize("ordering", ["", "-temperature_c"])
 def test_large_export_streams_every_list_row_and_ends_with_its_count(client, many_spectra, monkeypatch, ordering):
-    monkeypatch.setattr("apps.common.api.EXPORT_CHUNK_ROWS", 300)
+    monkeypatch.setattr("apps.common.exports.EXPORT_CHUNK_ROWS", 300)
     query = f"?ordering={ordering}" if ordering else "?"
     listed = list_rows(client, reverse("api:spectrum-list") + query + "&page_size=500")
     response = client.get(reverse("api:spectrum-export") + query + "&format=json")
