@@ -122,9 +122,12 @@ def _forget_broker_connections() -> None:
 
 
 @pytest.fixture
-def broker_down(celery_conf):
+def broker_down(celery_conf, monkeypatch):
     """A real broker connection to a Redis port where nothing listens; tasks are not eager."""
-    celery_conf(task_always_eager=False, broker_url=f"redis://127.0.0.1:{closed_port()}/0", broker_write_url=None)
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its own settings (CI sets it).
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    celery_conf(task_always_eager=False, broker_url=url, broker_write_url=None)
     _forget_broker_connections()
 
 
