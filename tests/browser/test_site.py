@@ -28,7 +28,7 @@ def test_upload_real_file_draws_nyquist_and_fit_parameters(
     rows = page.locator("#parameter-table tbody tr")
     assert rows.count() >= 3
     assert "±" in rows.first.inner_text()
-    assert page.locator("[data-figure=nyquist] .scatterlayer .trace").count() == 2  # data and fit
+    assert page.locator("[data-figure=nyquist] .scatterlayer .trace").count() == 3  # data, fit, the fitted arcs' apexes
     screenshot("spectrum-detail")
 
 
