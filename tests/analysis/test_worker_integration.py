@@ -91,13 +91,14 @@ def _settle(unfinished, log: Path, quiet_s: float = 3.0) -> None:
         time.sleep(0.2)
 
 
-def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tmp_path):
+def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tmp_path, celery_conf):
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     from assbdb.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    celery_conf(task_always_eager=False)  # on the Celery app itself: an earlier test may have left it eager
     app.control.purge()  # messages left by an earlier run point at rows of another test database
     log = tmp_path / "worker.log"
 
