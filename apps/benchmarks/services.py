@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
 
-from . import metrics
+from . import cell_metrics, metrics
 from .completeness import Completeness, combined_completeness
 from .completeness import completeness as _record_completeness
 from .models import BenchmarkEntry, LiteratureValue
@@ -161,7 +161,7 @@ def recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[i
         .order_by("pk")
     )
     for cell in cells:
-        values = metrics.cell_metrics(cell)
+        values = cell_metrics.cell_metrics(cell)
         separator = cell.separator
         changed += _store(
             values, lookup={"cell": cell, "separator": separator},

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from apps.analysis.eis.derived import K_B_EV_PER_K
-from apps.benchmarks import metrics
+from apps.benchmarks import cell_metrics, metrics
 from apps.common import flags as flag_registry
 from apps.benchmarks.models import Metric
 from tests.benchmarks.bench_factories import (
@@ -134,7 +134,7 @@ def symmetric_fit(cell, r_interface_ohm, **spectrum_fields):
 def test_interfacial_asr_is_halved_only_for_symmetric_cells(configuration, interfaces):
     cell = CellFactory(configuration=configuration, electrode_contact="li", active_area_cm2=0.5)
     symmetric_fit(cell, 200.0)
-    asr = by_metric(metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR]
+    asr = by_metric(cell_metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR]
     assert asr.value == pytest.approx(200.0 * 0.5 / interfaces)
     assert asr.stderr == pytest.approx(5.0 * 0.5 / interfaces)  # √(3² + 4²) Ω
     assert asr.stack_pressure_mpa == 10.0
@@ -147,7 +147,7 @@ def test_impedance_growth_per_cycle_slope_recovered_within_ci():
     for cycle in range(8):
         r = 100.0 + 2 * true_slope * cycle + rng.normal(0, 1.0)
         symmetric_fit(cell, r, cycle_index=cycle, elapsed_time_h=2.0 * cycle)
-    values = by_metric(metrics.cell_metrics(cell))
+    values = by_metric(cell_metrics.cell_metrics(cell))
     growth = values[Metric.IMPEDANCE_GROWTH_PER_CYCLE]
     assert growth.ci_low < true_slope < growth.ci_high
     assert growth.value == pytest.approx(true_slope, rel=0.05)
@@ -159,7 +159,7 @@ def test_impedance_growth_ignores_spectra_at_another_temperature():
     for cycle in range(4):
         symmetric_fit(cell, 100.0 + 10 * cycle, cycle_index=cycle)
     symmetric_fit(cell, 5.0, cycle_index=10, temperature_c=80.0)
-    growth = by_metric(metrics.cell_metrics(cell))[Metric.IMPEDANCE_GROWTH_PER_CYCLE]
+    growth = by_metric(cell_metrics.cell_metrics(cell))[Metric.IMPEDANCE_GROWTH_PER_CYCLE]
     assert growth.value == pytest.approx(5.0)  # 10 Ω per cycle, halved
     assert growth.details["x"] == [0, 1, 2, 3]
 
@@ -173,7 +173,7 @@ def test_electronic_conductivity_from_dc_polarisation(cell):
 
 def test_ccd_reports_its_protocol_and_step_resolution():
     test = CCDTestFactory(critical_current_density_ma_per_cm2=0.8, step_ma_per_cm2=0.1)
-    ccd = by_metric(metrics.cell_metrics(test.cell))[Metric.CRITICAL_CURRENT_DENSITY]
+    ccd = by_metric(cell_metrics.cell_metrics(test.cell))[Metric.CRITICAL_CURRENT_DENSITY]
     assert ccd.value == 0.8
     assert (ccd.ci_low, ccd.ci_high) == pytest.approx((0.7, 0.8))
     assert ccd.details["protocol"]["capacity_per_half_cycle_mah_per_cm2"] == 0.1
@@ -182,7 +182,7 @@ def test_ccd_reports_its_protocol_and_step_resolution():
 
 def test_ccd_without_temperature_is_flagged_blocking():
     test = CCDTestFactory(temperature_c=None)
-    ccd = by_metric(metrics.cell_metrics(test.cell))[Metric.CRITICAL_CURRENT_DENSITY]
+    ccd = by_metric(cell_metrics.cell_metrics(test.cell))[Metric.CRITICAL_CURRENT_DENSITY]
     assert "ccd_without_protocol" in ccd.flags
     assert ccd.blocking
 
@@ -286,4 +286,4 @@ def test_interfacial_asr_function_is_the_benchmark_number(configuration, interfa
     one = metrics.interfacial_asr(fit, cell)
     assert one.asr_ohm_cm2 == pytest.approx(200.0 * 0.5 / interfaces)
     assert one.interfaces_in_series == interfaces
-    assert one.asr_ohm_cm2 == pytest.approx(by_metric(metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR].value)
+    assert one.asr_ohm_cm2 == pytest.approx(by_metric(cell_metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR].value)
