@@ -10,11 +10,10 @@ import math
 from collections import defaultdict
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 from apps.common.formatting import QUANTITIES, format_interval, format_many, format_quantity, format_unit_value
+from apps.common.plotly_figure import subplot_grid, trace
 from apps.common.templatetags.numbers import flag_title
 
 from apps.measurements.plots import SiteFigure, log_axis_for
@@ -24,8 +23,8 @@ from .models import BenchmarkEntry, LiteratureValue, Metric
 #: σ is drawn in its display unit (mS/cm), as the pages print it.
 SIGMA_SCALE = QUANTITIES["conductivity"].scale
 
+#: The site's template is added to the JSON (apps.measurements.plots.SiteFigure).
 LAYOUT = dict(
-    template="none",  # the site's template is added to the JSON (apps.measurements.plots.SiteFigure)
     margin=dict(l=70, r=20, t=50, b=55),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     hovermode="closest",
@@ -109,24 +108,25 @@ def _hover(entry: BenchmarkEntry, percentiles: dict[int, float | None]) -> str:
     return "<br>".join(parts)
 
 
-def _scatter(n: int):
-    return go.Scattergl if n > GL_THRESHOLD else go.Scatter
+def _scatter(n: int) -> str:
+    """The trace type: WebGL above `GL_THRESHOLD` points."""
+    return "scattergl" if n > GL_THRESHOLD else "scatter"
 
 
-def empty_figure(text: str, title: str) -> go.Figure:
+def empty_figure(text: str, title: str) -> SiteFigure:
     fig = SiteFigure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
-    fig.update_layout(**LAYOUT, title=title, xaxis=dict(visible=False), yaxis=dict(visible=False))
+    fig.update_layout(**LAYOUT, title=dict(text=title), xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig
 
 
 def conductivity_figure(entries: list[BenchmarkEntry], literature: list[LiteratureValue], *,
-                        urls: dict[int, str], percentiles: dict[int, float | None]) -> go.Figure:
+                        urls: dict[int, str], percentiles: dict[int, float | None]) -> SiteFigure:
     """σ(25 °C) against separator thickness (log–log), colour = family, marker = route;
     left panel: reported literature values of the same families (grey, not re-fitted)."""
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.24, 0.76], horizontal_spacing=0.02,
-                        subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)"),
-                        figure=SiteFigure())
+    fig = SiteFigure(grid=subplot_grid(1, 2, shared_yaxes=True, column_widths=[0.24, 0.76], horizontal_spacing=0.02,
+                                       subplot_titles=("Reported (OBELiX, not re-fitted)", "This database (standard fits)")),
+                     cols=2)
     by_family_lit: dict[str, list[LiteratureValue]] = defaultdict(list)
     for value in literature:
         by_family_lit[value.family].append(value)
@@ -136,8 +136,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
         values = by_family_lit[family]
         x = index + rng.uniform(-0.3, 0.3, len(values))
         fig.add_trace(
-            _scatter(len(values))(
-                x=x.tolist(), y=[v.conductivity_s_per_cm * SIGMA_SCALE for v in values], mode="markers",
+            trace(
+                _scatter(len(values)), x=x.tolist(), y=[v.conductivity_s_per_cm * SIGMA_SCALE for v in values], mode="markers",
                 name="Reported literature value", legendgroup="literature", showlegend=index == 0,
                 marker=dict(color=LITERATURE_GREY, size=6),
                 text=[f"{v.composition} ({v.family_reported or 'no family'})<br>"
@@ -157,8 +157,8 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
     seen_families = set()
     for (family, route), members in sorted(groups.items()):
         fig.add_trace(
-            _scatter(len(members))(
-                x=[e.thickness_um for e in members], y=[e.value * SIGMA_SCALE for e in members], mode="markers",
+            trace(
+                _scatter(len(members)), x=[e.thickness_um for e in members], y=[e.value * SIGMA_SCALE for e in members], mode="markers",
                 name=f"{_family_label(family)} · {ProcessingRoute(route).label if route else 'route not stated'}",
                 legendgroup=family, showlegend=True,
                 marker=dict(color=FAMILY_COLOURS.get(family, "#444"), symbol=ROUTE_SYMBOLS.get(route, "circle"),
@@ -172,38 +172,38 @@ def conductivity_figure(entries: list[BenchmarkEntry], literature: list[Literatu
         )
         seen_families.add(family)
     fig.update_xaxes(**log_axis_for(e.thickness_um for e in entries if e.thickness_um),
-                     title_text="Separator thickness (µm)", row=1, col=2)
+                     title=dict(text="Separator thickness (µm)"), row=1, col=2)
     # Both panels share one log σ axis: a linked axis left linear would draw the points at the wrong height.
     fig.update_yaxes(type="log", exponentformat="power")  # 10⁻³ mS/cm, not "1µ mS/cm"
-    fig.update_yaxes(title_text=f"σ at 25 °C ({QUANTITIES['conductivity'].unit})", row=1, col=1)
+    fig.update_yaxes(title=dict(text=f"σ at 25 °C ({QUANTITIES['conductivity'].unit})"), row=1, col=1)
     fig.update_layout(**{**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)},
-                      title="Total ionic conductivity at 25 °C against separator thickness", height=560)
+                      title=dict(text="Total ionic conductivity at 25 °C against separator thickness"), height=560)
     return fig
 
 
 def asr_ranking_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
-                       percentiles: dict[int, float | None], limit: int = 25) -> go.Figure:
+                       percentiles: dict[int, float | None], limit: int = 25) -> SiteFigure:
     """Separator area-specific resistance at the real thickness, lowest first (log scale)."""
     ranked = sorted(entries, key=lambda e: e.value)[:limit]
     if not ranked:
         return empty_figure("No separator ASR yet", "Separator area-specific resistance")
     labels = [f"{e.separator.name} ({format_quantity(e.thickness_um, None, 'thickness')})" if e.thickness_um else e.separator.name for e in ranked]
-    fig = SiteFigure(go.Bar(
-        x=[e.value for e in ranked], y=labels, orientation="h",
+    fig = SiteFigure(trace(
+        "bar", x=[e.value for e in ranked], y=labels, orientation="h",
         marker=dict(color=[FAMILY_COLOURS.get(e.family, "#444") for e in ranked],
                     pattern=dict(shape=["/" if e.blocking else "" for e in ranked])),
         error_x=_error_bars(ranked), customdata=[[urls.get(e.pk, "")] for e in ranked],
         text=[_hover(e, percentiles) for e in ranked], hovertemplate="%{text}<extra></extra>", textposition="none",
     ))
-    fig.update_layout(**LAYOUT, title="Separator ASR at its real thickness (lower is better; hatched = flagged)",
+    fig.update_layout(**LAYOUT, title=dict(text="Separator ASR at its real thickness (lower is better; hatched = flagged)"),
                       height=max(320, 28 * len(ranked) + 120))
-    fig.update_xaxes(type="log", title_text="ASR (Ω·cm²)")
+    fig.update_xaxes(type="log", title=dict(text="ASR (Ω·cm²)"))
     fig.update_yaxes(autorange="reversed")
     return fig
 
 
 def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
-                       percentiles: dict[int, float | None]) -> go.Figure:
+                       percentiles: dict[int, float | None]) -> SiteFigure:
     """Interfacial ASR against the stack pressure it was measured at."""
     with_pressure = [e for e in entries if e.stack_pressure_mpa]
     if not with_pressure:
@@ -214,19 +214,19 @@ def interfacial_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str],
     for e in with_pressure:
         by_family[e.family].append(e)
     for family, members in sorted(by_family.items()):
-        fig.add_trace(go.Scatter(
-            x=[e.stack_pressure_mpa for e in members], y=[e.value for e in members], mode="markers",
+        fig.add_trace(trace(
+            "scatter", x=[e.stack_pressure_mpa for e in members], y=[e.value for e in members], mode="markers",
             name=_family_label(family), marker=dict(color=FAMILY_COLOURS.get(family, "#444"), size=11),
             error_y=_error_bars(members), customdata=[[urls.get(e.pk, "")] for e in members],
             text=[_hover(e, percentiles) for e in members], hovertemplate="%{text}<extra></extra>",
         ))
-    fig.update_layout(**LAYOUT, title="Interfacial ASR against stack pressure (symmetric cells halved)")
-    fig.update_xaxes(type="log", title_text="Stack pressure during measurement (MPa)")
-    fig.update_yaxes(type="log", title_text="Interfacial ASR (Ω·cm²)")
+    fig.update_layout(**LAYOUT, title=dict(text="Interfacial ASR against stack pressure (symmetric cells halved)"))
+    fig.update_xaxes(type="log", title=dict(text="Stack pressure during measurement (MPa)"))
+    fig.update_yaxes(type="log", title=dict(text="Interfacial ASR (Ω·cm²)"))
     return fig
 
 
-def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit: int = 20) -> go.Figure:
+def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit: int = 20) -> SiteFigure:
     """ASR against cycle for every cell with a growth-per-cycle entry, with the fitted slope in the legend."""
     fig = SiteFigure()
     drawn = 0
@@ -236,8 +236,8 @@ def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit:
             continue
         order = np.argsort(x)
         xs, ys = [x[i] for i in order], [y[i] for i in order]
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers",
+        fig.add_trace(trace(
+            "scatter", x=xs, y=ys, mode="lines+markers",
             name=f"{e.cell.name}: {format_unit_value(e.value, e.stderr, e.unit)}",
             line=dict(color=FAMILY_COLOURS.get(e.family, "#444")),
             customdata=[[urls.get(e.pk, "")]] * len(xs),
@@ -249,14 +249,14 @@ def growth_figure(entries: list[BenchmarkEntry], *, urls: dict[int, str], limit:
     if not drawn:
         return empty_figure("No impedance series over cycles yet", "Impedance growth against cycle")
     fig.update_layout(**{**LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)},
-                      title="Impedance growth against cycle")
-    fig.update_xaxes(title_text="Cycle")
-    fig.update_yaxes(title_text="ASR (Ω·cm²)")
+                      title=dict(text="Impedance growth against cycle"))
+    fig.update_xaxes(title=dict(text="Cycle"))
+    fig.update_yaxes(title=dict(text="ASR (Ω·cm²)"))
     return fig
 
 
 def dashboard_figures(entries: list[BenchmarkEntry], literature: list[LiteratureValue], *, urls: dict[int, str],
-                      percentiles: dict[int, float | None]) -> dict[str, go.Figure]:
+                      percentiles: dict[int, float | None]) -> dict[str, SiteFigure]:
     """The dashboard's four figures from the filtered entries: σ(25 °C) against the literature, separator
     ASR ranking, interfacial ASR, and impedance growth per cycle."""
     by_metric: dict[str, list] = {}
@@ -272,13 +272,9 @@ def dashboard_figures(entries: list[BenchmarkEntry], literature: list[Literature
     }
 
 
-def figure_points(fig: go.Figure) -> int:
+def figure_points(fig: SiteFigure) -> int:
     """Number of plotted points (for tests and the page's empty-state text)."""
-    total = 0
-    for trace in fig.data:
-        y = getattr(trace, "y", None)
-        total += len(y) if y is not None else 0
-    return total
+    return sum(len(t.get("y") or ()) for t in fig.data)
 
 
 def finite(value: float | None) -> bool:

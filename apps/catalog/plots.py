@@ -5,9 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 
 from apps.common.formatting import QUANTITIES, format_quantity
+from apps.common.plotly_figure import trace
 from apps.measurements.plots import _LAYOUT, MAX_TRACES, SiteFigure, _title, message_figure
 
 K_B_EV_PER_K = 8.617333262e-5
@@ -48,7 +48,7 @@ def arrhenius_line_s_per_cm(series: ArrheniusSeries, temperatures_c: np.ndarray)
     return None
 
 
-def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Arrhenius") -> go.Figure:
+def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Arrhenius") -> SiteFigure:
     """log σ against 1000/T (K⁻¹), with 25 °C marked; each series' fit drawn over its measured range."""
     series_list = [s for s in series_list if s.points][:MAX_TRACES]
     if not series_list:
@@ -64,7 +64,8 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
         all_sigma.extend(float(v) * SIGMA_SCALE for v in sigma if v > 0)
         if s.show_points:
             fig.add_trace(
-                go.Scatter(
+                trace(
+                    "scatter",
                     x=(1000.0 / (t + KELVIN)).tolist(),
                     y=(sigma * SIGMA_SCALE).tolist(),
                     # On a log axis a lower bar reaching zero would be infinite: stop it at 10 % of the value.
@@ -82,7 +83,8 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
         line = arrhenius_line_s_per_cm(s, t_line)
         if line is not None:
             fig.add_trace(
-                go.Scatter(
+                trace(
+                    "scatter",
                     x=(1000.0 / (t_line + KELVIN)).tolist(),
                     y=[float(v) * SIGMA_SCALE if np.isfinite(v) and v > 0 else None for v in line],
                     mode="lines",
@@ -90,11 +92,12 @@ def arrhenius_figure(series_list: Sequence[ArrheniusSeries], *, title: str = "Ar
                     line=dict(color=colour, dash="dash" if s.show_points else "dot"),
                 )
             )
-    fig.add_vline(x=1000.0 / (25.0 + KELVIN), line_dash="dot", line_color="#999", annotation_text="25 °C")
+    fig.add_vline(x=1000.0 / (25.0 + KELVIN), line=dict(color="#999", dash="dot"), annotation_text="25 °C")
     layout = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.18, x=0), "margin": dict(l=60, r=20, t=50, b=60)}
     fig.update_layout(title=_title(title), **layout)
-    fig.update_xaxes(title_text="1000 / T (K⁻¹)")
-    fig.update_yaxes(title_text=f"σ ({QUANTITIES['conductivity'].unit})", type="log", exponentformat="power", range=log_range(all_sigma))
+    fig.update_xaxes(title=dict(text="1000 / T (K⁻¹)"))
+    fig.update_yaxes(title=dict(text=f"σ ({QUANTITIES['conductivity'].unit})"), type="log", exponentformat="power",
+                     range=log_range(all_sigma))
     return fig
 
 
@@ -111,7 +114,7 @@ def log_range(values: Sequence[float], *, outlier_decades: float = 5.0, pad_deca
     return [float(kept.min()) - pad_decades, float(kept.max()) + pad_decades]
 
 
-def pressure_history_figure(steps: Sequence) -> go.Figure:
+def pressure_history_figure(steps: Sequence) -> SiteFigure:
     """One cell's stack pressure through its ordered steps (see `pressure_histories_figure`)."""
     return pressure_histories_figure([("stack pressure", steps)], title="Stack-pressure history")
 
@@ -128,7 +131,7 @@ class InterfacialPoint:
     stack_pressure_mpa: float | None
 
 
-def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str) -> go.Figure:
+def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str) -> SiteFigure:
     """Interfacial area-specific resistance (Ω·cm²) against `x` ("elapsed_time_h", "cycle_index" or "stack_pressure_mpa"), one trace per cell."""
     axis_titles = {
         "elapsed_time_h": "Time since assembly (h)",
@@ -145,7 +148,8 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
     for cell_label, cell_points in list(by_cell.items())[:MAX_TRACES]:
         cell_points.sort(key=lambda p: getattr(p, x))
         fig.add_trace(
-            go.Scatter(
+            trace(
+                "scatter",
                 x=[getattr(p, x) for p in cell_points],
                 y=[p.asr_ohm_cm2 for p in cell_points],
                 error_y=dict(type="data", array=[p.asr_stderr_ohm_cm2 or 0.0 for p in cell_points]),
@@ -157,8 +161,8 @@ def interfacial_figure(points: Sequence[InterfacialPoint], *, x: str, title: str
             )
         )
     fig.update_layout(title=_title(title), **_LAYOUT)
-    fig.update_xaxes(title_text=axis_titles[x])
-    fig.update_yaxes(title_text="Interfacial ASR (Ω·cm²)", rangemode="tozero")
+    fig.update_xaxes(title=dict(text=axis_titles[x]))
+    fig.update_yaxes(title=dict(text="Interfacial ASR (Ω·cm²)"), rangemode="tozero")
     return fig
 
 
@@ -185,7 +189,7 @@ def _pressure_xy(steps: Sequence, timed: bool, minutes_per_unit: float) -> tuple
     return xs, ys, labels
 
 
-def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, title: str = "Stack-pressure histories") -> go.Figure:
+def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, title: str = "Stack-pressure histories") -> SiteFigure:
     """Several cells' stack-pressure histories overlaid: pressure (MPa) against cumulative time (min, or h for
     histories longer than `HOURS_ABOVE_MIN`) when every step of every cell states its duration, else against
     whole step numbers."""
@@ -198,12 +202,12 @@ def pressure_histories_figure(histories: Sequence[tuple[str, Sequence]], *, titl
     fig = SiteFigure()
     for label, steps in histories:
         xs, ys, labels = _pressure_xy(steps, timed, minutes_per_unit)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, text=labels,
+        fig.add_trace(trace("scatter", x=xs, y=ys, mode="lines+markers", name=label, text=labels,
                                  hovertemplate="%{text}<extra>%{fullData.name}</extra>"))
     fig.update_layout(title=_title(title), showlegend=len(histories) > 1, **_LAYOUT)
     if timed:
-        fig.update_xaxes(title_text=f"Cumulative time ({unit})")
+        fig.update_xaxes(title=dict(text=f"Cumulative time ({unit})"))
     else:
-        fig.update_xaxes(title_text="Step number", tick0=1, dtick=1)
-    fig.update_yaxes(title_text="Stack pressure (MPa)", rangemode="tozero")
+        fig.update_xaxes(title=dict(text="Step number"), tick0=1, dtick=1)
+    fig.update_yaxes(title=dict(text="Stack pressure (MPa)"), rangemode="tozero")
     return fig

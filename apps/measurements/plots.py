@@ -1,6 +1,6 @@
 """Plotly figures of impedance spectra, built server-side and drawn by plotly.js.
 
-Every function returns a `plotly.graph_objects.Figure`; `figure_json` turns
+Every function returns a `SiteFigure` (plain dicts, see `apps.common.plotly_figure`); `figure_json` turns
 it into the JSON the page hands to `Plotly.newPlot`. Large spectra are thinned
 so a page never ships more than `MAX_POINTS_PER_TRACE` points per trace.
 """
@@ -10,23 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from apps.common.formatting import format_quantity
+from apps.common.plotly_figure import Figure, subplot_grid, trace
 
 MAX_POINTS_PER_TRACE = 2000
 MAX_TRACES = 12  # overlays beyond this are unreadable anyway; the caller picks which to keep
 GL_THRESHOLD = 1500  # WebGL scatter above this many points per trace
 
-#: The look of every figure, added to its JSON when serialised (`figure_json`): assigning a plotly template
-#: to a figure validates and deep-copies it, ~0.1 s per figure, most of a plot page's server time.
+#: The look of every figure, added to its JSON when serialised (`figure_json`).
 SITE_TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
 
 # The legend sits below the plot, under the x-axis title, so it can never run into the title above.
 _LAYOUT = dict(
-    template="none",
     margin=dict(l=65, r=20, t=50, b=105),
     legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, yref="paper"),
     hovermode="closest",
@@ -81,25 +78,16 @@ def view_buttons(zoomed: dict, label: str) -> list[dict]:
     )]
 
 
-class SiteFigure(go.Figure):
-    """A plotly Figure built without a template (see `SITE_TEMPLATE`) whose JSON carries the site's template."""
+class SiteFigure(Figure):
+    """A figure whose JSON carries the site's template (`SITE_TEMPLATE`)."""
 
-    def __init__(self, data=None, layout=None, **kwargs):
-        if layout is None or isinstance(layout, dict):
-            layout = {"template": "none", **(layout or {})}
-        super().__init__(data, layout, **kwargs)
-
-    def to_json(self, *args, **kwargs) -> str:
-        return figure_json(self)
+    def to_json(self, template: dict | None = None) -> str:
+        return super().to_json(template=SITE_TEMPLATE if template is None else template)
 
 
-def figure_json(fig: go.Figure) -> str:
+def figure_json(fig: Figure) -> str:
     """The figure as plotly.js JSON, with the site's template."""
-    data = fig.to_plotly_json()
-    layout = data.setdefault("layout", {})
-    if "layout" not in (layout.get("template") or {}):  # built with template "none"
-        layout["template"] = SITE_TEMPLATE
-    return pio.to_json(data, validate=False)
+    return fig.to_json(template=SITE_TEMPLATE)
 
 
 def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE, frequencies_hz=None) -> np.ndarray:
@@ -116,8 +104,9 @@ def thin_indices(n: int, max_points: int = MAX_POINTS_PER_TRACE, frequencies_hz=
     return np.unique(idx)
 
 
-def _scatter(n_points: int):
-    return go.Scattergl if n_points > GL_THRESHOLD else go.Scatter
+def _scatter(n_points: int) -> str:
+    """The trace type: WebGL above `GL_THRESHOLD` points."""
+    return "scattergl" if n_points > GL_THRESHOLD else "scatter"
 
 
 def _finite(values) -> list:
@@ -158,7 +147,7 @@ def nyquist_figure(
     title: str = "Nyquist",
     zoom: NyquistZoom | None = None,
     arcs: Sequence[ArcMark] = (),
-) -> go.Figure:
+) -> SiteFigure:
     """−Z'' against Z' with equal axis scales (a semicircle must look round), −Z'' up.
 
     `spectra`: (label, frequencies_hz, impedance_ohm) each; `fits`: the model curve of each spectrum (same
@@ -172,9 +161,9 @@ def nyquist_figure(
     for i, (label, f, z) in enumerate(spectra):
         data_colour, _ = colour_family(i)
         idx = thin_indices(len(f), frequencies_hz=f)
-        trace = _scatter(len(idx))
         fig.add_trace(
             trace(
+                _scatter(len(idx)),
                 x=_finite(z.real[idx]),
                 y=_finite(-z.imag[idx]),
                 mode="markers",
@@ -189,18 +178,18 @@ def nyquist_figure(
             continue
         label, f, z = curve
         idx = thin_indices(len(f))
-        fig.add_trace(go.Scatter(x=_finite(z.real[idx]), y=_finite(-z.imag[idx]), mode="lines", name=label,
+        fig.add_trace(trace("scatter", x=_finite(z.real[idx]), y=_finite(-z.imag[idx]), mode="lines", name=label,
                                  line=dict(color=colour_family(i)[1], width=2), hoverinfo="skip"))
     if arcs:
-        fig.add_trace(go.Scatter(
-            x=[a.z_apex_ohm.real for a in arcs], y=[-a.z_apex_ohm.imag for a in arcs], mode="markers+text",
+        fig.add_trace(trace(
+            "scatter", x=[a.z_apex_ohm.real for a in arcs], y=[-a.z_apex_ohm.imag for a in arcs], mode="markers+text",
             name="fitted arcs (apex)", text=[a.label for a in arcs], textposition="top center",
             customdata=[a.hover for a in arcs], hovertemplate="%{customdata}<extra></extra>",
             marker=dict(symbol="diamond", size=10, color="#222", line=dict(color="white", width=1)),
         ))
     fig.update_layout(title=_title(title), **_LAYOUT)
-    fig.update_xaxes(title_text="Z' (Ω)", zeroline=True, constrain="domain")
-    fig.update_yaxes(title_text="−Z'' (Ω)", scaleanchor="x", scaleratio=1, zeroline=True, constrain="domain")
+    fig.update_xaxes(title=dict(text="Z' (Ω)"), zeroline=True, constrain="domain")
+    fig.update_yaxes(title=dict(text="−Z'' (Ω)"), scaleanchor="x", scaleratio=1, zeroline=True, constrain="domain")
     if zoom is not None:
         ranges = {"xaxis.range": list(zoom.x_range_ohm), "yaxis.range": list(zoom.y_range_ohm)}
         fig.update_xaxes(range=list(zoom.x_range_ohm))
@@ -214,10 +203,10 @@ def bode_figure(
     *,
     fit: tuple[str, np.ndarray, np.ndarray] | None = None,
     fits: Sequence[tuple[str, np.ndarray, np.ndarray] | None] = (),
-) -> go.Figure:
+) -> SiteFigure:
     """|Z| (log) and phase (degrees, −θ up) against frequency (log), sharing the frequency axis; each
     spectrum's points and its fitted curve in one colour family, one legend entry each."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, figure=SiteFigure())
+    fig = SiteFigure(grid=subplot_grid(2, 1, shared_xaxes=True, vertical_spacing=0.08))
     spectra = list(spectra)[:MAX_TRACES]
     fits = list(fits) or ([fit] if fit is not None else [])
     curves = [(label, f, z, "markers", colour_family(i)[0]) for i, (label, f, z) in enumerate(spectra)]
@@ -225,16 +214,17 @@ def bode_figure(
                if curve is not None]
     for i, (label, f, z, mode, colour) in enumerate(curves):
         idx = thin_indices(len(f), frequencies_hz=f)
-        trace = _scatter(len(idx))
+        kind = _scatter(len(idx))
         group = f"bode{i}"
         style = dict(marker=dict(color=colour, size=6)) if mode == "markers" else dict(line=dict(color=colour, width=2))
         fig.add_trace(
-            trace(x=_finite(f[idx]), y=_finite(np.abs(z[idx])), mode=mode, name=label, legendgroup=group, **style),
+            trace(kind, x=_finite(f[idx]), y=_finite(np.abs(z[idx])), mode=mode, name=label, legendgroup=group, **style),
             row=1,
             col=1,
         )
         fig.add_trace(
             trace(
+                kind,
                 x=_finite(f[idx]),
                 y=_finite(-np.degrees(np.angle(z[idx]))),
                 mode=mode,
@@ -248,9 +238,9 @@ def bode_figure(
         )
     fig.update_layout(title=_title("Bode"), **_LAYOUT)
     fig.update_xaxes(**LOG_AXIS, row=1, col=1)
-    fig.update_xaxes(**LOG_AXIS, title_text="Frequency (Hz)", row=2, col=1)
-    fig.update_yaxes(**LOG_AXIS, title_text="|Z| (Ω)", row=1, col=1)
-    fig.update_yaxes(title_text="−phase (°)", row=2, col=1)
+    fig.update_xaxes(**LOG_AXIS, title=dict(text="Frequency (Hz)"), row=2, col=1)
+    fig.update_yaxes(**LOG_AXIS, title=dict(text="|Z| (Ω)"), row=1, col=1)
+    fig.update_yaxes(title=dict(text="−phase (°)"), row=2, col=1)
     return fig
 
 
@@ -260,7 +250,7 @@ def residuals_figure(
     *,
     title: str,
     threshold: float | None = None,
-) -> go.Figure:
+) -> SiteFigure:
     """Relative residuals (in %) of the real and imaginary parts against frequency; each series in its
     colour family (real: light shade, circles; imaginary: dark shade, diamonds)."""
     fig = SiteFigure()
@@ -271,21 +261,21 @@ def residuals_figure(
         imag = np.asarray(imag, dtype=float)
         n = min(len(f), len(real), len(imag))
         idx = thin_indices(n, frequencies_hz=f[:n])
-        fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * real[idx]), mode="lines+markers", name=f"{label} Δ real",
+        fig.add_trace(trace("scatter", x=_finite(f[idx]), y=_finite(100 * real[idx]), mode="lines+markers", name=f"{label} Δ real",
                                  line=dict(color=light), marker=dict(color=light, symbol="circle")))
-        fig.add_trace(go.Scatter(x=_finite(f[idx]), y=_finite(100 * imag[idx]), mode="lines+markers", name=f"{label} Δ imag",
+        fig.add_trace(trace("scatter", x=_finite(f[idx]), y=_finite(100 * imag[idx]), mode="lines+markers", name=f"{label} Δ imag",
                                  line=dict(color=dark, dash="dot"), marker=dict(color=dark, symbol="diamond")))
     if threshold is not None:
         for sign in (1, -1):
-            fig.add_hline(y=sign * 100 * threshold, line_dash="dot", line_color="#999")
+            fig.add_hline(y=sign * 100 * threshold, line=dict(color="#999", dash="dot"))
     fig.update_layout(title=_title(title), **_LAYOUT)
-    fig.update_xaxes(**LOG_AXIS, title_text="Frequency (Hz)")
-    fig.update_yaxes(title_text="Residual (% of |Z|)", exponentformat="power")
+    fig.update_xaxes(**LOG_AXIS, title=dict(text="Frequency (Hz)"))
+    fig.update_yaxes(title=dict(text="Residual (% of |Z|)"), exponentformat="power")
     return fig
 
 
 def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_gamma=(), *,
-               sample_tau_range_s: tuple[float, float] | None = None) -> go.Figure:
+               sample_tau_range_s: tuple[float, float] | None = None) -> SiteFigure:
     """Distribution of relaxation times γ(ln τ) with its peaks marked.
 
     With `sample_tau_range_s` (the τ span of the sample's fitted arcs), the view opens on that span, γ
@@ -295,29 +285,29 @@ def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_g
     tau, gamma = np.asarray(tau_s, dtype=float), np.asarray(gamma_ohm, dtype=float)
     light, dark = colour_family(0)
     if sample_tau_range_s is None:
-        fig.add_trace(go.Scatter(x=_finite(tau), y=_finite(gamma), mode="lines", name="γ(τ)", line=dict(color=dark)))
+        fig.add_trace(trace("scatter", x=_finite(tau), y=_finite(gamma), mode="lines", name="γ(τ)", line=dict(color=dark)))
     else:
         low, high = sample_tau_range_s
         tail = tau > high
         sample = ~tail
-        fig.add_trace(go.Scatter(x=_finite(tau[sample]), y=_finite(gamma[sample]), mode="lines", name="γ(τ), sample",
+        fig.add_trace(trace("scatter", x=_finite(tau[sample]), y=_finite(gamma[sample]), mode="lines", name="γ(τ), sample",
                                  line=dict(color=dark)))
         if tail.any():
             # The tail takes the sample point next to it as well, so the curve stays continuous.
             tail_drawn = tail.copy()
             for k in np.flatnonzero(np.diff(tail.astype(int))):
                 tail_drawn[k] = tail_drawn[k + 1] = True
-            fig.add_trace(go.Scatter(x=_finite(tau[tail_drawn]), y=_finite(gamma[tail_drawn]), mode="lines",
+            fig.add_trace(trace("scatter", x=_finite(tau[tail_drawn]), y=_finite(gamma[tail_drawn]), mode="lines",
                                      name="γ(τ), electrode tail", line=dict(color="#999", dash="dash"),
                                      fill="tozeroy", fillcolor="rgba(150,150,150,0.15)"))
     if len(peaks_tau_s):
         fig.add_trace(
-            go.Scatter(x=_finite(peaks_tau_s), y=_finite(peaks_gamma), mode="markers", name="peaks",
+            trace("scatter", x=_finite(peaks_tau_s), y=_finite(peaks_gamma), mode="markers", name="peaks",
                        marker=dict(size=9, symbol="x", color=light))
         )
     fig.update_layout(title=_title("Distribution of relaxation times"), **_LAYOUT)
-    fig.update_xaxes(**LOG_AXIS, title_text="τ (s)")
-    fig.update_yaxes(title_text="γ (Ω)")
+    fig.update_xaxes(**LOG_AXIS, title=dict(text="τ (s)"))
+    fig.update_yaxes(title=dict(text="γ (Ω)"))
     if sample_tau_range_s is not None:
         low, high = sample_tau_range_s
         in_view = (tau >= low) & (tau <= high)
@@ -329,7 +319,7 @@ def drt_figure(tau_s: np.ndarray, gamma_ohm: np.ndarray, peaks_tau_s=(), peaks_g
     return fig
 
 
-def message_figure(text: str, title: str = "") -> go.Figure:
+def message_figure(text: str, title: str = "") -> SiteFigure:
     """An empty figure that says why there is nothing to draw."""
     fig = SiteFigure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#666"))
@@ -339,39 +329,39 @@ def message_figure(text: str, title: str = "") -> go.Figure:
     return fig
 
 
-def dc_polarisation_figure(time_s, current_a, *, steady_current_a: float, voltage_v: float) -> go.Figure:
+def dc_polarisation_figure(time_s, current_a, *, steady_current_a: float, voltage_v: float) -> SiteFigure:
     """Current against time of a DC polarisation, the steady-state current I_ss as a dashed line."""
-    fig = go.Figure()
+    fig = SiteFigure()
     t, i = np.asarray(time_s, dtype=float), np.asarray(current_a, dtype=float)
     idx = thin_indices(len(t))
     fig.add_trace(
-        go.Scatter(
-            x=_finite(t[idx] / 3600), y=_finite(i[idx]), mode="lines+markers", marker=dict(size=4),
+        trace(
+            "scatter", x=_finite(t[idx] / 3600), y=_finite(i[idx]), mode="lines+markers", marker=dict(size=4),
             name=f"I(t) at ΔV = {voltage_v:g} V", hovertemplate="t %{x:.3g} h<br>I %{y:.3g} A<extra></extra>",
         )
     )
     # A trace rather than add_hline: a shape's annotation on a log axis lands at 10^y and stretches the range.
     span = [float(np.nanmin(t)) / 3600, float(np.nanmax(t)) / 3600] if t.size else [0.0, 1.0]
-    fig.add_trace(go.Scatter(x=span, y=[steady_current_a, steady_current_a], mode="lines", name="steady state I_ss",
+    fig.add_trace(trace("scatter", x=span, y=[steady_current_a, steady_current_a], mode="lines", name="steady state I_ss",
                              line=dict(dash="dash", color="#c0392b"), hovertemplate="I_ss %{y:.3g} A<extra></extra>"))
     fig.update_layout(title=_title("Current during DC polarisation"), **_LAYOUT)
-    fig.update_xaxes(title_text="Time (h)")
-    fig.update_yaxes(title_text="Current (A)", **LOG_AXIS)
+    fig.update_xaxes(title=dict(text="Time (h)"))
+    fig.update_yaxes(title=dict(text="Current (A)"), **LOG_AXIS)
     return fig
 
 
-def ccd_figure(steps: Sequence[dict], *, unit_label: str = "mA/cm²") -> go.Figure:
+def ccd_figure(steps: Sequence[dict], *, unit_label: str = "mA/cm²") -> SiteFigure:
     """The current-density staircase of a CCD test against step number, the failing step marked."""
-    fig = go.Figure()
+    fig = SiteFigure()
     numbers = [s["number"] for s in steps]
     densities = [s["current_density_ma_per_cm2"] for s in steps]
-    fig.add_trace(go.Scatter(x=numbers, y=densities, mode="lines+markers", line_shape="hv", name="applied step",
+    fig.add_trace(trace("scatter", x=numbers, y=densities, mode="lines+markers", line=dict(shape="hv"), name="applied step",
                              hovertemplate=f"step %{{x}}<br>j %{{y:.3g}} {unit_label}<extra></extra>"))
     failed = [s for s in steps if s["failed"]]
     if failed:
-        fig.add_trace(go.Scatter(x=[failed[0]["number"]], y=[failed[0]["current_density_ma_per_cm2"]], mode="markers",
+        fig.add_trace(trace("scatter", x=[failed[0]["number"]], y=[failed[0]["current_density_ma_per_cm2"]], mode="markers",
                                  marker=dict(size=13, symbol="x", color="#c0392b"), name="failure (CCD)"))
     fig.update_layout(title=_title("Current-density steps"), **_LAYOUT)
-    fig.update_xaxes(title_text="Step number", dtick=1 if len(steps) <= 20 else None)
-    fig.update_yaxes(title_text=f"Current density ({unit_label})", rangemode="tozero")
+    fig.update_xaxes(title=dict(text="Step number"), dtick=1 if len(steps) <= 20 else None)
+    fig.update_yaxes(title=dict(text=f"Current density ({unit_label})"), rangemode="tozero")
     return fig
