@@ -4,7 +4,9 @@ requests each page as the demo user through Django's test client and prints mill
 Server time is the time the client call takes in-process (URL resolution, middleware, queries,
 template rendering), without network or browser. Each URL is requested once to warm caches (the DRT
 cache, template loading), then `--repeat` times. Per kind of page, p50 and p95 are over every request of
-every URL of that kind; the URL with the slowest median is named. Detail pages are measured for every
+every URL of that kind; the URL with the slowest median is named. "cpu p50" is the CPU time of this process
+alone: on a machine shared with other work it stays near what an idle machine would show when wall time
+does not (it leaves out the PostgreSQL server's own work, which SQLite does in-process). Detail pages are measured for every
 record of their kind (spectra: the first `--spectra`); the hand-fit preview is a POST (a fit runs in it).
 
 Scratch database: a temporary SQLite file unless DATABASE_URL is given (it must be a scratch one; the
@@ -90,14 +92,14 @@ def page_groups(spectra_limit: int) -> dict[str, list[str]]:
     }
 
 
-def timed_request(client, page: str | tuple[str, dict]) -> tuple[float, int]:
-    """Milliseconds and status of one request: a GET of a URL, or a POST of (URL, form data)."""
+def timed_request(client, page: str | tuple[str, dict]) -> tuple[float, int, float]:
+    """(wall ms, status, CPU ms of this process) of one request: a GET of a URL, or a POST of (URL, form data)."""
     url, data = (page, None) if isinstance(page, str) else page
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     response = client.get(url) if data is None else client.post(url, data)
     if response.streaming:
         b"".join(response.streaming_content)
-    return (time.perf_counter() - started) * 1000.0, response.status_code
+    return (time.perf_counter() - started) * 1000.0, response.status_code, (time.process_time() - cpu_started) * 1000.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,25 +145,27 @@ def main() -> int:
         client.force_login(get_user_model().objects.get(username="demo"))  # the demo's superuser
 
         over = []
-        print(f"{'page':22} {'urls':>4} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}  slowest URL")
+        print(f"{'page':22} {'urls':>4} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cpu p50':>7}  slowest URL")
         for kind, pages in page_groups(args.spectra).items():
             if args.only and args.only not in kind:
                 continue
             if not pages:
                 print(f"{kind:22} {0:>4}  (no record in the demo)")
                 continue
-            samples, medians, hidden = [], [], 0
+            samples, cpu, medians, hidden = [], [], [], 0
             for page in pages:
                 if not isinstance(page, str):
                     cache.clear()  # the scratch cache: the hand-fit preview is rate-limited per user and minute
-                _, status = timed_request(client, page)  # warm-up
+                _, status, _ = timed_request(client, page)  # warm-up
                 if status == 404:  # a record the demo user may not see (another group's private one)
                     hidden += 1
                     continue
                 if status != 200:
                     raise SystemExit(f"{page} answered {status}")
-                times = [timed_request(client, page)[0] for _ in range(args.repeat)]
+                measured = [timed_request(client, page) for _ in range(args.repeat)]
+                times = [wall for wall, _, _ in measured]
                 samples += times
+                cpu += [cpu_ms for _, _, cpu_ms in measured]
                 medians.append((statistics.median(times), page if isinstance(page, str) else f"POST {page[0]}"))
             if not medians:
                 print(f"{kind:22} {0:>4}  (none visible to the demo user)")
@@ -169,7 +173,7 @@ def main() -> int:
             slowest_ms, slowest_url = max(medians)
             note = f" ({hidden} not visible)" if hidden else ""
             print(f"{kind:22} {len(medians):>4} {percentile(samples, 0.5):>7.0f} {percentile(samples, 0.95):>7.0f}"
-                  f" {max(samples):>7.0f}  {slowest_url}{note}", flush=True)
+                  f" {max(samples):>7.0f} {percentile(cpu, 0.5):>7.0f}  {slowest_url}{note}", flush=True)
             over += [(m, u) for m, u in medians if m > args.budget_ms]
         if over:
             print(f"\n{len(over)} page(s) whose median is over {args.budget_ms:.0f} ms:")

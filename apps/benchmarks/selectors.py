@@ -138,6 +138,25 @@ def leaderboard(*, user, metric: str, family: str | None = None,
     return entries
 
 
+def leaderboards(*, user, metrics: list[str], family: str | None = None,
+                 min_completeness: float = DEFAULT_MIN_COMPLETENESS, route: str | None = None,
+                 limit: int | None = None, released_only: bool = False) -> dict[str, list]:
+    """`leaderboard` of each metric in `metrics`. The released numbers are read once for all of them: released
+    entries are chosen per (record, metric) and ranked within their metric, so one list split by metric is
+    the same as one list per metric."""
+    if not released_only:
+        return {metric: leaderboard(user=user, metric=metric, family=family, min_completeness=min_completeness,
+                                    route=route, limit=limit) for metric in metrics}
+    boards: dict[str, list] = {metric: [] for metric in metrics}
+    for entry in published_entries(user=user, family=family, route=route, min_completeness=min_completeness,
+                                   include_flagged=False):
+        board = boards.get(entry.metric)
+        if board is not None and (not limit or len(board) < limit):
+            entry.rank = len(board) + 1
+            board.append(entry)
+    return boards
+
+
 def literature_values(*, family: str | None = None) -> QuerySet[LiteratureValue]:
     """Reported values (public reference data: everyone sees them)."""
     qs = LiteratureValue.objects.all()

@@ -90,13 +90,13 @@ def _annotate(entries, distribution: selectors.LiteratureDistribution) -> dict[i
 
 
 def _leaderboards(*, user, filters: dict, distribution, threshold: float) -> list[dict]:
+    ranked = selectors.leaderboards(user=user, metrics=LEADERBOARD_METRICS, family=filters["family"] or None,
+                                    route=filters["route"] or None, min_completeness=threshold, limit=10,
+                                    released_only=not filters["include_unreleased"])
     boards = []
     for metric in LEADERBOARD_METRICS:
-        ranked = selectors.leaderboard(user=user, metric=metric, family=filters["family"] or None,
-                                       route=filters["route"] or None, min_completeness=threshold, limit=10,
-                                       released_only=not filters["include_unreleased"])
-        _annotate(ranked, distribution)
-        boards.append({"metric": metric, "label": Metric(metric).label, "entries": ranked})
+        _annotate(ranked[metric], distribution)
+        boards.append({"metric": metric, "label": Metric(metric).label, "entries": ranked[metric]})
     return boards
 
 

@@ -328,3 +328,19 @@ def test_dashboard_points_name_their_release(client, released):
     figure = json.loads(client.get(reverse("benchmarks:dashboard")).context["figures"]["conductivity"])
     texts = [text for trace in figure["data"] for text in (trace.get("text") or [])]
     assert any(f"Released in {release.label}" in text for text in texts)
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_leaderboards_of_released_numbers_read_at_once_rank_as_one_leaderboard_per_metric(group, member, limit):
+    from apps.benchmarks import selectors as bench_selectors
+
+    cells = [complete_cell(group=group) for _ in range(2)]
+    publish_release(separators=[c.separator for c in cells], user=member)
+    metrics = list(Metric.values)
+    together = bench_selectors.leaderboards(user=member, metrics=metrics, min_completeness=0.0, limit=limit,
+                                            released_only=True)
+    one_by_one = {m: bench_selectors.leaderboard(user=member, metric=m, min_completeness=0.0, limit=limit,
+                                                 released_only=True) for m in metrics}
+    assert any(one_by_one.values())
+    assert {m: [(e.pk, e.rank) for e in board] for m, board in together.items()} == \
+           {m: [(e.pk, e.rank) for e in board] for m, board in one_by_one.items()}
