@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import plotly.io as pio
@@ -113,11 +114,17 @@ def _finite(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+@lru_cache(maxsize=8192)
+def _frequency_text(frequency_hz: float) -> str:
+    """Spectra share their sweeps' frequencies (an overlay of six spectra, most instruments' default sweeps)."""
+    return format_quantity(frequency_hz, None, "frequency")
+
+
 def impedance_hover(f: np.ndarray, z: np.ndarray) -> list[str]:
     """Hover text of each point: Z', −Z'' and f by the site's number rule (kΩ, kHz …)."""
     return [
         f"Z' {format_quantity(zi.real, None, 'resistance')}<br>−Z'' {format_quantity(-zi.imag, None, 'resistance')}"
-        f"<br>f {format_quantity(fi, None, 'frequency')}"
+        f"<br>f {_frequency_text(float(fi))}"
         for fi, zi in zip(f, z)
     ]
 
