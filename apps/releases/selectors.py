@@ -84,7 +84,9 @@ def published_entries(*, user=None, metric: str | None = None, family: str | Non
     qs = narrow_entries(
         ReleasedEntry.objects.filter(release__in=latest_releases()).select_related(
             "release", "release__group", "separator", "separator__group", "separator__source", "cell",
-            "cell__group", "cell__source"),
+            "cell__group", "cell__source")
+        # A release's snapshot (the whole archive's content, hundreds of kB) would be decoded once per entry.
+        .defer("release__snapshot", "release__manifest"),
         metric=metric, family=family, route=route, min_completeness=min_completeness, include_flagged=include_flagged)
     retracted = retracted_ids()
     newest: dict[tuple, ReleasedEntry] = {}

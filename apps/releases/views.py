@@ -30,7 +30,9 @@ RECORD_KINDS = {
 
 
 def release_list(request):
-    releases = list(selectors.visible_releases(user=request.user).prefetch_related("records"))
+    # The snapshot (the archive's whole content) and the manifest are not shown here: left in the database.
+    releases = list(selectors.visible_releases(user=request.user).prefetch_related("records")
+                    .defer("snapshot", "manifest"))
     latest = set(selectors.latest_releases().values_list("pk", flat=True))
     for release in releases:
         release.is_latest = release.pk in latest
@@ -38,7 +40,7 @@ def release_list(request):
 
 
 def release_detail(request, pk: int):
-    release = get_object_or_404(selectors.visible_releases(user=request.user), pk=pk)
+    release = get_object_or_404(selectors.visible_releases(user=request.user).defer("snapshot"), pk=pk)
     records = selectors.records_of_release(release)
     for record in records:
         record.url = _record_url(record.kind, record.object_id)
