@@ -164,9 +164,10 @@ def _previous_parameters(spectrum_ids: list[int]) -> dict[int, dict[str, dict]]:
 
 
 def _bulk_beyond_points(series: evidence.SeriesChoice, points: list[dict], per_point: list[str], richer: str,
-                        simpler: str) -> tuple[list[int], list[float | None]]:
+                        simpler: str, simpler_bulk: str) -> tuple[list[int], list[float | None]]:
     """Points of the richer layout where its bulk arc has left the window, and per point the bulk apex
-    frequency (the fitted one; for the bulk-beyond layout 1/(2π R0 C_bulk) with the series' bulk C).
+    frequency (the fitted one; for the bulk-beyond layout 1/(2π R_bulk C_bulk) with its bulk resistance
+    ``simpler_bulk`` and the series' bulk C).
 
     The bulk capacitance of the series is the median effective capacitance of the richer layout's fastest
     arc where that layout is decisively better (ΔBIC > 10). Where it is not, its fastest arc is no longer
@@ -196,7 +197,7 @@ def _bulk_beyond_points(series: evidence.SeriesChoice, points: list[dict], per_p
         if i not in beyond and per_point[i] == richer:
             apex.append(arcs[i][0]["apex_frequency_hz"] if arcs[i] else None)
         else:
-            r_bulk = float(p[simpler].parameters.get("R0", 0.0))
+            r_bulk = float(p[simpler].parameters.get(simpler_bulk, 0.0))
             apex.append(1.0 / (2 * np.pi * r_bulk * c_bulk) if c_bulk and r_bulk > 0 else None)
     return beyond, apex
 
@@ -247,11 +248,13 @@ def choose_series(kind: str, spectra: list[ImpedanceSpectrum], protocols: list[F
     series = evidence.choose_series_model(points, criterion=CRITERION, noise_levels=noise,
                                           strong_evidence=STRONG_EVIDENCE)
     per_point = list(series.per_point)
-    beyond_points, bulk_apex = _bulk_beyond_points(series, points, per_point, richer, simpler)
+    by_name = {p.name: p for p in protocols}
+    simpler_bulk = next((n for n, role in (by_name[simpler].element_roles or {}).items()
+                         if role == "bulk" and n.startswith("R")), "")
+    beyond_points, bulk_apex = _bulk_beyond_points(series, points, per_point, richer, simpler, simpler_bulk)
     for i in beyond_points:
         per_point[i] = simpler
     jumped = _capacitance_jumps(points, per_point)
-    by_name = {p.name: p for p in protocols}
     exits = sorted(set(beyond_points) | {w.index for w in series.window_exits if w.arc == 0 and per_point[w.index] == richer})
     exit_note = None
     if exits:
@@ -311,14 +314,12 @@ def choose_cell_series_models(*, cell_id: int) -> dict:
 
 
 def has_family_series(cell_ids) -> list[int]:
-    """Cells among ``cell_ids`` with a series of spectra fitted by evidence (the series job's targets)."""
-    rows = (FitResult.objects.filter(spectrum__cell_id__in=list(cell_ids), protocol__is_standard=True,
-                                     derived__has_key="model_choice")
-            .values_list("spectrum__cell_id", "spectrum_id"))
-    counts: dict[int, int] = {}
-    for cell_id, _ in rows:
-        counts[cell_id] = counts.get(cell_id, 0) + 1
-    return sorted(c for c, n in counts.items() if n >= SERIES_MIN_POINTS)
+    """Cells among ``cell_ids`` with spectra fitted by evidence: the series job's targets (it finds their
+    series itself; queued for every such cell, it also carries the follow-ups — the Arrhenius fit comes
+    after the choice, once)."""
+    return sorted(set(FitResult.objects.filter(spectrum__cell_id__in=list(cell_ids), protocol__is_standard=True,
+                                               derived__has_key="model_choice")
+                      .values_list("spectrum__cell_id", flat=True).distinct()))
 
 
 __all__ = ["CRITERION", "STRONG_EVIDENCE", "choose_cell_series_models", "choose_series", "fit_by_evidence",

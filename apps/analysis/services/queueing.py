@@ -91,10 +91,12 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
 
 def followups_for_spectra(spectrum_ids) -> dict:
     cells = Cell.objects.filter(spectra__pk__in=list(spectrum_ids)).values_list("pk", "separator_id").distinct()
-    separator_ids = sorted({s for _, s in cells if s is not None})
-    cell_ids = sorted({c for c, s in cells if s is None})
-    return {"separator_ids": separator_ids, "cell_ids": cell_ids,
-            "series_cell_ids": has_family_series([c for c, _ in cells])}
+    series_cell_ids = has_family_series([c for c, _ in cells])
+    # A cell whose series model is chosen again queues its separator's Arrhenius fit after that choice.
+    after_series = {s for c, s in cells if c in series_cell_ids}
+    separator_ids = sorted({s for _, s in cells if s is not None} - after_series)
+    cell_ids = sorted({c for c, s in cells if s is None and c not in series_cell_ids})
+    return {"separator_ids": separator_ids, "cell_ids": cell_ids, "series_cell_ids": series_cell_ids}
 
 
 def queue_followups(*, separator_ids=(), cell_ids=(), series_cell_ids=()) -> list[Job]:
