@@ -38,6 +38,10 @@ FIT_FLAGS: tuple[Flag, ...] = (
     Flag("arc_hidden_under_electrode_spike", "Arc hidden under the electrode spike",
          "An arc smaller than the electrode impedance at its apex is not seen in the data and is left out of "
          "the conductivity.", INFORMATIVE),
+    Flag("capacitance_jump", "Arc capacitance jumps between neighbouring points",
+         "Across the cell's temperature (or pressure) series this arc's effective capacitance changes by more than "
+         "a decade between neighbours; a bulk or grain-boundary capacitance hardly depends on temperature, so one "
+         "of the two assignments is likely wrong.", INFORMATIVE),
     Flag("lead_resistance_exceeds_intercept", "Lead resistance exceeds the intercept",
          "The cell's lead resistance is not below the fitted intercept: the intercept is taken as leads only.",
          INFORMATIVE),

@@ -10,7 +10,7 @@ from typing import Callable
 
 from django.db import transaction
 
-from apps.catalog.models import Separator
+from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.jobs.registry import Deferred, JobFailed, JobOutcome, register_job_kind
 from apps.jobs.services import (
@@ -46,6 +46,21 @@ def _pending_analyses_of_separator(separator_id: int, *, exclude_job_id: int) ->
     per_spectrum = Job.objects.filter(
         kind__in=[Job.Kind.ANALYSE_SPECTRUM, Job.Kind.FIT_SPECTRUM], state__in=UNFINISHED,
         target_type="spectrum", target_id__in=spectra,
+    )
+    chunks = Job.objects.filter(kind=Job.Kind.REFIT_CHUNK, state__in=UNFINISHED)
+    # The series model choice rewrites the cells' fits: the Arrhenius fit waits for it too.
+    series = Job.objects.filter(
+        kind=Job.Kind.CHOOSE_SERIES_MODEL, state__in=UNFINISHED, target_type="cell",
+        target_id__in=Cell.objects.filter(separator_id=separator_id).values("pk"),
+    )
+    return (per_spectrum.exclude(pk=exclude_job_id).count() + chunks.exclude(pk=exclude_job_id).count()
+            + series.exclude(pk=exclude_job_id).count())
+
+
+def _pending_analyses_of_cell(cell_id: int, *, exclude_job_id: int) -> int:
+    per_spectrum = Job.objects.filter(
+        kind__in=[Job.Kind.ANALYSE_SPECTRUM, Job.Kind.FIT_SPECTRUM], state__in=UNFINISHED, target_type="spectrum",
+        target_id__in=ImpedanceSpectrum.objects.filter(cell_id=cell_id).values("pk"),
     )
     chunks = Job.objects.filter(kind=Job.Kind.REFIT_CHUNK, state__in=UNFINISHED)
     return per_spectrum.exclude(pk=exclude_job_id).count() + chunks.exclude(pk=exclude_job_id).count()
@@ -104,6 +119,21 @@ def fit_arrhenius(job: Job) -> JobOutcome:
     return JobOutcome({"arrhenius_fits": len(fits)})
 
 
+@register_job_kind(Job.Kind.CHOOSE_SERIES_MODEL, label=Job.Kind.CHOOSE_SERIES_MODEL.label)
+def choose_series_model(job: Job) -> JobOutcome:
+    """One model family across each temperature / pressure series of a cell (``services.model_choice``)."""
+    pending = _pending_analyses_of_cell(job.target_id, exclude_job_id=job.pk)
+    if pending:
+        raise Deferred(f"{pending} analysis job(s) of this cell still pending; the last one re-queues this choice.")
+    from .services.model_choice import choose_cell_series_models
+
+    summary = choose_cell_series_models(cell_id=job.target_id)
+    cell = Cell.objects.only("pk", "separator_id").get(pk=job.target_id)
+    followups = ({"separator_ids": [cell.separator_id]} if cell.separator_id is not None
+                 else {"cell_ids": [cell.pk]})
+    return JobOutcome(summary, lambda: services.queue_followups(**followups))
+
+
 @register_job_kind(Job.Kind.REFIT_PROTOCOL, label=Job.Kind.REFIT_PROTOCOL.label)
 def refit_protocol(job: Job, *, dispatch: bool = True) -> JobOutcome | None:
     if job.children.exists():
@@ -146,11 +176,12 @@ def refit_in_process(*, protocol: FitProtocol, user=None, progress: Callable[[Jo
         run_job(job_id=child_id)
         if progress is not None:
             progress(Job.objects.get(pk=parent.pk))
-    # Follow-ups (Arrhenius, then benchmarks) were also sent to the broker; run them here so the
+    # Follow-ups (series model choice, Arrhenius, then benchmarks) were also sent to the broker; run them here so the
     # command leaves finished results behind. A worker that later receives them finds them done.
-    for _ in range(3):
+    for _ in range(4):
         pending = Job.objects.filter(
-            kind__in=[Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS], state=Job.State.QUEUED,
+            kind__in=[Job.Kind.CHOOSE_SERIES_MODEL, Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS],
+            state=Job.State.QUEUED,
             created_at__gte=parent.created_at,
         ).order_by("pk")
         if not pending.exists():

@@ -41,6 +41,13 @@ In every protocol the R‖CPE blocks are numbered by increasing time constant
 after the fit (the fit itself cannot tell two identical blocks apart), so
 R1 is always the faster (higher-frequency) arc.
 
+The shape rule of 4. only gives the first guess: the two pellet protocols form
+one model family (``MODEL_FAMILIES``), both are fitted and the one with the
+lower BIC on the same weighting is kept (``services.model_choice``); across a
+cell's temperature (or pressure) series one family member is used at every
+point unless the evidence for a change is very strong
+(``eis.model_choice.choose_series_model``).
+
 Conductivity kinds from ``element_roles``: bulk = Σ R with role "bulk",
 grain boundary = Σ R with role "grain_boundary", total = bulk + grain
 boundary + Σ R with role "total". Two readings of the fitted values adjust
@@ -73,6 +80,18 @@ STANDARD_PROTOCOL_NAMES = (
     CELL_WITH_ELECTRODES,
     HYBRID_OR_POLYMER,
 )
+
+#: Protocols compared by evidence for the same spectrum (the pellet layouts); the first is the richer one.
+MODEL_FAMILIES = ((BLOCKING_PELLET, BLOCKING_PELLET_BULK_BEYOND),)
+
+
+def model_family(name: str) -> tuple[str, ...]:
+    """The candidate protocol names compared with ``name`` (itself included); ``(name,)`` when it has none."""
+    for family in MODEL_FAMILIES:
+        if name in family:
+            return family
+    return (name,)
+
 
 # The roles that add up to each conductivity kind.
 CONDUCTIVITY_ROLES = {

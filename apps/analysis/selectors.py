@@ -116,3 +116,33 @@ def conductivity_points_by_kind(*, user, spectra: QuerySet, max_points: int) -> 
     ):
         by_kind.setdefault(kind, []).append((t, sigma, error))
     return by_kind
+
+
+def series_model_rows(*, spectrum_ids) -> list[dict]:
+    """Per spectrum (of the ids, which the caller has already filtered by visibility) whose standard fit
+    went through the series model choice: temperature, pressure, the layout used, the other candidate's
+    ΔBIC, the fastest arc's apex frequency against the top of the window, and the series' notes. Ordered
+    by series, then position."""
+    rows = []
+    fits = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__is_standard=True,
+                                     derived__has_key="model_choice")
+            .select_related("protocol").values_list("spectrum_id", "spectrum__label", "spectrum__temperature_c",
+                                                    "spectrum__stack_pressure_mpa", "protocol__name", "derived"))
+    for spectrum_id, label, temperature_c, pressure_mpa, protocol_name, derived in fits:
+        choice = derived["model_choice"]
+        series = choice.get("series")
+        if not series:
+            continue
+        others = [c for c in choice["candidates"] if c["name"] != protocol_name]
+        used = next((c for c in choice["candidates"] if c["name"] == protocol_name), None)
+        rows.append({
+            "spectrum_id": spectrum_id, "label": label or spectrum_id, "temperature_c": temperature_c,
+            "stack_pressure_mpa": pressure_mpa, "kind": series["kind"], "position": series["position"],
+            "first_spectrum_id": series["spectrum_ids"][0], "used": protocol_name, "family": series["family"],
+            "other_delta": (others[0]["bic"] - used["bic"]) if others and used else None,
+            "bulk_apex_hz": series.get("bulk_apex_frequency_hz"), "f_max_hz": series.get("f_max_hz"),
+            "bulk_beyond_window": series.get("bulk_beyond_window", False),
+            "capacitance_jump": series.get("capacitance_jump", False), "window_exit": series.get("window_exit"),
+            "reason": series.get("reason", ""),
+        })
+    return sorted(rows, key=lambda r: (r["kind"], r["first_spectrum_id"], r["position"]))

@@ -20,6 +20,7 @@ class Job(models.Model):
         VALIDATE_SPECTRUM = "validate_spectrum", "Kramers–Kronig check"
         FIT_SPECTRUM = "fit_spectrum", "Fit spectrum"
         FIT_ARRHENIUS = "fit_arrhenius", "Arrhenius fit"
+        CHOOSE_SERIES_MODEL = "choose_series_model", "Model choice across a series"
         REFIT_PROTOCOL = "refit_protocol", "Re-fit under protocol"
         REFIT_CHUNK = "refit_chunk", "Re-fit a chunk of spectra"
         RECOMPUTE_BENCHMARKS = "recompute_benchmarks", "Recompute benchmarks"

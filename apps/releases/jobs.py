@@ -9,7 +9,7 @@ WAIT_S = 15
 MAX_ROUNDS = 240  # an hour of waiting
 
 ANALYSIS_KINDS = [Job.Kind.ANALYSE_SPECTRUM, Job.Kind.VALIDATE_SPECTRUM, Job.Kind.FIT_SPECTRUM,
-                  Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS]
+                  Job.Kind.CHOOSE_SERIES_MODEL, Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS]
 
 
 def queue_demo_release(*, round_: int = 0, countdown: float | None = WAIT_S) -> Job:

@@ -454,7 +454,7 @@ def _vtf_sigma(t_c, sigma_25=3e-5, b_k=1000.0, t0_k=200.0):
 def test_polymer_sigma_25c_is_read_from_the_measured_points_not_a_straight_line(run_jobs, monkeypatch):
     # The Kramers–Kronig check flags these synthetic spectra reaching 300 MHz (an engine matter, not this
     # test's): a kk_failed fit gives no Arrhenius point, so the check is left out here.
-    monkeypatch.setattr("apps.analysis.services.fits.validate_spectrum", _no_kk_check)
+    monkeypatch.setattr("apps.analysis.services.spectrum_analysis.validate_spectrum", _no_kk_check)
     cell = _polymer_cell(thickness_um=80.0)  # L/A = 0.008 cm⁻¹
     spectra = []
     for t_c in (-20.0, 0.0, 25.0, 40.0, 60.0, 80.0):

@@ -2,7 +2,9 @@
 
 - ``protocols``: user protocols, new versions, re-fits under a protocol, the standard protocol of a spectrum.
 - ``kramers_kronig``: the Lin-KK check of a spectrum.
-- ``fits``: a fit under a protocol (read by ``eis.interpretation``) and the analysis of a spectrum.
+- ``fits``: a fit under a protocol (read by ``eis.interpretation``).
+- ``model_choice``: the circuit chosen by evidence (BIC) per spectrum and across a cell's series.
+- ``spectrum_analysis``: the analysis of a spectrum (KK check, then the standard fit or the family's choice).
 - ``conductivities``: σ = L/(R·A) per kind with propagated error.
 - ``arrhenius``: Arrhenius and VTF fits of a separator's temperature series.
 - ``queueing``: analysis work queued as Job rows (``apps.jobs``); the executors are in ``apps/analysis/jobs.py``.
@@ -13,8 +15,9 @@ unique, so running any job twice leaves the same rows.
 from .arrhenius import ARRHENIUS_LOCAL_POINTS, BLOCKING_CONFIGURATIONS, fit_arrhenius_series
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
 from .conductivities import compute_conductivities
-from .fits import AnalysisOutcome, analyse_spectrum, fit_spectrum
+from .fits import fit_spectrum
 from .kramers_kronig import validate_spectrum
+from .spectrum_analysis import AnalysisOutcome, analyse_spectrum
 from .protocols import (
     PROTOCOL_EDITABLE_FIELDS,
     PROTOCOL_FIT_FIELDS,

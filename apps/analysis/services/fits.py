@@ -1,5 +1,5 @@
 """Fits of a spectrum under a protocol: run the engine, read the fit (``eis.interpretation``), store the
-row and its conductivities; and the whole analysis of one spectrum (KK check, then the standard fit).
+row and its conductivities (the whole analysis of one spectrum is in ``spectrum_analysis``).
 
 The cell's ``lead_resistance_ohm`` (short circuit of the empty cell) is taken off the bare
 high-frequency intercept when that intercept counts as sample, never off an element fitted
@@ -8,7 +8,6 @@ as "series" (see ``interpret_fit``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
@@ -22,8 +21,6 @@ from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
 from .conductivities import spectrum_geometry, store_conductivities
-from .kramers_kronig import validate_spectrum
-from .protocols import standard_protocol_for
 
 
 def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]]:
@@ -69,6 +66,12 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial
     ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
     computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk), initial_values, fixed))
                 for spectrum in spectra]
+    return store_fits(protocol, computed)
+
+
+def store_fits(protocol: FitProtocol, computed: list[tuple[ImpedanceSpectrum, dict, dict]]) -> list[FitResult]:
+    """Upsert fit rows of one protocol (``computed``: spectrum, row fields, resistances per kind) and their
+    conductivities, one statement each, in one transaction."""
     fits = [FitResult(spectrum=spectrum, protocol=protocol, **fields) for spectrum, fields, _ in computed]
     update_fields = sorted({name for _, fields, _ in computed for name in fields} | {"updated_at"})
     with transaction.atomic():
@@ -76,7 +79,7 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial
             fits, update_conflicts=True, unique_fields=["spectrum", "protocol"], update_fields=update_fields
         )
         if any(fit.pk is None for fit in fits):  # a backend that does not return upserted keys
-            keys = dict(FitResult.objects.filter(protocol=protocol, spectrum__in=[s.pk for s in spectra])
+            keys = dict(FitResult.objects.filter(protocol=protocol, spectrum__in=[s.pk for s, _, _ in computed])
                         .values_list("spectrum_id", "pk"))
             for fit in fits:
                 fit.pk = keys[fit.spectrum_id]
@@ -88,22 +91,38 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
                 initial_values: dict | None = None, fixed: dict | None = None) -> tuple[dict, dict[str, tuple[float, float]]]:
     """The fit row's fields and the resistances per conductivity kind (none for a failed fit)."""
     try:
-        circuit = parse_circuit(protocol.circuit)
-        bounds = _fit_bounds(circuit, protocol)
-        window = None
-        if protocol.frequency_min_hz is not None or protocol.frequency_max_hz is not None:
-            window = (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
-        result = fit_circuit(
-            spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
-            weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
-            initial_guess=initial_values or None, fixed=fixed or None,
-        )
-        values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
-        if not np.all(np.isfinite(values)):
-            raise ValueError("the fit returned non-finite parameters")
+        result = run_engine(spectrum, protocol, initial_values=initial_values, fixed=fixed)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return _failed_fields(f"Fit of {protocol} failed: {exc}"), {}
+    return fields_from_engine(spectrum, protocol, kk, result, initial_values=initial_values, fixed=fixed)
 
+
+def run_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_values: dict | None = None,
+               fixed: dict | None = None, seed_parameters=None):
+    """The engine's fit of a spectrum under a protocol (``eis.fitting.FitResult``); raises ValueError,
+    ArithmeticError or LinAlgError when it cannot fit. ``seed_parameters``: extra starts (e.g. the
+    neighbouring temperature's result)."""
+    circuit = parse_circuit(protocol.circuit)
+    window = None
+    if protocol.frequency_min_hz is not None or protocol.frequency_max_hz is not None:
+        window = (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
+    result = fit_circuit(
+        spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
+        weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
+        initial_guess=initial_values or None, fixed=fixed or None, seed_parameters=seed_parameters or None,
+    )
+    values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the fit returned non-finite parameters")
+    return result
+
+
+def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersKronigCheck | None, result,
+                       *, initial_values: dict | None = None, fixed: dict | None = None) -> tuple[dict, dict]:
+    """The fit row's fields and resistances per kind from an engine result (read by ``interpret_fit``)."""
+    circuit = parse_circuit(protocol.circuit)
+    bounds = _fit_bounds(circuit, protocol)
+    values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
     names = circuit.parameter_names
     perm = canonical_order(circuit, result.parameters)
     errors = np.array([result.stderr[n] for n in names], float)
@@ -141,23 +160,3 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
         "engine_version": engine_version(),
     }
     return fields, dict(reading.resistances)
-
-
-@dataclass
-class AnalysisOutcome:
-    kk: KramersKronigCheck | None
-    fit: FitResult
-    kk_error: str = ""
-
-
-def analyse_spectrum(*, spectrum_id: int) -> AnalysisOutcome:
-    """Kramers–Kronig check, then the fit under the spectrum's standard protocol (with conductivities)."""
-    kk_error = ""
-    try:
-        kk = validate_spectrum(spectrum_id=spectrum_id)
-    except AnalysisError as exc:
-        kk, kk_error = None, str(exc)
-    spectrum = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").get(pk=spectrum_id)
-    protocol = standard_protocol_for(spectrum)
-    fit = fit_spectrum(spectrum_id=spectrum_id, protocol_id=protocol.pk)
-    return AnalysisOutcome(kk=kk, fit=fit, kk_error=kk_error)

@@ -18,6 +18,7 @@ from apps.jobs.services import dispatch_job, ensure_queued, new_job
 from apps.measurements.models import ImpedanceSpectrum
 
 from ..models import FitProtocol
+from .model_choice import has_family_series
 from .protocols import custom_protocol, named_protocol, standard_protocol_for
 
 
@@ -90,15 +91,25 @@ def request_fit(*, spectrum: ImpedanceSpectrum, user, protocol: FitProtocol | No
 
 def followups_for_spectra(spectrum_ids) -> dict:
     cells = Cell.objects.filter(spectra__pk__in=list(spectrum_ids)).values_list("pk", "separator_id").distinct()
-    separator_ids = sorted({s for _, s in cells if s is not None})
-    cell_ids = sorted({c for c, s in cells if s is None})
-    return {"separator_ids": separator_ids, "cell_ids": cell_ids}
+    series_cell_ids = has_family_series([c for c, _ in cells])
+    # A cell whose series model is chosen again queues its separator's Arrhenius fit after that choice.
+    after_series = {s for c, s in cells if c in series_cell_ids}
+    separator_ids = sorted({s for _, s in cells if s is not None} - after_series)
+    cell_ids = sorted({c for c, s in cells if s is None and c not in series_cell_ids})
+    return {"separator_ids": separator_ids, "cell_ids": cell_ids, "series_cell_ids": series_cell_ids}
 
 
-def queue_followups(*, separator_ids=(), cell_ids=()) -> list[Job]:
-    """Arrhenius (then benchmarks) per separator; benchmarks directly for cells without a separator."""
+def queue_followups(*, separator_ids=(), cell_ids=(), series_cell_ids=()) -> list[Job]:
+    """The model choice across each series of these cells (``series_cell_ids``), Arrhenius (then
+    benchmarks) per separator — it waits for the series choices of its cells —, and benchmarks directly
+    for cells without a separator."""
     jobs = []
     with transaction.atomic():
+        for cell in Cell.objects.filter(pk__in=list(series_cell_ids)).only("pk", "name", "group_id"):
+            jobs.append(ensure_queued(
+                kind=Job.Kind.CHOOSE_SERIES_MODEL, target_type="cell", target_id=cell.pk, target_label=cell.name,
+                group_id=cell.group_id,
+            ))
         for separator in Separator.objects.filter(pk__in=list(separator_ids)).only("pk", "name", "group_id"):
             jobs.append(ensure_queued(
                 kind=Job.Kind.FIT_ARRHENIUS, target_type="separator", target_id=separator.pk,

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from apps.accounts.references import visible_reference
 from apps.accounts.selectors import can_edit, visible_q
+from apps.analysis.selectors import series_model_rows
 from apps.measurements.selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
 
 from .. import services as catalog_services
@@ -51,6 +52,7 @@ def cell_detail(request, pk: int):
         "can_edit": can_edit(cell, request.user),
         "dc_polarisations": visible_dc_polarisations(user=request.user).filter(cell=cell).order_by("measured_at", "pk"),
         "ccd_tests": visible_ccd_tests(user=request.user).filter(cell=cell).order_by("measured_at", "pk"),
+        "series_models": series_model_rows(spectrum_ids=spectrum_ids),
         **jobs_context(request.user, [("cell", [cell.pk]), ("spectrum", spectrum_ids)]),
     }
     return render(request, "catalog/cell_detail.html", context)

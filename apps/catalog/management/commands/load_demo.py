@@ -101,6 +101,16 @@ class Command(BaseCommand):
                 continue
             if done % 10 == 0 or done == len(pending):
                 self.stdout.write(f"  analysed [{done}/{len(pending)}] (last: {outcome.fit})")
+        from apps.analysis.services.model_choice import choose_cell_series_models, has_family_series
+        from apps.measurements.models import ImpedanceSpectrum
+
+        cells = ImpedanceSpectrum.objects.filter(pk__in=result.spectrum_ids).values_list("cell_id", flat=True)
+        for cell_id in has_family_series(set(cells)):
+            try:  # one model family across each series of the cell, before its Arrhenius fit
+                choose_cell_series_models(cell_id=cell_id)
+            except Exception as exc:
+                failures += 1
+                self.stderr.write(f"  cell {cell_id}: series model choice failed: {exc}")
         for separator_id in result.separator_ids:
             try:
                 analysis.fit_arrhenius_series(separator_id=separator_id)
