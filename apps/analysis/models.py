@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Separator
@@ -78,8 +79,6 @@ class FitResult(models.Model):
     correlations = models.JSONField(default=list, blank=True)
     chi_square = models.FloatField(null=True, blank=True)
     reduced_chi_square = models.FloatField(null=True, blank=True)
-    residuals_real = models.JSONField(default=list, blank=True, help_text="Relative residuals per point.")
-    residuals_imag = models.JSONField(default=list, blank=True)
     converged = models.BooleanField(default=False)
     derived = models.JSONField(
         default=dict, blank=True, help_text="Resistances, effective capacitances and arc assignments per element."
@@ -126,6 +125,23 @@ class FitResult(models.Model):
         elements = (self.derived or {}).get("elements") or {} if isinstance(self.derived, dict) else {}
         return {n for n, e in elements.items() if isinstance(e, dict) and e.get("hidden_under_electrode_spike")}
 
+    # The residual arrays are not stored (they were half of the row): they follow from the parameters and the
+    # spectrum. The rms residual that the flags judge is kept in ``derived["rms_relative_residual"]``.
+    @cached_property
+    def _residuals(self) -> tuple[list, list]:
+        from .services.fits import fit_residuals
+
+        return fit_residuals(self)
+
+    @property
+    def residuals_real(self) -> list[float | None]:
+        """Relative residuals (Z − Z_model)/|Z| per point inside the protocol's window (empty for a failed fit)."""
+        return self._residuals[0]
+
+    @property
+    def residuals_imag(self) -> list[float | None]:
+        return self._residuals[1]
+
     def parameter_items(self) -> list[tuple[str, float]]:
         """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""
         from apps.analysis.eis import parse_circuit
@@ -156,13 +172,27 @@ class KramersKronigCheck(models.Model):
         help_text="Limit the systematic residual was held to: max(floor 0.4 %, 4.5·σ̂/√9).",
     )
     passed = models.BooleanField(help_text="systematic_residual ≤ threshold.")
-    residuals_real = models.JSONField(default=list)
-    residuals_imag = models.JSONField(default=list)
     engine_version = models.CharField(max_length=20)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
+
+    # The residual arrays are not stored (they were most of the row): the check is run again with its
+    # stored number of elements, which gives them back exactly. Lists, as the API serves them.
+    @cached_property
+    def _residuals(self) -> tuple[list, list]:
+        from .services.kramers_kronig import check_residuals
+
+        return check_residuals(self)
+
+    @property
+    def residuals_real(self) -> list[float | None]:
+        return self._residuals[0]
+
+    @property
+    def residuals_imag(self) -> list[float | None]:
+        return self._residuals[1]
 
     @property
     def summary(self) -> str:

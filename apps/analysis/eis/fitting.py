@@ -63,7 +63,7 @@ import time
 import numpy as np
 
 from .bound_release import BoundFinding, _release_bounds
-from .circuits import Circuit, Parallel, parse_circuit
+from .circuits import Circuit, Parallel, circuit_impedance, parse_circuit
 from .least_squares import _levenberg_marquardt, _Transform
 from .starting_values import _flatten_series, _spectrum_features, _structural_guess
 
@@ -446,6 +446,18 @@ def fit_circuit(
         p, ok, mesg, findings = _release_bounds(
             c, p, best_cost, is_free, lower, upper, fun_jac_for, bound_policy, ok, mesg)
     return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, ok, mesg, findings)
+
+
+def relative_residuals(circuit: str | Circuit, parameters, frequencies_hz, impedance_ohm,
+                       frequency_window_hz: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(Z − Z_model)/|Z| (real, imaginary) at the points inside the window: a fit's residuals again from its
+    parameters, as :func:`fit_circuit` returns them (a stored fit keeps its parameters, not its residuals)."""
+    f, z = _validated(frequencies_hz, impedance_ohm)
+    if frequency_window_hz is not None:
+        mask = (f >= frequency_window_hz[0]) & (f <= frequency_window_hz[1])
+        f, z = f[mask], z[mask]
+    resid = (z - circuit_impedance(circuit, parameters, f)) / np.abs(z)
+    return resid.real, resid.imag
 
 
 def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, converged, mesg, findings=()):

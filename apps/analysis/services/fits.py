@@ -17,7 +17,7 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
 from ..eis.circuits import parse_circuit
-from ..eis.fitting import fit_circuit
+from ..eis.fitting import fit_circuit, relative_residuals
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
@@ -36,9 +36,28 @@ def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]
 def _failed_fields(reason: str) -> dict:
     return {
         "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
-        "chi_square": None, "reduced_chi_square": None, "residuals_real": [], "residuals_imag": [],
-        "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
+        "chi_square": None, "reduced_chi_square": None, "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
     }
+
+
+def protocol_window(protocol: FitProtocol) -> tuple[float, float] | None:
+    """The protocol's frequency window (Hz) as the engine takes it; None when it has none."""
+    if protocol.frequency_min_hz is None and protocol.frequency_max_hz is None:
+        return None
+    return (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
+
+
+def fit_residuals(fit: FitResult) -> tuple[list[float | None], list[float | None]]:
+    """A stored fit's relative residuals again, from its parameters and its spectrum (they are not stored)."""
+    if fit.status != FitStatus.SUCCEEDED or not fit.parameters:
+        return [], []
+    spectrum = fit.spectrum
+    try:
+        real, imag = relative_residuals(fit.protocol.circuit, fit.parameters, spectrum.frequencies_hz,
+                                        spectrum.impedance_ohm, protocol_window(fit.protocol))
+    except (ValueError, KeyError):
+        return [], []
+    return _finite_list(real), _finite_list(imag)
 
 
 def fit_spectrum(*, spectrum_id: int, protocol_id: int, initial_values: dict | None = None,
@@ -90,9 +109,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
     try:
         circuit = parse_circuit(protocol.circuit)
         bounds = _fit_bounds(circuit, protocol)
-        window = None
-        if protocol.frequency_min_hz is not None or protocol.frequency_max_hz is not None:
-            window = (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
+        window = protocol_window(protocol)
         result = fit_circuit(
             spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
             weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
@@ -134,8 +151,6 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
         "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
         "correlations": [_finite_list(row) for row in correlations],
         "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
-        "residuals_real": _finite_list(result.residuals_real),
-        "residuals_imag": _finite_list(result.residuals_imag),
         "converged": bool(result.converged),
         **reading_fields,
         "engine_version": engine_version(),

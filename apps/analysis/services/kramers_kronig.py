@@ -33,8 +33,22 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
                 "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
                 "threshold": float(kk.threshold), "passed": bool(kk.passed),
                 "systematic_residual": float(kk.systematic_residual), "noise_level": float(kk.noise_level),
-                "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
                 "engine_version": engine_version(),
             },
         )
     return check
+
+
+def check_residuals(check: KramersKronigCheck) -> tuple[list[float | None], list[float | None]]:
+    """A stored check's residuals again (they are not stored): Lin-KK of its spectrum with the check's own
+    number of elements, which reproduces them; empty when the spectrum no longer allows the test."""
+    from apps.analysis.eis.kramers_kronig import kramers_kronig_test
+
+    spectrum = check.spectrum
+    f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
+    try:
+        kk = kramers_kronig_test(f, z, min_m=check.n_elements, max_m=check.n_elements,
+                                 add_capacitance=protocol_rules.has_capacitive_tail(f, z))
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return [], []
+    return _finite_list(kk.residuals_real), _finite_list(kk.residuals_imag)
