@@ -250,7 +250,7 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
             stderr = {name: abs(value) * 0.01 for name, value in parameters.items()}
             fit = dict(
                 spectrum_id=spectrum_id, protocol_id=layout.protocol_id, status="succeeded", error="",
-                parameters=parameters, stderr=stderr, correlations=[], chi_square=1e-4, reduced_chi_square=1.3e-6,
+                parameters=parameters, stderr=stderr, chi_square=1e-4, reduced_chi_square=1.3e-6,
                 converged=True,
                 derived={"resistances_ohm": {"bulk": rb, "grain_boundary": rg, "total": total}},
                 flags=[], engine_version=ENGINE_VERSION, created_at=created, updated_at=created,

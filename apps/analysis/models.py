@@ -76,7 +76,6 @@ class FitResult(models.Model):
     error = models.TextField(blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     stderr = models.JSONField(default=dict, blank=True, help_text="Standard errors from the covariance, same units.")
-    correlations = models.JSONField(default=list, blank=True)
     chi_square = models.FloatField(null=True, blank=True)
     reduced_chi_square = models.FloatField(null=True, blank=True)
     converged = models.BooleanField(default=False)
@@ -125,22 +124,27 @@ class FitResult(models.Model):
         elements = (self.derived or {}).get("elements") or {} if isinstance(self.derived, dict) else {}
         return {n for n, e in elements.items() if isinstance(e, dict) and e.get("hidden_under_electrode_spike")}
 
-    # The residual arrays are not stored (they were half of the row): they follow from the parameters and the
-    # spectrum. The rms residual that the flags judge is kept in ``derived["rms_relative_residual"]``.
+    # Residuals and correlations are not stored (they were most of the row): they follow from the parameters and
+    # the spectrum. The rms residual that the flags judge is kept in ``derived["rms_relative_residual"]``.
     @cached_property
-    def _residuals(self) -> tuple[list, list]:
-        from .services.fits import fit_residuals
+    def _statistics(self) -> tuple[list, list, list]:
+        from .services.fits import fit_statistics
 
-        return fit_residuals(self)
+        return fit_statistics(self)
 
     @property
     def residuals_real(self) -> list[float | None]:
         """Relative residuals (Z − Z_model)/|Z| per point inside the protocol's window (empty for a failed fit)."""
-        return self._residuals[0]
+        return self._statistics[0]
 
     @property
     def residuals_imag(self) -> list[float | None]:
-        return self._residuals[1]
+        return self._statistics[1]
+
+    @property
+    def correlations(self) -> list[list[float | None]]:
+        """Correlation matrix of the parameters, in the circuit's parameter order (null for held ones)."""
+        return self._statistics[2]
 
     def parameter_items(self) -> list[tuple[str, float]]:
         """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""

@@ -281,7 +281,6 @@ def standard_fits(spectra) -> dict[int, FitResult]:
         FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
                                  status=FitStatus.SUCCEEDED)
         .select_related("protocol")
-        .defer("correlations")
         .order_by("pk")
     )
     for fit in fits:

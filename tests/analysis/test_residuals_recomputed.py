@@ -1,10 +1,11 @@
-"""Residual arrays are not stored: a fit's come back from its parameters and its spectrum, a Kramers–Kronig
+"""Residual arrays and correlations are not stored: a fit's come back from its parameters and its spectrum, a Kramers–Kronig
 check's from the test run again with its number of elements; both equal what the engine returned."""
 import numpy as np
 import pytest
 
 from apps.analysis import protocols, services
 from apps.analysis.eis import fit_circuit, kramers_kronig_test, parse_circuit
+from apps.analysis.eis.interpretation import canonical_order
 from apps.analysis.models import FitResult, FitStatus, KramersKronigCheck
 from tests.analysis.synthetic import PELLET, PELLET_TRUTH, set_spectrum, spectrum_arrays
 from tests.factories import CellFactory, FitProtocolFactory, SpectrumFactory
@@ -16,7 +17,7 @@ def _noisy_pellet(cell):
 
 
 @pytest.mark.django_db
-def test_fit_residuals_are_the_engines_residuals_inside_the_window():
+def test_fit_residuals_and_correlations_are_the_engines_inside_the_window():
     spectrum = _noisy_pellet(CellFactory())
     protocol = FitProtocolFactory(circuit=PELLET, frequency_max_hz=1e5, element_roles={})
     fit = services.fit_spectrum(spectrum_id=spectrum.pk, protocol_id=protocol.pk)
@@ -28,6 +29,9 @@ def test_fit_residuals_are_the_engines_residuals_inside_the_window():
     assert inside < spectrum.n_points and len(stored.residuals_real) == inside
     np.testing.assert_allclose(stored.residuals_real, engine.residuals_real, atol=1e-7)
     np.testing.assert_allclose(stored.residuals_imag, engine.residuals_imag, atol=1e-7)
+    perm = canonical_order(parse_circuit(PELLET), engine.parameters)  # stored in the canonical numbering
+    np.testing.assert_allclose(np.array(stored.correlations, float), engine.correlations[np.ix_(perm, perm)],
+                               atol=1e-6)
     rms = np.sqrt(np.mean(np.square([*stored.residuals_real, *stored.residuals_imag])))
     assert stored.derived["rms_relative_residual"] == pytest.approx(rms, rel=1e-4)
 
@@ -37,7 +41,7 @@ def test_failed_fit_has_no_residuals():
     spectrum = _noisy_pellet(CellFactory())
     fit = FitResult.objects.create(spectrum=spectrum, protocol=FitProtocolFactory(), status=FitStatus.FAILED,
                                    error="no", engine_version="test")
-    assert fit.residuals_real == [] and fit.residuals_imag == []
+    assert fit.residuals_real == [] and fit.residuals_imag == [] and fit.correlations == []
 
 
 @pytest.mark.django_db

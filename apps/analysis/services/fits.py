@@ -17,7 +17,7 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
 from ..eis.circuits import parse_circuit
-from ..eis.fitting import fit_circuit, relative_residuals
+from ..eis.fitting import evaluate_fit, fit_circuit
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
@@ -35,7 +35,7 @@ def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]
 
 def _failed_fields(reason: str) -> dict:
     return {
-        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
+        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {},
         "chi_square": None, "reduced_chi_square": None, "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
     }
 
@@ -47,17 +47,21 @@ def protocol_window(protocol: FitProtocol) -> tuple[float, float] | None:
     return (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
 
 
-def fit_residuals(fit: FitResult) -> tuple[list[float | None], list[float | None]]:
-    """A stored fit's relative residuals again, from its parameters and its spectrum (they are not stored)."""
+def fit_statistics(fit: FitResult) -> tuple[list, list, list]:
+    """A stored fit's residuals (real, imaginary) and correlation matrix again, from its parameters and its
+    spectrum (they are not stored); empty for a failed fit. Held parameters are those with a zero standard
+    error (the engine's convention), so the canonical renumbering of the parameters does not matter."""
     if fit.status != FitStatus.SUCCEEDED or not fit.parameters:
-        return [], []
-    spectrum = fit.spectrum
+        return [], [], []
+    spectrum, protocol = fit.spectrum, fit.protocol
+    held = [name for name, error in (fit.stderr or {}).items() if error == 0]
     try:
-        real, imag = relative_residuals(fit.protocol.circuit, fit.parameters, spectrum.frequencies_hz,
-                                        spectrum.impedance_ohm, protocol_window(fit.protocol))
-    except (ValueError, KeyError):
-        return [], []
-    return _finite_list(real), _finite_list(imag)
+        result = evaluate_fit(protocol.circuit, fit.parameters, spectrum.frequencies_hz, spectrum.impedance_ohm,
+                              weighting=protocol.weighting, frequency_window_hz=protocol_window(protocol), fixed=held)
+    except (ValueError, KeyError, ArithmeticError, np.linalg.LinAlgError):
+        return [], [], []
+    return (_finite_list(result.residuals_real), _finite_list(result.residuals_imag),
+            [_finite_list(row) for row in result.correlations])
 
 
 def fit_spectrum(*, spectrum_id: int, protocol_id: int, initial_values: dict | None = None,
@@ -127,7 +131,6 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
     params = {n: float(values[perm[i]]) for i, n in enumerate(names)}
     stderr = {n: (float(errors[perm[i]]) if math.isfinite(errors[perm[i]]) else None) for i, n in enumerate(names)}
     covariance = np.asarray(result.covariance, float)[np.ix_(perm, perm)]
-    correlations = np.asarray(result.correlations, float)[np.ix_(perm, perm)]
     residuals = np.concatenate([np.asarray(result.residuals_real), np.asarray(result.residuals_imag)])
     rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
     thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
@@ -149,7 +152,6 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
         reading_fields["derived"] = {**reading_fields.get("derived", {}), "hand_fit": hand_fit}
     fields = {
         "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
-        "correlations": [_finite_list(row) for row in correlations],
         "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
         "converged": bool(result.converged),
         **reading_fields,

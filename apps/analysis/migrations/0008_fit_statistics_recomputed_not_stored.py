@@ -1,5 +1,5 @@
-"""Residual arrays are no longer stored (fits: recomputed from the parameters and the spectrum; Kramers–Kronig
-checks: the test run again with the stored number of elements). Before the columns go, a fit that lacks the
+"""Residual arrays and correlation matrices are no longer stored (fits: recomputed from the parameters and the
+spectrum; Kramers–Kronig checks: the test run again with the stored number of elements). Before the columns go, a fit that lacks the
 summary the flags judge gets it from its stored residuals: ``derived["rms_relative_residual"]``."""
 import math
 
@@ -36,6 +36,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(keep_rms_residual, migrations.RunPython.noop, elidable=True),
+        migrations.RemoveField(model_name="fitresult", name="correlations"),
         migrations.RemoveField(model_name="fitresult", name="residuals_imag"),
         migrations.RemoveField(model_name="fitresult", name="residuals_real"),
         migrations.RemoveField(model_name="kramerskronigcheck", name="residuals_imag"),
