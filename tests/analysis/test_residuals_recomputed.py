@@ -55,3 +55,20 @@ def test_kramers_kronig_residuals_are_the_tests_residuals():
     np.testing.assert_allclose(stored.residuals_real, direct.residuals_real, atol=1e-12)
     np.testing.assert_allclose(stored.residuals_imag, direct.residuals_imag, atol=1e-12)
     assert max(np.abs([*stored.residuals_real, *stored.residuals_imag])) == pytest.approx(stored.max_abs_residual)
+
+
+@pytest.mark.django_db
+def test_held_parameter_of_a_hand_fit_has_no_correlations():
+    spectrum = _noisy_pellet(CellFactory())
+    protocol = FitProtocolFactory(circuit=PELLET, element_roles={})
+    held = {"R1": PELLET_TRUTH["R1"] * 1.05}
+    fit = services.fit_spectrum(spectrum_id=spectrum.pk, protocol_id=protocol.pk, fixed=held)
+    engine = fit_circuit(spectrum.frequencies_hz, spectrum.impedance_ohm, parse_circuit(PELLET),
+                         weighting=protocol.weighting, fixed=held)
+    stored = FitResult.objects.get(pk=fit.pk)
+    assert stored.parameters["R1"] == held["R1"] and stored.stderr["R1"] == 0
+    perm = canonical_order(parse_circuit(PELLET), engine.parameters)
+    expected = engine.correlations[np.ix_(perm, perm)]
+    got = np.array(stored.correlations, float)  # null (held) reads back as NaN
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], atol=1e-6)
