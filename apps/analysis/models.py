@@ -1,4 +1,7 @@
 """Fit protocols and everything computed from spectra (the background jobs live in ``apps.jobs``)."""
+import math
+
+import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -7,6 +10,14 @@ from django.utils.functional import cached_property
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Separator
 from apps.measurements.models import ImpedanceSpectrum
+
+from . import protocols as protocol_rules
+from .eis import evaluate_fit, kramers_kronig_test
+
+
+def _finite_list(values) -> list[float | None]:
+    """Non-finite values become null, as JSON serves them."""
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, float).ravel()]
 
 
 class Weighting(models.TextChoices):
@@ -59,6 +70,13 @@ class FitProtocol(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @property
+    def frequency_window_hz(self) -> tuple[float, float] | None:
+        """The window fitted (Hz) as the engine takes it; None when the protocol has none."""
+        if self.frequency_min_hz is None and self.frequency_max_hz is None:
+            return None
+        return (self.frequency_min_hz or 0.0, self.frequency_max_hz or math.inf)
 
 
 class FitStatus(models.TextChoices):
@@ -128,9 +146,21 @@ class FitResult(models.Model):
     # the spectrum. The rms residual that the flags judge is kept in ``derived["rms_relative_residual"]``.
     @cached_property
     def _statistics(self) -> tuple[list, list, list]:
-        from .services.fits import fit_statistics
-
-        return fit_statistics(self)
+        """Residuals (real, imaginary) and correlations at the stored parameters (``eis.evaluate_fit``); empty for a
+        failed fit. Held parameters are those with a zero standard error (the engine's convention), so the
+        canonical renumbering of the parameters does not matter."""
+        if self.status != FitStatus.SUCCEEDED or not self.parameters:
+            return [], [], []
+        protocol, spectrum = self.protocol, self.spectrum
+        held = [name for name, error in (self.stderr or {}).items() if error == 0]
+        try:
+            result = evaluate_fit(protocol.circuit, self.parameters, spectrum.frequencies_hz, spectrum.impedance_ohm,
+                                  weighting=protocol.weighting, frequency_window_hz=protocol.frequency_window_hz,
+                                  fixed=held)
+        except (ValueError, KeyError, ArithmeticError, np.linalg.LinAlgError):
+            return [], [], []
+        return (_finite_list(result.residuals_real), _finite_list(result.residuals_imag),
+                [_finite_list(row) for row in result.correlations])
 
     @property
     def residuals_real(self) -> list[float | None]:
@@ -186,9 +216,14 @@ class KramersKronigCheck(models.Model):
     # stored number of elements, which gives them back exactly. Lists, as the API serves them.
     @cached_property
     def _residuals(self) -> tuple[list, list]:
-        from .services.kramers_kronig import check_residuals
-
-        return check_residuals(self)
+        """Lin-KK of the spectrum with this check's number of elements (empty if the test is no longer possible)."""
+        f, z = self.spectrum.frequencies_hz, self.spectrum.impedance_ohm
+        try:
+            kk = kramers_kronig_test(f, z, min_m=self.n_elements, max_m=self.n_elements,
+                                     add_capacitance=protocol_rules.has_capacitive_tail(f, z))
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return [], []
+        return _finite_list(kk.residuals_real), _finite_list(kk.residuals_imag)
 
     @property
     def residuals_real(self) -> list[float | None]:

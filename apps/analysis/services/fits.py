@@ -17,10 +17,10 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
 from ..eis.circuits import parse_circuit
-from ..eis.fitting import evaluate_fit, fit_circuit
+from ..eis.fitting import fit_circuit
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
-from .common import AnalysisError, _finite_list, _json_safe, engine_version
+from .common import AnalysisError, _json_safe, engine_version
 from .conductivities import spectrum_geometry, store_conductivities
 from .kramers_kronig import validate_spectrum
 from .protocols import standard_protocol_for
@@ -35,33 +35,9 @@ def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]
 
 def _failed_fields(reason: str) -> dict:
     return {
-        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {},
-        "chi_square": None, "reduced_chi_square": None, "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
+        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "chi_square": None,
+        "reduced_chi_square": None, "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
     }
-
-
-def protocol_window(protocol: FitProtocol) -> tuple[float, float] | None:
-    """The protocol's frequency window (Hz) as the engine takes it; None when it has none."""
-    if protocol.frequency_min_hz is None and protocol.frequency_max_hz is None:
-        return None
-    return (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
-
-
-def fit_statistics(fit: FitResult) -> tuple[list, list, list]:
-    """A stored fit's residuals (real, imaginary) and correlation matrix again, from its parameters and its
-    spectrum (they are not stored); empty for a failed fit. Held parameters are those with a zero standard
-    error (the engine's convention), so the canonical renumbering of the parameters does not matter."""
-    if fit.status != FitStatus.SUCCEEDED or not fit.parameters:
-        return [], [], []
-    spectrum, protocol = fit.spectrum, fit.protocol
-    held = [name for name, error in (fit.stderr or {}).items() if error == 0]
-    try:
-        result = evaluate_fit(protocol.circuit, fit.parameters, spectrum.frequencies_hz, spectrum.impedance_ohm,
-                              weighting=protocol.weighting, frequency_window_hz=protocol_window(protocol), fixed=held)
-    except (ValueError, KeyError, ArithmeticError, np.linalg.LinAlgError):
-        return [], [], []
-    return (_finite_list(result.residuals_real), _finite_list(result.residuals_imag),
-            [_finite_list(row) for row in result.correlations])
 
 
 def fit_spectrum(*, spectrum_id: int, protocol_id: int, initial_values: dict | None = None,
@@ -113,7 +89,7 @@ def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersK
     try:
         circuit = parse_circuit(protocol.circuit)
         bounds = _fit_bounds(circuit, protocol)
-        window = protocol_window(protocol)
+        window = protocol.frequency_window_hz
         result = fit_circuit(
             spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
             weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,

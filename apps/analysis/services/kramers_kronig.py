@@ -8,7 +8,7 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
 from ..models import KramersKronigCheck
-from .common import AnalysisError, _finite_list, engine_version
+from .common import AnalysisError, engine_version
 
 
 def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
@@ -37,18 +37,3 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
             },
         )
     return check
-
-
-def check_residuals(check: KramersKronigCheck) -> tuple[list[float | None], list[float | None]]:
-    """A stored check's residuals again (they are not stored): Lin-KK of its spectrum with the check's own
-    number of elements, which reproduces them; empty when the spectrum no longer allows the test."""
-    from apps.analysis.eis.kramers_kronig import kramers_kronig_test
-
-    spectrum = check.spectrum
-    f, z = spectrum.frequencies_hz, spectrum.impedance_ohm
-    try:
-        kk = kramers_kronig_test(f, z, min_m=check.n_elements, max_m=check.n_elements,
-                                 add_capacitance=protocol_rules.has_capacitive_tail(f, z))
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
-        return [], []
-    return _finite_list(kk.residuals_real), _finite_list(kk.residuals_imag)
