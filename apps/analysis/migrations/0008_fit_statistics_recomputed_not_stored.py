@@ -10,7 +10,11 @@ BATCH = 2000
 
 def keep_rms_residual(apps, schema_editor):
     FitResult = apps.get_model("analysis", "FitResult")
-    fits = FitResult.objects.filter(status="succeeded").only("derived", "residuals_real", "residuals_imag")
+    fits = (
+        FitResult.objects.filter(status="succeeded")
+        .exclude(derived__has_key="rms_relative_residual")
+        .only("derived", "residuals_real", "residuals_imag")
+    )
     batch = []
     for fit in fits.iterator(chunk_size=BATCH):
         derived = fit.derived if isinstance(fit.derived, dict) else {}
