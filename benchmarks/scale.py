@@ -220,7 +220,6 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
         r_bulk = 40.0 * activation * rng.uniform(0.7, 1.4, count)
         r_gb = 150.0 * activation * rng.uniform(0.6, 1.6, count)
         f, z = _spectrum_arrays(rng, r_bulk, r_gb)
-        residuals = (0.002 * rng.standard_normal((count, 2, N_POINTS))).round(6).tolist()
         batch = []
         for k, i in enumerate(index.tolist()):
             cell_id = layout.cell_ids[0] if i < big_share else layout.cell_ids[1 + (i % (n_cells - 1))]
@@ -229,7 +228,6 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
             created = now - datetime.timedelta(seconds=(n_spectra - i) * 30)
             spectrum_id = first_id + i
             zk = z[k]
-            residual_real, residual_imag = residuals[k]
             rb, rg = float(r_bulk[k]), float(r_gb[k])
             total = rb + rg
             geometry = thickness_um * 1e-4 / area_cm2
@@ -246,15 +244,14 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
             )
             kk = dict(
                 spectrum_id=spectrum_id, n_elements=12, mu=0.6, max_abs_residual=0.006, systematic_residual=0.002,
-                noise_level=0.003, threshold=0.0045, passed=True, residuals_real=residual_real,
-                residuals_imag=residual_imag, engine_version=ENGINE_VERSION, created_at=created,
+                noise_level=0.003, threshold=0.0045, passed=True, engine_version=ENGINE_VERSION, created_at=created,
             )
             parameters = {"R0": rb, "R1": rg, "CPE1_Q": 1e-9, "CPE1_n": 0.85, "CPE2_Q": 1e-6, "CPE2_n": 0.8}
             stderr = {name: abs(value) * 0.01 for name, value in parameters.items()}
             fit = dict(
                 spectrum_id=spectrum_id, protocol_id=layout.protocol_id, status="succeeded", error="",
-                parameters=parameters, stderr=stderr, correlations=[], chi_square=1e-4, reduced_chi_square=1.3e-6,
-                residuals_real=residual_real, residuals_imag=residual_imag, converged=True,
+                parameters=parameters, stderr=stderr, chi_square=1e-4, reduced_chi_square=1.3e-6,
+                converged=True,
                 derived={"resistances_ohm": {"bulk": rb, "grain_boundary": rg, "total": total}},
                 flags=[], engine_version=ENGINE_VERSION, created_at=created, updated_at=created,
             )

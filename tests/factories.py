@@ -269,8 +269,6 @@ class FitResultFactory(factory.django.DjangoModelFactory):
     stderr = factory.LazyFunction(lambda: {"R0": 0.1, "R1": 5.0, "C1": 1e-11})
     chi_square = 1e-4
     reduced_chi_square = 2e-6
-    residuals_real = factory.LazyFunction(lambda: [0.001] * 50)
-    residuals_imag = factory.LazyFunction(lambda: [-0.001] * 50)
     converged = True
     engine_version = "test"
 

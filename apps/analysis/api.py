@@ -134,8 +134,8 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
 
     def get_queryset(self):
         fits = visible_fits(user=self.request.user)
-        if self.action in {"list", "export"}:  # the list serializer shows no residuals or correlations
-            return fits.defer("residuals_real", "residuals_imag", "correlations", "spectrum__metadata")
+        if self.action in {"list", "export"}:  # the list serializer shows no residuals or correlations (recomputed)
+            return fits.defer("spectrum__metadata")
         return fits
 
     def get_serializer_class(self):

@@ -1,11 +1,23 @@
 """Fit protocols and everything computed from spectra (the background jobs live in ``apps.jobs``)."""
+import math
+
+import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Separator
 from apps.measurements.models import ImpedanceSpectrum
+
+from . import protocols as protocol_rules
+from .eis import evaluate_fit, kramers_kronig_test
+
+
+def _finite_list(values) -> list[float | None]:
+    """Non-finite values become null, as JSON serves them."""
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, float).ravel()]
 
 
 class Weighting(models.TextChoices):
@@ -59,6 +71,13 @@ class FitProtocol(models.Model):
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
+    @property
+    def frequency_window_hz(self) -> tuple[float, float] | None:
+        """The window fitted (Hz) as the engine takes it; None when the protocol has none."""
+        if self.frequency_min_hz is None and self.frequency_max_hz is None:
+            return None
+        return (self.frequency_min_hz or 0.0, self.frequency_max_hz or math.inf)
+
 
 class FitStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
@@ -75,11 +94,8 @@ class FitResult(models.Model):
     error = models.TextField(blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     stderr = models.JSONField(default=dict, blank=True, help_text="Standard errors from the covariance, same units.")
-    correlations = models.JSONField(default=list, blank=True)
     chi_square = models.FloatField(null=True, blank=True)
     reduced_chi_square = models.FloatField(null=True, blank=True)
-    residuals_real = models.JSONField(default=list, blank=True, help_text="Relative residuals per point.")
-    residuals_imag = models.JSONField(default=list, blank=True)
     converged = models.BooleanField(default=False)
     derived = models.JSONField(
         default=dict, blank=True, help_text="Resistances, effective capacitances and arc assignments per element."
@@ -126,6 +142,40 @@ class FitResult(models.Model):
         elements = (self.derived or {}).get("elements") or {} if isinstance(self.derived, dict) else {}
         return {n for n, e in elements.items() if isinstance(e, dict) and e.get("hidden_under_electrode_spike")}
 
+    # Residuals and correlations are not stored (they were most of the row): they follow from the parameters and
+    # the spectrum. The rms residual that the flags judge is kept in ``derived["rms_relative_residual"]``.
+    @cached_property
+    def _statistics(self) -> tuple[list, list, list]:
+        """Residuals (real, imaginary) and correlations at the stored parameters (``eis.evaluate_fit``); empty for a
+        failed fit. Held parameters are those with a zero standard error (the engine's convention), so the
+        canonical renumbering of the parameters does not matter."""
+        if self.status != FitStatus.SUCCEEDED or not self.parameters:
+            return [], [], []
+        protocol, spectrum = self.protocol, self.spectrum
+        held = [name for name, error in (self.stderr or {}).items() if error == 0]
+        try:
+            result = evaluate_fit(protocol.circuit, self.parameters, spectrum.frequencies_hz, spectrum.impedance_ohm,
+                                  weighting=protocol.weighting, frequency_window_hz=protocol.frequency_window_hz,
+                                  fixed=held)
+        except (ValueError, KeyError, ArithmeticError, np.linalg.LinAlgError):
+            return [], [], []
+        return (_finite_list(result.residuals_real), _finite_list(result.residuals_imag),
+                [_finite_list(row) for row in result.correlations])
+
+    @property
+    def residuals_real(self) -> list[float | None]:
+        """Relative residuals (Z − Z_model)/|Z| per point inside the protocol's window (empty for a failed fit)."""
+        return self._statistics[0]
+
+    @property
+    def residuals_imag(self) -> list[float | None]:
+        return self._statistics[1]
+
+    @property
+    def correlations(self) -> list[list[float | None]]:
+        """Correlation matrix of the parameters, in the circuit's parameter order (null for held ones)."""
+        return self._statistics[2]
+
     def parameter_items(self) -> list[tuple[str, float]]:
         """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""
         from apps.analysis.eis import parse_circuit
@@ -156,13 +206,32 @@ class KramersKronigCheck(models.Model):
         help_text="Limit the systematic residual was held to: max(floor 0.4 %, 4.5·σ̂/√9).",
     )
     passed = models.BooleanField(help_text="systematic_residual ≤ threshold.")
-    residuals_real = models.JSONField(default=list)
-    residuals_imag = models.JSONField(default=list)
     engine_version = models.CharField(max_length=20)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
+
+    # The residual arrays are not stored (they were most of the row): the check is run again with its
+    # stored number of elements, which gives them back exactly. Lists, as the API serves them.
+    @cached_property
+    def _residuals(self) -> tuple[list, list]:
+        """Lin-KK of the spectrum with this check's number of elements (empty if the test is no longer possible)."""
+        f, z = self.spectrum.frequencies_hz, self.spectrum.impedance_ohm
+        try:
+            kk = kramers_kronig_test(f, z, min_m=self.n_elements, max_m=self.n_elements,
+                                     add_capacitance=protocol_rules.has_capacitive_tail(f, z))
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return [], []
+        return _finite_list(kk.residuals_real), _finite_list(kk.residuals_imag)
+
+    @property
+    def residuals_real(self) -> list[float | None]:
+        return self._residuals[0]
+
+    @property
+    def residuals_imag(self) -> list[float | None]:
+        return self._residuals[1]
 
     @property
     def summary(self) -> str:

@@ -149,7 +149,9 @@ def reproduce_bundle(entry: BenchmarkEntry, *, user=None) -> bytes:
             except ImportError:
                 pass
             if spectrum.pk in fits:
-                bundle.writestr(f"fits/{spectrum.pk}.json", json.dumps(_fit_json(fits[spectrum.pk]), indent=2))
+                fit = fits[spectrum.pk]
+                fit.spectrum = spectrum  # its residuals are recomputed from these arrays, already read
+                bundle.writestr(f"fits/{spectrum.pk}.json", json.dumps(_fit_json(fit), indent=2))
         for raw in raw_files:
             safe = re.sub(r"[^A-Za-z0-9._-]+", "_", raw.original_name) or "raw"
             name = f"raw/{raw.sha256[:10]}-{safe}"

@@ -300,7 +300,6 @@ def standard_fits(spectra) -> dict[int, FitResult]:
         FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
                                  status=FitStatus.SUCCEEDED)
         .select_related("protocol")
-        .defer("correlations")
         .order_by("pk")
     )
     for fit in fits:
@@ -367,7 +366,7 @@ def spectra_of_cells(cells, *, visible_with=None) -> list[ImpedanceSpectrum]:
     cells_by_pk = {c.pk: c for c in cells}
     spectra = list(
         ImpedanceSpectrum.objects.filter(cell__in=list(cells_by_pk))
-        .defer("data", "kk_check__residuals_real", "kk_check__residuals_imag")
+        .defer("data")
         .select_related("kk_check", "raw_file")
         .prefetch_related(Prefetch("fits", FitResult.objects.select_related("protocol").only(*_FIT_SUMMARY)))
         .order_by("pk")

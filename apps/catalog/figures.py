@@ -37,7 +37,6 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
     fits = (
         visible_fits(user=user)
         .filter(spectrum__in=spectrum_filter, status=FitStatus.SUCCEEDED)
-        .defer("residuals_real", "residuals_imag", "correlations")  # large, and not needed for summaries
         .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
     )
     chosen: dict[int, FitResult] = {}

@@ -80,12 +80,8 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
         if self.action in DETAIL_ACTIONS:
             queryset = visible_spectra(user=user, with_arrays=True).select_related("kk_check")
             return queryset.prefetch_related(fits_prefetch(user)) if self.action == "retrieve" else queryset
-        # Lists and exports show only the KK verdict: its residual arrays and the instrument metadata stay unread.
-        return (
-            visible_spectra(user=user)
-            .select_related("kk_check")
-            .defer("metadata", "kk_check__residuals_real", "kk_check__residuals_imag")
-        )
+        # Lists and exports show only the KK verdict: the instrument metadata stays unread.
+        return visible_spectra(user=user).select_related("kk_check").defer("metadata")
 
     def get_serializer_class(self):
         return SpectrumDetailSerializer if self.action == "retrieve" else SpectrumListSerializer

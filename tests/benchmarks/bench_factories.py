@@ -19,8 +19,6 @@ class FitFactory(factories.FitResultFactory):
     protocol = factory.SubFactory(StandardProtocolFactory)
     parameters = factory.LazyFunction(lambda: {"R0": 5.0, "R1": 1000.0, "C1": 1e-11, "R2": 500.0, "C2": 1e-9})
     stderr = factory.LazyFunction(lambda: {"R0": 0.1, "R1": 10.0, "C1": 1e-13, "R2": 5.0, "C2": 1e-11})
-    residuals_real = factory.LazyFunction(lambda: [0.001, -0.001, 0.002])
-    residuals_imag = factory.LazyFunction(lambda: [-0.001, 0.001, 0.0])
     chi_square = None
     reduced_chi_square = None
     engine_version = "1.0.0"

@@ -201,7 +201,7 @@ def test_entry_follows_the_pipelines_judgement_of_bounds_and_residuals(cell, par
     protocol = StandardProtocolFactory(name="bounded (test)", bounds={"R1": [1e-3, 1000.0]})
     row = add_point(cell, 25.0, 1e-4, protocol=protocol)
     row.fit.parameters = {**row.fit.parameters, **parameters}
-    row.fit.residuals_real, row.fit.residuals_imag = [residual, -residual], [residual, residual]
+    row.fit.derived = {**(row.fit.derived or {}), "rms_relative_residual": residual}
     row.fit.flags = []
     row.fit.save()
     sigma = by_metric(metrics.separator_metrics(cell.separator))[Metric.SIGMA_25C_TOTAL]

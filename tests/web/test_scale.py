@@ -32,7 +32,6 @@ def aged_cell(group):
         FitResult(
             spectrum=s, protocol=protocol, status=FitStatus.SUCCEEDED, engine_version="test",
             parameters={"R0": 10.0, "R1": 100.0 + i, "C1": 1e-6}, stderr={"R0": 0.1, "R1": 2.0, "C1": 1e-8},
-            residuals_real=[0.0] * 50, residuals_imag=[0.0] * 50,
         )
         for i, s in enumerate(spectra)
     )

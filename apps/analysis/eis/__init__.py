@@ -20,7 +20,7 @@ from .derived import (
     relative_permittivity,
 )
 from .drt import DRTResult, compute_drt
-from .fitting import BoundFinding, FitError, FitResult, fit_circuit
+from .fitting import BoundFinding, FitError, FitResult, evaluate_fit, fit_circuit
 from .kramers_kronig import DEFAULT_KK_THRESHOLD, KramersKronigResult, kramers_kronig_test
 from .model_choice import ModelChoice, SeriesChoice, choose_series_model, compare_models
 
@@ -33,7 +33,7 @@ ENGINE_VERSION = "1.2.0"
 __all__ = [
     "ENGINE_VERSION",
     "Circuit", "CircuitSyntaxError", "circuit_impedance", "parse_circuit",
-    "BoundFinding", "FitError", "FitResult", "fit_circuit",
+    "BoundFinding", "FitError", "FitResult", "evaluate_fit", "fit_circuit",
     "ModelChoice", "SeriesChoice", "choose_series_model", "compare_models",
     "DEFAULT_KK_THRESHOLD", "KramersKronigResult", "kramers_kronig_test",
     "DRTResult", "compute_drt",

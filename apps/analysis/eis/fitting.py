@@ -448,6 +448,26 @@ def fit_circuit(
     return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, ok, mesg, findings)
 
 
+def evaluate_fit(circuit: str | Circuit, parameters: Mapping[str, float], frequencies_hz, impedance_ohm, *,
+                 weighting: str = "modulus", frequency_window_hz: tuple[float, float] | None = None,
+                 fixed: Sequence[str] = ()) -> FitResult:
+    """What :func:`fit_circuit` reports at its optimum (residuals, χ², covariance, correlations), computed at the
+    given parameters without fitting: a stored fit keeps its parameters, and the rest follows from them and the
+    spectrum. ``fixed``: names of parameters that were held (no covariance)."""
+    c = parse_circuit(circuit) if isinstance(circuit, str) else circuit
+    f_all, z_all = _validated(frequencies_hz, impedance_ohm)
+    mask = np.ones(f_all.size, dtype=bool)
+    if frequency_window_hz is not None:
+        mask = (f_all >= frequency_window_hz[0]) & (f_all <= frequency_window_hz[1])
+    f, z = f_all[mask], z_all[mask]
+    if f.size == 0:
+        raise FitError("no data points inside the frequency window")
+    w_re, w_im = _weights(z, weighting)
+    p = np.asarray(c.parameter_vector(parameters), float)
+    is_free = np.array([n not in set(fixed) for n in c.parameter_names])
+    return _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, 0, True, "evaluated, not fitted")
+
+
 def _result(c, f_all, z_all, mask, f, z, p, is_free, w_re, w_im, weighting, tried, converged, mesg, findings=()):
     zm, jac = c.impedance_and_jacobian(p, f)
     r = np.concatenate([(zm.real - z.real) * w_re, (zm.imag - z.imag) * w_im])

@@ -19,7 +19,7 @@ from ..eis.circuits import parse_circuit
 from ..eis.fitting import fit_circuit
 from ..eis.interpretation import FitInput, Geometry, canonical_order, interpret_fit
 from ..models import FitProtocol, FitResult, FitStatus, KramersKronigCheck
-from .common import AnalysisError, _finite_list, _json_safe, engine_version
+from .common import AnalysisError, _json_safe, engine_version
 from .conductivities import spectrum_geometry, store_conductivities
 
 
@@ -32,9 +32,8 @@ def _fit_bounds(circuit, protocol: FitProtocol) -> dict[str, tuple[float, float]
 
 def _failed_fields(reason: str) -> dict:
     return {
-        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "correlations": [],
-        "chi_square": None, "reduced_chi_square": None, "residuals_real": [], "residuals_imag": [],
-        "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
+        "status": FitStatus.FAILED, "error": reason, "parameters": {}, "stderr": {}, "chi_square": None,
+        "reduced_chi_square": None, "converged": False, "derived": {}, "flags": [], "engine_version": engine_version(),
     }
 
 
@@ -103,9 +102,7 @@ def run_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_va
     ArithmeticError or LinAlgError when it cannot fit. ``seed_parameters``: extra starts (e.g. the
     neighbouring temperature's result)."""
     circuit = parse_circuit(protocol.circuit)
-    window = None
-    if protocol.frequency_min_hz is not None or protocol.frequency_max_hz is not None:
-        window = (protocol.frequency_min_hz or 0.0, protocol.frequency_max_hz or math.inf)
+    window = protocol.frequency_window_hz
     result = fit_circuit(
         spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
         weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
@@ -129,7 +126,6 @@ def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: K
     params = {n: float(values[perm[i]]) for i, n in enumerate(names)}
     stderr = {n: (float(errors[perm[i]]) if math.isfinite(errors[perm[i]]) else None) for i, n in enumerate(names)}
     covariance = np.asarray(result.covariance, float)[np.ix_(perm, perm)]
-    correlations = np.asarray(result.correlations, float)[np.ix_(perm, perm)]
     residuals = np.concatenate([np.asarray(result.residuals_real), np.asarray(result.residuals_imag)])
     rms = float(np.sqrt(np.mean(residuals**2))) if residuals.size else 0.0
     thickness_cm, area_cm2, _, _, missing = spectrum_geometry(spectrum)
@@ -151,10 +147,7 @@ def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: K
         reading_fields["derived"] = {**reading_fields.get("derived", {}), "hand_fit": hand_fit}
     fields = {
         "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
-        "correlations": [_finite_list(row) for row in correlations],
         "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
-        "residuals_real": _finite_list(result.residuals_real),
-        "residuals_imag": _finite_list(result.residuals_imag),
         "converged": bool(result.converged),
         **reading_fields,
         "engine_version": engine_version(),

@@ -8,7 +8,7 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from .. import protocols as protocol_rules
 from ..models import KramersKronigCheck
-from .common import AnalysisError, _finite_list, engine_version
+from .common import AnalysisError, engine_version
 
 
 def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
@@ -33,7 +33,6 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
                 "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
                 "threshold": float(kk.threshold), "passed": bool(kk.passed),
                 "systematic_residual": float(kk.systematic_residual), "noise_level": float(kk.noise_level),
-                "residuals_real": _finite_list(kk.residuals_real), "residuals_imag": _finite_list(kk.residuals_imag),
                 "engine_version": engine_version(),
             },
         )

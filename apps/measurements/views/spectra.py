@@ -114,11 +114,9 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
         "bode": plots.bode_figure([(label, f, z)], fit=fit_trace),
     }
     if model is not None:
-        if fit.residuals_real and fit.residuals_imag and len(fit.residuals_real) == len(f):
-            real, imag = fit.residuals_real, fit.residuals_imag
-        else:
-            modulus = np.abs(z)
-            real, imag = (z.real - model.real) / modulus, (z.imag - model.imag) / modulus
+        # From the model at every point (the fit's stored parameters; residuals are not stored).
+        modulus = np.abs(z)
+        real, imag = (z.real - model.real) / modulus, (z.imag - model.imag) / modulus
         figures["residuals"] = plots.residuals_figure(f, [("fit", real, imag)], title=f"Fit residuals ({fit.protocol})")
     else:
         figures["residuals"] = plots.message_figure(
@@ -127,6 +125,7 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
         )
     kk = KramersKronigCheck.objects.filter(spectrum=spectrum).first()
     if kk is not None:
+        kk.spectrum = spectrum  # its residuals are recomputed from this spectrum's arrays, already decoded
         verdict = "passed" if kk.passed else "failed"
         figures["kk"] = plots.residuals_figure(
             f, [("Lin-KK", kk.residuals_real, kk.residuals_imag)], title=f"Kramers–Kronig residuals ({verdict}, M = {kk.n_elements})", threshold=kk.threshold
