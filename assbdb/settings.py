@@ -105,6 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # writer (WAL).
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+else:
+    # Keep a server database's connection across requests (a new PostgreSQL connection costs a process on the
+    # server and a few ms on both sides, per request); checked before reuse, so a restarted server is survived.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -233,7 +238,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.common.api.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "apps.common.throttling.MemberRateThrottle",  # UserRateThrottle for signed-in users only
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="600/hour"),
@@ -278,6 +283,8 @@ if not DEBUG:
 # endpoint's 20 a minute) and the DRT cache. Embedded default: a file cache under var/ (shared by every
 # process on this machine, no server to run); production: e.g. CACHE_URL=redis://host:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "apps.common.cache.RedisCache"  # one Redis client per pool, not one per call
 # Failed sign-ins (web login, admin login, API token) are counted by django-axes in the database,
 # which every web worker shares, with atomic increments; LOGIN_FAILURE_LIMIT failures of one
 # username from one address lock that pair for LOGIN_LOCKOUT_MINUTES after the last failure.

@@ -57,7 +57,7 @@ def soak(*, jobs: int, kill_every_s: float, timeout_s: float, concurrency: int, 
     started = time.time()
     queue_analysis(spectrum_ids=spectrum_ids)
     analyses = Job.objects.filter(kind=Job.Kind.ANALYSE_SPECTRUM, target_id__in=spectrum_ids)
-    kills, last_kill = 0, started
+    kills, last_kill, timed_out = 0, started, True
     orphaned: dict[int, tuple[float, str]] = {}  # job id -> when its worker was killed, and that worker
     waits_s: list[float] = []
     resend_waits: dict[int, float] = {}
@@ -65,6 +65,7 @@ def soak(*, jobs: int, kill_every_s: float, timeout_s: float, concurrency: int, 
         while time.time() - started < timeout_s:
             now = time.time()
             if not analyses.exclude(state__in=[Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED]).exists():
+                timed_out = False
                 break
             # Kill the worker once it has been up (beating) for kill_every_s: on a busy machine a
             # worker takes seconds to start, and killing it before then would test nothing.
@@ -109,6 +110,8 @@ def soak(*, jobs: int, kill_every_s: float, timeout_s: float, concurrency: int, 
         "jobs": jobs, "seconds": round(elapsed, 1), "kills": kills, "worker_exits": len(exits),
         "succeeded": counts.get(Job.State.SUCCEEDED, 0), "failed": counts.get(Job.State.FAILED, 0),
         "lost": jobs - counts.get(Job.State.SUCCEEDED, 0), "duplicated_results": duplicated,
+        # Of the lost: jobs still queued or running when --timeout ran out (slow, not necessarily lost).
+        "timed_out": timed_out, "unfinished_at_end": counts.get(Job.State.QUEUED, 0) + counts.get(Job.State.RUNNING, 0),
         "spectra_without_fit": without_fit, "orphaned_jobs_taken_back": len(waits_s),
         "still_orphaned": len(orphaned),
         "longest_wait_to_resend_after_worker_back_s": round(max(resend_waits.values()), 1) if resend_waits else 0.0,

@@ -186,7 +186,10 @@ def _frequency_range_ok(spectrum: ImpedanceSpectrum) -> bool:
 
 
 def _standard_fit(spectrum: ImpedanceSpectrum) -> bool:
-    return any(f.protocol.is_standard and f.status == "succeeded" for f in spectrum.fits.all())
+    if "fits" in getattr(spectrum, "_prefetched_objects_cache", {}):
+        return any(f.protocol.is_standard and f.status == "succeeded" for f in spectrum.fits.all())
+    # One query, not one for the fits and one per fit for its protocol.
+    return spectrum.fits.filter(protocol__is_standard=True, status="succeeded").exists()
 
 
 SPECTRUM_CHECKLIST: tuple[ChecklistItem, ...] = (

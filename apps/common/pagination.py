@@ -180,7 +180,6 @@ class KeysetPagination(BasePagination):
         self.page_size_now = self.get_page_size(request)
         queryset, terms = keyset_ordered(queryset)
         cursor = self.decode_cursor(request)
-        self.count, self.count_exact = self.estimate_count(queryset)
         reverse = bool(cursor and cursor.get("r"))
         if cursor is not None and len(cursor["p"]) != len(terms):
             raise exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
@@ -199,6 +198,10 @@ class KeysetPagination(BasePagination):
                 if len(rows) >= wanted:
                     break
         more = len(rows) > self.page_size_now
+        if cursor is None and not more:
+            self.count, self.count_exact = len(rows), True  # the first page holds every match: no count query
+        else:
+            self.count, self.count_exact = self.estimate_count(queryset)
         rows = rows[: self.page_size_now]
         if reverse:
             rows.reverse()

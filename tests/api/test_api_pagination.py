@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.accounts.models import Visibility
@@ -101,11 +102,18 @@ def test_first_page_has_no_previous_and_counts_rows(client, spectra):
 
 def test_count_past_the_exact_limit_is_marked_as_estimate_on_postgresql(client, spectra, monkeypatch):
     monkeypatch.setattr(KeysetPagination, "COUNT_EXACT_LIMIT", 3)
-    body = client.get(reverse("api:spectrum-list")).json()
+    body = client.get(reverse("api:spectrum-list"), {"page_size": 2}).json()
     if connection.vendor == "postgresql":
         assert body["count_exact"] is False and body["count"] >= 4
     else:  # SQLite, the embedded database: small enough to count exactly
         assert body["count_exact"] is True and body["count"] == len(spectra)
+
+
+def test_a_first_page_holding_every_match_counts_its_rows_without_a_count_query(client, spectra):
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("api:spectrum-list"), {"cell": spectra[0].cell_id}).json()
+    assert body["count"] == len(body["results"]) == 7 and body["count_exact"] is True and body["next"] is None
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
 
 
 def test_filters_keep_applying_on_later_pages(client, spectra):
