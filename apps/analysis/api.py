@@ -17,6 +17,7 @@ from apps.common.api import (
     export_schema,
     rows_to_csv,
 )
+from apps.common.formatting import BOUND, VALUE, rounded_row
 
 from . import services
 from .filters import ArrheniusFitFilterSet, ConductivityFilterSet, FitProtocolFilterSet, FitResultFilterSet, JobFilterSet
@@ -31,6 +32,9 @@ from .serializers import (
     JobAcceptedSerializer,
     JobSerializer,
 )
+
+# In files a fit's parameters are rounded to their standard errors, name by name.
+FIT_UNCERTAINTIES = {"stderr": {"parameters": VALUE}}
 
 
 def job_accepted(job, request) -> Response:
@@ -131,6 +135,7 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     search_fields = ["protocol__name", "spectrum__label", "spectrum__cell__name"]
     ordering_fields = ["created_at", "updated_at", "reduced_chi_square", "spectrum__temperature_c", "pk"]
     export_filename = "fits"
+    export_uncertainties = FIT_UNCERTAINTIES
 
     def get_queryset(self):
         fits = visible_fits(user=self.request.user)
@@ -151,13 +156,15 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     def fit_export(self, request, pk=None):
         fit: FitResult = self.get_object()
         if request.accepted_renderer.format == "json":
-            data = FitResultDetailSerializer(fit, context=self.get_serializer_context()).data
+            data = rounded_row(FitResultDetailSerializer(fit, context=self.get_serializer_context()).data,
+                               FIT_UNCERTAINTIES)
             content = FiniteJSONRenderer().render(data)
             response = HttpResponse(content, content_type="application/json")
             extension = "json"
         else:
             rows = [
-                {"parameter": name, "value": value, "stderr": fit.stderr.get(name)}
+                rounded_row({"parameter": name, "value": value, "stderr": fit.stderr.get(name)},
+                            {"stderr": {"value": VALUE}})
                 for name, value in fit.parameter_items()
             ]
             rows += [
@@ -186,6 +193,10 @@ class ConductivityViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["spectrum__label", "spectrum__cell__name", "spectrum__cell__separator__name"]
     ordering_fields = ["conductivity_s_per_cm", "temperature_c", "thickness_um", "kind", "pk"]
     export_filename = "conductivities"
+    export_uncertainties = {
+        "resistance_stderr_ohm": {"resistance_ohm": VALUE},
+        "conductivity_stderr_s_per_cm": {"conductivity_s_per_cm": VALUE},
+    }
 
     def get_queryset(self):
         # Only the fit's id and protocol are shown: none of its JSON columns are read.
@@ -211,6 +222,12 @@ class ArrheniusFitViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["separator__name"]
     ordering_fields = ["activation_energy_ev", "sigma_25c_s_per_cm", "updated_at", "pk"]
     export_filename = "arrhenius-fits"
+    export_uncertainties = {
+        "activation_energy_stderr_ev": {"activation_energy_ev": VALUE},
+        "sigma_25c_stderr_s_per_cm": {
+            "sigma_25c_s_per_cm": VALUE, "sigma_25c_ci_low_s_per_cm": BOUND, "sigma_25c_ci_high_s_per_cm": BOUND,
+        },
+    }
 
     def get_queryset(self):
         return visible_arrhenius_fits(user=self.request.user)

@@ -94,14 +94,18 @@ class ArrheniusFitSerializer(serializers.ModelSerializer):
     separator_name = serializers.CharField(source="separator.name", read_only=True)
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
+    sigma_25c_stderr_s_per_cm = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Standard error of σ(25 °C), S/cm, from its 95 % interval (symmetric in ln σ, n − 2 dof).",
+    )
 
     class Meta:
         model = ArrheniusFit
         fields = [
             "id", "separator", "separator_name", "protocol", "protocol_name", "protocol_version", "kind", "form",
             "activation_energy_ev", "activation_energy_stderr_ev", "prefactor", "vtf_b_k", "vtf_t0_k",
-            "sigma_25c_s_per_cm", "sigma_25c_ci_low_s_per_cm", "sigma_25c_ci_high_s_per_cm", "temperature_min_c",
-            "temperature_max_c", "n_points", "r_squared", "extrapolated_25c", "points", "engine_version",
+            "sigma_25c_s_per_cm", "sigma_25c_stderr_s_per_cm", "sigma_25c_ci_low_s_per_cm",
+            "sigma_25c_ci_high_s_per_cm", "temperature_min_c", "temperature_max_c", "n_points", "r_squared", "extrapolated_25c", "points", "engine_version",
             "updated_at",
         ]  # fmt: skip
 
