@@ -248,7 +248,7 @@ class ArrheniusFitViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
 class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
-    search_fields = ["target_label"]
+    search_fields = ["shown_target_label"]  # a hidden target's name is not searchable
     ordering_fields = ["created_at", "started_at", "finished_at", "state", "pk"]
 
     def get_queryset(self):

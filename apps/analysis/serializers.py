@@ -3,6 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
+from apps.accounts.serializers import VisibleReferenceIdField
 from apps.catalog.models import Cell
 from apps.common.serializers import FlagsField
 from apps.jobs.models import Job
@@ -76,7 +77,7 @@ class FitResultDetailSerializer(FitResultSerializer):
 
 class ConductivitySerializer(serializers.ModelSerializer):
     cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
-    separator = serializers.IntegerField(source="spectrum.cell.separator_id", read_only=True, allow_null=True)
+    separator = VisibleReferenceIdField(source="spectrum.cell.separator_id", help_text="Separator id; null when hidden.")
     protocol = serializers.IntegerField(source="fit.protocol_id", read_only=True)
     protocol_name = serializers.CharField(source="fit.protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="fit.protocol.version", read_only=True)
@@ -117,7 +118,13 @@ class JobProgressSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    """A job as its viewer may see it: its target named only when the viewer may see the target
+    (`visible_jobs` annotates what to show; a job just queued by the viewer is about a record they see)."""
+
     progress = JobProgressSerializer(source="*", read_only=True)
+    target_id = serializers.SerializerMethodField(help_text="The target record's id; null when hidden from you.")
+    target_label = serializers.SerializerMethodField(help_text='"private record" when the target is hidden from you.')
+    params = serializers.SerializerMethodField(help_text="Parameters; `spectrum_ids` lists the spectra you may see.")
     is_finished = serializers.BooleanField(read_only=True)
     duration_s = serializers.SerializerMethodField(help_text="Run time so far (or in all), s; null before it starts.")
     url = serializers.SerializerMethodField(help_text="Poll this URL for the state.")
@@ -129,6 +136,17 @@ class JobSerializer(serializers.ModelSerializer):
             "progress", "error", "result", "attempts", "parent", "group", "created_at", "started_at",
             "finished_at", "duration_s",
         ]  # fmt: skip
+
+    def get_target_id(self, job) -> int | None:
+        return getattr(job, "shown_target_id", job.target_id)
+
+    def get_target_label(self, job) -> str:
+        return getattr(job, "shown_target_label", job.target_label)
+
+    def get_params(self, job) -> dict:
+        from .selectors import job_params_shown
+
+        return job_params_shown(job, user=getattr(self.context.get("request"), "user", None))
 
     def get_duration_s(self, job) -> float | None:
         if job.started_at is None:
