@@ -9,6 +9,7 @@ from apps.common.serializers import FlagsField
 from apps.jobs.models import Job
 
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
+from .selectors import job_params_shown
 
 
 class FitProtocolSerializer(serializers.ModelSerializer):
@@ -144,8 +145,6 @@ class JobSerializer(serializers.ModelSerializer):
         return getattr(job, "shown_target_label", job.target_label)
 
     def get_params(self, job) -> dict:
-        from .selectors import job_params_shown
-
         return job_params_shown(job, user=getattr(self.context.get("request"), "user", None))
 
     def get_duration_s(self, job) -> float | None:

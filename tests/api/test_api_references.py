@@ -134,3 +134,15 @@ def test_cell_history_does_not_give_a_hidden_separator_id_to_members(client_for,
 
     assert separator_changes(owner_view) == [str(separator.pk)]
     assert separator_changes(member_view) == [PRIVATE_LABEL]
+
+
+def test_a_cell_entry_on_a_hidden_separator_is_seen_only_with_it(client_for, public_cell_on_private_separator):
+    """Its thickness and family are the separator's: the entry is hidden with it (no reference to blank out)."""
+    from tests.factories import BenchmarkEntryFactory
+
+    cell, separator = public_cell_on_private_separator
+    entry = BenchmarkEntryFactory(separator=separator, cell=cell, metric="interfacial_asr", unit="Ω·cm²",
+                                  value=12.0, thickness_um=777.123)
+    url = reverse("api:benchmarkentry-detail", args=[entry.pk])
+    assert [client_for(role).get(url).status_code for role in ("anonymous", "outsider", "member")] == [404] * 3
+    assert client_for("owner").get(url).json()["thickness_um"] == 777.123

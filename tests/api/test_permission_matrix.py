@@ -113,11 +113,13 @@ def world(group, uploader, owner, member, outsider):
     CellLayerFactory(cell=cell, position=0, kind="separator", separator=hidden_separator)
     raw = RawFileFactory(group=group, visibility=Visibility.PUBLIC, cell=cell, original_name="public-raw.csv")
     spectrum = SpectrumFactory(group=group, cell=cell, raw_file=raw, visibility=Visibility.PUBLIC, label="over hidden")
-    BenchmarkEntryFactory(separator=None, cell=cell, metric="interfacial_asr", unit="ohm cm2", value=12.0)
+    cell_entry = BenchmarkEntryFactory(separator=hidden_separator, cell=cell, metric="interfacial_asr",
+                                       unit="ohm cm2", value=12.0, thickness_um=float(BEHIND_THICKNESS))
     fit = FitResultFactory(spectrum=spectrum)
     ConductivityFactory(fit=fit)
     DCPolarisationFactory(cell=cell, group=group, visibility=Visibility.PUBLIC)
-    records["behind"] = {"cell": cell, "spectrum": spectrum, "rawfile": raw, "separator": hidden_separator}
+    records["behind"] = {"cell": cell, "spectrum": spectrum, "rawfile": raw, "separator": hidden_separator,
+                         "benchmarkentry": cell_entry}
     # Jobs: one of the group (visible to its members), one group-less system job naming hidden spectra.
     group_job = JobFactory(group=group, created_by=uploader, target_label=GROUP_JOB, target_id=spectrum.pk)
     # A group job about a member's private spectrum, labelled (as the queue labels it) with its name.
