@@ -199,11 +199,16 @@ class ConductivityViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     }
 
     def get_queryset(self):
-        # Only the fit's id and protocol are shown: none of its JSON columns are read.
-        return visible_conductivities(user=self.request.user).only(
+        # Only the fit's id and protocol are shown: none of its JSON columns are read. The separator id is shown
+        # to those who see the spectrum, cell and separator: their ownership columns are read with it.
+        owned = ("group_id", "visibility", "embargo_until", "created_by_id")
+        return visible_conductivities(user=self.request.user).select_related("spectrum__cell__separator").only(
             *(f.attname for f in Conductivity._meta.concrete_fields),
             "fit__id", "fit__protocol_id", "fit__protocol__name", "fit__protocol__version",
             "spectrum__id", "spectrum__cell_id", "spectrum__cell__id", "spectrum__cell__separator_id",
+            "spectrum__cell__separator__id",
+            *(f"{prefix}{name}" for prefix in ("spectrum__", "spectrum__cell__", "spectrum__cell__separator__")
+              for name in owned),
         )
 
 

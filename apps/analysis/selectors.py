@@ -92,7 +92,7 @@ def visible_jobs(*, user) -> QuerySet[Job]:
     a group's job about a member's private spectrum does not name it to the other members):
     `shown_target_id` (null when the target is hidden) and `shown_target_label` ("private record" then)."""
     if user is None or not user.is_authenticated:
-        return Job.objects.none()
+        return Job.objects.none().annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
     qs = Job.objects.select_related("group", "created_by")
     if user.is_superuser:
         return qs.annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
