@@ -6,9 +6,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.common.audit import history_rows
 from apps.common.deletion import delete_record
 
+from .references import visible_history_rows
 from .selectors import can_edit
 
 
@@ -40,7 +40,7 @@ class RecordHistoryMixin:
         record = self.get_object()
         if not can_edit(record, request.user):
             raise exceptions.PermissionDenied("Only members of the owning group may read a record's history.")
-        return Response(HistoryEntrySerializer(history_rows(record), many=True).data)
+        return Response(HistoryEntrySerializer(visible_history_rows(record, request.user), many=True).data)
 
 
 class RecordDeleteMixin:

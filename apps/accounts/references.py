@@ -305,3 +305,48 @@ def find_violations(chunk_size: int = 500) -> Iterator[Violation]:
         for record in queryset.iterator(chunk_size=chunk_size):
             for path, reference in hidden_references(record, today):
                 yield Violation(record, path, reference)
+
+
+# ----------------------------------------------------------------------------- audit history
+
+
+def _referenced_models(model) -> dict[str, type]:
+    """Field name → owned model, for the forward references (foreign keys, many-to-many) of `model`."""
+    return {
+        f.name: f.related_model for f in model._meta.get_fields()
+        if f.concrete and f.is_relation and (f.many_to_one or f.one_to_one or f.many_to_many)
+        and isinstance(f.related_model, type) and issubclass(f.related_model, OwnedRecord)
+    }
+
+
+def visible_history_rows(record, user) -> list[dict]:
+    """`apps.common.audit.history_rows` of `record` as `user` may see them: a change of a reference to an owned
+    record the user may not see (a foreign key's id, a many-to-many's names) reads "private record"."""
+    from apps.common.audit import history_rows  # reads auditlog's model: not importable while apps load
+
+    rows = history_rows(record)
+    models_of = _referenced_models(type(record))
+    changes = [c for row in rows for c in row["changes"] if c["field"] in models_of]
+    if not changes:
+        return rows
+    ids: dict[type, set[int]] = {}
+    for change in changes:
+        for side in ("before", "after"):
+            if isinstance(change[side], str) and change[side].isdigit():
+                ids.setdefault(models_of[change["field"]], set()).add(int(change[side]))
+    hidden_ids = {
+        (model, obj.pk) for model, pks in ids.items()
+        for obj in model._default_manager.filter(pk__in=pks) if not can_see(user, obj)
+    }
+    seen_names: dict[str, set[str]] = {}
+    for change in changes:
+        field, model = change["field"], models_of[change["field"]]
+        for side in ("before", "after"):
+            value = change[side]
+            if isinstance(value, str) and value.isdigit() and (model, int(value)) in hidden_ids:
+                change[side] = PRIVATE_LABEL
+            elif isinstance(value, list):  # many-to-many: the names of the records added or removed
+                if field not in seen_names:
+                    seen_names[field] = {str(o) for o in getattr(record, field).all() if can_see(user, o)}
+                change[side] = [v if v in seen_names[field] else PRIVATE_LABEL for v in value]
+    return rows

@@ -1,8 +1,14 @@
-"""API representations of research groups and API tokens."""
+"""API representations of research groups and API tokens, and the reference fields that show a referenced record
+only to those who may see it (`VisibleReference…Field`, `VisibleRelatedKeyField`)."""
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS, ManyRelatedField
 
-from .models import ApiToken, ResearchGroup
+from apps.common.serializers import VisiblePrimaryKeyField
+
+from .models import ApiToken, OwnedRecord, ResearchGroup
 from .references import PRIVATE_LABEL, can_see
+from .selectors import visible_q
 
 
 class ResearchGroupSerializer(serializers.ModelSerializer):
@@ -116,6 +122,39 @@ class VisibleReferenceMixin:
                 return self.hidden_value
         return getattr(obj, last)
 
+    def values_expression(self, model):
+        """The same value as an SQL expression, for exports that read rows as tuples (`apps.common.exports`):
+        the column when the viewer may see every owned record on the way, ``hidden_value`` when not."""
+        return _guarded_column(self.source_attrs, model, _request_user(self), self.hidden_value)
+
+
+def _request_user(field):
+    return getattr(field.context.get("request"), "user", None)
+
+
+def _guarded_column(attrs: list[str], model, user, hidden_value):
+    """``attrs`` (``["cell", "separator_id"]``) as a column of ``model`` rows, ``hidden_value`` where the viewer
+    may not see an owned record on the way (a last ``<relation>_id`` counts its record), NULL where one is absent."""
+    *path, last = attrs
+    relations = [*path, last[:-3]] if last.endswith("_id") else path
+    condition, prefix, current = Q(), "", model
+    for name in relations:
+        current = current._meta.get_field(name).related_model
+        prefix += f"{name}__"
+        if issubclass(current, OwnedRecord):
+            condition &= visible_q(user, prefix)
+    target = model
+    for name in path:
+        target = target._meta.get_field(name).related_model
+    field = target._meta.get_field(last)
+    output = BigIntegerField() if field.is_relation else field
+    column = F("__".join(attrs))
+    if not condition:  # a superuser: nothing to hide
+        return column
+    absent = Q(**{"__".join(relations) + "__isnull": True}) if relations else None
+    whens = [When(absent, then=Value(None))] if absent is not None else []
+    return Case(*whens, When(condition, then=column), default=Value(hidden_value), output_field=output)
+
 
 class VisibleReferenceNameField(VisibleReferenceMixin, serializers.CharField):
     """A referenced record's name (or other text): "private record" when the viewer may not see it."""
@@ -137,3 +176,34 @@ class VisibleReferenceFloatField(VisibleReferenceMixin, serializers.FloatField):
     def __init__(self, **kwargs):
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
+
+
+class _VisibleManyRelatedField(ManyRelatedField):
+    """Many references by id: only the ones the viewer may see are listed."""
+
+    def to_representation(self, iterable):
+        user = _request_user(self)
+        return [self.child_relation.to_representation(value) for value in iterable if can_see(user, value)]
+
+
+class VisibleRelatedKeyField(VisiblePrimaryKeyField):
+    """A writable reference by id. Writes: a record the selector lets the user reference. Reads: its id, or null
+    (in a list: left out) when the viewer may not see it, so a record never shows the id of a record hidden from
+    the viewer (rows written before the rule may reference one)."""
+
+    def use_pk_only_optimization(self):
+        return False  # the record itself is needed to ask whether the viewer sees it
+
+    def get_attribute(self, instance):
+        record = super().get_attribute(instance)
+        return record if can_see(_request_user(self), record) else None
+
+    def values_expression(self, model):
+        return _guarded_column([*self.source_attrs[:-1], f"{self.source_attrs[-1]}_id"], model, _request_user(self),
+                               None)
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS})
+        return _VisibleManyRelatedField(**list_kwargs)

@@ -17,6 +17,7 @@ from apps.common.api import (
     export_schema,
     rows_to_csv,
 )
+from apps.common.formatting import BOUND, VALUE, rounded_row
 
 from . import services
 from .filters import ArrheniusFitFilterSet, ConductivityFilterSet, FitProtocolFilterSet, FitResultFilterSet, JobFilterSet
@@ -31,6 +32,9 @@ from .serializers import (
     JobAcceptedSerializer,
     JobSerializer,
 )
+
+# In files a fit's parameters are rounded to their standard errors, name by name.
+FIT_UNCERTAINTIES = {"stderr": {"parameters": VALUE}}
 
 
 def job_accepted(job, request) -> Response:
@@ -131,6 +135,7 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     search_fields = ["protocol__name", "spectrum__label", "spectrum__cell__name"]
     ordering_fields = ["created_at", "updated_at", "reduced_chi_square", "spectrum__temperature_c", "pk"]
     export_filename = "fits"
+    export_uncertainties = FIT_UNCERTAINTIES
 
     def get_queryset(self):
         fits = visible_fits(user=self.request.user)
@@ -151,13 +156,15 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     def fit_export(self, request, pk=None):
         fit: FitResult = self.get_object()
         if request.accepted_renderer.format == "json":
-            data = FitResultDetailSerializer(fit, context=self.get_serializer_context()).data
+            data = rounded_row(FitResultDetailSerializer(fit, context=self.get_serializer_context()).data,
+                               FIT_UNCERTAINTIES)
             content = FiniteJSONRenderer().render(data)
             response = HttpResponse(content, content_type="application/json")
             extension = "json"
         else:
             rows = [
-                {"parameter": name, "value": value, "stderr": fit.stderr.get(name)}
+                rounded_row({"parameter": name, "value": value, "stderr": fit.stderr.get(name)},
+                            {"stderr": {"value": VALUE}})
                 for name, value in fit.parameter_items()
             ]
             rows += [
@@ -186,13 +193,22 @@ class ConductivityViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["spectrum__label", "spectrum__cell__name", "spectrum__cell__separator__name"]
     ordering_fields = ["conductivity_s_per_cm", "temperature_c", "thickness_um", "kind", "pk"]
     export_filename = "conductivities"
+    export_uncertainties = {
+        "resistance_stderr_ohm": {"resistance_ohm": VALUE},
+        "conductivity_stderr_s_per_cm": {"conductivity_s_per_cm": VALUE},
+    }
 
     def get_queryset(self):
-        # Only the fit's id and protocol are shown: none of its JSON columns are read.
-        return visible_conductivities(user=self.request.user).only(
+        # Only the fit's id and protocol are shown: none of its JSON columns are read. The separator id is shown
+        # to those who see the spectrum, cell and separator: their ownership columns are read with it.
+        owned = ("group_id", "visibility", "embargo_until", "created_by_id")
+        return visible_conductivities(user=self.request.user).select_related("spectrum__cell__separator").only(
             *(f.attname for f in Conductivity._meta.concrete_fields),
             "fit__id", "fit__protocol_id", "fit__protocol__name", "fit__protocol__version",
             "spectrum__id", "spectrum__cell_id", "spectrum__cell__id", "spectrum__cell__separator_id",
+            "spectrum__cell__separator__id",
+            *(f"{prefix}{name}" for prefix in ("spectrum__", "spectrum__cell__", "spectrum__cell__separator__")
+              for name in owned),
         )
 
 
@@ -211,6 +227,12 @@ class ArrheniusFitViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["separator__name"]
     ordering_fields = ["activation_energy_ev", "sigma_25c_s_per_cm", "updated_at", "pk"]
     export_filename = "arrhenius-fits"
+    export_uncertainties = {
+        "activation_energy_stderr_ev": {"activation_energy_ev": VALUE},
+        "sigma_25c_stderr_s_per_cm": {
+            "sigma_25c_s_per_cm": VALUE, "sigma_25c_ci_low_s_per_cm": BOUND, "sigma_25c_ci_high_s_per_cm": BOUND,
+        },
+    }
 
     def get_queryset(self):
         return visible_arrhenius_fits(user=self.request.user)
@@ -231,7 +253,7 @@ class ArrheniusFitViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewS
 class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
-    search_fields = ["target_label"]
+    search_fields = ["shown_target_label"]  # a hidden target's name is not searchable
     ordering_fields = ["created_at", "started_at", "finished_at", "state", "pk"]
 
     def get_queryset(self):

@@ -122,7 +122,7 @@ class JobFilterSet(LabelledFilterSet):
     state = django_filters.ChoiceFilter(choices=Job.State.choices, label="Job state")
     kind = django_filters.ChoiceFilter(choices=Job.Kind.choices, label="Job kind")
     target_type = django_filters.CharFilter()
-    target_id = IdFilter()
+    target_id = IdFilter(field_name="shown_target_id", label="Target id")  # a hidden target is not matched
     created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.functional import cached_property
 
 from apps.accounts.models import ResearchGroup
+from apps.analysis.eis import derived as eis_derived
 from apps.catalog.models import Separator
 from apps.measurements.models import ImpedanceSpectrum
 
@@ -331,6 +332,16 @@ class ArrheniusFit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["separator", "protocol", "kind", "form"], name="arrhenius_unique")
         ]
+
+    @property
+    def sigma_25c_stderr_s_per_cm(self) -> float | None:
+        """δσ(25 °C), S/cm, from the stored 95 % interval (symmetric in ln σ, n − 2 dof): what σ(25 °C) and its
+        interval are rounded to on pages and in files. None without an interval."""
+        if self.sigma_25c_s_per_cm is None:
+            return None
+        return eis_derived.stderr_from_log_interval(
+            self.sigma_25c_s_per_cm, self.sigma_25c_ci_low_s_per_cm, self.sigma_25c_ci_high_s_per_cm, self.n_points
+        )
 
     def __str__(self) -> str:
         ea = f"{self.activation_energy_ev:.3f} eV" if self.activation_energy_ev is not None else "VTF"

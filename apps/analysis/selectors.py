@@ -6,12 +6,33 @@ separator is. Standard protocols are public; a user protocol is seen by its
 group. Jobs are seen by the person who started them and their group's
 members; system jobs (no group) by every signed-in user.
 """
-from django.db.models import Avg, Count, OuterRef, Q, QuerySet, StdDev, Subquery
+from django.db.models import (
+    Avg,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    PositiveBigIntegerField,
+    Q,
+    QuerySet,
+    StdDev,
+    Subquery,
+    Value,
+    When,
+)
 
+from apps.accounts.references import PRIVATE_LABEL
 from apps.accounts.selectors import group_ids_of, visible_q
+from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
+from apps.measurements.models import ImpedanceSpectrum
 
 from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, KramersKronigCheck
+
+#: Job targets that are owned records: a job shows its target only to those who may see it.
+JOB_TARGET_MODELS = {"spectrum": ImpedanceSpectrum, "separator": Separator, "cell": Cell}
 
 
 def _spectrum_visible(user, prefix: str = "spectrum__") -> Q:
@@ -56,15 +77,49 @@ def visible_protocols(*, user) -> QuerySet[FitProtocol]:
     return FitProtocol.objects.filter(rule)
 
 
+def _job_target_seen(user) -> Q:
+    """Jobs whose target the user may see: a spectrum (and its cell), a separator or a cell they see, or a target
+    that is no owned record (a protocol, a batch)."""
+    seen = ~Q(target_type__in=list(JOB_TARGET_MODELS))
+    for target_type, model in JOB_TARGET_MODELS.items():
+        rule = visible_q(user) & visible_q(user, "cell__") if model is ImpedanceSpectrum else visible_q(user)
+        seen |= Q(Exists(model.objects.filter(rule, pk=OuterRef("target_id"))), target_type=target_type)
+    return seen
+
+
 def visible_jobs(*, user) -> QuerySet[Job]:
+    """Jobs the user may see, each annotated with what it may show of its target (visibility follows references:
+    a group's job about a member's private spectrum does not name it to the other members):
+    `shown_target_id` (null when the target is hidden) and `shown_target_label` ("private record" then)."""
     if user is None or not user.is_authenticated:
-        return Job.objects.none()
+        return Job.objects.none().annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
     qs = Job.objects.select_related("group", "created_by")
     if user.is_superuser:
-        return qs
+        return qs.annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
+    seen = _job_target_seen(user)
+    qs = qs.annotate(
+        shown_target_id=Case(When(seen, then=F("target_id")), default=Value(None),
+                             output_field=PositiveBigIntegerField()),
+        shown_target_label=Case(When(seen, then=F("target_label")), default=Value(PRIVATE_LABEL),
+                                output_field=CharField()),
+    )
     # Group-less system jobs (re-fits, sweeps) name records of every group: staff only.
     system = Q(group__isnull=True) if user.is_staff else Q(pk__in=[])
     return qs.filter(Q(created_by_id=user.pk) | Q(group_id__in=group_ids_of(user)) | system)
+
+
+def job_params_shown(job: Job, *, user) -> dict:
+    """A job's parameters with `spectrum_ids` cut to the spectra `user` may see (a group re-fit lists every
+    member's spectra)."""
+    params = dict(job.params or {})
+    ids = params.get("spectrum_ids")
+    if isinstance(ids, list) and ids and not (user is not None and user.is_superuser):
+        seen = set(
+            ImpedanceSpectrum.objects.filter(visible_q(user) & visible_q(user, "cell__"), pk__in=ids)
+            .values_list("pk", flat=True)
+        )
+        params["spectrum_ids"] = [i for i in ids if i in seen]
+    return params
 
 
 def jobs_for_target(*, user, target_type: str, target_id: int) -> QuerySet[Job]:

@@ -3,11 +3,13 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
+from apps.accounts.serializers import VisibleReferenceIdField
 from apps.catalog.models import Cell
 from apps.common.serializers import FlagsField
 from apps.jobs.models import Job
 
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
+from .selectors import job_params_shown
 
 
 class FitProtocolSerializer(serializers.ModelSerializer):
@@ -76,7 +78,7 @@ class FitResultDetailSerializer(FitResultSerializer):
 
 class ConductivitySerializer(serializers.ModelSerializer):
     cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
-    separator = serializers.IntegerField(source="spectrum.cell.separator_id", read_only=True, allow_null=True)
+    separator = VisibleReferenceIdField(source="spectrum.cell.separator_id", help_text="Separator id; null when hidden.")
     protocol = serializers.IntegerField(source="fit.protocol_id", read_only=True)
     protocol_name = serializers.CharField(source="fit.protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="fit.protocol.version", read_only=True)
@@ -94,14 +96,18 @@ class ArrheniusFitSerializer(serializers.ModelSerializer):
     separator_name = serializers.CharField(source="separator.name", read_only=True)
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
+    sigma_25c_stderr_s_per_cm = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Standard error of σ(25 °C), S/cm, from its 95 % interval (symmetric in ln σ, n − 2 dof).",
+    )
 
     class Meta:
         model = ArrheniusFit
         fields = [
             "id", "separator", "separator_name", "protocol", "protocol_name", "protocol_version", "kind", "form",
             "activation_energy_ev", "activation_energy_stderr_ev", "prefactor", "vtf_b_k", "vtf_t0_k",
-            "sigma_25c_s_per_cm", "sigma_25c_ci_low_s_per_cm", "sigma_25c_ci_high_s_per_cm", "temperature_min_c",
-            "temperature_max_c", "n_points", "r_squared", "extrapolated_25c", "points", "engine_version",
+            "sigma_25c_s_per_cm", "sigma_25c_stderr_s_per_cm", "sigma_25c_ci_low_s_per_cm",
+            "sigma_25c_ci_high_s_per_cm", "temperature_min_c", "temperature_max_c", "n_points", "r_squared", "extrapolated_25c", "points", "engine_version",
             "updated_at",
         ]  # fmt: skip
 
@@ -113,7 +119,13 @@ class JobProgressSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    """A job as its viewer may see it: its target named only when the viewer may see the target
+    (`visible_jobs` annotates what to show; a job just queued by the viewer is about a record they see)."""
+
     progress = JobProgressSerializer(source="*", read_only=True)
+    target_id = serializers.SerializerMethodField(help_text="The target record's id; null when hidden from you.")
+    target_label = serializers.SerializerMethodField(help_text='"private record" when the target is hidden from you.')
+    params = serializers.SerializerMethodField(help_text="Parameters; `spectrum_ids` lists the spectra you may see.")
     is_finished = serializers.BooleanField(read_only=True)
     duration_s = serializers.SerializerMethodField(help_text="Run time so far (or in all), s; null before it starts.")
     url = serializers.SerializerMethodField(help_text="Poll this URL for the state.")
@@ -125,6 +137,15 @@ class JobSerializer(serializers.ModelSerializer):
             "progress", "error", "result", "attempts", "parent", "group", "created_at", "started_at",
             "finished_at", "duration_s",
         ]  # fmt: skip
+
+    def get_target_id(self, job) -> int | None:
+        return getattr(job, "shown_target_id", job.target_id)
+
+    def get_target_label(self, job) -> str:
+        return getattr(job, "shown_target_label", job.target_label)
+
+    def get_params(self, job) -> dict:
+        return job_params_shown(job, user=getattr(self.context.get("request"), "user", None))
 
     def get_duration_s(self, job) -> float | None:
         if job.started_at is None:

@@ -38,8 +38,8 @@ def job_as_dict(job: Job) -> dict:
         "finished": job.is_finished,
         "error": job.error,
         "target_type": job.target_type,
-        "target_id": job.target_id,
-        "target_label": job.target_label,
+        "target_id": job.shown_target_id,
+        "target_label": job.shown_target_label,
     }
 
 

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from apps.catalog.models import MaterialFamily, ProcessingRoute, Separator
 from apps.catalog.selectors import visible_cells, visible_separators
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
+from apps.common.formatting import BOUND, VALUE
 
 from . import comparisons, selectors
 from .filters import BenchmarkEntryFilterSet, LiteratureValueFilterSet
@@ -37,6 +38,7 @@ class BenchmarkEntryViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelVie
         "computed_at", "pk",
     ]  # fmt: skip
     export_filename = "benchmark-entries"
+    export_uncertainties = {"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}}
 
     def get_queryset(self):
         return selectors.visible_entries(user=self.request.user)

@@ -13,12 +13,22 @@ from django.utils import timezone
 from apps.analysis.eis import ENGINE_VERSION
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult
 from apps.common import flags as flag_registry
-from apps.common.formatting import format_interval, format_unit_value
+from apps.common.formatting import BOUND, VALUE, format_interval, format_unit_value, rounded_row
 
 from . import selectors
 from .models import BenchmarkEntry
 
 logger = logging.getLogger(__name__)
+
+# Numbers in files are rounded to their uncertainty (two significant digits of it; apps.common.formatting):
+# uncertainty column → the columns rounded with it. Numbers without one keep full precision.
+ENTRY_UNCERTAINTIES = {"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}}
+FIT_UNCERTAINTIES = {"stderr": {"parameters": VALUE}}
+FIT_PARAMETER_UNCERTAINTIES = {"stderr": {"value": VALUE}}
+CONDUCTIVITY_UNCERTAINTIES = {
+    "resistance_stderr_ohm": {"resistance_ohm": VALUE},
+    "conductivity_stderr_s_per_cm": {"conductivity_s_per_cm": VALUE},
+}
 
 
 
@@ -32,21 +42,24 @@ def _protocol_json(protocol: FitProtocol) -> dict:
     }
 
 
+def conductivity_row(c: Conductivity) -> dict:
+    """One conductivity as written in files, rounded to its standard errors."""
+    return rounded_row({
+        "kind": c.kind, "resistance_ohm": c.resistance_ohm, "resistance_stderr_ohm": c.resistance_stderr_ohm,
+        "conductivity_s_per_cm": c.conductivity_s_per_cm, "conductivity_stderr_s_per_cm": c.conductivity_stderr_s_per_cm,
+        "temperature_c": c.temperature_c, "thickness_um": c.thickness_um, "area_cm2": c.area_cm2,
+    }, CONDUCTIVITY_UNCERTAINTIES)
+
+
 def _fit_json(fit: FitResult) -> dict:
-    return {
+    return rounded_row({
         "fit_id": fit.pk, "spectrum_id": fit.spectrum_id, "protocol": f"{fit.protocol.name} v{fit.protocol.version}",
         "status": fit.status, "parameters": fit.parameters, "stderr": fit.stderr, "chi_square": fit.chi_square,
         "reduced_chi_square": fit.reduced_chi_square, "converged": fit.converged, "derived": fit.derived,
         "flags": flag_registry.describe(fit.flags), "engine_version": fit.engine_version, "residuals_real": fit.residuals_real,
         "residuals_imag": fit.residuals_imag,
-        "conductivities": [
-            {"kind": c.kind, "resistance_ohm": c.resistance_ohm, "resistance_stderr_ohm": c.resistance_stderr_ohm,
-             "conductivity_s_per_cm": c.conductivity_s_per_cm,
-             "conductivity_stderr_s_per_cm": c.conductivity_stderr_s_per_cm, "temperature_c": c.temperature_c,
-             "thickness_um": c.thickness_um, "area_cm2": c.area_cm2}
-            for c in Conductivity.objects.filter(fit=fit).order_by("kind")
-        ],
-    }
+        "conductivities": [conductivity_row(c) for c in Conductivity.objects.filter(fit=fit).order_by("kind")],
+    }, FIT_UNCERTAINTIES)
 
 
 def _spectrum_csv(spectrum, user) -> str:
@@ -62,11 +75,13 @@ def _spectrum_csv(spectrum, user) -> str:
 
 
 def _entry_json(entry: BenchmarkEntry) -> dict:
+    rounded = rounded_row({"value": entry.value, "stderr": entry.stderr, "ci_low": entry.ci_low,
+                           "ci_high": entry.ci_high}, ENTRY_UNCERTAINTIES)
     return {
         "id": entry.pk, "metric": entry.metric, "metric_label": entry.get_metric_display(),
         "separator": str(entry.separator) if entry.separator_id else None, "cell": str(entry.cell) if entry.cell_id else None,
-        "family": entry.family, "value": entry.value, "unit": entry.unit, "stderr": entry.stderr,
-        "ci95": [entry.ci_low, entry.ci_high], "temperature_c": entry.temperature_c,
+        "family": entry.family, "value": rounded["value"], "unit": entry.unit, "stderr": rounded["stderr"],
+        "ci95": [rounded["ci_low"], rounded["ci_high"]], "temperature_c": entry.temperature_c,
         "stack_pressure_mpa": entry.stack_pressure_mpa, "thickness_um": entry.thickness_um, "method": entry.method,
         "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": flag_registry.describe(entry.flags),
         "blocking": entry.blocking, "details": entry.details, "computed_at": entry.computed_at.isoformat(),

@@ -76,7 +76,6 @@ from .statistics import (
     most_common,
     quadrature_sum,
     separator_asr,
-    stderr_from_log_interval,
 )
 
 #: Physically plausible σ(25 °C), S/cm, per family: wide ranges spanning the published
@@ -326,7 +325,7 @@ def _sigma_25c(separator, kind, rows, fit_flag_map, arrhenius) -> MetricValue | 
         )
     elif arrhenius is not None and arrhenius.sigma_25c:
         low, high = arrhenius.sigma_25c_ci
-        stderr = stderr_from_log_interval(arrhenius.sigma_25c, low, high, arrhenius.n_points)
+        stderr = eis_derived.stderr_from_log_interval(arrhenius.sigma_25c, low, high, arrhenius.n_points)
         used, flags = _series_flags(arrhenius, rows, fit_flag_map)
         value = MetricValue(
             metric=SIGMA_METRICS[kind], value=arrhenius.sigma_25c, stderr=stderr, ci_low=low, ci_high=high,

@@ -2,7 +2,7 @@
 from rest_framework import serializers
 
 from apps.accounts.references import can_see
-from apps.accounts.serializers import VisibleReferenceNameField
+from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.common.serializers import FlagsField
 
 from .models import BenchmarkEntry, LiteratureValue
@@ -10,6 +10,8 @@ from .models import BenchmarkEntry, LiteratureValue
 
 class BenchmarkEntrySerializer(serializers.ModelSerializer):
     metric_label = serializers.CharField(source="get_metric_display", read_only=True)
+    separator = VisibleReferenceIdField(source="separator_id", help_text="Separator id; null when hidden from you.")
+    cell = VisibleReferenceIdField(source="cell_id", help_text="Cell id; null when hidden from you.")
     separator_name = VisibleReferenceNameField(source="separator.name", allow_null=True)
     cell_name = VisibleReferenceNameField(source="cell.name", allow_null=True)
     group = serializers.SerializerMethodField(help_text="Research group of the separator or cell (id).")

@@ -122,16 +122,6 @@ def quadrature_sum(values: Sequence[float], stderrs: Sequence[float | None]) -> 
     return total, math.sqrt(sum(float(e) ** 2 for e in stderrs))
 
 
-def stderr_from_log_interval(value: float, ci_low: float | None, ci_high: float | None,
-                             n_points: int) -> float | None:
-    """δσ from a 95 % interval symmetric in ln σ (an Arrhenius extrapolation with n − 2 dof):
-    δσ = σ · (ln high − ln low) / (2 t₀.₉₇₅). None without a positive interval."""
-    if not (ci_low and ci_high and ci_low > 0 and ci_high > 0):
-        return None
-    dof = max(n_points - 2, 1)
-    return value * (math.log(ci_high) - math.log(ci_low)) / (2 * float(stats.t.ppf(0.975, dof)))
-
-
 @dataclass(frozen=True)
 class AreaSpecificResistance:
     """ASR = L/σ, Ω·cm², with its standard error and 95 % interval."""

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.accounts.permissions import require_group_member
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
+from apps.common.formatting import VALUE
 from apps.measurements.selectors import visible_spectra
 from apps.measurements.serializers import SpectrumListSerializer
 
@@ -210,6 +211,7 @@ class SeparatorViewSet(OwnedRecordViewSet):
     ]  # fmt: skip
     ordering_fields = [*OWNED_ORDERING, "thickness_um", "area_cm2", "relative_density", "densification_pressure_mpa"]
     export_filename = "separators"
+    export_uncertainties = {"thickness_stderr_um": {"thickness_um": VALUE}}
 
     def get_queryset(self):
         return visible_separators(user=self.request.user)

@@ -18,7 +18,8 @@ def visible_cells(*, user) -> QuerySet[Cell]:
     return (
         Cell.objects.filter(visible_q(user))
         .select_related("group", "source", "separator")
-        .prefetch_related("layers", "pressure_steps", "interfaces")
+        # A layer's separator or electrode is shown only to those who see it: the records are read, not just ids.
+        .prefetch_related("layers__separator", "layers__electrode", "pressure_steps", "interfaces")
     )
 
 

@@ -5,8 +5,8 @@ shape and types, then handed to `apps.catalog.services` (which owns the rules).
 """
 from rest_framework import serializers
 
-from apps.accounts.serializers import OwnershipFieldsMixin
-from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField
+from apps.accounts.serializers import OwnershipFieldsMixin, VisibleRelatedKeyField
+from apps.common.serializers import CompletenessMixin
 
 from .models import (
     Cell,
@@ -127,8 +127,8 @@ class InterfaceSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
 
 
 class CellLayerSerializer(serializers.ModelSerializer):
-    separator = VisiblePrimaryKeyField(selector=visible_separators, required=False, allow_null=True)
-    electrode = VisiblePrimaryKeyField(selector=visible_electrodes, required=False, allow_null=True)
+    separator = VisibleRelatedKeyField(selector=visible_separators, required=False, allow_null=True)
+    electrode = VisibleRelatedKeyField(selector=visible_electrodes, required=False, allow_null=True)
 
     class Meta:
         model = CellLayer
@@ -144,8 +144,12 @@ class PressureStepSerializer(serializers.ModelSerializer):
 
 
 class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
-    separator = VisiblePrimaryKeyField(selector=visible_separators, required=False, allow_null=True)
-    interfaces = VisiblePrimaryKeyField(selector=visible_interfaces, many=True, required=False)
+    separator = VisibleRelatedKeyField(
+        selector=visible_separators, required=False, allow_null=True, help_text="Separator id; null when hidden from you."
+    )
+    interfaces = VisibleRelatedKeyField(
+        selector=visible_interfaces, many=True, required=False, help_text="Interface ids; those hidden from you left out."
+    )
     layers = CellLayerSerializer(many=True, required=False, help_text="Bottom (position 0) to top.")
     pressure_steps = PressureStepSerializer(
         many=True, required=False, help_text="Stack-pressure history, densification first, measurement last."

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import FieldError
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Expression, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +18,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.utils.encoders import JSONEncoder
 
+from .formatting import rounded_row
 from .pagination import keyset_ordered
 from .renderers import CSVRenderer, FiniteJSONRenderer, finite_or_none, iter_csv
 
@@ -38,7 +39,7 @@ def export_schema(serializer_class, what: str):
             f"Every {what} matching the same filters, search and ordering as the list, unpaginated, "
             "streamed as a download. Only records visible to you are included. A complete file ends with "
             "its row count: CSV with the line `# end of export: N rows`, JSON with `\"count\": N` after "
-            "`results`; a file without that ending was cut off."
+            "`results`; a file without that ending was cut off. " + ROUNDING_NOTE
         ),
         parameters=[export_parameter()],
         responses={
@@ -55,6 +56,12 @@ def export_schema(serializer_class, what: str):
 
 
 EXPORT_TRAILER = "# end of export: {count} rows\n"
+ROUNDING_NOTE = (
+    "A value exported beside its uncertainty (a standard error such as `stderr` or `…_stderr_…`) is rounded to "
+    "it: the uncertainty to two significant digits, the value and its interval bounds to the same decimal place "
+    "(as on the pages, in the stored unit). Values without an uncertainty keep full precision; the list and "
+    "detail endpoints answer full precision throughout."
+)
 
 
 class ExportMixin:
@@ -76,6 +83,15 @@ class ExportMixin:
 
     # Serializer fields whose value is a plain column reached another way (e.g. a SerializerMethodField).
     export_value_paths: dict[str, str] = {}
+    # Uncertainty column → {column rounded to it: formatting.VALUE or formatting.BOUND} (see `rounded_row`).
+    export_uncertainties: dict[str, dict[str, str]] = {}
+
+    def _export_rounded(self, rows: Iterator[dict]) -> Iterator[dict]:
+        if not self.export_uncertainties:
+            yield from rows
+            return
+        for row in rows:
+            yield rounded_row(row, self.export_uncertainties)
 
     def _export_rows(self, queryset, counter: list[int]) -> Iterator[dict]:
         serializer_class = self.get_export_serializer_class()
@@ -101,7 +117,7 @@ class ExportMixin:
     def export(self, request, *args, **kwargs):
         queryset = self.get_export_queryset()
         counter = [0]
-        rows = self._export_rows(queryset, counter)
+        rows = self._export_rounded(self._export_rows(queryset, counter))
         if request.accepted_renderer.format == "json":
             content, media_type, extension = _iter_json_document(rows, counter), "application/json", "json"
         else:
@@ -113,20 +129,27 @@ class ExportMixin:
         return response
 
 
-ExportColumn = tuple[str, str, "Callable | None"]
+# (name, ORM path or expression, conversion of the value read)
+ExportColumn = tuple[str, "str | Expression", "Callable | None"]
 # Fields whose answer is the column's value as read (others convert: float(), isoformat(), …, as the list does).
 AS_READ_FIELDS = (serializers.ReadOnlyField, serializers.ChoiceField)
 
 
 def values_plan(serializer, queryset: QuerySet, value_paths: dict[str, str]) -> list[ExportColumn] | None:
     """(name, ORM path, to_representation) per field when every field of `serializer` is one column (so rows can
-    be read as tuples, ~50x faster than model instances through the serializer); None when one is not."""
+    be read as tuples, ~50x faster than model instances through the serializer); None when one is not. A field
+    with a `values_expression(model)` (a reference the viewer may not see) is read through that expression."""
     plan: list[ExportColumn] = []
     for name, field in serializer.fields.items():
         if field.write_only:
             continue
         if name in value_paths:
             plan.append((name, value_paths[name], None))
+            continue
+        guarded = getattr(field, "values_expression", None)
+        if guarded is not None:  # a reference that may be hidden from the viewer: the field says how, in SQL
+            as_read = isinstance(field, serializers.RelatedField) or type(field) in AS_READ_FIELDS
+            plan.append((name, guarded(queryset.model), None if as_read else field.to_representation))
             continue
         unsupported = (
             serializers.SerializerMethodField, serializers.BaseSerializer, serializers.ManyRelatedField,

@@ -14,6 +14,9 @@ The rule
   or a base unit with SI prefixes chosen from the magnitude (R in Ω/kΩ/MΩ, C in nF/µF, f in Hz/kHz).
   A fixed-unit value too small or too large for plain decimals is written ``1.2 × 10⁻⁶ mS/cm``.
 * The unit is always shown; a missing or non-finite value is ``—``.
+
+Files (CSV/JSON exports, release archives) keep numbers as numbers in their stored unit, rounded the same way:
+`round_to_uncertainty`, `round_uncertainty` and `rounded_row`; a value without an uncertainty keeps full precision.
 """
 from __future__ import annotations
 
@@ -356,3 +359,74 @@ def name_title(name: str) -> str:
     words = base.replace("_", " ").strip()
     words = words.replace("sigma", "σ").replace("25c", "25 °C").replace(" min", " (lowest)").replace(" max", " (highest)")
     return words[:1].upper() + words[1:] if words[:1].isascii() else words
+
+
+# ----------------------------------------------------------------------------- numbers for files (CSV/JSON)
+
+
+def _rounded_float(x: float, decimals: int) -> float:
+    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def round_to_uncertainty(value, uncertainty, *, bound: bool = False):
+    """`value` as a number rounded half-up to the decimal place of the second significant digit of `uncertainty`
+    (``0.00045123``, ``0.0000142`` → ``0.000451``): the page rule without units, for CSV and JSON files.
+
+    `value` is returned unchanged when it is missing or not finite, and when the uncertainty is missing, zero or
+    not finite (nothing to round to: full precision). `bound`: an interval bound of a positive quantity that would
+    round to zero keeps two significant digits instead, as on pages.
+    """
+    v, u = _finite(value), _finite(uncertainty)
+    if v is None or u is None or u == 0:
+        return value
+    decimals = _rounded(abs(u), UNCERTAINTY_DIGITS)[1]
+    rounded = _rounded_float(v, decimals)
+    if bound and v and not rounded:
+        rounded = _rounded_float(v, UNCERTAINTY_DIGITS - 1 - _exponent(v))
+    return rounded + 0.0  # no "-0.0"
+
+
+def round_uncertainty(uncertainty):
+    """An uncertainty to two significant digits as a number (``0.0000142`` → ``1.4e-05``); missing, zero or
+    non-finite ones unchanged."""
+    u = _finite(uncertainty)
+    if u is None or u == 0:
+        return uncertainty
+    return _rounded_float(u, _rounded(abs(u), UNCERTAINTY_DIGITS)[1])
+
+
+#: What `rounded_row` does with a column: round it as a value, or as an interval bound.
+VALUE, BOUND = "value", "bound"
+
+
+def rounded_row(row: dict, uncertainties: dict[str, dict[str, str]]) -> dict:
+    """`row` (a CSV/JSON record) with each uncertainty column rounded to two significant digits and the columns
+    that go with it (its value, interval bounds) rounded to the same decimal place; other columns as they are.
+
+    `uncertainties`: uncertainty column → {column: VALUE or BOUND}, e.g.
+    ``{"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}}``. When the uncertainty column holds a
+    dict (a fit's ``stderr`` per parameter) its columns hold dicts too and are rounded key by key.
+    A dotted name (``"electronic_conductivity.stderr_s_per_cm"``) reaches into a nested record; its columns
+    are named inside that record. Rounding uses the full-precision uncertainty, so the result does not depend
+    on the order of columns.
+    """
+    out = dict(row)
+    for uncertainty_column, columns in uncertainties.items():
+        if "." in uncertainty_column:
+            head, rest = uncertainty_column.split(".", 1)
+            if isinstance(out.get(head), dict):
+                out[head] = rounded_row(out[head], {rest: columns})
+            continue
+        uncertainty = row.get(uncertainty_column)
+        if isinstance(uncertainty, dict):
+            for column in columns:
+                if isinstance(row.get(column), dict):
+                    out[column] = {key: round_to_uncertainty(v, uncertainty.get(key), bound=columns[column] == BOUND)
+                                   for key, v in row[column].items()}
+            out[uncertainty_column] = {key: round_uncertainty(u) for key, u in uncertainty.items()}
+            continue
+        for column, role in columns.items():
+            if column in row:
+                out[column] = round_to_uncertainty(row[column], uncertainty, bound=role == BOUND)
+        out[uncertainty_column] = round_uncertainty(uncertainty)
+    return out

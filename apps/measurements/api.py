@@ -25,6 +25,7 @@ from apps.common.api import (
 )
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.jobs.models import Job
+from apps.common.formatting import VALUE
 from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services
@@ -355,6 +356,7 @@ class DCPolarisationViewSet(CellMeasurementViewSet):
     selector = staticmethod(visible_dc_polarisations)
     create_service = staticmethod(services.create_dc_polarisation)
     export_filename = "dc-polarisations"
+    export_uncertainties = {"electronic_conductivity.stderr_s_per_cm": {"value_s_per_cm": VALUE}}
 
 
 @extend_schema_view(

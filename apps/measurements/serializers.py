@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup, Visibility
+from apps.accounts.references import can_see
 from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.analysis.eis import derived as eis_derived
 from apps.analysis.serializers import JobSerializer
@@ -320,11 +321,14 @@ class FitRequestSerializer(serializers.Serializer):
         return attrs
 
 
-def electronic_conductivity_reading(dc: DCPolarisation) -> dict | None:
+def electronic_conductivity_reading(dc: DCPolarisation, *, user) -> dict | None:
     """σ_e = L·I_ss/(A·ΔV) (Hebb–Wagner) from the cell's separator thickness and area, with the thickness's
-    standard error propagated (σ_e is proportional to L); None with no thickness or area to use."""
+    standard error propagated (σ_e is proportional to L); None with no thickness or area to use, and when `user`
+    may not see the separator (σ_e would tell its thickness)."""
     cell = dc.cell
     separator = cell.separator if cell.separator_id else None
+    if separator is not None and not can_see(user, separator):
+        return None
     area = cell.active_area_cm2 or (separator.area_cm2 if separator else None)
     if separator is None or not separator.thickness_um or not area:
         return None
@@ -375,7 +379,7 @@ class DCPolarisationSerializer(CellMeasurementSerializer):
 
     @extend_schema_field(ElectronicConductivitySerializer(allow_null=True))
     def get_electronic_conductivity(self, record):
-        return electronic_conductivity_reading(record)
+        return electronic_conductivity_reading(record, user=getattr(self.context.get("request"), "user", None))
 
 
 class CCDStepSerializer(serializers.Serializer):

@@ -27,11 +27,19 @@ from apps.accounts.models import ResearchGroup, Visibility
 from apps.accounts.selectors import can_edit, groups_of, visible_q
 from apps.analysis.models import Conductivity
 from apps.benchmarks import selectors as benchmark_selectors
-from apps.benchmarks.bundles import _entry_json, _fit_json, _protocol_json
+from apps.benchmarks.bundles import (
+    ENTRY_UNCERTAINTIES,
+    FIT_PARAMETER_UNCERTAINTIES,
+    _entry_json,
+    _fit_json,
+    _protocol_json,
+    conductivity_row,
+)
 from apps.benchmarks.models import BenchmarkEntry
 from apps.catalog.models import Cell, Separator
 from apps.catalog.services import normalise_doi
 from apps.common.audit import log_event
+from apps.common.formatting import rounded_row
 from apps.measurements.exports import spectrum_csv, spectrum_metadata
 from apps.measurements.models import ImpedanceSpectrum, RawFile
 
@@ -180,17 +188,17 @@ def _csv(columns: list[str], rows: list[dict]) -> str:
 
 
 def _entry_row(entry: BenchmarkEntry) -> dict:
-    return {
+    return rounded_row({
         "entry_id": entry.pk, "metric": entry.metric, "separator_id": entry.separator_id,
         "separator": entry.separator.name if entry.separator_id else "", "cell_id": entry.cell_id,
-        "cell": entry.cell.name if entry.cell_id else "", "family": entry.family, "value": repr(entry.value),
+        "cell": entry.cell.name if entry.cell_id else "", "family": entry.family, "value": entry.value,
         "unit": entry.unit, "stderr": entry.stderr, "ci_low": entry.ci_low, "ci_high": entry.ci_high,
         "temperature_c": entry.temperature_c, "stack_pressure_mpa": entry.stack_pressure_mpa,
         "thickness_um": entry.thickness_um, "method": entry.method,
         "protocol": f"{entry.protocol.name} v{entry.protocol.version}" if entry.protocol_id else "",
         "completeness_score": entry.completeness_score, "flags": ";".join(entry.flags), "blocking": entry.blocking,
         "computed_at": entry.computed_at.isoformat(),
-    }
+    }, ENTRY_UNCERTAINTIES)
 
 
 def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, readme: str, user) -> dict[str, str]:
@@ -199,17 +207,16 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
     fits = benchmark_selectors.standard_fits(records.spectra)
     fit_list = [fits[s.pk] for s in records.spectra if s.pk in fits]
     fits_json = [_fit_json(fit) for fit in fit_list]
+    # Numbers are rounded to their standard errors, as on the pages (apps.common.formatting.rounded_row).
     fit_rows = [
-        {"fit_id": fit.pk, "spectrum_id": fit.spectrum_id, "protocol": f"{fit.protocol.name} v{fit.protocol.version}",
-         "status": fit.status, "chi_square": fit.chi_square, "parameter": name, "value": repr(value),
-         "stderr": (fit.stderr or {}).get(name)}
+        rounded_row({"fit_id": fit.pk, "spectrum_id": fit.spectrum_id,
+                     "protocol": f"{fit.protocol.name} v{fit.protocol.version}", "status": fit.status,
+                     "chi_square": fit.chi_square, "parameter": name, "value": value,
+                     "stderr": (fit.stderr or {}).get(name)}, FIT_PARAMETER_UNCERTAINTIES)
         for fit in fit_list for name, value in sorted((fit.parameters or {}).items())
     ]
     conductivity_rows = [
-        {"fit_id": c.fit_id, "spectrum_id": c.spectrum_id, "kind": c.kind, "resistance_ohm": c.resistance_ohm,
-         "resistance_stderr_ohm": c.resistance_stderr_ohm, "conductivity_s_per_cm": c.conductivity_s_per_cm,
-         "conductivity_stderr_s_per_cm": c.conductivity_stderr_s_per_cm, "temperature_c": c.temperature_c,
-         "thickness_um": c.thickness_um, "area_cm2": c.area_cm2}
+        {"fit_id": c.fit_id, "spectrum_id": c.spectrum_id, **conductivity_row(c)}
         for c in Conductivity.objects.filter(fit__in=[f.pk for f in fit_list]).order_by("fit_id", "kind", "pk")
     ]
     protocols = {fit.protocol.pk: fit.protocol for fit in fit_list}
@@ -342,7 +349,10 @@ def release_publish(*, user, group: ResearchGroup, title: str, authors, descript
     readme = (f"# {title} (version {version})\n\n{release.description}\n\nCite as: {release.citation}\n\n"
               f"Licence: {licence_id}. Published {now.date().isoformat()} by {group.name}.\n"
               "Every file is listed with its SHA-256 in manifest-sha256.txt; ro-crate-metadata.json (RO-Crate 1.1) "
-              "and datacite.json describe the dataset.\n")
+              "and datacite.json describe the dataset.\n"
+              "Numbers in fits, conductivities and entries that have a standard error are rounded to it: the error "
+              "to two significant digits, the value and its 95 % interval to the same decimal place; numbers "
+              "without one, and the spectra, keep full precision.\n")
     raw_files = sorted({s.raw_file.pk: s.raw_file for s in records.spectra if s.raw_file_id}.values(),
                        key=lambda r: r.pk)
     release.snapshot = {

@@ -215,8 +215,72 @@ def test_spectrum_export_round_trips_through_the_parser(client, fmt):
 def test_fit_export_json_has_parameters_and_residuals(client):
     fit = FitResultFactory(spectrum=SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC))
     body = json.loads(client.get(reverse("api:fit-fit-export", args=[fit.pk]), {"format": "json"}).content)
-    assert body["parameters"] == fit.parameters and body["stderr"] == fit.stderr
+    assert body["parameters"] == fit.parameters and body["stderr"] == fit.stderr  # already at their precision
     assert len(body["residuals_real"]) == 50
+
+
+# Numbers in files are rounded to their uncertainty: two significant digits of it (apps.common.formatting).
+
+
+def _export(client, name: str, fmt: str) -> list[dict]:
+    response = client.get(reverse(f"api:{name}-export"), {"format": fmt})
+    text = b"".join(response.streaming_content).decode()
+    if fmt == "json":
+        return json.loads(text)["results"]
+    return list(csv.DictReader(io.StringIO(text.rsplit("# end of export", 1)[0])))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_entry_export_rounds_value_and_interval_to_the_uncertainty(client, fmt):
+    separator = SeparatorFactory(**PUBLIC)
+    BenchmarkEntryFactory(separator=separator, value=0.00045123, stderr=0.0000142, ci_low=0.00042337,
+                          ci_high=0.00047911, temperature_c=25.123456)
+    (row,) = _export(client, "benchmarkentry", fmt)
+    as_numbers = {k: float(row[k]) for k in ("value", "stderr", "ci_low", "ci_high", "temperature_c")}
+    # The page shows 0.451 ± 0.014 mS/cm; the file the same digits in S/cm. No uncertainty: full precision.
+    assert as_numbers == {"value": 0.000451, "stderr": 1.4e-05, "ci_low": 0.000423, "ci_high": 0.000479,
+                          "temperature_c": 25.123456}
+    if fmt == "csv":
+        assert row["value"] == "0.000451" and row["ci_high"] == "0.000479"
+
+
+def test_entry_export_keeps_full_precision_without_an_uncertainty(client):
+    BenchmarkEntryFactory(separator=SeparatorFactory(**PUBLIC), value=0.000451234567, stderr=None)
+    (row,) = _export(client, "benchmarkentry", "json")
+    assert row["value"] == 0.000451234567
+
+
+def test_fit_and_conductivity_exports_round_to_their_standard_errors(client):
+    spectrum = SpectrumFactory(**PUBLIC, cell__visibility=Visibility.PUBLIC)
+    fit = FitResultFactory(spectrum=spectrum, parameters={"R0": 10.23456, "CPE1_n": 0.912345},
+                           stderr={"R0": 0.1234, "CPE1_n": None})
+    ConductivityFactory(fit=fit, resistance_ohm=1234.5678, resistance_stderr_ohm=56.789,
+                        conductivity_s_per_cm=1.234567e-4, conductivity_stderr_s_per_cm=5.6789e-6)
+    (fit_row,) = _export(client, "fit", "json")
+    assert fit_row["parameters"] == {"R0": 10.23, "CPE1_n": 0.912345}
+    assert fit_row["stderr"] == {"R0": 0.12, "CPE1_n": None}
+    (fit_csv,) = _export(client, "fit", "csv")
+    assert fit_csv["parameters.R0"] == "10.23" and fit_csv["stderr.R0"] == "0.12"
+    one = client.get(reverse("api:fit-fit-export", args=[fit.pk]), {"format": "csv"}).content.decode()
+    assert "R0,10.23,0.12" in one.splitlines()
+    (row,) = _export(client, "conductivity", "csv")
+    assert (row["resistance_ohm"], row["resistance_stderr_ohm"]) == ("1235.0", "57.0")
+    assert (row["conductivity_s_per_cm"], row["conductivity_stderr_s_per_cm"]) == ("0.0001235", "5.7e-06")
+
+
+def test_arrhenius_export_rounds_sigma_25c_and_its_interval_to_its_standard_error(client):
+    from tests.factories import ArrheniusFitFactory
+
+    fit = ArrheniusFitFactory(separator=SeparatorFactory(**PUBLIC), activation_energy_ev=0.412345,
+                              activation_energy_stderr_ev=0.01234, sigma_25c_s_per_cm=1.23456e-4,
+                              sigma_25c_ci_low_s_per_cm=0.912345e-4, sigma_25c_ci_high_s_per_cm=1.70123e-4, n_points=6)
+    (row,) = _export(client, "arrheniusfit", "json")
+    stderr = fit.sigma_25c_stderr_s_per_cm  # from the ln-symmetric interval: ≈ 1.42e-5
+    assert 1e-5 < stderr < 2e-5
+    assert row["activation_energy_ev"] == 0.412 and row["activation_energy_stderr_ev"] == 0.012
+    assert row["sigma_25c_stderr_s_per_cm"] == pytest.approx(float(f"{stderr:.2g}"), rel=1e-12)
+    assert (row["sigma_25c_s_per_cm"], row["sigma_25c_ci_low_s_per_cm"], row["sigma_25c_ci_high_s_per_cm"]) == (
+        0.000123, 0.000091, 0.00017)
 
 
 def test_empty_export_still_has_a_header(client):

@@ -6,9 +6,12 @@ member and owner, against one fixture set: a chain of records (separator,
 electrode, interface, cell with layers, raw file, spectrum, fit, conductivity,
 Arrhenius fit, benchmark entry) in each of private / group / public /
 embargoed, plus a private separator behind a public cell, spectrum and raw
-file, and a group-less system job. Every hidden record's name carries a unique
-marker; a response body may never contain a marker of a record the viewer may
-not see (nor the hidden separator's thickness). Hidden records answer 404 on
+file, a group job about a member's private spectrum, and a group-less system
+job. Every hidden record's name carries a unique marker, and the hidden
+separator and the private spectrum carry ids no other number collides with; a
+response body may never contain a marker or such an id of a record the viewer
+may not see (nor the hidden separator's thickness, nor the private spectrum's
+name in a job label). Hidden records answer 404 on
 their API detail routes, and a search for a hidden name finds exactly as much
 as a search for a made-up one (no existence oracle).
 """
@@ -30,6 +33,7 @@ from tests.factories import (
     CellFactory,
     CellLayerFactory,
     ConductivityFactory,
+    DCPolarisationFactory,
     ElectrodeFactory,
     FitResultFactory,
     InterfaceFactory,
@@ -47,6 +51,8 @@ BEHIND = "zqbehind"  # the private separator behind a public cell
 BEHIND_THICKNESS = "777.123"
 SYSTEM_JOB = "zqsystemjob"
 GROUP_JOB = "zqgroupjob"
+BEHIND_ID = 987654321  # the hidden separator's id: a public cell must not name it
+PRIVATE_SPECTRUM_ID = 987654322  # the private chain's spectrum: a group job about it must not name it
 
 # First path segment → fixture key, for routes with one record id.
 API_RESOURCES = {
@@ -84,7 +90,8 @@ def _chain(state: str, group, uploader) -> dict:
     CellLayerFactory(cell=cell, position=0, kind="electrode", electrode=electrode)
     CellLayerFactory(cell=cell, position=1, kind="separator", separator=separator)
     raw = RawFileFactory(original_name=f"{name}-raw.csv", cell=cell, **own)
-    spectrum = SpectrumFactory(label=f"{name} spectrum", cell=cell, raw_file=raw, **own)
+    pk = {"pk": PRIVATE_SPECTRUM_ID} if state == "private" else {}
+    spectrum = SpectrumFactory(label=f"{name} spectrum", cell=cell, raw_file=raw, **pk, **own)
     fit = FitResultFactory(spectrum=spectrum)
     return {
         "separator": separator, "electrode": electrode, "interface": interface, "cell": cell, "rawfile": raw,
@@ -98,7 +105,7 @@ def _chain(state: str, group, uploader) -> dict:
 def world(group, uploader, owner, member, outsider):
     records = {state: _chain(state, group, uploader) for state in STATES}
     hidden_separator = SeparatorFactory(
-        group=group, created_by=uploader, visibility=Visibility.PRIVATE, name=f"{BEHIND} separator",
+        pk=BEHIND_ID, group=group, created_by=uploader, visibility=Visibility.PRIVATE, name=f"{BEHIND} separator",
         thickness_um=float(BEHIND_THICKNESS),
     )
     cell = CellFactory(group=group, created_by=uploader, visibility=Visibility.PUBLIC, separator=hidden_separator,
@@ -106,10 +113,23 @@ def world(group, uploader, owner, member, outsider):
     CellLayerFactory(cell=cell, position=0, kind="separator", separator=hidden_separator)
     raw = RawFileFactory(group=group, visibility=Visibility.PUBLIC, cell=cell, original_name="public-raw.csv")
     spectrum = SpectrumFactory(group=group, cell=cell, raw_file=raw, visibility=Visibility.PUBLIC, label="over hidden")
-    BenchmarkEntryFactory(separator=None, cell=cell, metric="interfacial_asr", unit="ohm cm2", value=12.0)
-    records["behind"] = {"cell": cell, "spectrum": spectrum, "rawfile": raw, "separator": hidden_separator}
+    cell_entry = BenchmarkEntryFactory(separator=hidden_separator, cell=cell, metric="interfacial_asr",
+                                       unit="ohm cm2", value=12.0, thickness_um=float(BEHIND_THICKNESS))
+    fit = FitResultFactory(spectrum=spectrum)
+    ConductivityFactory(fit=fit)
+    DCPolarisationFactory(cell=cell, group=group, visibility=Visibility.PUBLIC)
+    records["behind"] = {"cell": cell, "spectrum": spectrum, "rawfile": raw, "separator": hidden_separator,
+                         "benchmarkentry": cell_entry}
     # Jobs: one of the group (visible to its members), one group-less system job naming hidden spectra.
     group_job = JobFactory(group=group, created_by=uploader, target_label=GROUP_JOB, target_id=spectrum.pk)
+    # A group job about a member's private spectrum, labelled (as the queue labels it) with its name.
+    private = records["private"]["spectrum"]
+    JobFactory(group=group, created_by=uploader, target_type="spectrum", target_id=private.pk,
+               target_label=f"{private.label} ({records['private']['cell'].name})")
+    JobFactory(group=group, created_by=uploader, target_type="separator", target_id=hidden_separator.pk,
+               target_label=hidden_separator.name)
+    JobFactory(kind=Job.Kind.REFIT_PROTOCOL, group=group, created_by=uploader, target_type="protocol",
+               target_label="a group protocol: spectra 1–2 of 2", params={"spectrum_ids": [spectrum.pk, private.pk]})
     JobFactory(kind=Job.Kind.REFIT_PROTOCOL, group=None, created_by=None, target_type="protocol",
                target_label=f"{SYSTEM_JOB} of 2359", params={"spectrum_ids": [records["private"]["spectrum"].pk]})
     records["public"]["job"] = group_job
@@ -120,6 +140,8 @@ def hidden_markers(role: str) -> list[str]:
     found = [marker(state) for state in STATES if role not in SEEN_BY[state]]
     if role != "owner":
         found += [BEHIND, BEHIND_THICKNESS]
+    if role != "owner":
+        found += [str(BEHIND_ID), str(PRIVATE_SPECTRUM_ID)]
     found.append(SYSTEM_JOB)  # none of the four roles is staff
     if role in ("anonymous", "outsider"):
         found.append(GROUP_JOB)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from apps.analysis.eis.derived import stderr_from_log_interval
 from apps.benchmarks import statistics as bench_stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +80,8 @@ def test_stderr_from_log_interval_inverts_a_t_interval_in_ln_sigma():
     sigma, se_ln, n = 1e-3, 0.1, 6
     q = scipy_stats.t.ppf(0.975, n - 2)
     low, high = sigma * math.exp(-q * se_ln), sigma * math.exp(q * se_ln)
-    assert bench_stats.stderr_from_log_interval(sigma, low, high, n) == pytest.approx(sigma * se_ln, rel=1e-12)
-    assert bench_stats.stderr_from_log_interval(sigma, None, high, n) is None
+    assert stderr_from_log_interval(sigma, low, high, n) == pytest.approx(sigma * se_ln, rel=1e-12)
+    assert stderr_from_log_interval(sigma, None, high, n) is None
 
 
 def test_separator_asr_propagates_thickness_and_sigma_errors():

@@ -4,12 +4,17 @@ import math
 import pytest
 
 from apps.common.formatting import (
+    BOUND,
     QUANTITIES,
+    VALUE,
     column_title,
     format_interval,
     format_number,
     format_quantity,
     format_unit_value,
+    round_to_uncertainty,
+    round_uncertainty,
+    rounded_row,
 )
 
 NAN, INF = math.nan, math.inf
@@ -148,3 +153,72 @@ def test_interval_and_value_share_their_decimal_place():
     value = format_unit_value(0.40060, 0.00050, "eV")
     assert value == "0.40060 ± 0.00050 eV"
     assert format_interval(0.39962, 0.40158, 0.00050, "eV") == "0.39962 – 0.40158 eV"
+
+
+# ----------------------------------------------------------------------------- numbers in files
+
+
+@pytest.mark.parametrize(
+    ("value", "uncertainty", "expected_value", "expected_uncertainty"),
+    [
+        (0.00045123, 0.0000142, 0.000451, 1.4e-05),  # the page's 0.451 ± 0.014 mS/cm, in S/cm
+        (0.3812, 0.0047, 0.3812, 0.0047),
+        (0.38124, 0.02, 0.381, 0.02),
+        (1234.5, 56.7, 1235.0, 57.0),
+        (123456.0, 1234.0, 123500.0, 1200.0),  # to hundreds
+        (1.23456, 0.0996, 1.23, 0.1),  # 0.0996 → "0.10": the carry keeps two digits' place
+        (-0.00012, 0.03, 0.0, 0.03),  # no "-0.0"
+        (2.675, 0.12, 2.68, 0.12),  # half-up on the decimal text, not the binary float
+        (1e-9, -1.3e-10, 1e-9, -1.3e-10),  # the magnitude of a (signed) error is what rounds
+        (5.123456, 0.0, 5.123456, 0.0),  # zero uncertainty: nothing to round to
+        (5.123456, None, 5.123456, None),
+        (5.123456, NAN, 5.123456, None),
+        (None, 0.1, None, 0.1),
+    ],
+)
+def test_round_to_uncertainty_keeps_two_significant_digits_of_the_uncertainty(
+    value, uncertainty, expected_value, expected_uncertainty
+):
+    rounded = round_to_uncertainty(value, uncertainty)
+    assert rounded == expected_value and repr(rounded) == repr(expected_value)
+    if expected_uncertainty is None and uncertainty is not None:
+        assert math.isnan(round_uncertainty(uncertainty))
+    else:
+        assert round_uncertainty(uncertainty) == expected_uncertainty
+
+
+def test_file_rounding_matches_the_page_text():
+    for value, uncertainty, quantity_name in [(0.00045123, 0.0000142, "conductivity"), (12.3456, 0.567, "asr"),
+                                              (0.41234, 0.0123, "activation_energy")]:
+        q = QUANTITIES[quantity_name]
+        v, u = round_to_uncertainty(value, uncertainty), round_uncertainty(uncertainty)
+        page_value, page_uncertainty = format_quantity(value, uncertainty, quantity_name).split(" ")[0:3:2]
+        assert float(page_value) == pytest.approx(v * q.scale, rel=1e-12)
+        assert float(page_uncertainty) == pytest.approx(u * q.scale, rel=1e-12)
+
+
+def test_a_bound_that_would_round_to_zero_keeps_two_significant_digits():
+    assert round_to_uncertainty(0.00031, 0.02, bound=True) == 0.00031
+    assert round_to_uncertainty(0.00031, 0.02) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("row", "uncertainties", "expected"),
+    [
+        ({"value": 0.41234, "stderr": 0.0123, "ci_low": 0.38712, "ci_high": 0.43756, "temperature_c": 25.123456},
+         {"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}},
+         {"value": 0.412, "stderr": 0.012, "ci_low": 0.387, "ci_high": 0.438, "temperature_c": 25.123456}),
+        ({"value": 0.41234, "stderr": None, "ci_low": 0.38712, "ci_high": 0.43756},
+         {"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}},
+         {"value": 0.41234, "stderr": None, "ci_low": 0.38712, "ci_high": 0.43756}),
+        ({"parameters": {"R0": 10.2345, "n": 0.91234}, "stderr": {"R0": 0.1234, "n": None}},
+         {"stderr": {"parameters": VALUE}},
+         {"parameters": {"R0": 10.23, "n": 0.91234}, "stderr": {"R0": 0.12, "n": None}}),
+        ({"id": 3, "sigma_e": {"value_s_per_cm": 1.23456e-9, "stderr_s_per_cm": 4.567e-11}},
+         {"sigma_e.stderr_s_per_cm": {"value_s_per_cm": VALUE}},
+         {"id": 3, "sigma_e": {"value_s_per_cm": 1.235e-9, "stderr_s_per_cm": 4.6e-11}}),
+        ({"id": 3, "sigma_e": None}, {"sigma_e.stderr_s_per_cm": {"value_s_per_cm": VALUE}}, {"id": 3, "sigma_e": None}),
+    ],
+)
+def test_rounded_row_rounds_the_columns_that_go_with_an_uncertainty(row, uncertainties, expected):
+    assert rounded_row(row, uncertainties) == expected

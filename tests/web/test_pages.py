@@ -248,3 +248,18 @@ def test_long_log_axes_are_labelled_by_decade():
     from apps.measurements.plots import log_axis_for
 
     assert log_axis_for([0.1, 1e6]) == {"type": "log", "dtick": 1, "exponentformat": "power"}
+
+
+@pytest.mark.django_db
+def test_separator_page_rounds_sigma_25c_and_its_interval_to_its_uncertainty(client):
+    from tests.factories import ArrheniusFitFactory, SeparatorFactory
+
+    separator = SeparatorFactory(visibility=Visibility.PUBLIC)
+    fit = ArrheniusFitFactory(separator=separator, sigma_25c_s_per_cm=1.23456e-4,
+                              sigma_25c_ci_low_s_per_cm=0.912345e-4, sigma_25c_ci_high_s_per_cm=1.70123e-4, n_points=6)
+    assert f"{fit.sigma_25c_stderr_s_per_cm * 1e3:.2g}" == "0.014"  # mS/cm, from the ln-symmetric interval
+    body = client.get(f"/separators/{separator.pk}/").content.decode()
+    # σ to the decimal place of its uncertainty's second digit, and the interval's bounds to the same place
+    assert "0.123 ± 0.014 mS/cm" in body
+    assert "95 % CI 0.091 – 0.170 mS/cm" in body
+    assert "0.0912" not in body and "0.170123" not in body

@@ -7,6 +7,7 @@ Units: Ohm, F, cm, cm², S/cm, °C at the interface (K inside), eV.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,6 +261,16 @@ class VTFResult:
     t0_k_stderr: float
     pseudo_activation_energy_ev: float
     pseudo_activation_energy_stderr_ev: float
+
+
+def stderr_from_log_interval(value: float, ci_low: float | None, ci_high: float | None,
+                             n_points: int) -> float | None:
+    """δσ from a 95 % interval symmetric in ln σ (an Arrhenius extrapolation with n − 2 dof, as `fit_arrhenius` gives):
+    δσ = σ · (ln high − ln low) / (2 t₀.₉₇₅). None without a positive interval."""
+    if not (ci_low and ci_high and ci_low > 0 and ci_high > 0):
+        return None
+    dof = max(n_points - 2, 1)
+    return value * (math.log(ci_high) - math.log(ci_low)) / (2 * float(stats.t.ppf(0.975, dof)))
 
 
 def fit_vtf(temperatures_c, conductivities) -> VTFResult:

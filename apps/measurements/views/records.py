@@ -26,7 +26,7 @@ def dc_polarisation_detail(request, pk: int):
         figure = plots.message_figure("No current trace was recorded; ΔV and I_ss are listed beside.", "Current during DC polarisation")
     context = {
         "dc": dc,
-        "sigma_e": electronic_conductivity_reading(dc),
+        "sigma_e": electronic_conductivity_reading(dc, user=request.user),
         "figures": {"current": plots.figure_json(figure)},
         "can_edit": can_edit(dc, request.user),
     }

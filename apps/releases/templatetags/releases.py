@@ -1,8 +1,8 @@
 """`{% record_panel record "separator" %}`: a record's releases, retraction banner, history and delete/retract buttons."""
 from django import template
 
+from apps.accounts.references import visible_history_rows
 from apps.accounts.selectors import can_edit
-from apps.common.audit import history_rows
 
 from .. import selectors
 
@@ -18,5 +18,5 @@ def record_panel(context, record, kind: str):
     retraction = selectors.retraction_of(kind=kind, object_id=record.pk) if releases else None
     return {
         "record": record, "kind": kind, "member": member, "releases": releases, "retraction": retraction,
-        "history": history_rows(record) if member else [],
+        "history": visible_history_rows(record, user) if member else [],
     }
