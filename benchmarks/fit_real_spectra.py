@@ -77,7 +77,7 @@ def impedance_py_best(circuit, f, z, n_starts, rng):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(f, z, weight_by_modulus=True, maxfev=20000)
+                model.fit(f, z, weight_by_modulus=True)
         except Exception:  # noqa: BLE001 - a start that fails simply does not count
             continue
         cost = modulus_cost(circuit, model.parameters_, f, z)
@@ -132,7 +132,7 @@ def main():
             flag = "" if ratio <= 1 + RATIO_TOLERANCE else "  <-- above impedance.py"
             print(f"  {label:38s} {circuit:34s} N={f.size:3d} ours {ours.cost:10.4g} ({ours_ms:6.0f} ms, "
                   f"{ours.n_starts:2d} starts)  impedance.py best {theirs:10.4g} ({theirs_s:5.1f} s)  "
-                  f"ratio {ratio:7.4f}{flag}")
+                  f"ratio {ratio:7.4f}{flag}", flush=True)
     rows = np.array(rows)
     print(f"\n{rows.size} fits: ratio ours/impedance.py best max {rows.max():.4f}, median {np.median(rows):.4f}; "
           f"{int(np.sum(rows > 1 + RATIO_TOLERANCE))} above 1 + {RATIO_TOLERANCE:g}")
