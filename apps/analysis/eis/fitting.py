@@ -41,8 +41,9 @@ several starts too); or when the budget is spent: ``DEFAULT_MAX_STARTS`` =
 default, so that results do not depend on the machine's load). Before a
 best point may stop the search, every element switched off in it (a log
 parameter on its lower bound or four decades below the structural guess's
-value) is switched back on at the data's scale for it (×1, ×0.1, ×0.01)
-and refitted from there: if that finds a lower cost the search goes on
+value, or an exponent on its lower bound) is switched back on at the
+data's scale for it (×1, ×0.1, ×0.01; an exponent at its guess) and
+refitted from there: if that finds a lower cost the search goes on
 from the new best, if not the element is off at the optimum (e.g. R∞
 under a bulk arc above the highest frequency). A best point with a log
 parameter on its upper bound never stops the search early.
@@ -405,7 +406,10 @@ def fit_circuit(
     guess_scale = np.log(np.maximum(auto[0][is_free], 1e-300))
 
     def switched_off(u):
-        return np.nonzero(tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4))))[0]
+        # Also an exponent on its lower bound: a CPE with n → 0 is a plain
+        # resistor, another way for an arc to vanish into a side basin.
+        off_log = tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4)))
+        return np.nonzero(off_log | (~tr.log & (u <= tr.a + 1e-9)))[0]
 
     tried = 0
     agreements = 0
@@ -439,9 +443,10 @@ def fit_circuit(
             probed.add(key)
             cost_before = best_cost
             for k in off:
-                for scale in (1.0, 0.1, 0.01):
+                for scale in (1.0, 0.1, 0.01) if tr.log[k] else (1.0,):
                     u0 = best[0].copy()
-                    u0[k] = np.clip(np.log(max(auto[0][is_free][k] * scale, 1e-300)), tr.a[k], tr.b[k])
+                    value = auto[0][is_free][k]
+                    u0[k] = np.clip(np.log(max(value * scale, 1e-300)) if tr.log[k] else value, tr.a[k], tr.b[k])
                     # A probe starts next to the best point: one that is not
                     # near its cost after 25 iterations went elsewhere.
                     u, cost, ok, mesg = run_from(u0, abandon_factor=2.0, retry=False)
