@@ -28,9 +28,7 @@ series) are tried first.
 
 Starts that give the same model spectrum (blocks of the same form
 swapped) are run once. A start whose cost is still above
-``ABANDON_FACTOR`` = 10 times the best (before any start has ended:
-``HOPELESS_FACTOR`` = 100 times the noise-level cost) after 25 iterations
-is abandoned; when every start was abandoned the best is run to the end.
+``ABANDON_FACTOR`` = 10 times the best after 25 iterations is abandoned.
 
 When the search stops (evidence, not a fixed count): as soon as a start
 reaches the cost a flexible KK-compliant linear model of the same data
@@ -89,8 +87,6 @@ AGREEMENT_RTOL = 1e-3
 POOR_FIT_FACTOR = 3.0
 #: A start whose cost is still above this multiple of the best after 25 iterations is abandoned.
 ABANDON_FACTOR = 10.0
-#: Before any start has ended, the best cost is taken as this multiple of the noise-level cost.
-HOPELESS_FACTOR = 100.0
 
 
 class FitError(ValueError):
@@ -392,11 +388,8 @@ def fit_circuit(
         # A start still far above the best one after a few dozen iterations
         # is abandoned: such starts otherwise creep to the iteration limit
         # and take most of the search's time.
-        # Before any start has ended, the reference is the noise-level cost:
-        # a first start still 10³ times above it is creeping, not converging.
-        reference = min(best_cost, HOPELESS_FACTOR * good_enough) if good_enough > 0 else best_cost
         u, cost, ok, n_iter, mesg = _levenberg_marquardt(
-            fun_jac, u0, tr.a, tr.b, max_step, abandon_above=abandon_factor * reference)
+            fun_jac, u0, tr.a, tr.b, max_step, abandon_above=abandon_factor * best_cost)
         stuck = tr.log & (u <= tr.a + 1e-9) & (u0 > tr.a + 1e-9)
         if retry and np.any(stuck):
             # In log space an element driven to its lower bound (R → 0) has
@@ -405,7 +398,7 @@ def fit_circuit(
             u1[stuck] = u0[stuck] - np.log(100.0)
             u1 = np.maximum(u1, tr.a + 1.0)
             retry = _levenberg_marquardt(fun_jac, u1, tr.a, tr.b, max_step,
-                                         abandon_above=abandon_factor * reference)
+                                         abandon_above=ABANDON_FACTOR * best_cost)
             if retry[1] < cost:
                 u, cost, ok, n_iter, mesg = retry
         return u, cost, ok, mesg
@@ -504,12 +497,6 @@ def fit_circuit(
         if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
             break
     probe_switched_off()
-    if best[2].startswith("abandoned"):
-        # Every start was abandoned (a circuit that cannot fit these data far
-        # above their noise): finish the best one.
-        u, cost, ok, mesg = run_from(best[0], abandon_factor=np.inf)
-        tried += 1
-        consider(u, cost, ok, mesg, independent=False)
 
     u, ok, mesg = best
     p, _ = expand(u)
