@@ -26,20 +26,27 @@ random log-normal perturbations. A given ``initial_guess`` and any
 ``seed_parameters`` (e.g. the result at the neighbouring temperature of a
 series) are tried first.
 
+Starts that give the same model spectrum (blocks of the same form
+swapped) are run once. A start whose cost is still above
+``ABANDON_FACTOR`` = 10 times the best after 25 iterations is abandoned.
+
 When the search stops (evidence, not a fixed count): as soon as a start
 reaches the cost a flexible KK-compliant linear model of the same data
-implies (scaled to the circuit's degrees of freedom, ×1.15) with no
-element pinned to a bound; or when ``AGREEING_STARTS`` = 3 independent
-starts end within ``AGREEMENT_RTOL`` = 0.1 % of the best cost found,
-unless that cost is above ``POOR_FIT_FACTOR`` = 3 times the noise-level
-cost or an element is switched off (a log parameter on its lower bound or
-four decades below the structural guess's value):
-a wrong basin attracts several starts too; or
-when the budget is spent: ``DEFAULT_MAX_STARTS`` = 40 starts, or
-``time_budget_s`` seconds of wall time if given (off by default, so that
-results do not depend on the machine's load). Finally every element
-switched off in the best point is switched back on at the data's scale
-for it (×1, ×0.1, ×0.01) and refitted from there.
+implies (scaled to the circuit's degrees of freedom, ×1.15); or when
+``AGREEING_STARTS`` = 3 independent starts end within ``AGREEMENT_RTOL`` =
+0.1 % of the best cost found, unless that cost is above
+``POOR_FIT_FACTOR`` = 3 times the noise-level cost (a wrong basin attracts
+several starts too); or when the budget is spent: ``DEFAULT_MAX_STARTS`` =
+40 starts, or ``time_budget_s`` seconds of wall time if given (off by
+default, so that results do not depend on the machine's load). Before a
+best point may stop the search, every element switched off in it (a log
+parameter on its lower bound or four decades below the structural guess's
+value, or an exponent on its lower bound) is switched back on at the
+data's scale for it (×1, ×0.1, ×0.01; an exponent at its guess) and
+refitted from there: if that finds a lower cost the search goes on
+from the new best, if not the element is off at the optimum (e.g. R∞
+under a bulk arc above the highest frequency). A best point with a log
+parameter on its upper bound never stops the search early.
 
 Bounds that decide the answer: a free parameter that ends on a bound given
 by the caller (``bounds``, e.g. a protocol's CPE n ≥ 0.4) that is not the
@@ -78,6 +85,8 @@ AGREEING_STARTS = 3
 AGREEMENT_RTOL = 1e-3
 #: A best cost above this multiple of the noise-level cost is a poor fit: agreement does not stop the search.
 POOR_FIT_FACTOR = 3.0
+#: A start whose cost is still above this multiple of the best after 25 iterations is abandoned.
+ABANDON_FACTOR = 10.0
 
 
 class FitError(ValueError):
@@ -372,16 +381,24 @@ def fit_circuit(
         1.15 * (2 * f.size - n_free) * _linear_floor_cost(f, z, w_re, w_im)
         if 2 * f.size > 3 * n_free else 0.0
     )
-    def run_from(u0):
-        u, cost, ok, n_iter, mesg = _levenberg_marquardt(fun_jac, u0, tr.a, tr.b, max_step)
+    best = None
+    best_cost = np.inf
+
+    def run_from(u0, abandon_factor=ABANDON_FACTOR, retry=True):
+        # A start still far above the best one after a few dozen iterations
+        # is abandoned: such starts otherwise creep to the iteration limit
+        # and take most of the search's time.
+        u, cost, ok, n_iter, mesg = _levenberg_marquardt(
+            fun_jac, u0, tr.a, tr.b, max_step, abandon_above=abandon_factor * best_cost)
         stuck = tr.log & (u <= tr.a + 1e-9) & (u0 > tr.a + 1e-9)
-        if np.any(stuck):
+        if retry and np.any(stuck):
             # In log space an element driven to its lower bound (R → 0) has
             # no gradient to come back; retry once from well above it.
             u1 = u.copy()
             u1[stuck] = u0[stuck] - np.log(100.0)
             u1 = np.maximum(u1, tr.a + 1.0)
-            retry = _levenberg_marquardt(fun_jac, u1, tr.a, tr.b, max_step)
+            retry = _levenberg_marquardt(fun_jac, u1, tr.a, tr.b, max_step,
+                                         abandon_above=ABANDON_FACTOR * best_cost)
             if retry[1] < cost:
                 u, cost, ok, n_iter, mesg = retry
         return u, cost, ok, mesg
@@ -389,55 +406,97 @@ def fit_circuit(
     guess_scale = np.log(np.maximum(auto[0][is_free], 1e-300))
 
     def switched_off(u):
-        return np.nonzero(tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4))))[0]
+        # Also an exponent on its lower bound: a CPE with n → 0 is a plain
+        # resistor, another way for an arc to vanish into a side basin.
+        off_log = tr.log & ((u <= tr.a + 1e-9) | (u < guess_scale - np.log(1e4)))
+        return np.nonzero(off_log | (~tr.log & (u <= tr.a + 1e-9)))[0]
 
-    best = None
-    best_cost = np.inf
     tried = 0
     agreements = 0
-    for k in range(max_starts):
+    probed = set()  # starts whose switched-off elements were switched back on
+
+    def consider(u, cost, ok, mesg, independent):
+        nonlocal best, best_cost, agreements
+        if cost < best_cost * (1 - AGREEMENT_RTOL):
+            agreements = 1 if independent else 0
+            best_cost, best = cost, (u.copy(), ok, mesg)
+        elif cost <= best_cost * (1 + AGREEMENT_RTOL):
+            agreements += 1 if independent else 0
+            if cost < best_cost:
+                best_cost, best = cost, (u.copy(), ok, mesg)
+
+    def probe_switched_off():
+        """An element switched off (a log parameter on its lower bound or
+        four decades below the data's scale for it, e.g. a series R → 0
+        while an arc's tail takes its place) is often a side basin: restart
+        from the best point with it switched back on at the data's scale for
+        it (the structural guess) × 1, 0.1, 0.01. When none of these does
+        better, the element really is off at the optimum (e.g. R∞ hidden
+        under a bulk arc above the highest frequency) and the best point may
+        stop the search."""
+        nonlocal tried
+        for _ in range(3):  # a probe may find a better point with its own
+            key = best[0].tobytes()
+            off = switched_off(best[0])
+            if key in probed or not off.size:
+                return
+            probed.add(key)
+            cost_before = best_cost
+            for k in off:
+                for scale in (1.0, 0.1, 0.01) if tr.log[k] else (1.0,):
+                    u0 = best[0].copy()
+                    value = auto[0][is_free][k]
+                    u0[k] = np.clip(np.log(max(value * scale, 1e-300)) if tr.log[k] else value, tr.a[k], tr.b[k])
+                    # A probe starts next to the best point: one that is not
+                    # near its cost after 25 iterations went elsewhere.
+                    u, cost, ok, mesg = run_from(u0, abandon_factor=2.0, retry=False)
+                    tried += 1
+                    consider(u, cost, ok, mesg, independent=False)
+            if best_cost >= cost_before * (1 - AGREEMENT_RTOL):
+                probed.add(best[0].tobytes())
+                return
+
+    # Starts with the same model spectrum are one start: blocks of the same
+    # form swapped (R0-p(R1,C1)-p(R2,C2) read either way) follow mirrored
+    # paths to the same cost, and counting them would fake agreement.
+    seen_spectra = []
+    n_started = 0
+    for k in range(max_starts + 4 * DEFAULT_MAX_STARTS):
+        if n_started >= max_starts:
+            break
         p0 = start_vector(k)
         for name, value in fixed.items():
             p0[c.parameter_names.index(name)] = value
         u0 = tr.to_internal(clip_inside(p0[is_free]))
+        with np.errstate(all="ignore"):
+            z0 = c.impedance(expand(u0)[0], f)
+        if any(np.allclose(z0, s, rtol=1e-9, atol=0.0) for s in seen_spectra):
+            continue
+        seen_spectra.append(z0)
+        n_started += 1
         u, cost, ok, mesg = run_from(u0)
         tried += 1
-        if cost < best_cost * (1 - AGREEMENT_RTOL):
-            agreements = 1
-            best_cost, best = cost, (u.copy(), ok, mesg)
-        elif cost <= best_cost * (1 + AGREEMENT_RTOL):
-            agreements += 1
-            if cost < best_cost:
-                best_cost, best = cost, (u.copy(), ok, mesg)
-        # Several starts landing on the same minimum: accept it.
-        # A parameter pinned to a bound often marks a wrong basin (an element
-        # switched off): then keep searching even if the cost looks good.
-        on_bound = np.any(((best[0] <= tr.a + 1e-9) | (best[0] >= tr.b - 1e-9)) & tr.log) or switched_off(best[0]).size
+        consider(u, cost, ok, mesg, independent=True)
+        # Only a candidate worth stopping on is probed (probes cost starts).
+        poor = good_enough > 0 and best_cost > POOR_FIT_FACTOR * good_enough
+        if best_cost <= good_enough or (agreements >= AGREEING_STARTS and not poor):
+            probe_switched_off()
+            poor = good_enough > 0 and best_cost > POOR_FIT_FACTOR * good_enough
+        # An element switched off that switching back on did not improve is
+        # part of the optimum; a log parameter on its upper bound still marks
+        # a wrong basin (an element pushed out of the measured window).
+        unverified = best[0].tobytes() not in probed and switched_off(best[0]).size
+        on_bound = unverified or np.any((best[0] >= tr.b - 1e-9) & tr.log)
         if best_cost <= good_enough and not on_bound:
             break
         # Agreement on a poor fit (far above what the data's noise allows)
         # is no evidence of the optimum: a wrong basin attracts several
         # starts too. Then only the budget ends the search.
-        poor = good_enough > 0 and best_cost > POOR_FIT_FACTOR * good_enough
         if agreements >= AGREEING_STARTS and not (poor or on_bound):
             break
         if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
             break
-
-    # An element switched off (a log parameter on its lower bound or four
-    # decades below the data's scale for it, e.g. a series R → 0 while an
-    # arc's tail takes its place) is often a side
-    # basin: restart from the best point with that parameter switched back
-    # on at the data's scale for it (the structural guess) times 1, 0.1, 0.01.
-    for k in switched_off(best[0]):
-        for scale in (1.0, 0.1, 0.01):
-            u0 = best[0].copy()
-            free_guess = auto[0][is_free]
-            u0[k] = np.clip(np.log(max(free_guess[k] * scale, 1e-300)), tr.a[k], tr.b[k])
-            u, cost, ok, mesg = run_from(u0)
-            tried += 1
-            if cost < best_cost:
-                best_cost, best = cost, (u.copy(), ok, mesg)
+    probe_switched_off()
 
     u, ok, mesg = best
     p, _ = expand(u)

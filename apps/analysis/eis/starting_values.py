@@ -159,7 +159,12 @@ def _arcs_from_rc_distribution(w, z, r_inf, z_abs):
     # spreads huge R_k over slow τ.
     clear = [r for r, t in candidates if t < 0.1 / w.min()] or [r for r, _ in candidates]
     biggest = max(clear)
-    arcs = [(r, t) for r, t in candidates if r >= 0.02 * biggest]
+    # Or against |Z| where the arc sits: tail leakage can put huge
+    # pseudo-arcs at slow τ, beside which a bulk arc at the top of the
+    # range looks small although it shapes the whole high-frequency end.
+    log_w = np.log(w[::-1])
+    z_at = np.interp(-np.log([t for _, t in candidates]), log_w, z_abs[::-1])
+    arcs = [(r, t) for (r, t), za in zip(candidates, z_at) if r >= 0.02 * biggest or r >= 0.1 * za]
     return arcs, r_inf_fit
 
 
