@@ -28,7 +28,9 @@ from .model_choice import ModelChoice, SeriesChoice, choose_series_model, compar
 # 1.2.0: search stops on evidence (agreeing starts, budget 40), seeds from neighbours, bound findings;
 #        KK limit capped at 1.5 % and "insufficient_data" verdict; DRT λ by GCV (1-SE rule, interior),
 #        peaks with prominence; model choice by information criterion per spectrum and series.
-ENGINE_VERSION = "1.2.0"
+# 1.3.0: per-coordinate LM step cap and gain-ratio damping; an element off at the optimum no longer
+#        blocks the stop (re-enabled and refitted first); mirror starts run once; hopeless starts abandoned.
+ENGINE_VERSION = "1.3.0"
 
 __all__ = [
     "ENGINE_VERSION",

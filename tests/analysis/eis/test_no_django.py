@@ -20,6 +20,6 @@ def test_engine_sources_import_no_django():
 
 
 def test_engine_imports_without_django_loaded():
-    code = "import sys, apps.analysis.eis as e; assert e.ENGINE_VERSION == '1.2.0'; print('django' in sys.modules)"
+    code = "import sys, apps.analysis.eis as e; assert e.ENGINE_VERSION == '1.3.0'; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ENGINE.parents[2], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
