@@ -118,15 +118,16 @@ ExportColumn = tuple[str, str, "Callable | None"]
 AS_READ_FIELDS = (serializers.ReadOnlyField, serializers.ChoiceField)
 
 
-def values_plan(serializer, queryset: QuerySet, value_paths: dict[str, str]) -> list[ExportColumn] | None:
+def values_plan(serializer, queryset: QuerySet, value_paths: dict) -> list[ExportColumn] | None:
     """(name, ORM path, to_representation) per field when every field of `serializer` is one column (so rows can
     be read as tuples, ~50x faster than model instances through the serializer); None when one is not."""
     plan: list[ExportColumn] = []
     for name, field in serializer.fields.items():
         if field.write_only:
             continue
-        if name in value_paths:
-            plan.append((name, value_paths[name], None))
+        if name in value_paths:  # a path, or (path, converter) for a method field read from one column
+            path, convert = value_paths[name] if isinstance(value_paths[name], tuple) else (value_paths[name], None)
+            plan.append((name, path, convert))
             continue
         unsupported = (
             serializers.SerializerMethodField, serializers.BaseSerializer, serializers.ManyRelatedField,
