@@ -11,11 +11,12 @@ physical limit. Real spectra fall outside the search ranges: a Li|SE|Cu or Li|SE
 porous or rough interphase has n ≈ 0.3 (measured on a Li/Cu cell: the protocol's n ≥ 0.4 held n at the
 bound and the cost was 3× what free bounds reach). So a standard fit refits a parameter that a search
 range holds with that bound released to the physical limit and keeps the relaxed fit when its cost is
-lower (``BOUND_POLICY_STANDARD`` = "relax", ``eis.fitting.fit_circuit``). Evidence
-(``tests/analysis/test_bound_findings.py``, a synthetic symmetric-cell spectrum with an interface arc of
-n = 0.3 under the "Symmetric Li cell" protocol): with the bound n ≥ 0.4 kept, the cost is ~6× the relaxed
-one and every resistance is off (R0 +47 %, R1 +118 %, R2 −27 %); relaxed, all three are within 4 % of the
-truth. A group's own protocol keeps its bounds (``BOUND_POLICY_GROUP`` = "report"): the group chose them,
+lower (``BOUND_POLICY_STANDARD`` = "relax", ``eis.fitting.fit_circuit``). Evidence: a synthetic
+symmetric-cell spectrum (``L0-R0-p(R1,CPE1)-p(R2,CPE2)``, 71 points from 1 MHz to 0.1 Hz, 0.3 % noise, the
+second interface arc with n = 0.3) fitted under the "Symmetric Li cell" bounds: with n ≥ 0.4 kept the cost
+is 5.9× the relaxed one and every resistance is off (R0 +47 %, R1 +118 %, R2 −27 %); relaxed, all three
+are within 4 % of the truth. A bound that holds n distorts the resistances the database reports, not
+just n (``tests/analysis/test_bound_findings.py`` checks the same on a one-arc interface). A group's own protocol keeps its bounds (``BOUND_POLICY_GROUP`` = "report"): the group chose them,
 and the fit says what the bound costs instead.
 
 Pure Python, no Django.
