@@ -244,7 +244,7 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
             )
             kk = dict(
                 spectrum_id=spectrum_id, n_elements=12, mu=0.6, max_abs_residual=0.006, systematic_residual=0.002,
-                noise_level=0.003, threshold=0.0045, passed=True, engine_version=ENGINE_VERSION, created_at=created,
+                noise_level=0.003, threshold=0.0045, passed=True, verdict="passed", reason="", engine_version=ENGINE_VERSION, created_at=created,
             )
             parameters = {"R0": rb, "R1": rg, "CPE1_Q": 1e-9, "CPE1_n": 0.85, "CPE2_Q": 1e-6, "CPE2_n": 0.8}
             stderr = {name: abs(value) * 0.01 for name, value in parameters.items()}

@@ -9,6 +9,9 @@ from apps.common.flags import BLOCKS_LEADERBOARD, INFORMATIVE, Flag
 FIT_FLAGS: tuple[Flag, ...] = (
     Flag("kk_failed", "Kramers–Kronig test failed", "The spectrum is not linear, causal and stable (drift, noise); "
          "no circuit fit of it can be trusted.", BLOCKS_LEADERBOARD),
+    Flag("kk_insufficient_data", "Too few points to judge Kramers–Kronig consistency",
+         "The spectrum has fewer than 20 points or fewer than 5 per decade: the Kramers–Kronig test cannot tell "
+         "drift from noise on it, so it is neither passed nor failed.", INFORMATIVE),
     Flag("poor_chi_square", "Poor fit (rms residual > 2 %)",
          "The circuit does not describe the spectrum, so its resistances are not the sample's.", BLOCKS_LEADERBOARD),
     Flag("not_converged", "Optimiser stopped before its tolerance",
@@ -19,6 +22,10 @@ FIT_FLAGS: tuple[Flag, ...] = (
          "A parameter pinned at a bound that is not a physical limit has no meaningful value or uncertainty "
          "(a CPE exponent at 1, the ideal capacitor, or a resistance at zero, an absent element, are physical "
          "limits and not flagged).", BLOCKS_LEADERBOARD),
+    Flag("parameter_held_by_bound", "Fit parameter held by a search-range bound",
+         "A protocol bound that is a search range, not a physical limit, stopped a parameter; the note says what "
+         "the cost falls to with the bound released and whether that relaxed fit is the one stored. When the "
+         "bounded fit is stored, the parameter is also flagged at its bound, which blocks.", INFORMATIVE),
     Flag("parameter_unidentifiable", "Fit parameter not identifiable",
          "The data do not determine this parameter: its relative standard error exceeds 100 %, its variance is "
          "not finite, or it sits at a non-physical bound. Harmless unless a conductivity rests on it.",

@@ -73,7 +73,7 @@ def analyse_spectrum(job: Job) -> JobOutcome:
     followup = _followup_of([job.target_id]) if outcome.fit.protocol.is_standard else None
     result = {
         "fit_id": outcome.fit.pk, "protocol": str(outcome.fit.protocol), "fit_status": outcome.fit.status,
-        "kk_passed": outcome.kk.passed if outcome.kk else None,
+        "kk_passed": outcome.kk.passed if outcome.kk else None, "kk_verdict": outcome.kk.verdict if outcome.kk else None,
     }
     if outcome.kk_error:
         result["kk_error"] = outcome.kk_error
@@ -85,7 +85,7 @@ def analyse_spectrum(job: Job) -> JobOutcome:
 @register_job_kind(Job.Kind.VALIDATE_SPECTRUM, label=Job.Kind.VALIDATE_SPECTRUM.label)
 def validate_spectrum(job: Job) -> JobOutcome:
     check = services.validate_spectrum(spectrum_id=job.target_id)
-    return JobOutcome({"kk_passed": check.passed, "max_abs_residual": check.max_abs_residual})
+    return JobOutcome({"kk_passed": check.passed, "kk_verdict": check.verdict, "max_abs_residual": check.max_abs_residual})
 
 
 @register_job_kind(Job.Kind.FIT_SPECTRUM, label=Job.Kind.FIT_SPECTRUM.label)

@@ -177,6 +177,14 @@ class FitResult(models.Model):
         """Correlation matrix of the parameters, in the circuit's parameter order (null for held ones)."""
         return self._statistics[2]
 
+    @property
+    def bound_finding_texts(self) -> list[str]:
+        """The protocol bounds that held a parameter of this fit, in words (``derived["bound_findings"]``)."""
+        from apps.analysis.protocol_bounds import finding_text
+
+        entries = (self.derived or {}).get("bound_findings") or [] if isinstance(self.derived, dict) else []
+        return [finding_text(e) for e in entries if isinstance(e, dict)]
+
     def parameter_items(self) -> list[tuple[str, float]]:
         """(name, value) in the circuit's order: PostgreSQL's jsonb does not keep dict order."""
         from apps.analysis.eis import parse_circuit
@@ -187,6 +195,12 @@ class FitResult(models.Model):
         except ValueError:
             names = sorted(parameters)
         return [(name, parameters[name]) for name in names if name in parameters]
+
+
+class KKVerdict(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    INSUFFICIENT_DATA = "insufficient_data", "Not enough data to judge"
 
 
 class KramersKronigCheck(models.Model):
@@ -204,14 +218,28 @@ class KramersKronigCheck(models.Model):
         null=True, blank=True, help_text="Noise of the residuals estimated from their second differences (σ̂).",
     )
     threshold = models.FloatField(
-        help_text="Limit the systematic residual was held to: max(floor 0.4 %, 4.5·σ̂/√9).",
+        help_text="Limit the systematic residual was held to: max(floor 0.4 %, min(1.5 %, 4.5·σ̂/√9)).",
     )
-    passed = models.BooleanField(help_text="systematic_residual ≤ threshold.")
+    passed = models.BooleanField(help_text="verdict == passed (a spectrum too short or sparse to judge never passes).")
+    verdict = models.CharField(
+        max_length=20, choices=KKVerdict.choices,
+        help_text="passed: systematic_residual ≤ threshold; insufficient_data: < 20 points or < 5 per decade.",
+    )
+    reason = models.CharField(max_length=200, blank=True, help_text="Why the verdict, in a few words.")
     engine_version = models.CharField(max_length=20)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"KK {'passed' if self.passed else 'failed'} for spectrum {self.spectrum_id}"
+        return f"KK {self.get_verdict_display().lower()} for spectrum {self.spectrum_id}"
+
+    @property
+    def failed(self) -> bool:
+        """The check found structure: only this verdict makes a fit of the spectrum untrustworthy."""
+        return self.verdict == KKVerdict.FAILED
+
+    @property
+    def insufficient_data(self) -> bool:
+        return self.verdict == KKVerdict.INSUFFICIENT_DATA
 
     # The residual arrays are not stored (they were most of the row): the check is run again with its
     # stored number of elements, which gives them back exactly. Lists, as the API serves them.
@@ -237,6 +265,8 @@ class KramersKronigCheck(models.Model):
     @property
     def summary(self) -> str:
         """What the verdict judged, in a few words for a badge."""
+        if self.insufficient_data:
+            return self.reason or "too few points to judge"
         if self.systematic_residual is None:
             return f"largest residual {self.max_abs_residual:.2%}, limit {self.threshold:.2%}"
         return (

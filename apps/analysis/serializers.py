@@ -1,5 +1,6 @@
 """API representations of fit protocols, fits, conductivities, Arrhenius fits and jobs."""
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
@@ -8,8 +9,18 @@ from apps.catalog.models import Cell
 from apps.common.serializers import FlagsField
 from apps.jobs.models import Job
 
+from . import protocol_bounds
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
 from .selectors import job_params_shown
+
+
+class BoundNoteSerializer(serializers.Serializer):
+    parameter = serializers.CharField()
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+    low_kind = serializers.ChoiceField(choices=[protocol_bounds.PHYSICAL_LIMIT, protocol_bounds.SEARCH_RANGE])
+    high_kind = serializers.ChoiceField(choices=[protocol_bounds.PHYSICAL_LIMIT, protocol_bounds.SEARCH_RANGE])
+    reason = serializers.CharField()
 
 
 class FitProtocolSerializer(serializers.ModelSerializer):
@@ -35,6 +46,17 @@ class FitProtocolSerializer(serializers.ModelSerializer):
         help_text="Cell configurations this protocol is meant for.",
     )
 
+    bound_notes = serializers.SerializerMethodField(
+        help_text="Per bounded parameter: low, high, whether each side is a physical limit or a search range "
+                  "(low_kind/high_kind), and why. A search-range bound that holds a standard fit is released.",
+    )
+
+    @extend_schema_field(BoundNoteSerializer(many=True))
+    def get_bound_notes(self, protocol) -> list[dict]:
+        return protocol_bounds.bound_notes(
+            circuit=protocol.circuit, bounds=protocol.bounds or {}, name=protocol.name, is_standard=protocol.is_standard,
+        )
+
     def validate_group(self, group):
         if group is None:
             raise serializers.ValidationError(
@@ -46,9 +68,9 @@ class FitProtocolSerializer(serializers.ModelSerializer):
         model = FitProtocol
         fields = [
             "id", "name", "version", "description", "circuit", "weighting", "frequency_min_hz", "frequency_max_hz",
-            "bounds", "element_roles", "is_standard", "applies_to", "group", "created_at",
+            "bounds", "bound_notes", "element_roles", "is_standard", "applies_to", "group", "created_at",
         ]  # fmt: skip
-        read_only_fields = ["version", "is_standard", "created_at"]
+        read_only_fields = ["version", "is_standard", "created_at", "bound_notes"]
         extra_kwargs = {"name": {"validators": []}}
         validators: list = []  # the service says what to do with a taken name (make a new version)
 

@@ -120,7 +120,11 @@ def _readme(entry: BenchmarkEntry, *, spectra, hidden: int, protocols, raw_names
         "from apps.analysis.eis import fit_circuit",
         "p = json.load(open('protocols/<protocol>.json'))",
         "f, zr, zi = np.loadtxt('spectra/<id>.csv', delimiter=',', comments='#', skiprows=1, unpack=True)",
-        "fit = fit_circuit(f, zr + 1j * zi, p['circuit'], weighting=p['weighting'], bounds=p['bounds'] or None)",
+        "window = None if p['frequency_min_hz'] is None and p['frequency_max_hz'] is None else "
+        "(p['frequency_min_hz'] or 0.0, p['frequency_max_hz'] or float('inf'))",
+        "# standard protocols release a search-range bound that holds a parameter; a group's own keep theirs",
+        "fit = fit_circuit(f, zr + 1j * zi, p['circuit'], weighting=p['weighting'], bounds=p['bounds'] or None,",
+        "                  frequency_window_hz=window, bound_policy='relax' if p['is_standard'] else 'report')",
         "print(fit.parameters, fit.stderr)",
         "```",
         "Conductivity σ = L/(R·A) with L and A from the spectrum metadata; see the project's benchmark methods page.",

@@ -92,7 +92,7 @@ def fit_flags(fit: FitResult, spectrum: ImpedanceSpectrum, *, thickness_cm: floa
             note = notes.get(stored_flag) or flag_registry.get(stored_flag).title
             merge_flags(flags, {code: f"spectrum {spectrum.pk}: {note}"})
     kk = getattr(spectrum, "kk_check", None) if _has_kk(spectrum) else None
-    if kk is not None and not kk.passed and "kk_failed" not in flags:
+    if kk is not None and kk.failed and "kk_failed" not in flags:
         flags["kk_failed"] = f"spectrum {spectrum.pk}: {kk.failure_text}"
     if thickness_cm and area_cm2:
         mismatches = []

@@ -68,6 +68,7 @@ FILTER_LABELS: dict[str, str] = {
     "atmosphere": "Atmosphere",
     "mode": "Measurement mode",
     "kk_passed": "Kramers–Kronig test passed",
+    "kk_verdict": "Kramers–Kronig verdict",
     "file_format": "File format (e.g. gamry)",
     "sha256": "File SHA-256",
     # results

@@ -41,6 +41,7 @@ from .serializers import (
     SpectrumListSerializer,
     UploadResultSerializer,
     UploadSerializer,
+    kk_passed_of_verdict,
 )
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -74,7 +75,9 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
         "n_points", "label", "pk",
     ]  # fmt: skip
     export_filename = "spectra"
-    export_value_paths = {"kk_passed": "kk_check__passed"}
+    export_value_paths = {
+        "kk_passed": ("kk_check__verdict", kk_passed_of_verdict), "kk_verdict": "kk_check__verdict",
+    }
 
     def get_queryset(self):
         user = self.request.user

@@ -1,6 +1,7 @@
 """Filters over spectra and raw files (plain django-filter FilterSets, shared by the API and the browse pages)."""
 import django_filters
 
+from apps.analysis.models import KKVerdict
 from apps.catalog.filters import OwnedRecordFilterSet, filter_doi, separators_of_family
 from apps.catalog.models import Cell, MaterialFamily, ProcessingRoute
 from apps.common.filters import IdFilter, IntegerFilter
@@ -30,7 +31,13 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
     cycle_index_max = IntegerFilter(field_name="cycle_index", lookup_expr="lte")
     atmosphere = django_filters.ChoiceFilter(choices=Atmosphere.choices)
     mode = django_filters.ChoiceFilter(choices=ImpedanceSpectrum.Mode.choices)
-    kk_passed = django_filters.BooleanFilter(field_name="kk_check__passed", help_text="Kramers–Kronig verdict.")
+    kk_passed = django_filters.BooleanFilter(
+        method="filter_kk_passed", field_name="kk_check__verdict",
+        help_text="Kramers–Kronig verdict passed (true) or failed (false); neither matches a spectrum too short to judge.",
+    )
+    kk_verdict = django_filters.ChoiceFilter(
+        choices=KKVerdict.choices, field_name="kk_check__verdict", help_text="Kramers–Kronig verdict.",
+    )
     measured_after = django_filters.DateFilter(field_name="measured_at", lookup_expr="date__gte")
     measured_before = django_filters.DateFilter(field_name="measured_at", lookup_expr="date__lte")
     doi = django_filters.CharFilter(
@@ -40,6 +47,11 @@ class SpectrumFilterSet(OwnedRecordFilterSet):
     class Meta:
         model = ImpedanceSpectrum
         fields: list[str] = []
+
+    def filter_kk_passed(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(kk_check__verdict=KKVerdict.PASSED if value else KKVerdict.FAILED)
 
     def filter_family(self, queryset, name, value):
         return queryset.filter(cell__separator_id__in=separators_of_family(value)) if value else queryset

@@ -12,6 +12,7 @@ from apps.accounts.models import ResearchGroup, Visibility
 from apps.accounts.references import can_see
 from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.analysis.eis import derived as eis_derived
+from apps.analysis.models import KKVerdict
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.parsers import json_depth
@@ -35,14 +36,19 @@ class SpectrumListSerializer(serializers.ModelSerializer):
     separator = VisibleReferenceIdField(source="cell.separator_id", help_text="Separator id; null when hidden.")
     raw_file = VisibleReferenceIdField(source="raw_file_id", help_text="Raw file id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
-    kk_passed = serializers.SerializerMethodField(help_text="Kramers–Kronig verdict; null until checked.")
+    kk_passed = serializers.SerializerMethodField(
+        help_text="Kramers–Kronig verdict passed (true) or failed (false); null until checked or when the spectrum "
+                  "has too few points to judge (see kk_verdict).")
+    kk_verdict = serializers.SerializerMethodField(
+        help_text="passed, failed or insufficient_data (fewer than 20 points or 5 per decade); null until checked.")
 
     class Meta:
         model = ImpedanceSpectrum
         fields = [
             "id", "label", "cell", "cell_name", "cell_configuration", "separator", "group", "group_name",
             "visibility", "embargo_until", "raw_file", "index_in_file", "n_points", "frequency_min_hz",
-            "frequency_max_hz", "points_per_decade", *CONDITION_FIELDS, "kk_passed", "created_at",
+            "frequency_max_hz", "points_per_decade", *CONDITION_FIELDS, "kk_passed", "kk_verdict",
+            "created_at",
         ]  # fmt: skip
 
     def get_kk_passed(self, spectrum) -> bool | None:
@@ -50,7 +56,19 @@ class SpectrumListSerializer(serializers.ModelSerializer):
             check = spectrum.kk_check
         except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
             return None
-        return None if check is None else check.passed
+        return None if check is None else kk_passed_of_verdict(check.verdict)
+
+    def get_kk_verdict(self, spectrum) -> str | None:
+        try:
+            check = spectrum.kk_check
+        except ImpedanceSpectrum.kk_check.RelatedObjectDoesNotExist:
+            return None
+        return None if check is None else check.verdict
+
+
+def kk_passed_of_verdict(verdict: str | None) -> bool | None:
+    """kk_passed of a verdict: a spectrum too short to judge has neither passed nor failed."""
+    return {KKVerdict.PASSED: True, KKVerdict.FAILED: False}.get(verdict)
 
 
 class KramersKronigSerializer(serializers.Serializer):
@@ -62,7 +80,9 @@ class KramersKronigSerializer(serializers.Serializer):
     )
     noise_level = serializers.FloatField(allow_null=True, help_text="Estimated relative noise of the spectrum.")
     threshold = serializers.FloatField(help_text="Limit the systematic residual was held to.")
-    passed = serializers.BooleanField()
+    passed = serializers.BooleanField(help_text="verdict == passed.")
+    verdict = serializers.ChoiceField(choices=KKVerdict.choices)
+    reason = serializers.CharField(help_text="Why the verdict, in a few words.")
     residuals_real = serializers.ListField(child=serializers.FloatField())
     residuals_imag = serializers.ListField(child=serializers.FloatField())
     engine_version = serializers.CharField()

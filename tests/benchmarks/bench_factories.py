@@ -41,6 +41,7 @@ class KramersKronigCheckFactory(factory.django.DjangoModelFactory):
     max_abs_residual = 0.002
     threshold = 0.01
     passed = True
+    verdict = factory.LazyAttribute(lambda check: "passed" if check.passed else "failed")
     engine_version = "1.0.0"
 
 

@@ -194,6 +194,13 @@ def test_failed_kramers_kronig_flags_sigma_blocking(cell):
     assert "kk_failed" in sigma.flags and sigma.blocking
 
 
+def test_kramers_kronig_too_short_to_judge_does_not_block_sigma(cell):
+    row = add_point(cell, 25.0, 1e-4)
+    KramersKronigCheckFactory(spectrum=row.spectrum, passed=False, verdict="insufficient_data", max_abs_residual=0.076)
+    sigma = by_metric(metrics.separator_metrics(cell.separator))[Metric.SIGMA_25C_TOTAL]
+    assert "kk_failed" not in sigma.flags and not sigma.blocking
+
+
 @pytest.mark.parametrize("parameters, residual", [
     ({"R1": 1000.0}, 0.03),  # R1 at a protocol bound, residuals of 3 %: judged by the pipeline, which found no flag
 ])

@@ -213,7 +213,7 @@ def test_spectrum_badge_says_what_the_kramers_kronig_verdict_judged(client, reco
     spectrum = records[Visibility.PUBLIC]["spectrum"]
     KramersKronigCheck.objects.create(
         spectrum=spectrum, n_elements=8, mu=0.8, max_abs_residual=0.012, systematic_residual=0.001,
-        noise_level=0.004, threshold=0.006, passed=True, engine_version="test",
+        noise_level=0.004, threshold=0.006, passed=True, verdict="passed", engine_version="test",
     )
     body = client.get(f"/spectra/{spectrum.pk}/").content.decode()
     assert "Kramers–Kronig passed (smoothed residual 0.10%, limit 0.60%, noise 0.40%)" in body

@@ -58,7 +58,8 @@ class FitInput:
     (canonical: see ``canonical_order``); ``bounds`` maps every parameter to (low, high);
     ``conductivity_roles`` maps each conductivity kind to the roles summed into it; an arc is taken as
     leads when its bare intercept is at most ``bulk_offset_share`` of it; ``kk_failure`` is the text of a
-    failed Kramers–Kronig check of the spectrum (None when it passed or was not run)."""
+    failed Kramers–Kronig check of the spectrum (None when it passed or was not run); ``kk_insufficient_data``
+    the reason a check could not judge the spectrum (too few or too sparse points; None otherwise)."""
 
     circuit: Circuit
     parameters: Mapping[str, float]
@@ -72,6 +73,7 @@ class FitInput:
     rms_residual: float = 0.0
     converged: bool = True
     kk_failure: str | None = None
+    kk_insufficient_data: str | None = None
     temperature_known: bool = True
 
 
@@ -295,6 +297,9 @@ def interpret_fit(fit: FitInput) -> FitReading:
     if fit.kk_failure is not None:
         flags.append("kk_failed")
         details["kk_failed"] = fit.kk_failure
+    if fit.kk_insufficient_data is not None:
+        flags.append("kk_insufficient_data")
+        details["kk_insufficient_data"] = fit.kk_insufficient_data
 
     derived = {
         "elements": elements,

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from apps.measurements.models import ImpedanceSpectrum
 
+from .. import protocol_bounds
 from .. import protocols as protocol_rules
 from ..eis.circuits import parse_circuit
 from ..eis.fitting import fit_circuit
@@ -61,7 +62,7 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial
     read of their Kramers–Kronig verdicts, then in one transaction one upsert of the fit rows on (spectrum,
     protocol) and one of their conductivities on (fit, kind), whatever the number of spectra."""
     verdicts = KramersKronigCheck.objects.only(
-        "spectrum", "passed", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
+        "spectrum", "passed", "verdict", "reason", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
     ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
     computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk), initial_values, fixed))
                 for spectrum in spectra]
@@ -107,6 +108,7 @@ def run_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_va
         spectrum.frequencies_hz, spectrum.impedance_ohm, circuit,
         weighting=protocol.weighting, bounds=protocol.bounds or None, frequency_window_hz=window,
         initial_guess=initial_values or None, fixed=fixed or None, seed_parameters=seed_parameters or None,
+        bound_policy=protocol_bounds.bound_policy(is_standard=protocol.is_standard),
     )
     values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
     if not np.all(np.isfinite(values)):
@@ -122,6 +124,12 @@ def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: K
     values = np.array([result.parameters[n] for n in circuit.parameter_names], float)
     names = circuit.parameter_names
     perm = canonical_order(circuit, result.parameters)
+    stored_name = {names[perm[i]]: n for i, n in enumerate(names)}  # the engine's name -> the canonical one
+    for finding in result.bound_findings:  # a released bound is the physical limit for the reading
+        if finding.relaxed:
+            name = stored_name[finding.parameter]
+            low, high = bounds[name]
+            bounds[name] = (finding.physical_limit, high) if finding.side == "lower" else (low, finding.physical_limit)
     errors = np.array([result.stderr[n] for n in names], float)
     params = {n: float(values[perm[i]]) for i, n in enumerate(names)}
     stderr = {n: (float(errors[perm[i]]) if math.isfinite(errors[perm[i]]) else None) for i, n in enumerate(names)}
@@ -138,13 +146,16 @@ def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: K
         ),
         conductivity_roles=protocol_rules.CONDUCTIVITY_ROLES, bulk_offset_share=protocol_rules.BULK_OFFSET_SHARE,
         rms_residual=rms, converged=result.converged,
-        kk_failure=kk.failure_text if kk is not None and not kk.passed else None,
+        kk_failure=kk.failure_text if kk is not None and kk.failed else None,
+        kk_insufficient_data=(kk.reason or "too few points") if kk is not None and kk.insufficient_data else None,
         temperature_known=spectrum.temperature_c is not None,
     ))
     reading_fields = _json_safe(reading.as_fields())
     if initial_values or fixed:  # a hand fit: what it started from and held, beside the result
         hand_fit = {"initial_values": initial_values or {}, "fixed": fixed or {}}
         reading_fields["derived"] = {**reading_fields.get("derived", {}), "hand_fit": hand_fit}
+    if result.bound_findings:
+        _add_bound_findings(reading_fields, result.bound_findings, params, stored_name)
     fields = {
         "status": FitStatus.SUCCEEDED, "error": "", "parameters": params, "stderr": _json_safe(stderr),
         "chi_square": float(result.chi_square), "reduced_chi_square": float(result.reduced_chi_square),
@@ -153,3 +164,16 @@ def fields_from_engine(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: K
         "engine_version": engine_version(),
     }
     return fields, dict(reading.resistances)
+
+
+def _add_bound_findings(reading_fields: dict, findings, params: dict, stored_name: dict) -> None:
+    """Store the bounds that held a parameter in ``derived["bound_findings"]`` under the stored (canonical)
+    names and flag them (``parameter_held_by_bound``, with the cost released; see ``protocol_bounds``)."""
+    entries = [protocol_bounds.finding_fields(f, name=stored_name[f.parameter], value=params[stored_name[f.parameter]])
+               for f in findings]
+    derived = {**reading_fields.get("derived", {}), "bound_findings": _json_safe(entries)}
+    details = {**derived.get("flag_details", {}),
+               "parameter_held_by_bound": " ".join(protocol_bounds.finding_text(e) for e in entries)}
+    reading_fields["derived"] = {**derived, "flag_details": details}
+    reading_fields["flags"] = sorted({*reading_fields.get("flags", []), "parameter_held_by_bound"})
+

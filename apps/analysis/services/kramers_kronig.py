@@ -32,6 +32,7 @@ def validate_spectrum(*, spectrum_id: int) -> KramersKronigCheck:
             defaults={
                 "n_elements": int(kk.m), "mu": float(kk.mu), "max_abs_residual": float(kk.max_abs_residual),
                 "threshold": float(kk.threshold), "passed": bool(kk.passed),
+                "verdict": kk.verdict, "reason": kk.reason[:200],
                 "systematic_residual": float(kk.systematic_residual), "noise_level": float(kk.noise_level),
                 "engine_version": engine_version(),
             },

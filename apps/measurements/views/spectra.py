@@ -47,7 +47,9 @@ class SpectrumFilter(VisibleRelationsMixin, SpectrumFilterSet):
 
 def spectrum_list(request):
     f = SpectrumFilter(
-        request.GET, queryset=visible_spectra(user=request.user).order_by("-created_at", "-pk"), request=request
+        request.GET, request=request,
+        queryset=visible_spectra(user=request.user).select_related("kk_check")
+        .defer("kk_check__residuals_real", "kk_check__residuals_imag").order_by("-created_at", "-pk"),
     )
     page, query = paginate(request, f.qs, per_page=50)
     return render(request, "measurements/spectrum_list.html",
@@ -126,7 +128,7 @@ def spectrum_figures(spectrum: ImpedanceSpectrum, fit: FitResult | None) -> dict
     kk = KramersKronigCheck.objects.filter(spectrum=spectrum).first()
     if kk is not None:
         kk.spectrum = spectrum  # its residuals are recomputed from this spectrum's arrays, already decoded
-        verdict = "passed" if kk.passed else "failed"
+        verdict = kk.get_verdict_display().lower()
         figures["kk"] = plots.residuals_figure(
             f, [("Lin-KK", kk.residuals_real, kk.residuals_imag)], title=f"Kramers–Kronig residuals ({verdict}, M = {kk.n_elements})", threshold=kk.threshold
         )

@@ -35,7 +35,7 @@ def keep_rms_residual(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("analysis", "0007_drop_indexes_covered_by_composite_ones"),
+        ("analysis", "0008_kk_verdict_and_reason"),
     ]
 
     operations = [
