@@ -48,8 +48,7 @@ class SpectrumFilter(VisibleRelationsMixin, SpectrumFilterSet):
 def spectrum_list(request):
     f = SpectrumFilter(
         request.GET, request=request,
-        queryset=visible_spectra(user=request.user).select_related("kk_check")
-        .defer("kk_check__residuals_real", "kk_check__residuals_imag").order_by("-created_at", "-pk"),
+        queryset=visible_spectra(user=request.user).select_related("kk_check").order_by("-created_at", "-pk"),
     )
     page, query = paginate(request, f.qs, per_page=50)
     return render(request, "measurements/spectrum_list.html",
