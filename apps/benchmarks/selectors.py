@@ -268,8 +268,9 @@ def _standard_protocol_id_for(spectrum) -> int | None:
     return getattr(protocol, "pk", None)
 
 
-def standard_fits(spectra) -> dict[int, FitResult]:
-    """One succeeded standard-protocol fit per spectrum id.
+def standard_fits(spectra, *, with_residuals: bool = True) -> dict[int, FitResult]:
+    """One succeeded standard-protocol fit per spectrum id (`with_residuals=False`: without the per-point
+    residual arrays, which the metrics never read and which are most of a fit row).
 
     The pipeline's `standard_protocol_for(spectrum)` decides when it names a
     protocol that was fitted; otherwise the protocol made for the cell's
@@ -281,7 +282,7 @@ def standard_fits(spectra) -> dict[int, FitResult]:
         FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
                                  status=FitStatus.SUCCEEDED)
         .select_related("protocol")
-        .defer("correlations")
+        .defer("correlations", *(() if with_residuals else ("residuals_real", "residuals_imag")))
         .order_by("pk")
     )
     for fit in fits:

@@ -9,6 +9,7 @@ from apps.analysis.models import ConductivityKind, FitResult, FitStatus
 from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
 from apps.common.formatting import format_quantity
+from apps.measurements.models import ImpedanceSpectrum
 from apps.measurements.plots import figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
@@ -46,23 +47,46 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
     return chosen
 
 
+#: What `interfacial_asr` reads of a fit (its roles come from the protocol and `derived`).
+_ASR_FIT_FIELDS = ("id", "spectrum_id", "protocol", "parameters", "stderr", "derived", "status", "updated_at")
+#: What an interfacial point shows of a spectrum.
+_POINT_SPECTRUM_FIELDS = ("id", "label", "cell_id", "elapsed_time_h", "cycle_index", "stack_pressure_mpa")
+
+
+def _fits_for_asr(spectrum_ids: list[int]) -> dict[int, FitResult]:
+    """`chosen_fits` for spectra the caller has already found visible: the same choice, reading only the
+    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits)."""
+    fits = (
+        FitResult.objects.filter(spectrum_id__in=spectrum_ids, status=FitStatus.SUCCEEDED)
+        .select_related("protocol")
+        .only(*_ASR_FIT_FIELDS)
+        .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
+    )
+    chosen: dict[int, FitResult] = {}
+    for fit in fits:
+        chosen.setdefault(fit.spectrum_id, fit)
+    return chosen
+
+
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
     """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
     symmetric cells), so the pages show the number the benchmarks publish."""
     ids = spread_ids(spectra_qs.order_by("cell_id", "elapsed_time_h", "cycle_index", "pk"), MAX_POINTS)
-    by_pk = spectra_qs.select_related("cell", "cell__separator").in_bulk(ids)
+    by_pk = ImpedanceSpectrum.objects.only(*_POINT_SPECTRUM_FIELDS).in_bulk(ids)  # ids of visible spectra
     spectra = [by_pk[pk] for pk in ids if pk in by_pk]
-    fits = chosen_fits([s.pk for s in spectra], user)
+    cells = Cell.objects.select_related("separator").in_bulk({s.cell_id for s in spectra})
+    fits = _fits_for_asr([s.pk for s in spectra])
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)
-        asr = interfacial_asr(fit, spectrum.cell) if fit else None
+        cell = cells[spectrum.cell_id]
+        asr = interfacial_asr(fit, cell) if fit else None
         if asr is None:
             continue
         points.append(
             plots.InterfacialPoint(
                 label=spectrum.label or f"Spectrum {spectrum.pk}",
-                cell_label=spectrum.cell.name,
+                cell_label=cell.name,
                 spectrum_id=spectrum.pk,
                 asr_ohm_cm2=asr.asr_ohm_cm2,
                 asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
