@@ -3,6 +3,7 @@ The reproduce bundle of an entry is read-only and lives in `bundles`."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
+from apps.common import summaries
 
 from . import cell_metrics, metrics
 from .completeness import Completeness, combined_completeness
@@ -140,6 +142,8 @@ def recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[i
     created, changed or deleted (0 when nothing changed).
     """
     separator_ids, cell_ids = _expand({int(i) for i in separator_ids}, {int(i) for i in cell_ids})
+    # Inputs changed: the separators' cached page summaries are aggregated afresh on their next view.
+    transaction.on_commit(functools.partial(summaries.bump, "separator-arrhenius", sorted(separator_ids)))
     changed = 0
     separators = (
         Separator.objects.filter(pk__in=separator_ids)

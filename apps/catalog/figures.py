@@ -8,6 +8,7 @@ from django.db.models.functions import Abs
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
 from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
+from apps.common import summaries
 from apps.common.formatting import format_quantity
 from apps.measurements.models import ImpedanceSpectrum
 from apps.measurements.plots import figure_json, nyquist_figure
@@ -102,7 +103,19 @@ def _conductivity_points(separator: Separator, user) -> dict[str, list[tuple[flo
     """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum; summarised
     per temperature when the separator has more than MAX_ARRHENIUS_POINTS of them."""
     spectra = visible_spectra(user=user).filter(cell__separator=separator)
-    return conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)
+
+    def compute():
+        points = conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)
+        # Only a summary (more points than drawn) is worth caching: the aggregate then reads every spectrum.
+        return points, _summarised(spectra)
+
+    viewer = f"{user.pk}" if user is not None and user.is_authenticated else "anonymous"
+    return summaries.cached_summary("separator-arrhenius", separator.pk, viewer, compute)
+
+
+def _summarised(spectra) -> bool:
+    """True when the separator has more spectra than an Arrhenius plot draws (its points were aggregated)."""
+    return spectra.order_by()[: MAX_ARRHENIUS_POINTS + 1].count() > MAX_ARRHENIUS_POINTS
 
 
 def _series_with_fits(separator: Separator, kind: str, points, stored, vtf) -> list[plots.ArrheniusSeries]:
