@@ -20,7 +20,7 @@ from django.db.models import Q
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
 from apps.common import summaries
 
-from . import cell_metrics, metrics
+from . import cell_metrics, metrics, selectors
 from .completeness import Completeness, combined_completeness
 from .completeness import completeness as _record_completeness
 from .models import BenchmarkEntry, LiteratureValue
@@ -132,8 +132,15 @@ def _expand(separator_ids: set[int], cell_ids: set[int]) -> tuple[set[int], set[
     return separator_ids, cell_ids
 
 
-@transaction.atomic
 def recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int] = ()) -> int:
+    """Recompute the benchmark entries of the given separators and cells (see `_recompute_entries`); the
+    separators' pass and the cells' pass read each spectrum and its fit once."""
+    with selectors.sharing_loaded_rows():
+        return _recompute_entries(separator_ids=separator_ids, cell_ids=cell_ids)
+
+
+@transaction.atomic
+def _recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int] = ()) -> int:
     """Recompute the benchmark entries of the given separators and cells (and of the cells of
     those separators, and the separators of those cells).
 

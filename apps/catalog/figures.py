@@ -50,8 +50,8 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
 
 #: What `interfacial_asr` reads of a fit (its roles come from the protocol and `derived`).
 _ASR_FIT_FIELDS = ("id", "spectrum_id", "protocol", "parameters", "stderr", "derived", "status", "updated_at")
-#: What an interfacial point shows of a spectrum.
-_POINT_SPECTRUM_FIELDS = ("id", "label", "cell_id", "elapsed_time_h", "cycle_index", "stack_pressure_mpa")
+#: What an interfacial point never shows of a spectrum (the arrays and the instrument metadata are most of a row).
+_SPECTRUM_UNREAD = ("data", "metadata")
 
 
 def _fits_for_asr(spectrum_ids: list[int]) -> dict[int, FitResult]:
@@ -73,14 +73,14 @@ def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
     """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
     symmetric cells), so the pages show the number the benchmarks publish."""
     ids = spread_ids(spectra_qs.order_by("cell_id", "elapsed_time_h", "cycle_index", "pk"), MAX_POINTS)
-    by_pk = ImpedanceSpectrum.objects.only(*_POINT_SPECTRUM_FIELDS).in_bulk(ids)  # ids of visible spectra
+    # Ids of visible spectra: read again without the visibility joins, their arrays or their metadata.
+    by_pk = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").defer(*_SPECTRUM_UNREAD).in_bulk(ids)
     spectra = [by_pk[pk] for pk in ids if pk in by_pk]
-    cells = Cell.objects.select_related("separator").in_bulk({s.cell_id for s in spectra})
     fits = _fits_for_asr([s.pk for s in spectra])
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)
-        cell = cells[spectrum.cell_id]
+        cell = spectrum.cell
         asr = interfacial_asr(fit, cell) if fit else None
         if asr is None:
             continue

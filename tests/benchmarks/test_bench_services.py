@@ -228,3 +228,30 @@ def test_recompute_benchmarks_command_in_background_queues_one_job_per_separator
     jobs = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS)
     assert sorted(jobs.values_list("target_type", "target_id")) == [("cell", lone.pk), ("separator", cell.separator_id)]
     assert "2 recomputation jobs queued" in out.getvalue()
+
+
+def test_recompute_reads_each_spectrum_once_for_a_separator_and_its_cells():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cell = populated_cell()
+    other = populated_cell(separator=cell.separator, group=cell.group)
+    with CaptureQueriesContext(connection) as queries:
+        services.recompute_entries(separator_ids=[cell.separator_id], cell_ids=[cell.pk, other.pk])
+    spectrum_reads = [q["sql"] for q in queries.captured_queries
+                      if q["sql"].startswith('SELECT "measurements_impedancespectrum"."id"')]
+    fit_reads = [q["sql"] for q in queries.captured_queries
+                 if q["sql"].startswith('SELECT "analysis_fitresult"."id"') and '"residuals_real"' not in q["sql"]
+                 and '"parameters"' in q["sql"]]
+    assert len(spectrum_reads) == 1  # the separator's pass reads both cells' spectra; the cells' passes reuse them
+    assert len(fit_reads) == 1
+
+
+def test_recompute_with_shared_rows_writes_what_separate_passes_write():
+    cell = populated_cell()
+    populated_cell(separator=cell.separator, group=cell.group)
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    together = snapshot()
+    BenchmarkEntry.objects.all().delete()
+    services._recompute_entries(separator_ids=[cell.separator_id])  # no sharing: every pass reads its own rows
+    assert [row[:-1] for row in snapshot()] == [row[:-1] for row in together]  # all but computed_at
