@@ -255,3 +255,19 @@ def test_recompute_with_shared_rows_writes_what_separate_passes_write():
     BenchmarkEntry.objects.all().delete()
     services._recompute_entries(separator_ids=[cell.separator_id])  # no sharing: every pass reads its own rows
     assert [row[:-1] for row in snapshot()] == [row[:-1] for row in together]  # all but computed_at
+
+
+@pytest.mark.django_db(transaction=True)  # the worker processes read committed rows over their own connections
+def test_recompute_benchmarks_command_with_two_workers_writes_what_one_process_writes():
+    from django.core.management import call_command
+
+    first = populated_cell()
+    populated_cell(separator=first.separator, group=first.group)
+    populated_cell()
+    call_command("recompute_benchmarks", stdout=io.StringIO())
+    one_process = [row[:-1] for row in snapshot()]
+    BenchmarkEntry.objects.all().delete()
+    out = io.StringIO()
+    call_command("recompute_benchmarks", "--workers", "2", stdout=out)
+    assert [row[:-1] for row in snapshot()] == one_process and one_process
+    assert "records: 2/2" in out.getvalue()
