@@ -8,6 +8,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
@@ -125,8 +126,14 @@ def keyset_ranges(terms: list[KeyTerm], values: list, *, inclusive: bool = False
 
 
 def planner_row_estimate(queryset) -> int:
-    """PostgreSQL's estimate of the rows `queryset` matches (EXPLAIN of its ids only: nothing is read)."""
-    plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
+    """PostgreSQL's estimate of the rows `queryset` matches (EXPLAIN of its ids only: nothing is read); 0 for a
+    queryset that matches nothing by construction (`.none()`: Django sends no query, so there is no plan)."""
+    if queryset.query.is_empty():
+        return 0
+    try:
+        plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
+    except (EmptyResultSet, ValueError):  # a condition Django knows to be always false: no plan either
+        return 0
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
