@@ -271,3 +271,21 @@ def test_recompute_benchmarks_command_with_two_workers_writes_what_one_process_w
     call_command("recompute_benchmarks", "--workers", "2", stdout=out)
     assert [row[:-1] for row in snapshot()] == one_process and one_process
     assert "records: 2/2" in out.getvalue()
+
+
+def test_separator_arrhenius_summary_is_read_from_the_cache_until_its_recomputation(
+        monkeypatch, django_capture_on_commit_callbacks):
+    from apps.catalog import figures
+    from tests.factories import UserFactory
+
+    monkeypatch.setattr(figures, "MAX_ARRHENIUS_POINTS", 2)  # 4 spectra: summarised per temperature, so cached
+    cell = populated_cell()
+    viewer = UserFactory(is_superuser=True)
+    temperatures = lambda points: sorted({t for rows in points.values() for t, _, _ in rows})  # noqa: E731
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0]
+    spectrum = SpectrumFactory(cell=cell, group=cell.group, temperature_c=100.0, visibility=cell.visibility)
+    ConductivityFactory(fit=FitFactory(spectrum=spectrum), temperature_c=100.0)
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.recompute_entries(cell_ids=[cell.pk])  # what the new spectrum queues
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0, 100.0]
