@@ -440,7 +440,13 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str) -> list[tuple[str
         started = time.perf_counter()
         benchmark_services.recompute_entries(separator_ids=[layout.big_separator_id])
         seconds = time.perf_counter() - started
-        rows.append(("recompute_entries, separator with many cells", f"{seconds:.1f} s"))
+        from apps.measurements.models import ImpedanceSpectrum
+
+        n = ImpedanceSpectrum.objects.filter(cell__separator_id=layout.big_separator_id).count()
+        rows.append((
+            f"recompute_entries, separator with many cells ({n:,} spectra)",
+            f"{seconds:.1f} s ({seconds / max(n, 1) * 1000:.2f} ms per spectrum)",
+        ))
 
     spectra_url = reverse("api:spectrum-list") + "?page_size=100"
     page("/api/v1/spectra/?page_size=100 (first page)", spectra_url)

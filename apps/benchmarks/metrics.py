@@ -52,6 +52,7 @@ which `services.recompute_entries` stores.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass, field
 
@@ -249,8 +250,23 @@ class _Arrhenius:
             return False
         if not (self.temperature_min_c - 1e-6 <= row.temperature_c <= self.temperature_max_c + 1e-6):
             return False
-        return self.sigmas is None or any(
-            abs(row.conductivity_s_per_cm - s) <= 1e-9 * abs(s) for s in self.sigmas)
+        if self.sigmas is None:
+            return True
+        # A bisection in the sorted points, not a scan of all of them: a series may hold tens of thousands.
+        sigma, ordered = row.conductivity_s_per_cm, self._sorted_sigmas()
+        start = bisect.bisect_left(ordered, sigma - 2e-9 * abs(sigma))
+        for s in ordered[start:]:
+            if s > sigma + 2e-9 * abs(sigma):
+                return False
+            if abs(sigma - s) <= 1e-9 * abs(s):
+                return True
+        return False
+
+    def _sorted_sigmas(self) -> list[float]:
+        ordered = self.__dict__.get("_sorted")
+        if ordered is None:
+            ordered = self.__dict__["_sorted"] = sorted(self.sigmas)
+        return ordered
 
 
 def _stored_arrhenius(separator: Separator, kind: str) -> _Arrhenius | None:
@@ -299,7 +315,8 @@ def _series_flags(arrhenius: _Arrhenius, rows: list[Conductivity], fit_flag_map)
     flags: dict[str, str] = {}
     for r in used:
         merge_flags(flags, fit_flag_map.get(r.fit_id, {}))
-    left_out = [r for r in rows if r not in used and blocking(fit_flag_map.get(r.fit_id, {}))]
+    used_pks = {r.pk for r in used}  # a set: `r not in used` compares every pair of rows
+    left_out = [r for r in rows if r.pk not in used_pks and blocking(fit_flag_map.get(r.fit_id, {}))]
     if left_out:
         flags["points_left_out"] = "; ".join(
             f"spectrum {r.spectrum_id} at {r.temperature_c:g} °C ("
@@ -373,7 +390,7 @@ def separator_metrics(separator: Separator, *, cells: list[Cell] | None = None, 
     all_spectra = selectors.spectra_of_cells(cells)
     spectra = [s for s in all_spectra if keep(s)]
     use_stored = len(spectra) == len(all_spectra) and len(cells) == len(selectors.cells_on_separator(separator))
-    fits = standard_fits(spectra)
+    fits = standard_fits(spectra, with_residuals=False)
     spectra_by_id = {s.pk: s for s in spectra}
     rows = selectors.conductivities_of_fits(fits.values())
     for row in rows:

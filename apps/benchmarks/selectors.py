@@ -29,6 +29,8 @@ the functions at the end of this module.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import statistics
 from dataclasses import dataclass, field
 
@@ -287,14 +289,27 @@ def _standard_protocol_id_for(spectrum) -> int | None:
     return getattr(protocol, "pk", None)
 
 
-def standard_fits(spectra) -> dict[int, FitResult]:
-    """One succeeded standard-protocol fit per spectrum id.
+def standard_fits(spectra, *, with_residuals: bool = True) -> dict[int, FitResult]:
+    """One succeeded standard-protocol fit per spectrum id (`with_residuals=False`: without the per-point
+    residual arrays, which the metrics never read and which are most of a fit row).
 
     The pipeline's `standard_protocol_for(spectrum)` decides when it names a
     protocol that was fitted; otherwise the protocol made for the cell's
     configuration wins, then the highest version, then the latest fit.
     """
     spectra = list(spectra)
+    memo = _loaded.get() if not with_residuals else None
+    if memo is not None:
+        missing = [s for s in spectra if s.pk not in memo.fits_by_spectrum]
+        if missing:
+            token = _loaded.set(None)  # read the missing ones as without the memo
+            try:
+                found = standard_fits(missing, with_residuals=False)
+            finally:
+                _loaded.reset(token)
+            for s in missing:
+                memo.fits_by_spectrum[s.pk] = found.get(s.pk)
+        return {s.pk: memo.fits_by_spectrum[s.pk] for s in spectra if memo.fits_by_spectrum[s.pk] is not None}
     by_spectrum: dict[int, list[FitResult]] = {}
     fits = (
         FitResult.objects.filter(spectrum__in=[s.pk for s in spectra], protocol__is_standard=True,
@@ -364,16 +379,50 @@ def spectra_of_cells(cells, *, visible_with=None) -> list[ImpedanceSpectrum]:
     they feed), so the entry never carries values its viewers cannot see.
     """
     cells_by_pk = {c.pk: c for c in cells}
-    spectra = list(
-        ImpedanceSpectrum.objects.filter(cell__in=list(cells_by_pk))
+    memo = _loaded.get()
+    known = memo.spectra_by_cell if memo is not None else {}
+    missing = [pk for pk in cells_by_pk if pk not in known]
+    loaded = list(
+        ImpedanceSpectrum.objects.filter(cell__in=missing)
         .defer("data")
         .select_related("kk_check", "raw_file")
         .prefetch_related(Prefetch("fits", FitResult.objects.select_related("protocol").only(*_FIT_SUMMARY)))
         .order_by("pk")
-    )
+    ) if missing else []
+    if memo is not None:
+        for pk in missing:
+            known[pk] = []
+        for spectrum in loaded:
+            known[spectrum.cell_id].append(spectrum)
+        spectra = sorted((s for pk in cells_by_pk for s in known[pk]), key=lambda s: s.pk)
+    else:
+        spectra = loaded
     for spectrum in spectra:
         spectrum.cell = cells_by_pk[spectrum.cell_id]
     return spectra if visible_with is None else [s for s in spectra if covers(s, visible_with)]
+
+
+@dataclass
+class _LoadedRows:
+    """Rows read once in a recomputation and shared by its separator and cell passes."""
+
+    spectra_by_cell: dict[int, list] = field(default_factory=dict)
+    #: spectrum id -> its chosen standard fit (None: none), for `standard_fits(..., with_residuals=False)`.
+    fits_by_spectrum: dict[int, FitResult | None] = field(default_factory=dict)
+
+
+_loaded: contextvars.ContextVar[_LoadedRows | None] = contextvars.ContextVar("benchmark_rows", default=None)
+
+
+@contextlib.contextmanager
+def sharing_loaded_rows():
+    """Within the block, `spectra_of_cells` and `standard_fits` read each cell's spectra and each spectrum's
+    fit once: a separator's pass and its cells' passes of one recomputation read the same rows."""
+    token = _loaded.set(_LoadedRows())
+    try:
+        yield
+    finally:
+        _loaded.reset(token)
 
 
 def conductivities_of_fits(fits) -> list[Conductivity]:

@@ -3,6 +3,7 @@ The reproduce bundle of an entry is read-only and lives in `bundles`."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -17,8 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
+from apps.common import summaries
 
-from . import cell_metrics, metrics
+from . import cell_metrics, metrics, selectors
 from .completeness import Completeness, combined_completeness
 from .completeness import completeness as _record_completeness
 from .models import BenchmarkEntry, LiteratureValue
@@ -130,8 +132,15 @@ def _expand(separator_ids: set[int], cell_ids: set[int]) -> tuple[set[int], set[
     return separator_ids, cell_ids
 
 
-@transaction.atomic
 def recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int] = ()) -> int:
+    """Recompute the benchmark entries of the given separators and cells (see `_recompute_entries`); the
+    separators' pass and the cells' pass read each spectrum and its fit once."""
+    with selectors.sharing_loaded_rows():
+        return _recompute_entries(separator_ids=separator_ids, cell_ids=cell_ids)
+
+
+@transaction.atomic
+def _recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[int] = ()) -> int:
     """Recompute the benchmark entries of the given separators and cells (and of the cells of
     those separators, and the separators of those cells).
 
@@ -140,6 +149,8 @@ def recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[i
     created, changed or deleted (0 when nothing changed).
     """
     separator_ids, cell_ids = _expand({int(i) for i in separator_ids}, {int(i) for i in cell_ids})
+    # Inputs changed: the separators' cached page summaries are aggregated afresh on their next view.
+    transaction.on_commit(functools.partial(summaries.bump, "separator-arrhenius", sorted(separator_ids)))
     changed = 0
     separators = (
         Separator.objects.filter(pk__in=separator_ids)

@@ -8,7 +8,9 @@ from django.db.models.functions import Abs
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
 from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
+from apps.common import summaries
 from apps.common.formatting import format_quantity
+from apps.measurements.models import ImpedanceSpectrum
 from apps.measurements.plots import figure_json, nyquist_figure
 from apps.measurements.selectors import visible_spectra
 
@@ -45,23 +47,46 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
     return chosen
 
 
+#: What `interfacial_asr` reads of a fit (its roles come from the protocol and `derived`).
+_ASR_FIT_FIELDS = ("id", "spectrum_id", "protocol", "parameters", "stderr", "derived", "status", "updated_at")
+#: What an interfacial point never shows of a spectrum (the arrays and the instrument metadata are most of a row).
+_SPECTRUM_UNREAD = ("data", "metadata")
+
+
+def _fits_for_asr(spectrum_ids: list[int]) -> dict[int, FitResult]:
+    """`chosen_fits` for spectra the caller has already found visible: the same choice, reading only the
+    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits)."""
+    fits = (
+        FitResult.objects.filter(spectrum_id__in=spectrum_ids, status=FitStatus.SUCCEEDED)
+        .select_related("protocol")
+        .only(*_ASR_FIT_FIELDS)
+        .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
+    )
+    chosen: dict[int, FitResult] = {}
+    for fit in fits:
+        chosen.setdefault(fit.spectrum_id, fit)
+    return chosen
+
+
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
     """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
     symmetric cells), so the pages show the number the benchmarks publish."""
     ids = spread_ids(spectra_qs.order_by("cell_id", "elapsed_time_h", "cycle_index", "pk"), MAX_POINTS)
-    by_pk = spectra_qs.select_related("cell", "cell__separator").in_bulk(ids)
+    # Ids of visible spectra: read again without the visibility joins, their arrays or their metadata.
+    by_pk = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").defer(*_SPECTRUM_UNREAD).in_bulk(ids)
     spectra = [by_pk[pk] for pk in ids if pk in by_pk]
-    fits = chosen_fits([s.pk for s in spectra], user)
+    fits = _fits_for_asr([s.pk for s in spectra])
     points = []
     for spectrum in spectra:
         fit = fits.get(spectrum.pk)
-        asr = interfacial_asr(fit, spectrum.cell) if fit else None
+        cell = spectrum.cell
+        asr = interfacial_asr(fit, cell) if fit else None
         if asr is None:
             continue
         points.append(
             plots.InterfacialPoint(
                 label=spectrum.label or f"Spectrum {spectrum.pk}",
-                cell_label=spectrum.cell.name,
+                cell_label=cell.name,
                 spectrum_id=spectrum.pk,
                 asr_ohm_cm2=asr.asr_ohm_cm2,
                 asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
@@ -77,7 +102,19 @@ def _conductivity_points(separator: Separator, user) -> dict[str, list[tuple[flo
     """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum; summarised
     per temperature when the separator has more than MAX_ARRHENIUS_POINTS of them."""
     spectra = visible_spectra(user=user).filter(cell__separator=separator)
-    return conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)
+
+    def compute():
+        points = conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)
+        # Only a summary (more points than drawn) is worth caching: the aggregate then reads every spectrum.
+        return points, _summarised(spectra)
+
+    viewer = f"{user.pk}" if user is not None and user.is_authenticated else "anonymous"
+    return summaries.cached_summary("separator-arrhenius", separator.pk, viewer, compute)
+
+
+def _summarised(spectra) -> bool:
+    """True when the separator has more spectra than an Arrhenius plot draws (its points were aggregated)."""
+    return spectra.order_by()[: MAX_ARRHENIUS_POINTS + 1].count() > MAX_ARRHENIUS_POINTS
 
 
 def _series_with_fits(separator: Separator, kind: str, points, stored, vtf) -> list[plots.ArrheniusSeries]:

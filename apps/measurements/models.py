@@ -90,6 +90,8 @@ class ImpedanceSpectrum(OwnedRecord):
         # order (cell, position in file) too, so a page at any depth is an index range scan.
         indexes = [
             models.Index(fields=["cell", "index_in_file", "id"], name="spectrum_cell_position"),
+            # The cell page lists its spectra by cycle and time: a page of 50 of a cell's thousands is a range scan.
+            models.Index(fields=["cell", "cycle_index", "elapsed_time_h", "id"], name="spectrum_cell_cycle_time"),
             models.Index(fields=["created_at", "id"], name="spectrum_created_at"),
             models.Index(fields=["measured_at", "id"], name="spectrum_measured_at"),
             models.Index(fields=["temperature_c", "id"], name="spectrum_temperature"),

@@ -116,6 +116,17 @@ def test_a_first_page_holding_every_match_counts_its_rows_without_a_count_query(
     assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate is PostgreSQL's")
+def test_count_far_above_the_limit_reads_no_rows(client, spectra, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(KeysetPagination, "COUNT_EXACT_LIMIT", 0)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("api:spectrum-list")).json()
+    assert body["count_exact"] is False and body["count"] >= 1
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"]]  # the estimate alone, no bounded count
+
+
 def test_filters_keep_applying_on_later_pages(client, spectra):
     pages, _ = walk(client, reverse("api:spectrum-list") + "?page_size=2&temperature_c_min=25")
     expected = sorted(s.pk for s in spectra if s.temperature_c is not None and s.temperature_c >= 25)

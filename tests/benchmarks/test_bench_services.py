@@ -228,3 +228,64 @@ def test_recompute_benchmarks_command_in_background_queues_one_job_per_separator
     jobs = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS)
     assert sorted(jobs.values_list("target_type", "target_id")) == [("cell", lone.pk), ("separator", cell.separator_id)]
     assert "2 recomputation jobs queued" in out.getvalue()
+
+
+def test_recompute_reads_each_spectrum_once_for_a_separator_and_its_cells():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cell = populated_cell()
+    other = populated_cell(separator=cell.separator, group=cell.group)
+    with CaptureQueriesContext(connection) as queries:
+        services.recompute_entries(separator_ids=[cell.separator_id], cell_ids=[cell.pk, other.pk])
+    spectrum_reads = [q["sql"] for q in queries.captured_queries
+                      if q["sql"].startswith('SELECT "measurements_impedancespectrum"."id"')]
+    fit_reads = [q["sql"] for q in queries.captured_queries
+                 if q["sql"].startswith('SELECT "analysis_fitresult"."id"') and '"residuals_real"' not in q["sql"]
+                 and '"parameters"' in q["sql"]]
+    assert len(spectrum_reads) == 1  # the separator's pass reads both cells' spectra; the cells' passes reuse them
+    assert len(fit_reads) == 1
+
+
+def test_recompute_with_shared_rows_writes_what_separate_passes_write():
+    cell = populated_cell()
+    populated_cell(separator=cell.separator, group=cell.group)
+    services.recompute_entries(separator_ids=[cell.separator_id])
+    together = snapshot()
+    BenchmarkEntry.objects.all().delete()
+    services._recompute_entries(separator_ids=[cell.separator_id])  # no sharing: every pass reads its own rows
+    assert [row[:-1] for row in snapshot()] == [row[:-1] for row in together]  # all but computed_at
+
+
+@pytest.mark.django_db(transaction=True)  # the worker processes read committed rows over their own connections
+def test_recompute_benchmarks_command_with_two_workers_writes_what_one_process_writes():
+    from django.core.management import call_command
+
+    first = populated_cell()
+    populated_cell(separator=first.separator, group=first.group)
+    populated_cell()
+    call_command("recompute_benchmarks", stdout=io.StringIO())
+    one_process = [row[:-1] for row in snapshot()]
+    BenchmarkEntry.objects.all().delete()
+    out = io.StringIO()
+    call_command("recompute_benchmarks", "--workers", "2", stdout=out)
+    assert [row[:-1] for row in snapshot()] == one_process and one_process
+    assert "records: 2/2" in out.getvalue()
+
+
+def test_separator_arrhenius_summary_is_read_from_the_cache_until_its_recomputation(
+        monkeypatch, django_capture_on_commit_callbacks):
+    from apps.catalog import figures
+    from tests.factories import UserFactory
+
+    monkeypatch.setattr(figures, "MAX_ARRHENIUS_POINTS", 2)  # 4 spectra: summarised per temperature, so cached
+    cell = populated_cell()
+    viewer = UserFactory(is_superuser=True)
+    temperatures = lambda points: sorted({t for rows in points.values() for t, _, _ in rows})  # noqa: E731
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0]
+    spectrum = SpectrumFactory(cell=cell, group=cell.group, temperature_c=100.0, visibility=cell.visibility)
+    ConductivityFactory(fit=FitFactory(spectrum=spectrum), temperature_c=100.0)
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.recompute_entries(cell_ids=[cell.pk])  # what the new spectrum queues
+    assert temperatures(figures._conductivity_points(cell.separator, viewer)) == [25.0, 40.0, 60.0, 80.0, 100.0]

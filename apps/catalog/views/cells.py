@@ -38,7 +38,7 @@ def cell_detail(request, pk: int):
     spectra_qs = visible_spectra(user=request.user).filter(cell=cell).order_by("cycle_index", "elapsed_time_h", "pk")
     page, query = paginate(request, spectra_qs, per_page=50)
     layers = cell.layers.select_related("separator", "electrode", "material")
-    spectrum_ids = list(spectra_qs.values_list("pk", flat=True)[:200])
+    spectrum_ids = spectra_qs  # looked up per job (EXISTS), never read out
     context = {
         "cell": cell,
         "layers": layers,

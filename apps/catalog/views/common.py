@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -99,10 +99,14 @@ def record_form(request, *, kind: str, record, form, formsets: list[tuple[str, s
 
 
 def jobs_for_targets(*, user, targets: list[tuple[str, list[int]]], limit: int = 30) -> list[Job]:
-    """The newest jobs the user may see about the given records, e.g. [("spectrum", [1, 2]), ("cell", [7])]."""
+    """The newest jobs the user may see about the given records, e.g. [("spectrum", [1, 2]), ("cell", [7])].
+    Ids may be a queryset of the records instead: then each job is looked up in it by primary key (EXISTS),
+    so a separator's tens of thousands of spectra are never read out, only the jobs that name spectra."""
     condition = Q()
     for target_type, ids in targets:
-        if ids:
+        if isinstance(ids, QuerySet):
+            condition |= Q(Exists(ids.filter(pk=OuterRef("target_id"))), target_type=target_type)
+        elif ids:
             condition |= Q(target_type=target_type, target_id__in=ids)
     if not condition:
         return []

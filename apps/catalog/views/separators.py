@@ -34,7 +34,7 @@ def separator_list(request):
 def separator_detail(request, pk: int):
     separator = visible_or_404(visible_separators(user=request.user), pk)
     cells = visible_cells(user=request.user).filter(separator=separator)
-    spectrum_ids = list(visible_spectra(user=request.user).filter(cell__separator=separator).values_list("pk", flat=True)[:200])
+    spectrum_ids = visible_spectra(user=request.user).filter(cell__separator=separator)
     context = {
         "separator": separator,
         "family": family_label(separator),
