@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
         "CellLayerKindEnum": "apps.catalog.models.CellLayer.Kind",
         "ConductivityKindEnum": "apps.analysis.models.ConductivityKind",
         "JobKindEnum": "apps.jobs.models.Job.Kind",
+        "BoundKindEnum": "apps.analysis.protocol_bounds.BOUND_KINDS",
         "FitStatusEnum": "apps.analysis.models.FitStatus",
         "SeparatorFormEnum": "apps.catalog.models.Separator.Form",
         "ArrheniusFormEnum": "apps.analysis.models.ArrheniusForm",

@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import ApiToken, Membership, ResearchGroup, Visibility
+from .references import _viewer
 
 
 def _today() -> datetime.date:
@@ -65,7 +66,8 @@ def can_edit(record, user) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Membership.objects.filter(user=user, group_id=record.group_id).exists()
+    # The viewer's groups are read once per user object (a page asks for several records).
+    return record.group_id in _viewer(user).groups
 
 
 def groups_of(user) -> QuerySet[ResearchGroup]:

@@ -39,6 +39,7 @@ BOUND_POLICY_GROUP = "report"
 
 PHYSICAL_LIMIT = "physical_limit"
 SEARCH_RANGE = "search_range"
+BOUND_KINDS = [PHYSICAL_LIMIT, SEARCH_RANGE]  # what a side of a bound is (API choice set)
 
 _N_UPPER = "n ≤ 1 is a physical limit (n = 1 is the ideal capacitor; n > 1 has no passive meaning)."
 _ARC_N = ("n ≥ 0.6 is a search range: it keeps a pellet's bulk or grain-boundary arc an arc, not a diffusion "

@@ -18,8 +18,8 @@ class BoundNoteSerializer(serializers.Serializer):
     parameter = serializers.CharField()
     low = serializers.FloatField()
     high = serializers.FloatField()
-    low_kind = serializers.ChoiceField(choices=[protocol_bounds.PHYSICAL_LIMIT, protocol_bounds.SEARCH_RANGE])
-    high_kind = serializers.ChoiceField(choices=[protocol_bounds.PHYSICAL_LIMIT, protocol_bounds.SEARCH_RANGE])
+    low_kind = serializers.ChoiceField(choices=protocol_bounds.BOUND_KINDS)
+    high_kind = serializers.ChoiceField(choices=protocol_bounds.BOUND_KINDS)
     reason = serializers.CharField()
 
 

@@ -1,11 +1,12 @@
 """The circuit of a spectrum chosen by evidence, per spectrum and across a cell's series.
 
 Per spectrum (``fit_by_evidence``): every protocol of the spectrum's model family
-(``protocols.MODEL_FAMILIES``, the two pellet layouts) is fitted, and the one with the lowest BIC on
-the same weighting is stored (with the Kramers–Kronig noise level σ̂ as the known noise when the
+(``protocols.MODEL_FAMILIES``, the two pellet layouts) is fitted and compared by BIC on the same
+weighting (with the Kramers–Kronig noise level σ̂ as the known noise when the
 check has one, else the maximum-likelihood variance; ``eis.model_choice.compare_models``). The
 evidence — every candidate's cost, free parameters, AIC, BIC and Δ — goes into
-``derived["model_choice"]``. One standard fit per spectrum: the stored candidate replaces a fit of
+``derived["model_choice"]``; the shape rule's layout stands unless another is ahead of it by very strong
+evidence (Δ > ``STRONG_EVIDENCE``). One standard fit per spectrum: the stored candidate replaces a fit of
 another family member.
 
 Per series (``choose_cell_series_models``): a cell's spectra at one stack pressure and ≥ 3
@@ -22,6 +23,8 @@ effective capacitance changes by more than a decade between neighbours fitted wi
 flagged ``capacitance_jump`` on both fits (a bulk capacitance hardly depends on temperature).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from django.db import transaction
@@ -101,6 +104,20 @@ def _store_chosen(rows: list[tuple[ImpedanceSpectrum, FitProtocol, dict, dict]],
     return stored
 
 
+def _keep_rule_unless_decided(choice: evidence.ModelChoice, rule_choice: str) -> evidence.ModelChoice:
+    """The layout the shape rule picked stands unless another candidate is ahead of it by very strong
+    evidence (Δ > ``STRONG_EVIDENCE``), as within a series: on a clean spectrum a richer layout can win
+    by a few BIC units by splitting one arc's tail into two, which moves the bulk into the intercept."""
+    if choice.chosen == rule_choice or rule_choice not in {c.name for c in choice.candidates}:
+        return choice
+    margin = choice.score(rule_choice).delta
+    if margin > STRONG_EVIDENCE:
+        return choice
+    reason = (f"{rule_choice!r} kept (the shape rule's layout): {choice.chosen!r} is ahead by "
+              f"Δ{choice.criterion.upper()} = {margin:.1f}, not more than {STRONG_EVIDENCE:g}")
+    return dataclasses.replace(choice, chosen=rule_choice, reason=reason)
+
+
 def fit_by_evidence(*, spectrum: ImpedanceSpectrum) -> FitResult | None:
     """Fit every candidate of the spectrum's model family, store the one with the lowest BIC with the
     evidence in ``derived["model_choice"]``; None when the spectrum's protocol has no family (or fewer
@@ -114,6 +131,7 @@ def fit_by_evidence(*, spectrum: ImpedanceSpectrum) -> FitResult | None:
     results, choice = compare_candidates(spectrum, protocols, kk)
     if choice is None:
         return None
+    choice = _keep_rule_unless_decided(choice, name)
     by_name = {p.name: p for p in protocols}
     fields, resistances = fields_from_engine(spectrum, by_name[choice.chosen], kk, results[choice.chosen])
     fields["derived"] = {**fields.get("derived", {}), "model_choice": _evidence_dict(choice, results, by_name)}
