@@ -167,8 +167,6 @@ def _describe(record, user) -> str:
 
 def _publish_like(reference, record, user) -> None:
     """Raise `reference`'s visibility so that it covers `record`; its own references follow."""
-    from .selectors import can_edit
-
     if not can_edit(reference, user):
         raise PermissionDenied(f"You are not a member of the group of {_describe(reference, user)} and cannot publish it.")
     if public_from(record) is not None:
@@ -244,6 +242,13 @@ def _viewer(user) -> _Viewer:
         )
         user._visibility_viewer = cached
     return cached
+
+
+def can_edit(record, user) -> bool:
+    """Writes are for members of the owning group (and superusers); the viewer's groups are read once
+    per user object (a page asks for several records)."""
+    viewer = _viewer(user)
+    return viewer.user_id is not None and (viewer.superuser or record.group_id in viewer.groups)
 
 
 def can_see(user, record) -> bool:

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--background", action="store_true", help="Queue recomputation jobs for the workers.")
         parser.add_argument(
             "--workers", type=int, default=1,
-            help="Processes recomputing side by side (each with its own database connection), largest separators first.",
+            help="Processes recomputing side by side (each with its own database connection), largest separators "
+            "first; PostgreSQL only (SQLite takes one writer at a time).",
         )
 
     def handle(self, *args, **options):
@@ -41,7 +42,10 @@ class Command(BaseCommand):
                 jobs = queueing.queue_recompute_jobs(separator_ids=separator_ids, cell_ids=cell_ids)
             self.stdout.write(self.style.SUCCESS(f"{len(jobs)} recomputation jobs queued (see the jobs page)"))
             return
-        if options["workers"] > 1:
+        if options["workers"] > 1 and connections["default"].vendor == "sqlite":
+            # SQLite takes one writer at a time (and a forked process cannot share an in-memory database).
+            self.stdout.write("SQLite: recomputing in one process (--workers needs PostgreSQL)")
+        elif options["workers"] > 1:
             self._in_parallel(separator_ids, cell_ids, options["workers"])
             return
         changed = 0
