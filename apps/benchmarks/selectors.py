@@ -454,3 +454,46 @@ def ccd_tests_of_cell(cell: Cell) -> list[CriticalCurrentDensityTest]:
 def cell_for_metrics(*, cell_id: int) -> Cell:
     return (Cell.objects.select_related("separator", "source").prefetch_related("pressure_steps", "interfaces")
             .get(pk=cell_id))
+
+
+# The id lists an entry's ``details`` carries, and the records they name.
+_DETAIL_ID_MODELS = {
+    "spectrum_ids": ImpedanceSpectrum, "cell_ids": Cell, "conductivity_ids": Conductivity,
+    "dc_polarisation_ids": DCPolarisation,
+}
+# Who may see each (as in the apps' ``visible_*`` selectors): a spectrum or DC run and its cell; a
+# conductivity as its spectrum and that spectrum's cell.
+_DETAIL_ID_VISIBILITY = {
+    "spectrum_ids": ("", "cell__"), "cell_ids": ("",), "conductivity_ids": ("spectrum__", "spectrum__cell__"),
+    "dc_polarisation_ids": ("", "cell__"),
+}
+
+
+def details_for_viewer(entries, user) -> dict[int, dict]:
+    """Each entry's ``details`` with its id lists cut to the records ``user`` may see (one query per kind
+    of id for all the entries), so an entry never names a hidden record; ``hidden_records`` counts what
+    was left out."""
+    entries = list(entries)
+    wanted = {key: {i for e in entries for i in (e.details or {}).get(key) or []} for key in _DETAIL_ID_MODELS}
+    seen = {}
+    for key, ids in wanted.items():
+        if not ids:
+            seen[key] = set()
+            continue
+        q = Q()
+        for prefix in _DETAIL_ID_VISIBILITY[key]:
+            q &= visible_q(user, prefix)
+        seen[key] = set(_DETAIL_ID_MODELS[key].objects.filter(q, pk__in=ids).values_list("pk", flat=True))
+    shown = {}
+    for entry in entries:
+        details = dict(entry.details or {})
+        hidden = 0
+        for key in _DETAIL_ID_MODELS:
+            if key in details and isinstance(details[key], list):
+                kept = [i for i in details[key] if i in seen[key]]
+                hidden += len(details[key]) - len(kept)
+                details[key] = kept
+        if hidden:
+            details["hidden_records"] = hidden
+        shown[entry.pk] = details
+    return shown

@@ -6,6 +6,7 @@ from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceN
 from apps.common.serializers import FlagsField
 
 from .models import BenchmarkEntry, LiteratureValue
+from .selectors import details_for_viewer
 
 
 class BenchmarkEntrySerializer(serializers.ModelSerializer):
@@ -20,6 +21,9 @@ class BenchmarkEntrySerializer(serializers.ModelSerializer):
     protocol_name = serializers.CharField(source="protocol.name", read_only=True, allow_null=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True, allow_null=True)
     flags = FlagsField()
+    details = serializers.SerializerMethodField(
+        help_text="How the value was computed; id lists name only records you may see (hidden_records: how many not)."
+    )
 
     class Meta:
         model = BenchmarkEntry
@@ -29,6 +33,16 @@ class BenchmarkEntrySerializer(serializers.ModelSerializer):
             "stack_pressure_mpa", "thickness_um", "method", "protocol", "protocol_name", "protocol_version",
             "completeness_score", "missing_items", "flags", "blocking", "details", "computed_at",
         ]  # fmt: skip
+
+    def get_details(self, entry) -> dict:
+        user = getattr(self.context.get("request"), "user", None)
+        page = self.parent if isinstance(self.parent, serializers.ListSerializer) else None
+        if page is None:
+            return details_for_viewer([entry], user)[entry.pk]
+        cache = page.__dict__.setdefault("_details_for_viewer", {})  # one query per kind of id per page
+        if entry.pk not in cache:
+            cache.update(details_for_viewer(page.instance, user))
+        return cache[entry.pk]
 
     def _subject(self, entry):
         return entry.cell if entry.cell_id else entry.separator

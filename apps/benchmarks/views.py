@@ -168,11 +168,12 @@ def entry_detail(request, pk: int):
         except NoReverseMatch:
             spectrum.url = ""
     hidden = len(entry.details.get("spectrum_ids", [])) - len(spectra)
+    details = selectors.details_for_viewer([entry], request.user)[entry.pk]
     return render(request, "benchmarks/entry_detail.html", {
         "entry": entry, "spectra": spectra, "hidden_spectra": hidden,
         "n_literature": distribution.count(entry.family) if entry.family else 0,
-        "detail_rows": [(k, v) for k, v in entry.details.items()
-                        if k not in ("flag_notes", "spectrum_ids", "cell_ids", "x", "asr_ohm_cm2")],
+        "detail_rows": [(k, v) for k, v in details.items()
+                        if k not in ("flag_notes", "spectrum_ids", "cell_ids", "x", "asr_ohm_cm2", "hidden_records")],
         "credit": OBELIX_CREDIT,
     })
 

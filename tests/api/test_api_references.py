@@ -10,6 +10,7 @@ from django.urls import reverse
 from apps.accounts.models import Visibility
 from apps.accounts.references import PRIVATE_LABEL
 from tests.factories import (
+    BenchmarkEntryFactory,
     CellFactory,
     CellLayerFactory,
     DCPolarisationFactory,
@@ -146,3 +147,21 @@ def test_a_cell_entry_on_a_hidden_separator_is_seen_only_with_it(client_for, pub
     url = reverse("api:benchmarkentry-detail", args=[entry.pk])
     assert [client_for(role).get(url).status_code for role in ("anonymous", "outsider", "member")] == [404] * 3
     assert client_for("owner").get(url).json()["thickness_um"] == 777.123
+
+
+def test_an_entrys_details_name_only_the_spectra_and_cells_the_viewer_sees(client_for, group, uploader):
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    public = SpectrumFactory(group=group, visibility=Visibility.PUBLIC,
+                             cell__group=group, cell__separator=separator, cell__visibility=Visibility.PUBLIC)
+    private = SpectrumFactory(group=group, created_by=uploader, visibility=Visibility.PRIVATE, cell=public.cell)
+    hidden_cell = CellFactory(group=group, separator=separator, visibility=Visibility.GROUP)
+    entry = BenchmarkEntryFactory(separator=separator, details={
+        "spectrum_ids": [public.pk, private.pk], "cell_ids": [public.cell_id, hidden_cell.pk], "n_spectra": 2,
+    })
+    url = reverse("api:benchmarkentry-detail", args=[entry.pk])
+    outsider = client_for("outsider").get(url).json()["details"]
+    assert outsider == {"spectrum_ids": [public.pk], "cell_ids": [public.cell_id], "n_spectra": 2, "hidden_records": 2}
+    listed = client_for("anonymous").get(reverse("api:benchmarkentry-list")).json()["results"]
+    assert [e["details"]["spectrum_ids"] for e in listed] == [[public.pk]]
+    owner = client_for("owner").get(url).json()["details"]
+    assert owner["spectrum_ids"] == [public.pk, private.pk] and "hidden_records" not in owner
