@@ -50,7 +50,7 @@ def cell_metrics(cell: Cell) -> list[MetricValue]:
     history_flag = pressure_history_flag([cell])
     area = cell_area(cell)
     spectra = selectors.spectra_of_cells([cell], visible_with=cell)
-    fits = standard_fits(spectra, with_residuals=False)
+    fits = standard_fits(spectra)
     separator = cell.separator
     thickness_cm = separator.thickness_um * 1e-4 if separator is not None and separator.thickness_um else None
     fitted = [s for s in spectra if s.pk in fits]

@@ -390,7 +390,7 @@ def separator_metrics(separator: Separator, *, cells: list[Cell] | None = None, 
     all_spectra = selectors.spectra_of_cells(cells)
     spectra = [s for s in all_spectra if keep(s)]
     use_stored = len(spectra) == len(all_spectra) and len(cells) == len(selectors.cells_on_separator(separator))
-    fits = standard_fits(spectra, with_residuals=False)
+    fits = standard_fits(spectra)
     spectra_by_id = {s.pk: s for s in spectra}
     rows = selectors.conductivities_of_fits(fits.values())
     for row in rows:

@@ -39,8 +39,11 @@ from django.db.models import Prefetch, Q, QuerySet
 from apps.accounts.references import covers
 from apps.accounts.selectors import visible_q
 from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, FitStatus
+from apps.analysis.selectors import visible_conductivities
 from apps.catalog.models import Cell, MaterialFamily, Separator
+from apps.catalog.selectors import visible_cells
 from apps.measurements.models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum
+from apps.measurements.selectors import visible_dc_polarisations, visible_spectra
 
 from .models import BenchmarkEntry, ComparisonAcceptance, LiteratureValue, Metric
 from .publication import published_entries, retracted_records
@@ -289,22 +292,21 @@ def _standard_protocol_id_for(spectrum) -> int | None:
     return getattr(protocol, "pk", None)
 
 
-def standard_fits(spectra, *, with_residuals: bool = True) -> dict[int, FitResult]:
-    """One succeeded standard-protocol fit per spectrum id (`with_residuals=False`: without the per-point
-    residual arrays, which the metrics never read and which are most of a fit row).
+def standard_fits(spectra) -> dict[int, FitResult]:
+    """One succeeded standard-protocol fit per spectrum id (inside `sharing_loaded_rows`, each read once).
 
     The pipeline's `standard_protocol_for(spectrum)` decides when it names a
     protocol that was fitted; otherwise the protocol made for the cell's
     configuration wins, then the highest version, then the latest fit.
     """
     spectra = list(spectra)
-    memo = _loaded.get() if not with_residuals else None
+    memo = _loaded.get()
     if memo is not None:
         missing = [s for s in spectra if s.pk not in memo.fits_by_spectrum]
         if missing:
             token = _loaded.set(None)  # read the missing ones as without the memo
             try:
-                found = standard_fits(missing, with_residuals=False)
+                found = standard_fits(missing)
             finally:
                 _loaded.reset(token)
             for s in missing:
@@ -407,7 +409,7 @@ class _LoadedRows:
     """Rows read once in a recomputation and shared by its separator and cell passes."""
 
     spectra_by_cell: dict[int, list] = field(default_factory=dict)
-    #: spectrum id -> its chosen standard fit (None: none), for `standard_fits(..., with_residuals=False)`.
+    #: spectrum id -> its chosen standard fit (None: none), for `standard_fits`.
     fits_by_spectrum: dict[int, FitResult | None] = field(default_factory=dict)
 
 
@@ -456,16 +458,10 @@ def cell_for_metrics(*, cell_id: int) -> Cell:
             .get(pk=cell_id))
 
 
-# The id lists an entry's ``details`` carries, and the records they name.
-_DETAIL_ID_MODELS = {
-    "spectrum_ids": ImpedanceSpectrum, "cell_ids": Cell, "conductivity_ids": Conductivity,
-    "dc_polarisation_ids": DCPolarisation,
-}
-# Who may see each (as in the apps' ``visible_*`` selectors): a spectrum or DC run and its cell; a
-# conductivity as its spectrum and that spectrum's cell.
-_DETAIL_ID_VISIBILITY = {
-    "spectrum_ids": ("", "cell__"), "cell_ids": ("",), "conductivity_ids": ("spectrum__", "spectrum__cell__"),
-    "dc_polarisation_ids": ("", "cell__"),
+# The id lists an entry's ``details`` carries, and the selector of the records each names.
+_DETAIL_ID_SELECTORS = {
+    "spectrum_ids": visible_spectra, "cell_ids": visible_cells, "conductivity_ids": visible_conductivities,
+    "dc_polarisation_ids": visible_dc_polarisations,
 }
 
 
@@ -474,21 +470,14 @@ def details_for_viewer(entries, user) -> dict[int, dict]:
     of id for all the entries), so an entry never names a hidden record; ``hidden_records`` counts what
     was left out."""
     entries = list(entries)
-    wanted = {key: {i for e in entries for i in (e.details or {}).get(key) or []} for key in _DETAIL_ID_MODELS}
-    seen = {}
-    for key, ids in wanted.items():
-        if not ids:
-            seen[key] = set()
-            continue
-        q = Q()
-        for prefix in _DETAIL_ID_VISIBILITY[key]:
-            q &= visible_q(user, prefix)
-        seen[key] = set(_DETAIL_ID_MODELS[key].objects.filter(q, pk__in=ids).values_list("pk", flat=True))
+    wanted = {key: {i for e in entries for i in (e.details or {}).get(key) or []} for key in _DETAIL_ID_SELECTORS}
+    seen = {key: set(_DETAIL_ID_SELECTORS[key](user=user).filter(pk__in=ids).values_list("pk", flat=True))
+            if ids else set() for key, ids in wanted.items()}
     shown = {}
     for entry in entries:
         details = dict(entry.details or {})
         hidden = 0
-        for key in _DETAIL_ID_MODELS:
+        for key in _DETAIL_ID_SELECTORS:
             if key in details and isinstance(details[key], list):
                 kept = [i for i in details[key] if i in seen[key]]
                 hidden += len(details[key]) - len(kept)
