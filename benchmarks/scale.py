@@ -413,7 +413,7 @@ def deep_cursor_url(client, url: str, hops: int) -> str:
     return url
 
 
-def measure(layout: Layout, *, deep_hops: int, recompute: str) -> list[tuple[str, str]]:
+def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2) -> list[tuple[str, str]]:
     """Time the issue's pages and calls; returns (what, figure) rows."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -434,8 +434,8 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str) -> list[tuple[str
     # Benchmark entries first, so the dashboard and leaderboard have something to draw.
     if recompute == "full":
         started = time.perf_counter()
-        call_command("recompute_benchmarks", stdout=open(os.devnull, "w"))
-        rows.append(("recompute_benchmarks (full)", f"{time.perf_counter() - started:.1f} s"))
+        call_command("recompute_benchmarks", workers=workers, stdout=open(os.devnull, "w"))
+        rows.append((f"recompute_benchmarks --workers {workers} (full)", f"{time.perf_counter() - started:.1f} s"))
     elif recompute == "sample":
         started = time.perf_counter()
         benchmark_services.recompute_entries(separator_ids=[layout.big_separator_id])
@@ -510,7 +510,7 @@ def storage_per_spectrum() -> list[tuple[str, str]]:
     return rows
 
 
-def run(n_spectra: int, *, deep_hops: int = 20, recompute: str = "sample") -> list[tuple[str, str]]:
+def run(n_spectra: int, *, deep_hops: int = 20, recompute: str = "sample", workers: int = 2) -> list[tuple[str, str]]:
     """Load n spectra into the configured (already migrated) database and measure; the printed table's rows."""
     from django.db import connection
 
@@ -525,7 +525,7 @@ def run(n_spectra: int, *, deep_hops: int = 20, recompute: str = "sample") -> li
         )
     ]
     print(f"  {rows[0][0]}: {rows[0][1]}", file=sys.stderr, flush=True)
-    rows += measure(layout, deep_hops=deep_hops, recompute=recompute)
+    rows += measure(layout, deep_hops=deep_hops, recompute=recompute, workers=workers)
     rows += storage_per_spectrum()
     return rows
 
@@ -548,6 +548,10 @@ def main() -> None:
         help="recompute_benchmarks over everything (full), over the separator with many cells (sample), or not.",
     )
     parser.add_argument(
+        "--workers", type=int, default=2,
+        help="Processes for --recompute full (recompute_benchmarks --workers; PostgreSQL only, default 2).",
+    )
+    parser.add_argument(
         "--measure-only", action="store_true", help="Time the data of the last load again instead of loading more."
     )
     args = parser.parse_args()
@@ -561,9 +565,11 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if args.measure_only:
-        rows = measure(loaded_layout(), deep_hops=args.deep_hops, recompute=args.recompute) + storage_per_spectrum()
+        layout = loaded_layout()
+        rows = measure(layout, deep_hops=args.deep_hops, recompute=args.recompute, workers=args.workers)
+        rows += storage_per_spectrum()
     else:
-        rows = run(args.spectra, deep_hops=args.deep_hops, recompute=args.recompute)
+        rows = run(args.spectra, deep_hops=args.deep_hops, recompute=args.recompute, workers=args.workers)
     from apps.measurements.models import ImpedanceSpectrum
 
     print_table(
