@@ -421,6 +421,7 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
     from django.urls import reverse
 
     from apps.benchmarks import services as benchmark_services
+    from apps.common.pagination import BoundedPaginator
 
     client = Client()
     client.force_login(get_user_model().objects.get(pk=layout.member_id))
@@ -483,6 +484,10 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
         f"cell page ({layout.spectra_by_cell.get(layout.big_cell_id, 0)} spectra)",
         reverse("catalog:cell-detail", args=[layout.big_cell_id]),
     )
+    spectrum_list = reverse("measurements:spectrum-list")
+    page("spectra list page (first page)", spectrum_list)
+    page("spectra list page (last numbered page)", f"{spectrum_list}?page={BoundedPaginator.MAX_PAGES}")
+    page("cells list page", reverse("catalog:cell-list"))
     page("benchmarks dashboard", reverse("benchmarks:dashboard"))
     page("leaderboard page (σ 25 °C total)", reverse("benchmarks:leaderboard", args=["sigma_25c_total"]))
     page("home", reverse("home"))

@@ -1,20 +1,25 @@
 """Stable paging and ordering of every list: keyset (cursor) pagination `KeysetPagination` with its key terms
-and cursor encoding, and `StableOrderingFilter`, which always ends the order on the id."""
+and cursor encoding, `StableOrderingFilter`, which always ends the order on the id, and `BoundedPaginator`,
+the numbered pages of the web lists (counted like the API's, and only so deep)."""
 from __future__ import annotations
 
 import base64
 import binascii
 import datetime
 import json
+import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy
+from django.utils.functional import cached_property
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import BasePagination
@@ -137,6 +142,30 @@ def planner_row_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+class RowCount(NamedTuple):
+    n: int
+    exact: bool
+
+
+def count_rows(queryset, *, exact_limit: int = 5_000, trusted_factor: int = 4) -> RowCount:
+    """The rows `queryset` matches, and whether that is exact: exact up to `exact_limit` rows (a bounded scan), else
+    PostgreSQL's row estimate, since an exact count of a large selection reads every row of it.
+
+    On PostgreSQL the planner's estimate comes first (no rows read): when it is above `trusted_factor` times
+    the limit the bounded count is skipped too (planner estimates of filtered lists are within a small factor,
+    and even counting `exact_limit` rows reads thousands of them). Other databases count exactly."""
+    postgres = connections[queryset.db].vendor == "postgresql"
+    estimate = planner_row_estimate(queryset) if postgres else None
+    if estimate is not None and estimate > trusted_factor * exact_limit:
+        return RowCount(estimate, False)
+    exact = queryset.order_by()[: exact_limit + 1].count()
+    if exact <= exact_limit:
+        return RowCount(exact, True)
+    if not postgres:
+        return RowCount(queryset.count(), True)
+    return RowCount(max(estimate or 0, exact_limit + 1), False)
+
+
 class CursorJSONEncoder(DjangoJSONEncoder):
     """Dates and times at full precision (DjangoJSONEncoder cuts microseconds, which would skip rows)."""
 
@@ -233,20 +262,7 @@ class KeysetPagination(BasePagination):
         return rows
 
     def estimate_count(self, queryset) -> tuple[int, bool]:
-        """Exact when at most COUNT_EXACT_LIMIT rows match (a bounded scan); else PostgreSQL's row estimate.
-
-        On PostgreSQL the planner's estimate comes first (no rows read): when it is far above the limit the
-        bounded count is skipped too, since even counting COUNT_EXACT_LIMIT rows reads thousands of them."""
-        postgres = connections[queryset.db].vendor == "postgresql"
-        estimate = planner_row_estimate(queryset) if postgres else None
-        if estimate is not None and estimate > self.ESTIMATE_TRUSTED_FACTOR * self.COUNT_EXACT_LIMIT:
-            return estimate, False
-        exact = queryset.order_by()[: self.COUNT_EXACT_LIMIT + 1].count()
-        if exact <= self.COUNT_EXACT_LIMIT:
-            return exact, True
-        if not postgres:
-            return queryset.count(), True
-        return max(estimate or 0, self.COUNT_EXACT_LIMIT + 1), False
+        return count_rows(queryset, exact_limit=self.COUNT_EXACT_LIMIT, trusted_factor=self.ESTIMATE_TRUSTED_FACTOR)
 
     def get_paginated_response(self, data):
         return Response(
@@ -309,3 +325,42 @@ class StableOrderingFilter(OrderingFilter):
 
 # Filtering and search come from settings (they apply the visibility rule to related lookups).
 API_FILTER_BACKENDS = [*api_settings.DEFAULT_FILTER_BACKENDS, StableOrderingFilter]
+
+
+class BoundedPaginator(Paginator):
+    """Numbered pages for the web lists at any size: the count is `count_rows`'s (exact up to a limit, then
+    PostgreSQL's estimate, shown as "about"), and only the first MAX_PAGES pages are numbered, since a page
+    reached by OFFSET reads every row before it. Deeper rows are reached by narrowing the filters, or through
+    the API's cursor pages, which cost the same at any depth."""
+
+    MAX_PAGES = 100
+
+    @cached_property
+    def _counted(self) -> RowCount:
+        if isinstance(self.object_list, QuerySet):
+            return count_rows(self.object_list)
+        return RowCount(len(self.object_list), True)
+
+    @cached_property
+    def count(self) -> int:
+        return self._counted[0]
+
+    @property
+    def count_exact(self) -> bool:
+        return self._counted[1]
+
+    @cached_property
+    def all_pages(self) -> int:
+        """Pages the whole selection fills (from the count, so an estimate when `count_exact` is false)."""
+        if self.count == 0 and not self.allow_empty_first_page:
+            return 0
+        return max(1, math.ceil(max(1, self.count - self.orphans) / self.per_page))
+
+    @cached_property
+    def num_pages(self) -> int:
+        return min(self.all_pages, self.MAX_PAGES)
+
+    @property
+    def truncated(self) -> bool:
+        """More rows than the numbered pages show."""
+        return self.all_pages > self.MAX_PAGES

@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apps.accounts.references import visible_reference
-from apps.accounts.selectors import can_edit, visible_q
+from apps.accounts.selectors import can_edit
 from apps.analysis.selectors import series_model_rows
-from apps.measurements.selectors import visible_ccd_tests, visible_dc_polarisations, visible_spectra
+from apps.measurements.selectors import (
+    visible_ccd_tests, visible_dc_polarisations, visible_spectra, visible_spectrum_counts,
+)
 
 from .. import services as catalog_services
 from ..figures import cell_figures
@@ -25,11 +26,12 @@ from .list_filters import CellFilter
 
 
 def cell_list(request):
-    qs = visible_cells(user=request.user).annotate(
-        n_spectra=Count("spectra", filter=visible_q(request.user, "spectra__"), distinct=True)
-    ).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
+    qs = visible_cells(user=request.user).prefetch_related(None).select_related("separator", "group").order_by("name", "pk")
     f = CellFilter(request.GET, queryset=qs, request=request)
     page, query = paginate(request, f.qs)
+    counts = visible_spectrum_counts(user=request.user, cell_ids=[c.pk for c in page])
+    for c in page:
+        c.n_spectra = counts.get(c.pk, 0)
     return render(request, "catalog/cell_list.html", list_context(f, page, query, ["configuration", "housing", "electrode_contact"]))
 
 
