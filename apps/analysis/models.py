@@ -327,6 +327,33 @@ class Conductivity(models.Model):
         return f"σ_{self.kind} = {self.conductivity_s_per_cm:.3g} S/cm"
 
 
+class ConductivitySummary(models.Model):
+    """A separator's conductivities (of each spectrum's chosen fit) summed per kind and temperature, one row per
+    visibility class of the spectra and their cells, so any viewer's per-temperature mean and spread over
+    hundreds of thousands of spectra is a sum over a few rows: the rows a viewer may see are picked by the same
+    rule as the records (`visible_q` on the `spectrum_` and `cell_` columns), embargoes ending included.
+    Rewritten with the separator's benchmark entries (`refresh_conductivity_summary`)."""
+
+    separator = models.ForeignKey(Separator, on_delete=models.CASCADE, related_name="conductivity_summaries")
+    kind = models.CharField(max_length=15, choices=ConductivityKind.choices)
+    temperature_c = models.FloatField()
+    spectrum_group = models.ForeignKey(ResearchGroup, on_delete=models.CASCADE, related_name="+", db_index=False)
+    spectrum_visibility = models.CharField(max_length=10)
+    spectrum_embargo_until = models.DateField(null=True)
+    spectrum_created_by_id = models.IntegerField(null=True)
+    cell_group = models.ForeignKey(ResearchGroup, on_delete=models.CASCADE, related_name="+", db_index=False)
+    cell_visibility = models.CharField(max_length=10)
+    cell_embargo_until = models.DateField(null=True)
+    cell_created_by_id = models.IntegerField(null=True)
+    n = models.IntegerField()
+    sigma_sum_s_per_cm = models.FloatField()
+    sigma_sum_of_squares = models.FloatField(help_text="Σσ², (S/cm)²: the spread without reading the rows again.")
+    stderr_sum_s_per_cm = models.FloatField(null=True, help_text="Σ δσ over the rows that state one (null: none).")
+
+    def __str__(self) -> str:
+        return f"{self.separator_id} σ_{self.kind} at {self.temperature_c} °C: {self.n} spectra"
+
+
 class ArrheniusForm(models.TextChoices):
     SIGMA_T = "sigma_t", "σT = A·exp(−Ea/kT)"
     SIGMA = "sigma", "σ = σ0·exp(−Ea/kT)"

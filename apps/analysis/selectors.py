@@ -6,6 +6,8 @@ separator is. Standard protocols are public; a user protocol is seen by its
 group. Jobs are seen by the person who started them and their group's
 members; system jobs (no group) by every signed-in user.
 """
+import math
+
 from django.db.models import (
     Avg,
     Case,
@@ -19,6 +21,7 @@ from django.db.models import (
     QuerySet,
     StdDev,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -29,7 +32,9 @@ from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum
 
-from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, KramersKronigCheck
+from .models import (
+    ArrheniusFit, Conductivity, ConductivitySummary, FitProtocol, FitResult, FitStatus, KramersKronigCheck,
+)
 
 #: Job targets that are owned records: a job shows its target only to those who may see it.
 JOB_TARGET_MODELS = {"spectrum": ImpedanceSpectrum, "separator": Separator, "cell": Cell}
@@ -170,6 +175,35 @@ def conductivity_points_by_kind(*, user, spectra: QuerySet, max_points: int) -> 
         "kind", "temperature_c", "conductivity_s_per_cm", "conductivity_stderr_s_per_cm"
     ):
         by_kind.setdefault(kind, []).append((t, sigma, error))
+    return by_kind
+
+
+def summarised_conductivity_points(*, user, separator_id: int) -> dict[str, list[tuple]] | None:
+    """What `conductivity_points_by_kind` gives above its `max_points` — per kind and temperature the mean σ,
+    the spread across spectra as δσ (population standard deviation, as there; the propagated error where one
+    spectrum has that temperature) — from the separator's `ConductivitySummary` rows the user may see: a few
+    rows instead of every conductivity. None when the separator has no summary yet."""
+    rows = ConductivitySummary.objects.filter(separator_id=separator_id)
+    if not rows.exists():
+        return None
+    totals = (
+        rows.filter(visible_q(user, "spectrum_"), visible_q(user, "cell_"))
+        .values("kind", "temperature_c")
+        .annotate(
+            n_total=Sum("n"), sigma_sum=Sum("sigma_sum_s_per_cm"), squares=Sum("sigma_sum_of_squares"),
+            stderr_sum=Sum("stderr_sum_s_per_cm"),
+        )
+        .order_by("kind", "temperature_c")
+    )
+    by_kind: dict[str, list[tuple]] = {}
+    for row in totals:
+        n = row["n_total"]
+        mean = row["sigma_sum"] / n
+        if n > 1:
+            error = math.sqrt(max(row["squares"] / n - mean * mean, 0.0))
+        else:
+            error = row["stderr_sum"]
+        by_kind.setdefault(row["kind"], []).append((row["temperature_c"], mean, error))
     return by_kind
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from apps.analysis.services import refresh_conductivity_summary
 from apps.catalog.models import Cell, CellLayer, MaterialFamily, Separator
 from apps.common import summaries
 
@@ -151,6 +152,7 @@ def _recompute_entries(*, separator_ids: Iterable[int] = (), cell_ids: Iterable[
     separator_ids, cell_ids = _expand({int(i) for i in separator_ids}, {int(i) for i in cell_ids})
     # Inputs changed: the separators' cached page summaries are aggregated afresh on their next view.
     transaction.on_commit(functools.partial(summaries.bump, "separator-arrhenius", sorted(separator_ids)))
+    refresh_conductivity_summary(separator_ids=separator_ids)
     changed = 0
     separators = (
         Separator.objects.filter(pk__in=separator_ids)

@@ -6,7 +6,9 @@ from django.db.models import F
 from django.db.models.functions import Abs
 
 from apps.analysis.models import ConductivityKind, FitResult, FitStatus
-from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
+from apps.analysis.selectors import (
+    conductivity_points_by_kind, summarised_conductivity_points, visible_arrhenius_fits, visible_fits,
+)
 from apps.benchmarks.metrics import interfacial_asr
 from apps.common import summaries
 from apps.common.formatting import format_quantity
@@ -102,6 +104,11 @@ def _conductivity_points(separator: Separator, user) -> dict[str, list[tuple[flo
     """(temperature °C, σ, δσ) per conductivity kind, from the chosen fit of each visible spectrum; summarised
     per temperature when the separator has more than MAX_ARRHENIUS_POINTS of them."""
     spectra = visible_spectra(user=user).filter(cell__separator=separator)
+    if _summarised(spectra):
+        # Sums kept with the separator's benchmark entries: a few rows, not every spectrum.
+        points = summarised_conductivity_points(user=user, separator_id=separator.pk)
+        if points is not None:
+            return points
 
     def compute():
         points = conductivity_points_by_kind(user=user, spectra=spectra, max_points=MAX_ARRHENIUS_POINTS)

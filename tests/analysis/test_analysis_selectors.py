@@ -5,7 +5,7 @@ from apps.accounts.models import Visibility
 from apps.analysis import selectors
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus
 from apps.jobs.models import Job
-from tests.factories import FitProtocolFactory, SeparatorFactory, SpectrumFactory, UserFactory
+from tests.factories import CellFactory, FitProtocolFactory, SeparatorFactory, SpectrumFactory, UserFactory
 
 
 def _fit(spectrum):
@@ -120,3 +120,41 @@ def test_conductivity_points_are_summarised_per_temperature_above_the_cap(group,
         assert [p[0] for p in points["total"]] == [25.0, 60.0]
         assert [p[1] for p in points["total"]] == pytest.approx([2e-4, 2e-3])
         assert [p[2] for p in points["total"]] == pytest.approx([0.8165e-4, 0.8165e-3], rel=1e-3)  # population SD
+
+
+@pytest.mark.django_db
+def test_summarised_points_from_the_stored_sums_equal_the_live_aggregate_for_every_viewer(
+        group, owner, member, outsider):
+    """The separator's summary rows (one per visibility class) give each viewer what aggregating the
+    conductivities they may see gives: private, group-only, embargoed and no-longer-embargoed spectra mixed."""
+    import datetime
+
+    from apps.analysis.services import refresh_conductivity_summary
+    from apps.measurements.selectors import visible_spectra
+
+    standard = FitProtocol.objects.get(name="Blocking pellet", version=1)
+    separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
+    past, future = datetime.date(2020, 1, 1), datetime.date(2099, 1, 1)
+    classes = [  # (spectrum visibility, embargo, cell visibility)
+        (Visibility.PUBLIC, None, Visibility.PUBLIC), (Visibility.GROUP, None, Visibility.PUBLIC),
+        (Visibility.PRIVATE, None, Visibility.PUBLIC), (Visibility.GROUP, past, Visibility.PUBLIC),
+        (Visibility.PUBLIC, future, Visibility.PUBLIC), (Visibility.PUBLIC, None, Visibility.GROUP),
+    ]
+    sigma = 1e-4
+    for visibility, embargo, cell_visibility in classes:
+        cell = CellFactory(group=group, visibility=cell_visibility, separator=separator)
+        for t in (25.0, 25.0, 60.0):
+            spectrum = SpectrumFactory(cell=cell, group=group, visibility=visibility, embargo_until=embargo,
+                                       temperature_c=t, created_by=owner)
+            sigma *= 1.37
+            _conductivity(spectrum, standard, sigma, stderr=sigma / 50)
+    assert refresh_conductivity_summary(separator_ids=[separator.pk]) == 2 * len(classes)
+    for viewer in (None, owner, member, outsider):
+        spectra = visible_spectra(user=viewer).filter(cell__separator=separator)
+        live = selectors.conductivity_points_by_kind(user=viewer, spectra=spectra, max_points=0)
+        stored = selectors.summarised_conductivity_points(user=viewer, separator_id=separator.pk)
+        assert stored.keys() == live.keys() and stored, viewer
+        for kind in live:
+            assert [p[0] for p in stored[kind]] == [p[0] for p in live[kind]]
+            assert [p[1:] for p in stored[kind]] == [pytest.approx(p[1:], rel=1e-9) for p in live[kind]]
+    assert selectors.summarised_conductivity_points(user=None, separator_id=SeparatorFactory().pk) is None

@@ -14,7 +14,7 @@ unique, so running any job twice leaves the same rows.
 """
 from .arrhenius import ARRHENIUS_LOCAL_POINTS, BLOCKING_CONFIGURATIONS, fit_arrhenius_series
 from .common import AnalysisError, _finite_list, _json_safe, engine_version
-from .conductivities import compute_conductivities
+from .conductivities import compute_conductivities, refresh_conductivity_summary
 from .fits import fit_spectrum
 from .kramers_kronig import validate_spectrum
 from .spectrum_analysis import AnalysisOutcome, analyse_spectrum
@@ -38,6 +38,7 @@ __all__ = [
     "ARRHENIUS_LOCAL_POINTS", "BLOCKING_CONFIGURATIONS", "fit_arrhenius_series",
     "AnalysisError", "_finite_list", "_json_safe", "engine_version",
     "compute_conductivities",
+    "refresh_conductivity_summary",
     "AnalysisOutcome", "analyse_spectrum", "fit_spectrum",
     "validate_spectrum",
     "PROTOCOL_EDITABLE_FIELDS", "PROTOCOL_FIT_FIELDS", "create_protocol", "create_protocol_version",

@@ -78,3 +78,47 @@ def store_conductivities(resistances_by_fit: list[tuple[FitResult, dict[str, tup
 def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float, float]]) -> list[Conductivity]:
     """σ = L/(R·A) per kind (bulk, grain boundary, total) of one fit with propagated error; stale kinds removed."""
     return store_conductivities([(fit, resistances)])
+
+
+def refresh_conductivity_summary(*, separator_ids) -> int:
+    """Rewrite the separators' `ConductivitySummary` rows from their conductivities (each spectrum's chosen
+    fit), summed per kind, temperature and visibility class in one aggregate; returns the rows written."""
+    from django.db.models import Count, F, Sum
+
+    from ..models import ConductivitySummary
+    from ..selectors import chosen_fit_pk
+
+    separator_ids = sorted({int(i) for i in separator_ids})
+    classes = {
+        "separator_id": "spectrum__cell__separator_id",
+        "spectrum_group_id": "spectrum__group_id", "spectrum_visibility": "spectrum__visibility",
+        "spectrum_embargo_until": "spectrum__embargo_until", "spectrum_created_by_id": "spectrum__created_by_id",
+        "cell_group_id": "spectrum__cell__group_id", "cell_visibility": "spectrum__cell__visibility",
+        "cell_embargo_until": "spectrum__cell__embargo_until", "cell_created_by_id": "spectrum__cell__created_by_id",
+    }
+    sums = (
+        Conductivity.objects.filter(
+            spectrum__cell__separator_id__in=separator_ids, temperature_c__isnull=False, fit_id=chosen_fit_pk()
+        )
+        .order_by()
+        .values("kind", "temperature_c", *classes.values())
+        .annotate(
+            n=Count("pk"),
+            sigma_sum_s_per_cm=Sum("conductivity_s_per_cm"),
+            sigma_sum_of_squares=Sum(F("conductivity_s_per_cm") * F("conductivity_s_per_cm")),
+            stderr_sum_s_per_cm=Sum("conductivity_stderr_s_per_cm"),
+        )
+    )
+    rows = [
+        ConductivitySummary(
+            kind=row["kind"], temperature_c=row["temperature_c"], n=row["n"],
+            sigma_sum_s_per_cm=row["sigma_sum_s_per_cm"], sigma_sum_of_squares=row["sigma_sum_of_squares"],
+            stderr_sum_s_per_cm=row["stderr_sum_s_per_cm"],
+            **{name: row[path] for name, path in classes.items()},
+        )
+        for row in sums
+    ]
+    with transaction.atomic():
+        ConductivitySummary.objects.filter(separator_id__in=separator_ids).delete()
+        ConductivitySummary.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
