@@ -29,4 +29,5 @@ app.conf.beat_schedule = {
         "schedule": _SWEEP_INTERVAL_S,
         "options": {"expires": max(_SWEEP_INTERVAL_S - 1, 1)},
     },
+    "compact-spectrum-counts": {"task": "measurements.compact_spectrum_counts", "schedule": 600.0},
 }

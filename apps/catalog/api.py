@@ -1,6 +1,4 @@
 """API viewsets of the catalog. Reads come from the selectors, writes go through the services."""
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +8,7 @@ from apps.accounts.permissions import require_group_member
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
 from apps.common.formatting import VALUE
-from apps.measurements.selectors import visible_spectra
+from apps.measurements.selectors import visible_spectra, visible_spectrum_count_of_cell
 from apps.measurements.serializers import SpectrumListSerializer
 
 from . import services
@@ -344,16 +342,8 @@ class CellViewSet(OwnedRecordViewSet):
     export_filename = "cells"
 
     def get_queryset(self):
-        spectra = (
-            visible_spectra(user=self.request.user)
-            .filter(cell_id=OuterRef("pk"))
-            .order_by()
-            .values("cell_id")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
         return visible_cells(user=self.request.user).annotate(
-            n_spectra=Coalesce(Subquery(spectra, output_field=IntegerField()), Value(0))
+            n_spectra=visible_spectrum_count_of_cell(user=self.request.user)
         )
 
     def get_serializer_class(self):

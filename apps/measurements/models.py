@@ -152,6 +152,28 @@ class ImpedanceSpectrum(OwnedRecord):
         return columns[1] + 1j * columns[2]
 
 
+class SpectrumCount(models.Model):
+    """How many spectra a cell has per visibility class (group, visibility, embargo, uploader), kept by database
+    triggers on every insert, delete and change of those columns (migration 0005), whoever writes — services,
+    bulk COPY or the admin. A viewer's count of a cell's spectra is the sum of the rows they may see
+    (`visible_q` on these columns), so counting a cell with 20,000 spectra, or ordering cells by their counts,
+    reads a few rows per cell instead of every spectrum. Several rows may share a class (the triggers append
+    rather than lock a shared row when two uploads start the class at once): only sums are meaningful."""
+
+    cell_id = models.IntegerField()
+    group_id = models.IntegerField()
+    visibility = models.CharField(max_length=10)
+    embargo_until = models.DateField(null=True)
+    created_by_id = models.IntegerField(null=True)
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["cell_id"], name="spectrumcount_cell")]
+
+    def __str__(self) -> str:
+        return f"cell {self.cell_id}: {self.n} ({self.visibility})"
+
+
 class DCPolarisation(OwnedRecord):
     """Hebb–Wagner-type DC polarisation with blocking electrodes: σ_e = L / (A·ΔV/I_ss)."""
 

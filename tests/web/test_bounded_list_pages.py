@@ -50,5 +50,6 @@ def test_cell_list_counts_visible_spectra_of_the_page_cells_only(client):
     assert [c.n_spectra for c in response.context["page"]] == [2]  # the private spectrum is not counted
     with CaptureQueriesContext(connection) as queries:
         client.get("/cells/")
-    counting = [q["sql"] for q in queries if "measurements_impedancespectrum" in q["sql"]]
-    assert len(counting) == 1 and "IN (" in counting[0]  # one grouped count, limited to the page's cells
+    assert not [q["sql"] for q in queries if "measurements_impedancespectrum" in q["sql"]]  # no spectrum read
+    counting = [q["sql"] for q in queries if "measurements_spectrumcount" in q["sql"]]
+    assert len(counting) == 1 and "IN (" in counting[0]  # one sum of the kept counts, for the page's cells
