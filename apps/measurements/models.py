@@ -57,7 +57,8 @@ class ImpedanceSpectrum(OwnedRecord):
         POTENTIOSTATIC = "potentiostatic", "Potentiostatic"
         GALVANOSTATIC = "galvanostatic", "Galvanostatic"
 
-    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra")
+    # No index of its own: the (cell, index_in_file, id) and (cell, cycle_index, …) indexes lead with it.
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra", db_index=False)
     raw_file = models.ForeignKey(RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="spectra")
     visibility_references = ("cell", "raw_file")
     index_in_file = models.PositiveIntegerField(default=0)
