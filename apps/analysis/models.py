@@ -99,6 +99,10 @@ class _ExpandedReading(DeferredAttribute):
             instance.__dict__[self.field.attname] = value
         return value
 
+    def __set__(self, instance, value):
+        # A data descriptor, so that reads come through __get__ rather than straight from the instance's dict.
+        instance.__dict__[self.field.attname] = value
+
 
 class FitReadingField(models.JSONField):
     """A fit's reading (``derived``), stored without what its parameters give back (``fit_storage``); read whole.
