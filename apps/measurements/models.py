@@ -51,7 +51,7 @@ class FrequencyGrid(models.Model):
     measured on it: an instrument repeats its sweep, so most spectra share one. Named by the SHA-256 of its
     bytes, which is what a spectrum refers to it by; never changed or deleted (content-addressed)."""
 
-    sha256 = models.CharField(max_length=64, unique=True, help_text="SHA-256 (hex) of the frequency bytes.")
+    sha256 = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 (hex) of the frequency bytes.")
     n_points = models.PositiveIntegerField()
     data = models.BinaryField(help_text="float64 LE: n frequencies (Hz).")
 
@@ -103,7 +103,7 @@ class ImpedanceSpectrum(OwnedRecord):
     )
     # No index: a grid is looked up by its own unique name, never the spectra by their grid.
     frequency_grid = models.ForeignKey(
-        FrequencyGrid, to_field="sha256", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        FrequencyGrid, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False, help_text="The shared frequencies of the sweep; null when they are stored in data.",
     )
     n_points = models.PositiveIntegerField()

@@ -80,8 +80,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='FrequencyGrid',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(help_text='SHA-256 (hex) of the frequency bytes.', max_length=64, unique=True)),
+                ('sha256', models.CharField(help_text='SHA-256 (hex) of the frequency bytes.', max_length=64, primary_key=True, serialize=False)),
                 ('n_points', models.PositiveIntegerField()),
                 ('data', models.BinaryField(help_text='float64 LE: n frequencies (Hz).')),
             ],
@@ -94,7 +93,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='impedancespectrum',
             name='frequency_grid',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The shared frequencies of the sweep; null when they are stored in data.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='measurements.frequencygrid', to_field='sha256'),
+            field=models.ForeignKey(blank=True, db_index=False, help_text='The shared frequencies of the sweep; null when they are stored in data.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='measurements.frequencygrid'),
         ),
         migrations.RunPython(share_grids, pack_grids_back),
     ]
