@@ -14,7 +14,6 @@ errors of sums (from the covariance), the rms residual, flag details, bound find
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Mapping
 
@@ -34,8 +33,16 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal as stored: the same JSON text (floats by their exact repr, 1 ≠ 1.0, -0.0 ≠ 0.0)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    """Equal as stored, so as JSON text: same types (1 ≠ 1.0, True ≠ 1), floats bit for bit (-0.0 ≠ 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(value, b[key]) for key, value in a.items())
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _element_values(name: str, entry: Mapping[str, Any], parameters: Mapping[str, float],
