@@ -95,7 +95,10 @@ class _ExpandedReading(DeferredAttribute):
             return self
         value = super().__get__(instance, cls)
         if isinstance(value, dict) and value.get(fit_storage.COMPACT_MARK) is True:
-            value = fit_storage.expand_derived(value, instance.parameters or {}, instance.stderr or {})
+            try:
+                value = fit_storage.expand_derived(value, instance.parameters or {}, instance.stderr or {})
+            except (KeyError, TypeError, ValueError, ArithmeticError):  # parameters edited by hand since: as stored
+                value = {key: entry for key, entry in value.items() if key != fit_storage.COMPACT_MARK}
             instance.__dict__[self.field.attname] = value
         return value
 
