@@ -85,7 +85,8 @@ class ImpedanceSpectrum(OwnedRecord):
 
     The arrays live in one binary column (float64 little-endian) so a spectrum reads back in one query on
     SQLite and PostgreSQL: Z', Z'' when the frequencies are a shared ``FrequencyGrid`` (what the services
-    store), or frequencies, Z', Z'' when the spectrum has none (``pack``; rows written by hand).
+    store; a grid is read once per process), or frequencies, Z', Z'' when the spectrum has none (``pack``;
+    rows written by hand).
     """
 
     class Mode(models.TextChoices):
