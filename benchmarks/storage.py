@@ -3,10 +3,10 @@ pipeline writes them (not the hand-made rows of ``scale.py``).
 
 Creates N noisy 80-point spectra (1 MHz … 0.1 Hz, R0-(R1‖CPE1)-CPE2 of 0.8 mm pellets) in a scratch
 PostgreSQL database, runs the Kramers–Kronig check and the standard fit (with its conductivities) of each
-in this process (the spectra share their frequency grid, as the services store them), copies those rows
-``--copies`` times in SQL (so that the first pages of every table and
-index weigh nothing per spectrum), compacts the tables (VACUUM FULL, as a fresh load would be) and prints, per table, its
-bytes per spectrum: heap, TOAST, indexes and total (``pg_total_relation_size``), and the average width of
+in this process (the spectra share one frequency grid, as the services store spectra of one sweep), copies
+those rows ``--copies`` times in SQL (so that the first pages of every table and index weigh nothing per
+spectrum), compacts the tables (VACUUM FULL, as a fresh load would be) and prints, per table, its bytes per
+spectrum: heap, TOAST, indexes and total (``pg_total_relation_size``), and the average width of
 each large column (``pg_column_size``).
 
 DATABASE_URL must name a scratch PostgreSQL database: the script migrates it and adds rows.
