@@ -47,6 +47,7 @@ def create_spectra(n: int):
     from apps.accounts.models import ResearchGroup
     from apps.analysis.eis.circuits import circuit_impedance
     from apps.catalog.models import Cell, Separator
+    from apps.measurements.grids import share_frequency_grids
     from apps.measurements.models import ImpedanceSpectrum
 
     group, _ = ResearchGroup.objects.get_or_create(slug="refit-benchmark", defaults={"name": "Re-fit benchmark"})
@@ -67,6 +68,7 @@ def create_spectra(n: int):
         spectrum = ImpedanceSpectrum(cell=cell, group=group, label=f"benchmark {i}", temperature_c=25.0)
         spectrum.set_arrays(f, z)
         rows.append(spectrum)
+    share_frequency_grids(rows)  # as the services store spectra
     ImpedanceSpectrum.objects.bulk_create(rows, batch_size=500)
     return cell
 

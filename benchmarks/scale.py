@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import statistics
@@ -203,10 +204,19 @@ def _spectrum_arrays(rng: np.random.Generator, r_bulk: np.ndarray, r_gb: np.ndar
     return f, z.real * noise + 1j * z.imag * noise
 
 
-def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
-    """Yield batches of (spectrum, kk check, fit, conductivities) dicts keyed by column name."""
-    from apps.measurements.models import ImpedanceSpectrum
+def sweep_grid() -> str:
+    """The benchmark's sweep (``_spectrum_arrays``) stored once as a shared frequency grid; its SHA-256."""
+    from apps.measurements.models import FrequencyGrid
 
+    frequencies = np.logspace(6, -1, N_POINTS).astype("<f8").tobytes()
+    sha256 = hashlib.sha256(frequencies).hexdigest()
+    FrequencyGrid.objects.get_or_create(sha256=sha256, defaults={"n_points": N_POINTS, "data": frequencies})
+    return sha256
+
+
+def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7, *, grid: str):
+    """Yield batches of (spectrum, kk check, fit, conductivities) dicts keyed by column name; the spectra are
+    on the shared frequency grid ``grid`` (their data Z', Z'' only, as the services store them)."""
     rng = np.random.default_rng(seed)
     now = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
     n_cells = len(layout.cell_ids)
@@ -235,7 +245,8 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7):
                 id=spectrum_id, group_id=layout.cell_group[cell_id],
                 visibility=visibility, embargo_until=embargo, created_by_id=None, created_at=created,
                 updated_at=created, cell_id=cell_id, raw_file_id=None, index_in_file=i % 7,
-                label=f"EIS {i}", data=ImpedanceSpectrum.pack(f, zk), n_points=N_POINTS,
+                label=f"EIS {i}", data=np.concatenate([zk.real, zk.imag]).astype("<f8").tobytes(),
+                frequency_grid_id=grid, n_points=N_POINTS,
                 frequency_min_hz=float(f.min()), frequency_max_hz=float(f.max()), points_per_decade=N_POINTS / 7,
                 temperature_c=float(temperature[k]), equilibration_time_min=30.0, atmosphere="argon",
                 stack_pressure_mpa=float((5, 10, 50)[i % 3]), cycle_index=None, state_of_charge=None,
@@ -280,7 +291,7 @@ def load_spectra(layout: Layout, n_spectra: int) -> float:
     models = (ImpedanceSpectrum, KramersKronigCheck, FitResult, Conductivity)
     postgres = connection.vendor == "postgresql"
     fit_id = first_fit
-    for batch in spectrum_rows(layout, n_spectra, first_spectrum):
+    for batch in spectrum_rows(layout, n_spectra, first_spectrum, grid=sweep_grid()):
         rows: dict[type, list[dict]] = {model: [] for model in models}
         for spectrum, kk, fit, conductivities in batch:
             fit["id"] = fit_id
@@ -499,14 +510,14 @@ def storage_per_spectrum() -> list[tuple[str, str]]:
     from django.db import connection
 
     from apps.analysis.models import Conductivity, FitResult, KramersKronigCheck
-    from apps.measurements.models import ImpedanceSpectrum
+    from apps.measurements.models import FrequencyGrid, ImpedanceSpectrum
 
     if connection.vendor != "postgresql":
         return []
     n = ImpedanceSpectrum.objects.count()
     rows, total = [], 0
     with connection.cursor() as cursor:
-        for model in (ImpedanceSpectrum, FitResult, KramersKronigCheck, Conductivity):
+        for model in (ImpedanceSpectrum, FrequencyGrid, FitResult, KramersKronigCheck, Conductivity):
             cursor.execute("SELECT pg_total_relation_size(%s)", [model._meta.db_table])
             size = cursor.fetchone()[0]
             total += size

@@ -3,9 +3,10 @@ pipeline writes them (not the hand-made rows of ``scale.py``).
 
 Creates N noisy 80-point spectra (1 MHz … 0.1 Hz, R0-(R1‖CPE1)-CPE2 of 0.8 mm pellets) in a scratch
 PostgreSQL database, runs the Kramers–Kronig check and the standard fit (with its conductivities) of each
-in this process, copies those rows ``--copies`` times in SQL (so that the first pages of every table and
-index weigh nothing per spectrum), compacts the tables (VACUUM FULL, as a fresh load would be) and prints, per table, its
-bytes per spectrum: heap, TOAST, indexes and total (``pg_total_relation_size``), and the average width of
+in this process (the spectra share one frequency grid, as the services store spectra of one sweep), copies
+those rows ``--copies`` times in SQL (so that the first pages of every table and index weigh nothing per
+spectrum), compacts the tables (VACUUM FULL, as a fresh load would be) and prints, per table, its bytes per
+spectrum: heap, TOAST, indexes and total (``pg_total_relation_size``), and the average width of
 each large column (``pg_column_size``).
 
 DATABASE_URL must name a scratch PostgreSQL database: the script migrates it and adds rows.
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 #: Columns whose average width is printed beside the table totals.
 WIDE_COLUMNS = {
     "measurements_impedancespectrum": ["data", "metadata"],
+    "measurements_frequencygrid": [],  # one sweep shared by every spectrum, as an instrument repeats it
     "analysis_fitresult": ["parameters", "stderr", "derived", "flags"],
     "analysis_kramerskronigcheck": [],
     "analysis_conductivity": [],
@@ -39,6 +41,7 @@ def create_spectra(n: int, n_points: int) -> list[int]:
     from apps.accounts.models import ResearchGroup
     from apps.analysis.eis.circuits import circuit_impedance
     from apps.catalog.models import Cell, Separator
+    from apps.measurements.grids import share_frequency_grids
     from apps.measurements.models import ImpedanceSpectrum
 
     group, _ = ResearchGroup.objects.get_or_create(slug="storage-benchmark", defaults={"name": "Storage benchmark"})
@@ -57,6 +60,7 @@ def create_spectra(n: int, n_points: int) -> list[int]:
         spectrum = ImpedanceSpectrum(cell=cell, group=group, label=f"storage {i}", temperature_c=25.0)
         spectrum.set_arrays(f, z)
         rows.append(spectrum)
+    share_frequency_grids(rows)
     return [s.pk for s in ImpedanceSpectrum.objects.bulk_create(rows, batch_size=500)]
 
 

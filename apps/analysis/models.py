@@ -5,6 +5,7 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.query_utils import DeferredAttribute
 from django.utils.functional import cached_property
 
 from apps.accounts.models import ResearchGroup
@@ -12,6 +13,7 @@ from apps.analysis.eis import derived as eis_derived
 from apps.catalog.models import Separator
 from apps.measurements.models import ImpedanceSpectrum
 
+from . import fit_storage
 from . import protocols as protocol_rules
 from .eis import evaluate_fit, kramers_kronig_test
 
@@ -85,12 +87,53 @@ class FitStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class _ExpandedReading(DeferredAttribute):
+    """Reads a fit's ``derived`` whole: a compact stored dict is expanded from the row's parameters on first read."""
+
+    def __get__(self, instance, cls=None):
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, dict) and value.get(fit_storage.COMPACT_MARK) is True:
+            try:
+                value = fit_storage.expand_derived(value, instance.parameters or {}, instance.stderr or {})
+            except (KeyError, TypeError, ValueError, ArithmeticError):  # parameters edited by hand since: as stored
+                value = {key: entry for key, entry in value.items() if key != fit_storage.COMPACT_MARK}
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance, value):
+        # A data descriptor, so that reads come through __get__ rather than straight from the instance's dict.
+        instance.__dict__[self.field.attname] = value
+
+
+class FitReadingField(models.JSONField):
+    """A fit's reading (``derived``), stored without what its parameters give back (``fit_storage``); read whole.
+
+    Instances and the API always see the whole reading; ``values()`` and SQL see the stored dict (its
+    ``model_choice``, ``flag_details``, ``bound_findings`` and roles are stored as they are). A whole dict
+    written by ``update()`` or ``bulk_update()`` is stored whole, which reads the same.
+    """
+
+    descriptor_class = _ExpandedReading
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        return fit_storage.compact_derived(value, model_instance.parameters or {}, model_instance.stderr or {})
+
+    def deconstruct(self):
+        # A plain JSONField to the database and to migrations: the column is unchanged, only what goes in it.
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
+
+
 class FitResult(models.Model):
     """One spectrum fitted under one protocol version; parameters in SI units (Ω, F, H, s)."""
 
-    # No index of its own: the unique (spectrum, protocol) index serves every lookup by spectrum.
+    # No indexes of their own: the unique (spectrum, protocol) index serves every lookup by spectrum, the
+    # (protocol, status) index every lookup by protocol.
     spectrum = models.ForeignKey(ImpedanceSpectrum, on_delete=models.CASCADE, related_name="fits", db_index=False)
-    protocol = models.ForeignKey(FitProtocol, on_delete=models.PROTECT, related_name="fits")
+    protocol = models.ForeignKey(FitProtocol, on_delete=models.PROTECT, related_name="fits", db_index=False)
     status = models.CharField(max_length=10, choices=FitStatus.choices)
     error = models.TextField(blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -98,7 +141,7 @@ class FitResult(models.Model):
     chi_square = models.FloatField(null=True, blank=True)
     reduced_chi_square = models.FloatField(null=True, blank=True)
     converged = models.BooleanField(default=False)
-    derived = models.JSONField(
+    derived = FitReadingField(
         default=dict, blank=True, help_text="Resistances, effective capacitances and arc assignments per element."
     )
     flags = models.JSONField(default=list, blank=True)

@@ -31,7 +31,7 @@ AUDITED_MODELS: dict[str, list[str]] = {
     "catalog.CellLayer": [],
     "catalog.PressureStep": [],
     "measurements.RawFile": ["updated_at"],
-    "measurements.ImpedanceSpectrum": ["updated_at", "data"],
+    "measurements.ImpedanceSpectrum": ["updated_at", "data", "frequency_grid"],
     "measurements.DCPolarisation": ["updated_at"],
     "measurements.CriticalCurrentDensityTest": ["updated_at"],
     "analysis.FitProtocol": [],

@@ -16,7 +16,7 @@ class ImpedanceSpectrumAdmin(admin.ModelAdmin):
     list_display = ["__str__", "temperature_c", "stack_pressure_mpa", "n_points", "frequency_min_hz", "frequency_max_hz", "group", "visibility"]
     list_filter = ["atmosphere", "mode", "group", "visibility", "cell__configuration"]
     search_fields = ["label", "cell__name", "instrument", "raw_file__original_name"]
-    exclude = ["data"]
+    exclude = ["data", "frequency_grid"]
     readonly_fields = ["n_points", "frequency_min_hz", "frequency_max_hz"]
     list_select_related = ["cell"]
 

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts.models import ResearchGroup
 from apps.catalog.models import Cell
 
+from .grids import share_frequency_grids
 from .models import ImpedanceSpectrum, RawFile, raw_file_path
 from .parsers import PARSER_VERSION, ParsedSpectrum, ParseError, parse
 from .validation import (
@@ -243,6 +244,7 @@ def _save_spectra(
         )
         for item in parsed
     ]
+    share_frequency_grids(spectra)
     for spectrum in spectra:
         spectrum.save()
     if analyse:

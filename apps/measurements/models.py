@@ -46,23 +46,67 @@ class Atmosphere(models.TextChoices):
     SEALED = "sealed", "Sealed cell"
 
 
+class FrequencyGrid(models.Model):
+    """The frequencies of one sweep (float64 little-endian, in measurement order), stored once for every spectrum
+    measured on it: an instrument repeats its sweep, so most spectra share one. Named by the SHA-256 of its
+    bytes, which is what a spectrum refers to it by; never changed or deleted (content-addressed)."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 (hex) of the frequency bytes.")
+    n_points = models.PositiveIntegerField()
+    data = models.BinaryField(help_text="float64 LE: n frequencies (Hz).")
+
+    def __str__(self) -> str:
+        return f"{self.n_points}-point frequency grid {self.sha256[:10]}"
+
+
+#: Frequency grids read in this process, by name: a grid never changes (its name is its content), so an entry
+#: is never stale, and a list of spectra on one sweep costs one query for the grid, not one per spectrum.
+_GRID_BYTES: dict[str, bytes] = {}
+_GRID_CACHE_SIZE = 1024
+
+
+def remember_grid(sha256: str, data: bytes) -> None:
+    if len(_GRID_BYTES) >= _GRID_CACHE_SIZE:
+        _GRID_BYTES.clear()
+    _GRID_BYTES[sha256] = data
+
+
+def grid_frequency_bytes(sha256: str) -> bytes:
+    """The float64 bytes of a frequency grid by its SHA-256 (read from the database once per process)."""
+    data = _GRID_BYTES.get(sha256)
+    if data is None:
+        data = bytes(FrequencyGrid.objects.values_list("data", flat=True).get(sha256=sha256))
+        remember_grid(sha256, data)
+    return data
+
+
 class ImpedanceSpectrum(OwnedRecord):
     """One impedance spectrum and the conditions it was measured under.
 
-    The arrays live in one binary column (float64 little-endian: frequencies,
-    Z', Z'') so a spectrum reads back in one query on SQLite and PostgreSQL.
+    The arrays live in one binary column (float64 little-endian) so a spectrum reads back in one query on
+    SQLite and PostgreSQL: Z', Z'' when the frequencies are a shared ``FrequencyGrid`` (what the services
+    store; a grid is read once per process), or frequencies, Z', Z'' when the spectrum has none (``pack``;
+    rows written by hand).
     """
 
     class Mode(models.TextChoices):
         POTENTIOSTATIC = "potentiostatic", "Potentiostatic"
         GALVANOSTATIC = "galvanostatic", "Galvanostatic"
 
-    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra")
+    # No index of its own: the (cell, index_in_file, id) and (cell, cycle_index, …) indexes lead with it.
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="spectra", db_index=False)
     raw_file = models.ForeignKey(RawFile, null=True, blank=True, on_delete=models.PROTECT, related_name="spectra")
     visibility_references = ("cell", "raw_file")
     index_in_file = models.PositiveIntegerField(default=0)
     label = models.CharField(max_length=200, blank=True)
-    data = models.BinaryField(help_text="float64 LE: n frequencies (Hz), n Z' (Ω), n Z'' (Ω).")
+    data = models.BinaryField(
+        help_text="float64 LE: n Z' (Ω), n Z'' (Ω), after n frequencies (Hz) when there is no frequency grid."
+    )
+    # No index: a grid is looked up by its own unique name, never the spectra by their grid.
+    frequency_grid = models.ForeignKey(
+        FrequencyGrid, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False, help_text="The shared frequencies of the sweep; null when they are stored in data.",
+    )
     n_points = models.PositiveIntegerField()
     frequency_min_hz = models.FloatField()
     frequency_max_hz = models.FloatField()
@@ -135,12 +179,18 @@ class ImpedanceSpectrum(OwnedRecord):
     def set_arrays(self, frequencies_hz, impedance_ohm) -> None:
         f = np.asarray(frequencies_hz, dtype=float)
         self.data = self.pack(f, impedance_ohm)
+        self.frequency_grid = None  # the frequencies are in data until share_frequency_grids moves them
         self.n_points = int(f.size)
         self.frequency_min_hz = float(f.min())
         self.frequency_max_hz = float(f.max())
 
     def _columns(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.data), dtype="<f8").reshape(3, -1)
+        """Rows frequencies (Hz), Z', Z'' (Ω)."""
+        values = np.frombuffer(bytes(self.data), dtype="<f8")
+        if self.frequency_grid_id is None:
+            return values.reshape(3, -1)
+        return np.vstack([np.frombuffer(grid_frequency_bytes(self.frequency_grid_id), dtype="<f8"),
+                          values.reshape(2, -1)])
 
     @property
     def frequencies_hz(self) -> np.ndarray:

@@ -19,6 +19,7 @@ from apps.accounts.references import require_visible_references
 from apps.catalog.models import Cell
 from apps.catalog.services import full_clean_by_field
 
+from .grids import share_frequency_grids
 from .ingest import (  # noqa: F401  (re-exported)
     BulkIngestReport,
     FileOutcome,
@@ -124,6 +125,7 @@ def create_spectra_from_arrays(
                 error_prefix=prefix,
             )
         )
+    share_frequency_grids(built)
     for spectrum in built:
         spectrum.save()
     if analyse:

@@ -169,7 +169,8 @@ def _refuse_retracted(records: ReleaseRecords) -> None:
 def _rows_json(rows) -> list[dict]:
     out = []
     for row in rows:
-        item = {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields if f.name != "data"}
+        item = {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields
+                if f.name not in ("data", "frequency_grid")}
         out.append(item)
     return out
 

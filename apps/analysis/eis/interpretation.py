@@ -120,6 +120,30 @@ def _time_constant_s(r_ohm: float, cap_element, params: dict) -> float:
     return (r_ohm * q) ** (1.0 / n) if n > 0 else math.inf
 
 
+def arc_quantities(r_ohm: float, capacitive_element: str, params: Mapping[str, float],
+                   thickness_cm: float | None, area_cm2: float | None) -> dict[str, float | None]:
+    """The arc of R ‖ ``capacitive_element`` (R > 0) in numbers: effective capacitance C (F; the capacitor's
+    own, or Brug's C = Q^(1/n)·R^((1−n)/n) for a CPE), time constant τ (s; RC, or (RQ)^(1/n)), apex frequency
+    1/(2πτ) (Hz; None for τ ≤ 0) and, with the geometry and a finite C > 0, C·L/A (F/cm).
+
+    A capacitor is a single-parameter element (its value under its own name), a CPE has ``_Q`` and ``_n``:
+    ``params`` alone tell them apart, so a stored fit gives these back from its parameters (``fit_storage``).
+    """
+    if capacitive_element in params:
+        c_eff = params[capacitive_element]
+        tau = r_ohm * c_eff
+    else:
+        q, n = params[f"{capacitive_element}_Q"], params[f"{capacitive_element}_n"]
+        c_eff = eis_derived.effective_capacitance_rq(r_ohm, q, n)
+        tau = (r_ohm * q) ** (1.0 / n) if n > 0 else math.inf
+    quantities = {
+        "capacitance_f": c_eff, "time_constant_s": tau, "apex_frequency_hz": 1.0 / (2 * math.pi * tau) if tau > 0 else None,
+    }
+    if thickness_cm and area_cm2 and c_eff > 0 and math.isfinite(c_eff):
+        quantities["capacitance_normalised_f_per_cm"] = c_eff * thickness_cm / area_cm2
+    return quantities
+
+
 def canonical_order(circuit, params: Mapping[str, float]) -> list[int]:
     """Permutation of parameter indices that numbers identical R‖CPE blocks by increasing τ.
 
@@ -174,19 +198,10 @@ def interpret_fit(fit: FitInput) -> FitReading:
         }
         cap = capacitive_of.get(element.name)
         if cap is not None and r > 0:
-            if cap.type.symbol == "C":
-                c_eff = params[cap.name]
-            else:
-                c_eff = eis_derived.effective_capacitance_rq(r, params[f"{cap.name}_Q"], params[f"{cap.name}_n"])
-            tau = _time_constant_s(r, cap, params)
-            entry.update({
-                "capacitive_element": cap.name, "capacitance_f": c_eff, "time_constant_s": tau,
-                "apex_frequency_hz": 1.0 / (2 * math.pi * tau) if tau > 0 else None,
-            })
-            if thickness_cm and area_cm2 and c_eff > 0 and math.isfinite(c_eff):
-                assignment = eis_derived.assign_arc(c_eff, thickness_cm, area_cm2)
-                entry["capacitance_normalised_f_per_cm"] = c_eff * thickness_cm / area_cm2
-                entry["assignment"] = assignment
+            entry["capacitive_element"] = cap.name
+            entry.update(arc_quantities(r, cap.name, params, thickness_cm, area_cm2))
+            if "capacitance_normalised_f_per_cm" in entry:
+                entry["assignment"] = eis_derived.assign_arc(entry["capacitance_f"], thickness_cm, area_cm2)
         elements[element.name] = entry
 
     # The bulk-beyond layout (bare intercept = bulk, one arc = grain boundary) is chosen from the shape;

@@ -61,7 +61,7 @@ def spectrum_list(request):
 
 def _drt(spectrum: ImpedanceSpectrum, f: np.ndarray, z: np.ndarray):
     """DRT computed on demand and cached per spectrum content and engine version."""
-    digest = hashlib.sha256(bytes(spectrum.data)).hexdigest()[:16]
+    digest = hashlib.sha256(np.asarray(f, "<f8").tobytes() + np.asarray(z, complex).tobytes()).hexdigest()[:16]
     key = f"drt:{spectrum.pk}:{digest}:{eis.ENGINE_VERSION}"
     cached = cache.get(key)
     if cached is not None:
