@@ -204,7 +204,7 @@ class ImpedanceSpectrum(OwnedRecord):
 
 class SpectrumCount(models.Model):
     """How many spectra a cell has per visibility class (group, visibility, embargo, uploader), kept by database
-    triggers on every insert, delete and change of those columns (migration 0005), whoever writes — services,
+    triggers on every insert, delete and change of those columns (migration 0007), whoever writes — services,
     bulk COPY or the admin. A viewer's count of a cell's spectra is the sum of the rows they may see
     (`visible_q` on these columns), so counting a cell with 20,000 spectra, or ordering cells by their counts,
     reads a few rows per cell instead of every spectrum. Several rows may share a class (the triggers append

@@ -85,7 +85,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('measurements', '0004_spectrum_cell_cycle_time_index'),
+        ('measurements', '0006_frequency_grids'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_hash_legacy_tokens'),
-        ('analysis', '0009_fit_statistics_recomputed_not_stored'),
+        ('analysis', '0010_drop_fk_indexes_led_by_composites'),
         ('catalog', '0002_cell_lead_resistance'),
     ]
 
