@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, Value, Window
 from django.db.models.functions import Abs, Greatest, Mod, RowNumber
 
-from apps.analysis.models import ConductivityKind, FitResult, FitStatus
+from apps.analysis.models import ConductivityKind, FitProtocol, FitResult, FitStatus
 from apps.analysis.selectors import conductivity_points_by_kind, visible_arrhenius_fits, visible_fits
 from apps.benchmarks.metrics import interfacial_asr
 from apps.common import summaries
@@ -80,22 +80,23 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
 
 #: What `interfacial_asr` reads of a fit (its roles come from the protocol and `derived`).
 _ASR_FIT_FIELDS = ("id", "spectrum_id", "protocol", "parameters", "stderr", "derived", "status", "updated_at")
-#: What an interfacial point never shows of a spectrum (the arrays and the instrument metadata are most of a row).
-_SPECTRUM_UNREAD = ("data", "metadata")
 
 
 def _fits_for_asr(spectrum_ids: list[int]) -> dict[int, FitResult]:
     """`chosen_fits` for spectra the caller has already found visible: the same choice, reading only the
-    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits)."""
+    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits, and each
+    protocol read once rather than once per fit)."""
     fits = (
         FitResult.objects.filter(spectrum_id__in=spectrum_ids, status=FitStatus.SUCCEEDED)
-        .select_related("protocol")
         .only(*_ASR_FIT_FIELDS)
         .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
     )
     chosen: dict[int, FitResult] = {}
     for fit in fits:
         chosen.setdefault(fit.spectrum_id, fit)
+    protocols = FitProtocol.objects.in_bulk({fit.protocol_id for fit in chosen.values()})
+    for fit in chosen.values():
+        fit.protocol = protocols[fit.protocol_id]
     return chosen
 
 
@@ -108,27 +109,34 @@ def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
 
 def interfacial_points_of(ids: list[int]) -> list[plots.InterfacialPoint]:
     """`interfacial_points` of spectra the caller has already picked among the visible ones, in that order."""
-    # Ids of visible spectra: read again without the visibility joins, their arrays or their metadata.
-    by_pk = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").defer(*_SPECTRUM_UNREAD).in_bulk(ids)
+    # Ids of visible spectra: read again as plain values (no visibility joins, arrays or metadata), their
+    # few cells once each.
+    by_pk = {
+        row[0]: row
+        for row in ImpedanceSpectrum.objects.filter(pk__in=ids).values_list(
+            "pk", "label", "cell_id", "elapsed_time_h", "cycle_index", "stack_pressure_mpa"
+        )
+    }
     spectra = [by_pk[pk] for pk in ids if pk in by_pk]
-    fits = _fits_for_asr([s.pk for s in spectra])
+    cells = Cell.objects.select_related("separator").in_bulk({row[2] for row in spectra})
+    fits = _fits_for_asr([row[0] for row in spectra])
     points = []
-    for spectrum in spectra:
-        fit = fits.get(spectrum.pk)
-        cell = spectrum.cell
+    for pk, label, cell_id, elapsed_time_h, cycle_index, stack_pressure_mpa in spectra:
+        fit = fits.get(pk)
+        cell = cells[cell_id]
         asr = interfacial_asr(fit, cell) if fit else None
         if asr is None:
             continue
         points.append(
             plots.InterfacialPoint(
-                label=spectrum.label or f"Spectrum {spectrum.pk}",
+                label=label or f"Spectrum {pk}",
                 cell_label=cell.name,
-                spectrum_id=spectrum.pk,
+                spectrum_id=pk,
                 asr_ohm_cm2=asr.asr_ohm_cm2,
                 asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
-                elapsed_time_h=spectrum.elapsed_time_h,
-                cycle_index=spectrum.cycle_index,
-                stack_pressure_mpa=spectrum.stack_pressure_mpa,
+                elapsed_time_h=elapsed_time_h,
+                cycle_index=cycle_index,
+                stack_pressure_mpa=stack_pressure_mpa,
             )
         )
     return points
