@@ -195,12 +195,13 @@ class SeriesModelRows:
         return self.total > len(self.rows)
 
 
-def series_model_rows(*, spectrum_ids, limit: int = MAX_SERIES_MODEL_ROWS) -> SeriesModelRows:
+def series_model_rows(*, spectrum_ids, limit: int | None = None) -> SeriesModelRows:
     """Per spectrum (of the ids — a list, or a queryset of spectra the caller has already filtered by
     visibility, read as a subquery) whose standard fit went through the series model choice: temperature,
     pressure, the layout used, the other candidate's ΔBIC, the fastest arc's apex frequency against the
     top of the window, and the series' notes. Ordered by series, then position, in SQL; at most ``limit``
-    rows (the total is counted only when there are more)."""
+    rows (default MAX_SERIES_MODEL_ROWS; the total is counted only when there are more)."""
+    limit = MAX_SERIES_MODEL_ROWS if limit is None else limit
     ids = spectrum_ids.values("pk") if isinstance(spectrum_ids, QuerySet) else list(spectrum_ids)
     series_key = "derived__model_choice__series__"
     fits = (
