@@ -183,3 +183,27 @@ def test_cell_page_says_how_many_series_rows_it_shows(client, member, group, mon
     page = client.get(f"/cells/{cell.pk}/").content.decode()
     assert "Showing the first 4 of 9 spectra fitted through the series choice" in page
     assert page.count("<td>series test</td>") == 4
+
+
+def test_separator_page_pages_its_cells_and_its_queries_do_not_grow_with_them(client, member, group):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.catalog.views.separators import CELLS_PER_PAGE
+
+    first = CellFactory(group=group, visibility=Visibility.GROUP)
+    separator = first.separator
+    client.force_login(member)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/separators/{separator.pk}/").status_code == 200
+        return len(captured)
+
+    before = queries()
+    CellFactory.create_batch(CELLS_PER_PAGE + 10, group=group, separator=separator, visibility=Visibility.GROUP)
+    assert queries() == before
+    response = client.get(f"/separators/{separator.pk}/")
+    assert len(response.context["page"].object_list) == CELLS_PER_PAGE
+    assert f"Cells built on it <span class=\"muted\">({CELLS_PER_PAGE + 11})</span>" in response.content.decode()
+    assert len(client.get(f"/separators/{separator.pk}/?page=2").context["page"].object_list) == 11
