@@ -94,7 +94,7 @@ def test_cell_plots_draw_a_capped_spread_and_say_so(client, member, aged_cell, m
     assert len(interfacial["x"]) == 50 and interfacial["x"][0] == 0.0 and interfacial["x"][-1] == N_SPECTRA - 1
     assert max(np.diff(interfacial["x"])) - min(np.diff(interfacial["x"])) <= 1
     page = response.content.decode()
-    assert f"The plots draw 12 (spectra) and 50 (interfacial resistance) of the {N_SPECTRA} spectra you can see" in page
+    assert f"The overlay draws 12 and the interfacial-resistance plot reads 50 of the {N_SPECTRA} spectra you can see" in page
     assert f"(12 of {N_SPECTRA} spectra, spread evenly)" in json.dumps(nyquist["layout"]["title"])
     assert f"?cell={aged_cell.pk}&amp;format=csv" in page
 
