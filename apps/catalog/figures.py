@@ -26,8 +26,8 @@ MAX_POINTS = 500  # spectra per interfacial-resistance plot, spread over the rec
 MAX_ARRHENIUS_POINTS = 600  # measured points per Arrhenius plot; above, one point per kind and temperature
 
 
-#: Orders the spectra of a record are spread over: a cell's cycles and time (its spectra table's order,
-#: which the (cell, cycle, time, id) index serves), and, on pages spanning several cells, each cell's time.
+#: Orders the spectra of a record are spread over: a cell's cycles and time (the order of its spectra
+#: table), and, on pages spanning several cells, each cell's time.
 CELL_ORDER = ("cycle_index", "elapsed_time_h", "pk")
 INTERFACIAL_ORDER = ("cell_id", "elapsed_time_h", "cycle_index", "pk")
 
