@@ -214,14 +214,17 @@ def sweep_grid() -> str:
     return sha256
 
 
-def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7, *, grid: str):
+def spectrum_rows(
+    layout: Layout, n_spectra: int, first_id: int, seed: int = 7, *, grid: str, big_cell_spectra: int | None = None
+):
     """Yield batches of (spectrum, kk check, fit, conductivities) dicts keyed by column name; the spectra are
-    on the shared frequency grid ``grid`` (their data Z', Z'' only, as the services store them)."""
+    on the shared frequency grid ``grid`` (their data Z', Z'' only, as the services store them); the first cell
+    holds ``big_cell_spectra`` of them (default: 2 % of all, at least a full share)."""
     rng = np.random.default_rng(seed)
     now = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
     n_cells = len(layout.cell_ids)
-    # The first cell holds 2 % of all spectra (at least a full share): the "cell with many spectra".
-    big_share = max(SPECTRA_PER_CELL, n_spectra // 50)
+    # The first cell is the "cell with many spectra".
+    big_share = big_cell_spectra if big_cell_spectra is not None else max(SPECTRA_PER_CELL, n_spectra // 50)
     for start in range(0, n_spectra, CHUNK_ROWS):
         count = min(CHUNK_ROWS, n_spectra - start)
         index = np.arange(start, start + count)
@@ -278,7 +281,7 @@ def spectrum_rows(layout: Layout, n_spectra: int, first_id: int, seed: int = 7, 
         yield batch
 
 
-def load_spectra(layout: Layout, n_spectra: int) -> float:
+def load_spectra(layout: Layout, n_spectra: int, big_cell_spectra: int | None = None) -> float:
     """Insert n spectra with their KK checks, fits and conductivities; returns seconds taken."""
     from django.db import connection, transaction
 
@@ -291,7 +294,7 @@ def load_spectra(layout: Layout, n_spectra: int) -> float:
     models = (ImpedanceSpectrum, KramersKronigCheck, FitResult, Conductivity)
     postgres = connection.vendor == "postgresql"
     fit_id = first_fit
-    for batch in spectrum_rows(layout, n_spectra, first_spectrum, grid=sweep_grid()):
+    for batch in spectrum_rows(layout, n_spectra, first_spectrum, grid=sweep_grid(), big_cell_spectra=big_cell_spectra):
         rows: dict[type, list[dict]] = {model: [] for model in models}
         for spectrum, kk, fit, conductivities in batch:
             fit["id"] = fit_id
@@ -526,13 +529,16 @@ def storage_per_spectrum() -> list[tuple[str, str]]:
     return rows
 
 
-def run(n_spectra: int, *, deep_hops: int = 20, recompute: str = "sample", workers: int = 2) -> list[tuple[str, str]]:
+def run(
+    n_spectra: int, *, deep_hops: int = 20, recompute: str = "sample", workers: int = 2,
+    big_cell_spectra: int | None = None,
+) -> list[tuple[str, str]]:
     """Load n spectra into the configured (already migrated) database and measure; the printed table's rows."""
     from django.db import connection
 
     started = time.perf_counter()
     layout = build_catalog(n_spectra)
-    seconds = load_spectra(layout, n_spectra)
+    seconds = load_spectra(layout, n_spectra, big_cell_spectra)
     total = time.perf_counter() - started
     rows = [
         (
@@ -568,6 +574,10 @@ def main() -> None:
         help="Processes for --recompute full (recompute_benchmarks --workers; PostgreSQL only, default 2).",
     )
     parser.add_argument(
+        "--big-cell-spectra", type=int, default=None,
+        help="Spectra on the cell with many spectra (default: spectra // 50, as at 1 M: 20,000).",
+    )
+    parser.add_argument(
         "--measure-only", action="store_true", help="Time the data of the last load again instead of loading more."
     )
     args = parser.parse_args()
@@ -585,7 +595,10 @@ def main() -> None:
         rows = measure(layout, deep_hops=args.deep_hops, recompute=args.recompute, workers=args.workers)
         rows += storage_per_spectrum()
     else:
-        rows = run(args.spectra, deep_hops=args.deep_hops, recompute=args.recompute, workers=args.workers)
+        rows = run(
+            args.spectra, deep_hops=args.deep_hops, recompute=args.recompute, workers=args.workers,
+            big_cell_spectra=args.big_cell_spectra,
+        )
     from apps.measurements.models import ImpedanceSpectrum
 
     print_table(

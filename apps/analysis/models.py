@@ -158,6 +158,10 @@ class FitResult(models.Model):
             models.Index(fields=["updated_at", "id"], name="fit_updated_at"),
             models.Index(fields=["reduced_chi_square", "id"], name="fit_reduced_chi_square"),
             models.Index(fields=["protocol", "status"], name="fit_protocol_status"),
+            # The few fits that went through a series model choice, found by spectrum without reading every
+            # fit's `derived` (a cell page asks for them among its thousands of spectra).
+            models.Index(fields=["spectrum"], condition=models.Q(derived__model_choice__series__has_key="kind"),
+                         name="fit_series_model_choice"),
         ]
 
     def __str__(self) -> str:

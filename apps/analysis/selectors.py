@@ -7,9 +7,11 @@ group. Jobs are seen by the person who started them and their group's
 members; system jobs (no group) by every signed-in user.
 """
 import math
+from dataclasses import dataclass
 
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Case,
     CharField,
     Count,
@@ -25,6 +27,8 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from apps.accounts.references import PRIVATE_LABEL
 from apps.accounts.selectors import group_ids_of, visible_q
@@ -207,21 +211,45 @@ def summarised_conductivity_points(*, user, separator_id: int) -> dict[str, list
     return by_kind
 
 
-def series_model_rows(*, spectrum_ids) -> list[dict]:
-    """Per spectrum (of the ids, which the caller has already filtered by visibility) whose standard fit
-    went through the series model choice: temperature, pressure, the layout used, the other candidate's
-    ΔBIC, the fastest arc's apex frequency against the top of the window, and the series' notes. Ordered
-    by series, then position."""
+#: Rows of the series model table on a page: a cell measured thousands of times shows the first ones
+#: (every spectrum's own page still says which layout its fit used).
+MAX_SERIES_MODEL_ROWS = 200
+
+
+@dataclass(frozen=True)
+class SeriesModelRows:
+    """The first rows of the series model table and how many there are in all."""
+
+    rows: list[dict]
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def series_model_rows(*, spectrum_ids, limit: int | None = None) -> SeriesModelRows:
+    """Per spectrum (of the ids — a list, or a queryset of spectra the caller has already filtered by
+    visibility, read as a subquery) whose standard fit went through the series model choice: temperature,
+    pressure, the layout used, the other candidate's ΔBIC, the fastest arc's apex frequency against the
+    top of the window, and the series' notes. Ordered by series, then position, in SQL; at most ``limit``
+    rows (default MAX_SERIES_MODEL_ROWS; the total is counted only when there are more)."""
+    limit = MAX_SERIES_MODEL_ROWS if limit is None else limit
+    ids = spectrum_ids.values("pk") if isinstance(spectrum_ids, QuerySet) else list(spectrum_ids)
+    series_key = "derived__model_choice__series__"
+    fits = (
+        FitResult.objects.filter(spectrum_id__in=ids, protocol__is_standard=True,
+                                 **{f"{series_key}has_key": "kind"})
+        .order_by(KT(f"{series_key}kind"), Cast(KT(f"{series_key}spectrum_ids__0"), BigIntegerField()),
+                  Cast(KT(f"{series_key}position"), BigIntegerField()))
+    )
     rows = []
-    fits = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__is_standard=True,
-                                     derived__has_key="model_choice")
-            .select_related("protocol").values_list("spectrum_id", "spectrum__label", "spectrum__temperature_c",
-                                                    "spectrum__stack_pressure_mpa", "protocol__name", "derived"))
-    for spectrum_id, label, temperature_c, pressure_mpa, protocol_name, derived in fits:
+    for spectrum_id, label, temperature_c, pressure_mpa, protocol_name, derived in fits.values_list(
+        "spectrum_id", "spectrum__label", "spectrum__temperature_c", "spectrum__stack_pressure_mpa",
+        "protocol__name", "derived",
+    )[: limit + 1]:
         choice = derived["model_choice"]
-        series = choice.get("series")
-        if not series:
-            continue
+        series = choice["series"]
         others = [c for c in choice["candidates"] if c["name"] != protocol_name]
         used = next((c for c in choice["candidates"] if c["name"] == protocol_name), None)
         rows.append({
@@ -234,4 +262,5 @@ def series_model_rows(*, spectrum_ids) -> list[dict]:
             "capacitance_jump": series.get("capacitance_jump", False), "window_exit": series.get("window_exit"),
             "reason": series.get("reason", ""),
         })
-    return sorted(rows, key=lambda r: (r["kind"], r["first_spectrum_id"], r["position"]))
+    total = fits.count() if len(rows) > limit else len(rows)
+    return SeriesModelRows(rows=rows[:limit], total=total)

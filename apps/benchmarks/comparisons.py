@@ -99,11 +99,9 @@ class RoundRobinRow:
 
 def _pending_cells(separator: Separator, user) -> dict[int, list[Cell]]:
     """Other groups' cells on the separator, not accepted, visible to the viewer, by group id."""
-    accepted = selectors.accepted_cell_ids(separator)
     by_group: dict[int, list[Cell]] = {}
-    for cell in selectors.cells_on_separator(separator):
-        if cell.group_id != separator.group_id and cell.pk not in accepted and can_see(user, cell):
-            by_group.setdefault(cell.group_id, []).append(cell)
+    for cell in selectors.other_groups_cells_on_separator(separator, user):
+        by_group.setdefault(cell.group_id, []).append(cell)
     return by_group
 
 

@@ -351,6 +351,23 @@ def cells_on_separator(separator: Separator) -> list[Cell]:
     )
 
 
+def other_groups_cells_on_separator(separator: Separator, user) -> list[Cell]:
+    """Cells on `separator` (directly or as a layer) of groups other than its own, not accepted into its
+    entries, that `user` may see — chosen in the database, so a separator with hundreds of its own group's
+    cells reads none of them."""
+    accepted = ComparisonAcceptance.objects.filter(separator=separator).values("cell_id")
+    return list(
+        Cell.objects.filter(Q(separator=separator) | Q(layers__separator=separator))
+        .exclude(group_id=separator.group_id)
+        .exclude(pk__in=accepted)
+        .filter(visible_q(user))
+        .distinct()
+        .select_related("separator", "source", "group")
+        .prefetch_related("pressure_steps", "interfaces")
+        .order_by("pk")
+    )
+
+
 def accepted_cell_ids(separator: Separator) -> set[int]:
     return set(ComparisonAcceptance.objects.filter(separator=separator).values_list("cell_id", flat=True))
 

@@ -2,10 +2,13 @@
 included), handed to the plot builders of `catalog.plots` and `measurements.plots` as JSON."""
 from __future__ import annotations
 
-from django.db.models import F
-from django.db.models.functions import Abs
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from apps.analysis.models import ConductivityKind, FitResult, FitStatus
+from django.db.models import Count, F, Q, Value, Window
+from django.db.models.functions import Abs, Greatest, Mod, RowNumber
+
+from apps.analysis.models import ConductivityKind, FitProtocol, FitResult, FitStatus
 from apps.analysis.selectors import (
     conductivity_points_by_kind, summarised_conductivity_points, visible_arrhenius_fits, visible_fits,
 )
@@ -25,14 +28,42 @@ MAX_POINTS = 500  # spectra per interfacial-resistance plot, spread over the rec
 MAX_ARRHENIUS_POINTS = 600  # measured points per Arrhenius plot; above, one point per kind and temperature
 
 
-def spread_ids(ordered_qs, n: int) -> list[int]:
-    """At most ``n`` primary keys spread evenly over an ordered queryset (first and last included), read as
-    one column of ids, so a plot of a record with thousands of spectra draws a decimated subset."""
-    ids = list(ordered_qs.values_list("pk", flat=True))
-    if len(ids) <= n:
-        return ids
-    step = (len(ids) - 1) / (n - 1)
-    return [ids[round(i * step)] for i in range(n)]
+#: Orders the spectra of a record are spread over: a cell's cycles and time (the order of its spectra
+#: table), and, on pages spanning several cells, each cell's time.
+CELL_ORDER = ("cycle_index", "elapsed_time_h", "pk")
+INTERFACIAL_ORDER = ("cell_id", "elapsed_time_h", "cycle_index", "pk")
+
+
+@dataclass(frozen=True)
+class SpreadSpectra:
+    """Ids picked per name (in the order) and how many visible spectra they were picked from."""
+
+    ids: dict[str, list[int]]
+    total: int
+
+
+def _picked(rank: int, n: int, total: int) -> bool:
+    """Row ``rank`` (1-based) of ``total`` is one of ``n`` spread evenly: where ⌊(rank−1)(n−1)/(total−1)⌋ steps
+    up, i.e. rank−1 = ⌈i(total−1)/(n−1)⌉ for i = 0 … n−1 (the first and the last row included)."""
+    return total <= n or ((rank - 1) * (n - 1)) % (total - 1) < n - 1
+
+
+def spread_spectrum_ids(spectra_qs, order: Sequence[str], picks: dict[str, int]) -> SpreadSpectra:
+    """Per name, at most n (≥ 2) primary keys spread evenly over the spectra in ``order``, in one query: the
+    database numbers the rows and returns only the picked ones (`_picked`), so a record with tens of
+    thousands of spectra is never read out."""
+    rank = Window(RowNumber(), order_by=[F(field).asc(nulls_last=True) for field in order])
+    qs = spectra_qs.order_by().annotate(spread_total=Window(Count("pk")), spread_rank=rank)
+    condition = Q(spread_total__lte=max(picks.values()))
+    for name, n in picks.items():
+        # The rule of `_picked`, evaluated by the database on the numbered rows.
+        qs = qs.annotate(**{f"spread_{name}": Mod((F("spread_rank") - 1) * (n - 1), Greatest(F("spread_total") - 1, Value(1)))})
+        condition |= Q(**{f"spread_{name}__lt": n - 1})
+    rows = sorted(qs.filter(condition).values_list("spread_rank", "pk", "spread_total"))
+    total = rows[0][2] if rows else 0
+    return SpreadSpectra(
+        ids={name: [pk for rank, pk, _ in rows if _picked(rank, n, total)] for name, n in picks.items()}, total=total
+    )
 
 
 def chosen_fits(spectra, user) -> dict[int, FitResult]:
@@ -51,50 +82,63 @@ def chosen_fits(spectra, user) -> dict[int, FitResult]:
 
 #: What `interfacial_asr` reads of a fit (its roles come from the protocol and `derived`).
 _ASR_FIT_FIELDS = ("id", "spectrum_id", "protocol", "parameters", "stderr", "derived", "status", "updated_at")
-#: What an interfacial point never shows of a spectrum (the arrays and the instrument metadata are most of a row).
-_SPECTRUM_UNREAD = ("data", "metadata")
 
 
 def _fits_for_asr(spectrum_ids: list[int]) -> dict[int, FitResult]:
     """`chosen_fits` for spectra the caller has already found visible: the same choice, reading only the
-    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits)."""
+    columns the ASR needs (no join back to the spectrum and its cell for each of hundreds of fits, and each
+    protocol read once rather than once per fit)."""
     fits = (
         FitResult.objects.filter(spectrum_id__in=spectrum_ids, status=FitStatus.SUCCEEDED)
-        .select_related("protocol")
         .only(*_ASR_FIT_FIELDS)
         .order_by("spectrum_id", "-protocol__is_standard", "-updated_at")
     )
     chosen: dict[int, FitResult] = {}
     for fit in fits:
         chosen.setdefault(fit.spectrum_id, fit)
+    protocols = FitProtocol.objects.in_bulk({fit.protocol_id for fit in chosen.values()})
+    for fit in chosen.values():
+        fit.protocol = protocols[fit.protocol_id]
     return chosen
 
 
 def interfacial_points(spectra_qs, user) -> list[plots.InterfacialPoint]:
-    """ASR of one interface per fitted spectrum, from ``benchmarks.metrics.interfacial_asr`` (halved for
-    symmetric cells), so the pages show the number the benchmarks publish."""
-    ids = spread_ids(spectra_qs.order_by("cell_id", "elapsed_time_h", "cycle_index", "pk"), MAX_POINTS)
-    # Ids of visible spectra: read again without the visibility joins, their arrays or their metadata.
-    by_pk = ImpedanceSpectrum.objects.select_related("cell", "cell__separator").defer(*_SPECTRUM_UNREAD).in_bulk(ids)
+    """ASR of one interface per fitted spectrum (at most MAX_POINTS spectra spread over each cell's time),
+    from ``benchmarks.metrics.interfacial_asr`` (halved for symmetric cells), so the pages show the number
+    the benchmarks publish."""
+    return interfacial_points_of(spread_spectrum_ids(spectra_qs, INTERFACIAL_ORDER, {"asr": MAX_POINTS}).ids["asr"])
+
+
+def interfacial_points_of(ids: list[int]) -> list[plots.InterfacialPoint]:
+    """`interfacial_points` of spectra the caller has already picked among the visible ones, in that order."""
+    # Ids of visible spectra: read again as plain values (no visibility joins, arrays or metadata), their
+    # few cells once each.
+    by_pk = {
+        row[0]: row
+        for row in ImpedanceSpectrum.objects.filter(pk__in=ids).values_list(
+            "pk", "label", "cell_id", "elapsed_time_h", "cycle_index", "stack_pressure_mpa"
+        )
+    }
     spectra = [by_pk[pk] for pk in ids if pk in by_pk]
-    fits = _fits_for_asr([s.pk for s in spectra])
+    cells = Cell.objects.select_related("separator").in_bulk({row[2] for row in spectra})
+    fits = _fits_for_asr([row[0] for row in spectra])
     points = []
-    for spectrum in spectra:
-        fit = fits.get(spectrum.pk)
-        cell = spectrum.cell
+    for pk, label, cell_id, elapsed_time_h, cycle_index, stack_pressure_mpa in spectra:
+        fit = fits.get(pk)
+        cell = cells[cell_id]
         asr = interfacial_asr(fit, cell) if fit else None
         if asr is None:
             continue
         points.append(
             plots.InterfacialPoint(
-                label=spectrum.label or f"Spectrum {spectrum.pk}",
+                label=label or f"Spectrum {pk}",
                 cell_label=cell.name,
-                spectrum_id=spectrum.pk,
+                spectrum_id=pk,
                 asr_ohm_cm2=asr.asr_ohm_cm2,
                 asr_stderr_ohm_cm2=asr.stderr_ohm_cm2,
-                elapsed_time_h=spectrum.elapsed_time_h,
-                cycle_index=spectrum.cycle_index,
-                stack_pressure_mpa=spectrum.stack_pressure_mpa,
+                elapsed_time_h=elapsed_time_h,
+                cycle_index=cycle_index,
+                stack_pressure_mpa=stack_pressure_mpa,
             )
         )
     return points
@@ -184,13 +228,16 @@ def arrhenius_series_for(separator: Separator, user) -> list[plots.ArrheniusSeri
 
 def nearest_25c_spectrum(separator: Separator, user):
     """The visible spectrum of the separator measured closest to 25 °C (with its arrays), or None."""
-    return (
-        visible_spectra(user=user, with_arrays=True)
+    # Found as an id first: sorting a separator's tens of thousands of spectra with their arrays costs seconds.
+    pk = (
+        visible_spectra(user=user)
         .filter(cell__separator=separator)
         .annotate(distance_from_25c=Abs(F("temperature_c") - 25.0))
         .order_by(F("distance_from_25c").asc(nulls_last=True), "pk")
+        .values_list("pk", flat=True)
         .first()
     )
+    return None if pk is None else visible_spectra(user=user, with_arrays=True).get(pk=pk)
 
 
 def overlay_label(spectrum) -> str:
@@ -207,30 +254,53 @@ def overlay_label(spectrum) -> str:
     return ", ".join(parts)
 
 
-def cell_overlay(spectra_qs, user) -> list[tuple[str, object, object]]:
-    """At most MAX_SPECTRA_IN_OVERLAY spectra spread evenly over the cell's cycles and time."""
-    ids = spread_ids(spectra_qs.order_by("cycle_index", "elapsed_time_h", "measured_at", "pk"), MAX_SPECTRA_IN_OVERLAY)
-    chosen = {s.pk: s for s in visible_spectra(user=user, with_arrays=True).filter(pk__in=ids)}
-    traces = []
-    for pk in ids:
-        s = chosen[pk]
-        traces.append((overlay_label(s), s.frequencies_hz, s.impedance_ohm))
-    return traces
+def cell_overlay(ids: list[int]) -> list[tuple[str, object, object]]:
+    """The overlay traces of spectra the caller has already picked among the visible ones, in that order."""
+    fields = ("pk", "label", "cycle_index", "elapsed_time_h", "data")
+    chosen = ImpedanceSpectrum.objects.only(*fields).in_bulk(ids)
+    return [(overlay_label(chosen[pk]), chosen[pk].frequencies_hz, chosen[pk].impedance_ohm) for pk in ids if pk in chosen]
 
 
 def separator_figures(separator: Separator, user) -> dict[str, str]:
     return {"arrhenius": figure_json(plots.arrhenius_figure(arrhenius_series_for(separator, user), title=f"Arrhenius: {separator.name}"))}
 
 
-def cell_figures(cell: Cell, user) -> dict[str, str]:
+@dataclass(frozen=True)
+class CellFigures:
+    """A cell's figures (plotly JSON by name) and what they draw of its spectra: `overlay` and `interfacial`
+    spectra picked evenly out of the `total` the viewer may see (every one is in the page's table)."""
+
+    figures: dict[str, str]
+    total: int
+    overlay: int
+    interfacial: int
+
+    @property
+    def summarised(self) -> bool:
+        return self.total > min(self.overlay, self.interfacial) if self.total else False
+
+
+def _shown_of(n: int, total: int) -> str:
+    return f" ({n:,} of {total:,} spectra, spread evenly)" if total > n else ""
+
+
+def cell_figures(cell: Cell, user) -> CellFigures:
+    """The pressure history, an overlay of at most MAX_SPECTRA_IN_OVERLAY spectra and the interfacial
+    resistance of at most MAX_POINTS, both spread evenly over the cell's cycles and time: the picks come from
+    one query, so the cost does not grow with the cell's spectra."""
     spectra = visible_spectra(user=user).filter(cell=cell)
-    points = interfacial_points(spectra, user)
+    spread = spread_spectrum_ids(spectra, CELL_ORDER, {"overlay": MAX_SPECTRA_IN_OVERLAY, "asr": MAX_POINTS})
+    overlay_ids, asr_ids = spread.ids["overlay"], spread.ids["asr"]
+    points = interfacial_points_of(asr_ids)
     x = "elapsed_time_h" if any(p.elapsed_time_h is not None for p in points) else "cycle_index"
-    return {
+    overlay_title = "Spectra over cycles and time" + _shown_of(len(overlay_ids), spread.total)
+    asr_title = "Interfacial resistance over time" + _shown_of(len(asr_ids), spread.total)
+    figures = {
         "pressure": figure_json(plots.pressure_history_figure(cell.pressure_steps.all())),
-        "spectra": figure_json(nyquist_figure(cell_overlay(spectra, user), title="Spectra over cycles and time")),
-        "interfacial": figure_json(plots.interfacial_figure(points, x=x, title="Interfacial resistance over time")),
+        "spectra": figure_json(nyquist_figure(cell_overlay(overlay_ids), title=overlay_title)),
+        "interfacial": figure_json(plots.interfacial_figure(points, x=x, title=asr_title)),
     }
+    return CellFigures(figures=figures, total=spread.total, overlay=len(overlay_ids), interfacial=len(asr_ids))
 
 
 def interface_figures(interface: Interface, user) -> dict[str, str]:

@@ -335,6 +335,11 @@ class BoundedPaginator(Paginator):
 
     MAX_PAGES = 100
 
+    def __init__(self, object_list, per_page, *, known_count: int | None = None, **options):
+        super().__init__(object_list, per_page, **options)
+        if known_count is not None:  # counted by the caller already (e.g. in its figures' query)
+            self._counted = RowCount(known_count, True)
+
     @cached_property
     def _counted(self) -> RowCount:
         if isinstance(self.object_list, QuerySet):

@@ -38,7 +38,9 @@ def cell_list(request):
 def cell_detail(request, pk: int):
     cell = visible_or_404(visible_cells(user=request.user), pk)
     spectra_qs = visible_spectra(user=request.user).filter(cell=cell).order_by("cycle_index", "elapsed_time_h", "pk")
-    page, query = paginate(request, spectra_qs, per_page=50)
+    figures = cell_figures(cell, request.user)
+    # The figures' query counted the same visible spectra.
+    page, query = paginate(request, spectra_qs, per_page=50, count=figures.total)
     layers = cell.layers.select_related("separator", "electrode", "material")
     spectrum_ids = spectra_qs  # looked up per job (EXISTS), never read out
     context = {
@@ -49,7 +51,8 @@ def cell_detail(request, pk: int):
         "separator_visible": visible_reference(request.user, cell.separator) is not None,
         "page": page,
         "query": query,
-        "figures": cell_figures(cell, request.user),
+        "figures": figures.figures,
+        "figures_drawn": figures,
         "plots_url": reverse("catalog:cell-plots", args=[cell.pk]),
         "can_edit": can_edit(cell, request.user),
         "dc_polarisations": visible_dc_polarisations(user=request.user).filter(cell=cell).order_by("measured_at", "pk"),
@@ -62,7 +65,7 @@ def cell_detail(request, pk: int):
 
 def cell_plots(request, pk: int):
     cell = visible_or_404(visible_cells(user=request.user), pk)
-    return JsonResponse({"figures": cell_figures(cell, request.user)})
+    return JsonResponse({"figures": cell_figures(cell, request.user).figures})
 
 
 def _layer_initial(cell: Cell) -> list[dict]:

@@ -18,8 +18,10 @@ from ..forms import formset_rows
 PAGE_SIZE = 25
 
 
-def paginate(request, queryset, per_page: int = PAGE_SIZE):
-    page = BoundedPaginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(request, queryset, per_page: int = PAGE_SIZE, count: int | None = None):
+    """The requested page and the query string without `page`; ``count``, when the caller has already
+    counted the rows (e.g. in its figures' query), spares the paginator a second count of them."""
+    page = BoundedPaginator(queryset, per_page, known_count=count).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()

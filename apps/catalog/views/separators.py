@@ -22,6 +22,8 @@ from ..selectors import visible_cells, visible_separators
 from .common import jobs_context, list_context, paginate, record_form, visible_or_404
 from .list_filters import SeparatorFilter
 
+CELLS_PER_PAGE = 50
+
 
 def separator_list(request):
     f = SeparatorFilter(request.GET, queryset=visible_separators(user=request.user).annotate(
@@ -33,12 +35,15 @@ def separator_list(request):
 
 def separator_detail(request, pk: int):
     separator = visible_or_404(visible_separators(user=request.user), pk)
-    cells = visible_cells(user=request.user).filter(separator=separator)
+    # A separator may carry hundreds of cells: its table is paged, and shows nothing of their layers or steps.
+    cells = visible_cells(user=request.user).filter(separator=separator).prefetch_related(None).order_by("name", "pk")
+    cells_page, query = paginate(request, cells, per_page=CELLS_PER_PAGE)
     spectrum_ids = visible_spectra(user=request.user).filter(cell__separator=separator)
     context = {
         "separator": separator,
         "family": family_label(separator),
-        "cells": cells,
+        "page": cells_page,
+        "query": query,
         "arrhenius_fits": visible_arrhenius_fits(user=request.user).filter(separator=separator).order_by("kind", "form"),
         "figures": separator_figures(separator, request.user),
         "plots_url": reverse("catalog:separator-plots", args=[separator.pk]),
