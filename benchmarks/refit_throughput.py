@@ -99,8 +99,24 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
-def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> float:
-    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes."""
+def worker_cpu_s(worker: subprocess.Popen) -> float:
+    """CPU seconds (user + system) used so far by the worker's processes (its session: the main process and
+    its pool), read from /proc: robust when other jobs share the machine, unlike wall time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[3]) == worker.pid:  # session id (the worker is started in its own session)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> tuple[float, float]:
+    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes, and
+    the CPU seconds the worker's processes used meanwhile."""
     from apps.analysis import services
     from apps.analysis.models import FitResult
     from apps.jobs.models import Job
@@ -108,6 +124,7 @@ def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> fl
     FitResult.objects.filter(protocol=protocol).delete()  # every run does the same work: a first fit
     worker = start_worker(concurrency, log)
     try:
+        cpu_start = worker_cpu_s(worker)
         start = time.perf_counter()
         job = services.refit_protocol(protocol=protocol)
         deadline = time.monotonic() + timeout_s
@@ -122,12 +139,13 @@ def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> fl
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - start
+        cpu_s = worker_cpu_s(worker) - cpu_start
         if job.state != Job.State.SUCCEEDED:
             raise SystemExit(f"re-fit ended {job.state} after {elapsed:.0f} s: {job.error or 'timeout'}; log {log}")
         fitted = FitResult.objects.filter(protocol=protocol, status="succeeded").count()
         if fitted != n:
             raise SystemExit(f"expected {n} succeeded fits, found {fitted} ({job.result})")
-        return elapsed
+        return elapsed, cpu_s
     finally:
         stop_worker(worker)
 
@@ -160,10 +178,12 @@ def main() -> None:
     protocol = services.latest_standard_protocol(protocols.BLOCKING_PELLET_BULK_BEYOND)
     try:
         for concurrency in [int(w) for w in args.workers.split(",")]:
-            elapsed = refit(protocol, args.spectra, concurrency, scratch / f"worker-{concurrency}.log", args.timeout)
+            elapsed, cpu_s = refit(protocol, args.spectra, concurrency, scratch / f"worker-{concurrency}.log",
+                                   args.timeout)
             noun = "process" if concurrency == 1 else "processes"
             print(f"{concurrency} worker {noun}: {args.spectra} spectra in {elapsed:.1f} s = "
-                  f"{args.spectra / elapsed:.1f} spectra/s")
+                  f"{args.spectra / elapsed:.1f} spectra/s; worker CPU {1000 * cpu_s / args.spectra:.1f} ms "
+                  f"per spectrum (load average {os.getloadavg()[0]:.1f})")
     finally:
         if "refit.sqlite3" in os.environ["DATABASE_URL"]:
             shutil.rmtree(scratch, ignore_errors=True)
