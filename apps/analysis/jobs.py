@@ -28,7 +28,8 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from . import services
 from .models import FitProtocol, FitStatus
-from .services.fits import fit_many, previous_fit_parameters
+from .selectors import previous_fit_parameters
+from .services.fits import fit_many
 from .services.queueing import followups_for_spectra
 
 #: Spectra per re-fit chunk task.
@@ -209,7 +210,7 @@ def refit_chunk(job: Job) -> JobOutcome:
             applicable.append(spectrum)
     # Fitted one by one (the engine, each started from its previous fit under this name and circuit), stored all
     # at once: one upsert of fits and one of conductivities.
-    seeds = previous_fit_parameters(protocol, [s.pk for s in applicable])
+    seeds = previous_fit_parameters(protocol=protocol, spectrum_ids=[s.pk for s in applicable])
     for fit in fit_many(applicable, protocol, seeds=seeds):
         counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
         touched.append(fit.spectrum_id)

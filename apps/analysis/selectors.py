@@ -201,3 +201,20 @@ def series_model_rows(*, spectrum_ids) -> list[dict]:
             "reason": series.get("reason", ""),
         })
     return sorted(rows, key=lambda r: (r["kind"], r["first_spectrum_id"], r["position"]))
+
+
+def previous_fit_parameters(*, protocol: FitProtocol, spectrum_ids) -> dict[int, dict[str, float]]:
+    """Parameters of each spectrum's last succeeded fit under this protocol's name with the same circuit (this
+    version's own fit first, then the newest other version), by spectrum id; one query.
+
+    A re-fit under a new version starts from them: when the new version leaves the optimum where it was, the
+    engine's early stop ends the search after that one start; otherwise its other starts still run."""
+    rows = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__name=protocol.name,
+                                     protocol__circuit=protocol.circuit, status=FitStatus.SUCCEEDED)
+            .values_list("spectrum_id", "protocol_id", "protocol__version", "parameters"))
+    newest: dict[int, tuple[tuple[bool, int], dict]] = {}
+    for spectrum_id, protocol_id, version, parameters in rows:
+        rank = (protocol_id == protocol.pk, version)
+        if parameters and (spectrum_id not in newest or rank > newest[spectrum_id][0]):
+            newest[spectrum_id] = (rank, parameters)
+    return {spectrum_id: parameters for spectrum_id, (_, parameters) in newest.items()}

@@ -62,7 +62,7 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial
     read of their Kramers–Kronig verdicts, then in one transaction one upsert of the fit rows on (spectrum,
     protocol) and one of their conductivities on (fit, kind), whatever the number of spectra.
 
-    ``seeds``: parameters by spectrum id tried as the engine's first start (``previous_fit_parameters``)."""
+    ``seeds``: parameters by spectrum id tried as the engine's first start (``selectors.previous_fit_parameters``)."""
     verdicts = KramersKronigCheck.objects.only(
         "spectrum", "passed", "verdict", "reason", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
     ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
@@ -71,23 +71,6 @@ def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial
                                         seeds.get(spectrum.pk)))
                 for spectrum in spectra]
     return store_fits(protocol, computed)
-
-
-def previous_fit_parameters(protocol: FitProtocol, spectrum_ids) -> dict[int, dict[str, float]]:
-    """Parameters of each spectrum's last succeeded fit under this protocol's name with the same circuit (this
-    version's own fit first, then the newest other version), by spectrum id; one query.
-
-    A re-fit under a new version starts from them: when the new version leaves the optimum where it was, the
-    engine's early stop ends the search after that one start; otherwise its other starts still run."""
-    rows = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__name=protocol.name,
-                                     protocol__circuit=protocol.circuit, status=FitStatus.SUCCEEDED)
-            .values_list("spectrum_id", "protocol_id", "protocol__version", "parameters"))
-    newest: dict[int, tuple[tuple[bool, int], dict]] = {}
-    for spectrum_id, protocol_id, version, parameters in rows:
-        rank = (protocol_id == protocol.pk, version)
-        if parameters and (spectrum_id not in newest or rank > newest[spectrum_id][0]):
-            newest[spectrum_id] = (rank, parameters)
-    return {spectrum_id: parameters for spectrum_id, (_, parameters) in newest.items()}
 
 
 def store_fits(protocol: FitProtocol, computed: list[tuple[ImpedanceSpectrum, dict, dict]]) -> list[FitResult]:
