@@ -33,9 +33,15 @@ class _Features:
     omega_max: float
     z_scale: float
     has_tail: bool
-    alt_arcs: list = None  # arcs read without removing the tail first
     omega: np.ndarray = None  # ascending
     z_real: np.ndarray = None  # Z' at omega
+    # What reading the arcs again without removing the tail needs; most searches stop before a start uses them.
+    alt_arcs_input: tuple = None
+
+    @functools.cached_property
+    def alt_arcs(self) -> list | None:
+        """Arcs read without removing the tail first (None without a tail), computed when first asked for."""
+        return _arcs_from_rc_distribution(*self.alt_arcs_input)[0] if self.alt_arcs_input is not None else None
 
     def arc_resistance_at(self, tau: float) -> float:
         """A plausible arc resistance for an arc at τ: Z'(ω = 1/τ) − R∞."""
@@ -84,8 +90,8 @@ def _spectrum_features(f, z) -> _Features:
         z_arcs = z - np.exp(-tail_n * (np.log(w) + 0.5j * np.pi)) / tail_q
     design = _rc_design(w, np.abs(z))  # both readings below fit the same basis to different data
     arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z), design)
-    # The tail estimate can be off; the arcs of the raw data give other starts.
-    alt_arcs = _arcs_from_rc_distribution(w, z, r_inf, np.abs(z), design)[0] if has_tail else None
+    # The tail estimate can be off; the arcs of the raw data give other starts (read when one is built).
+    alt_arcs_input = (w, z, r_inf, np.abs(z), design) if has_tail else None
     if any(tau < 1.0 / w.max() for _, tau in arcs):
         # An arc above the highest frequency hides R∞ below Re Z(f_max).
         r_inf = min(r_inf, max(r_inf_fit, 0.02 * r_inf))
@@ -95,7 +101,7 @@ def _spectrum_features(f, z) -> _Features:
         r_inf=r_inf, inductance=inductance, arcs=arcs, tail_n=tail_n, tail_q=tail_q,
         tail_sigma=tail_sigma, tail_c=tail_c, low_f_extra_r=low_f_extra_r,
         omega_min=float(w[-1]), omega_max=float(w[0]), z_scale=float(np.median(np.abs(z))),
-        has_tail=has_tail, alt_arcs=alt_arcs, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
+        has_tail=has_tail, alt_arcs_input=alt_arcs_input, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
     )
 
 
