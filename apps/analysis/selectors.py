@@ -6,6 +6,8 @@ separator is. Standard protocols are public; a user protocol is seen by its
 group. Jobs are seen by the person who started them and their group's
 members; system jobs (no group) by every signed-in user.
 """
+import math
+
 from django.db.models import (
     Avg,
     Case,
@@ -29,6 +31,7 @@ from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum
 
+from .eis.circuits import parse_circuit
 from .models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus, KramersKronigCheck
 
 #: Job targets that are owned records: a job shows its target only to those who may see it.
@@ -209,12 +212,16 @@ def previous_fit_parameters(*, protocol: FitProtocol, spectrum_ids) -> dict[int,
 
     A re-fit under a new version starts from them: when the new version leaves the optimum where it was, the
     engine's early stop ends the search after that one start; otherwise its other starts still run."""
+    names = set(parse_circuit(protocol.circuit).parameter_names)
     rows = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__name=protocol.name,
                                      protocol__circuit=protocol.circuit, status=FitStatus.SUCCEEDED)
             .values_list("spectrum_id", "protocol_id", "protocol__version", "parameters"))
     newest: dict[int, tuple[tuple[bool, int], dict]] = {}
     for spectrum_id, protocol_id, version, parameters in rows:
         rank = (protocol_id == protocol.pk, version)
-        if parameters and (spectrum_id not in newest or rank > newest[spectrum_id][0]):
+        # Only a complete set of finite numbers can be a start (a row edited by hand may hold less).
+        usable = isinstance(parameters, dict) and set(parameters) == names and all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in parameters.values())
+        if usable and (spectrum_id not in newest or rank > newest[spectrum_id][0]):
             newest[spectrum_id] = (rank, parameters)
     return {spectrum_id: parameters for spectrum_id, (_, parameters) in newest.items()}

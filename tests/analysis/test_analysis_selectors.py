@@ -143,5 +143,10 @@ def test_previous_fit_parameters_are_the_newest_succeeded_fit_of_the_name_with_t
     fit(only_failed, v2, 70.0, status=FitStatus.FAILED)
     fit(own, v4, 80.0)  # the re-fitted version's own fit comes first
     fit(own, v2, 90.0)
-    seeds = selectors.previous_fit_parameters(protocol=v4, spectrum_ids=[older.pk, newer.pk, only_failed.pk, own.pk])
-    assert {pk: p["R1"] for pk, p in seeds.items()} == {older.pk: 20.0, newer.pk: 60.0, own.pk: 80.0}
+    incomplete = SpectrumFactory()
+    fit(incomplete, v2, None)  # not a usable start
+    fit(incomplete, v1, 100.0)
+    seeds = selectors.previous_fit_parameters(
+        protocol=v4, spectrum_ids=[older.pk, newer.pk, only_failed.pk, own.pk, incomplete.pk])
+    assert {pk: p["R1"] for pk, p in seeds.items()} == {
+        older.pk: 20.0, newer.pk: 60.0, own.pk: 80.0, incomplete.pk: 100.0}
