@@ -8,7 +8,9 @@ fit of them exists yet), then makes a new version of the protocol and
 re-fits them under it the same way ("new version": each spectrum has its fit
 under the previous version, which the re-fit starts from). Prints spectra
 per second for each run and the CPU time the worker's processes used per
-spectrum (read from /proc; robust when other jobs share the machine).
+spectrum (read from /proc; robust when other jobs share the machine), then
+waits for the run's follow-ups (Arrhenius fit, benchmark entries) and prints
+their time apart, so that the next run does not inherit them.
 
 Scratch database: a temporary SQLite file unless DATABASE_URL is given (then
 that database is used and must be a scratch one: the script migrates it and
@@ -118,9 +120,9 @@ def worker_cpu_s(worker: subprocess.Popen) -> float:
     return total / tick
 
 
-def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> tuple[float, float]:
-    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes, and
-    the CPU seconds the worker's processes used meanwhile."""
+def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> tuple[float, float, float, float]:
+    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes and
+    the CPU seconds the worker's processes used meanwhile; then the same two for its follow-ups."""
     from apps.analysis import services
     from apps.analysis.models import FitResult
     from apps.jobs.models import Job
@@ -149,9 +151,31 @@ def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> tu
         fitted = FitResult.objects.filter(protocol=protocol, status="succeeded").count()
         if fitted != n:
             raise SystemExit(f"expected {n} succeeded fits, found {fitted} ({job.result})")
-        return elapsed, cpu_s
+        followups_s, followups_cpu_s = wait_for_followups(worker, since=job.created_at, timeout_s=timeout_s)
+        return elapsed, cpu_s, followups_s, followups_cpu_s - cpu_s - cpu_start
     finally:
         stop_worker(worker)
+
+
+def wait_for_followups(worker: subprocess.Popen, *, since, timeout_s: float) -> tuple[float, float]:
+    """Wait until the re-fit's follow-ups (Arrhenius fit, then the benchmark entries) are done, so that the
+    next run's worker does not inherit them; (seconds waited, worker CPU seconds so far)."""
+    from apps.jobs.models import Job
+    from apps.jobs.services import UNFINISHED
+
+    kinds = [Job.Kind.CHOOSE_SERIES_MODEL, Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS]
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # The last chunk queues them just after the parent finishes: wait for the benchmarks to be recomputed.
+        done = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS, created_at__gte=since,
+                                  state=Job.State.SUCCEEDED).exists()
+        if done and not Job.objects.filter(kind__in=kinds, state__in=UNFINISHED).exists():
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit(f"the re-fit's follow-ups did not finish within {timeout_s:.0f} s")
+    return time.perf_counter() - start, worker_cpu_s(worker)
 
 
 def new_version(protocol):
@@ -201,12 +225,15 @@ def main() -> None:
                 protocol = new_version(protocol)
             print(f"{scenario}: {protocol}")
             for concurrency in [int(w) for w in args.workers.split(",")]:
-                elapsed, cpu_s = refit(protocol, args.spectra, concurrency,
-                                       scratch / f"worker-{scenario[0]}{concurrency}.log", args.timeout)
+                elapsed, cpu_s, followups_s, followups_cpu_s = refit(
+                    protocol, args.spectra, concurrency, scratch / f"worker-{scenario[0]}{concurrency}.log",
+                    args.timeout)
                 noun = "process" if concurrency == 1 else "processes"
                 print(f"  {concurrency} worker {noun}: {args.spectra} spectra in {elapsed:.1f} s = "
                       f"{args.spectra / elapsed:.1f} spectra/s; worker CPU {1000 * cpu_s / args.spectra:.1f} ms "
-                      f"per spectrum (load average {os.getloadavg()[0]:.1f})", flush=True)
+                      f"per spectrum (load average {os.getloadavg()[0]:.1f}); then its follow-ups (Arrhenius, "
+                      f"benchmark entries) {followups_s:.1f} s, worker CPU "
+                      f"{1000 * followups_cpu_s / args.spectra:.1f} ms per spectrum", flush=True)
     finally:
         if "refit.sqlite3" in os.environ["DATABASE_URL"]:
             shutil.rmtree(scratch, ignore_errors=True)
