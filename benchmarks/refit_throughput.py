@@ -1,10 +1,16 @@
 """Re-fit throughput: spectra per second with 1 and with 2 Celery worker processes.
 
 Creates N synthetic spectra (default 1 000) in a scratch database, then
-re-fits all of them under a standard protocol through the real job system
+fits all of them under a standard protocol through the real job system
 (``services.refit_protocol``: one parent job fanned out in chunks) with a
-real ``celery worker`` subprocess, once per worker count, and prints
-spectra per second for each.
+real ``celery worker`` subprocess, once per worker count ("first fit": no
+fit of them exists yet), then makes a new version of the protocol and
+re-fits them under it the same way ("new version": each spectrum has its fit
+under the previous version, which the re-fit starts from). Prints spectra
+per second for each run and the CPU time the worker's processes used per
+spectrum (read from /proc; robust when other jobs share the machine), then
+waits for the run's follow-ups (Arrhenius fit, benchmark entries) and prints
+their time apart, so that the next run does not inherit them.
 
 Scratch database: a temporary SQLite file unless DATABASE_URL is given (then
 that database is used and must be a scratch one: the script migrates it and
@@ -101,8 +107,24 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
-def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> float:
-    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes."""
+def worker_cpu_s(worker: subprocess.Popen) -> float:
+    """CPU seconds (user + system) used so far by the worker's processes (its session: the main process and
+    its pool), read from /proc: robust when other jobs share the machine, unlike wall time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[3]) == worker.pid:  # session id (the worker is started in its own session)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> tuple[float, float, float, float]:
+    """Seconds for one re-fit of every spectrum under ``protocol`` with ``concurrency`` worker processes and
+    the CPU seconds the worker's processes used meanwhile; then the same two for its follow-ups."""
     from apps.analysis import services
     from apps.analysis.models import FitResult
     from apps.jobs.models import Job
@@ -110,6 +132,7 @@ def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> fl
     FitResult.objects.filter(protocol=protocol).delete()  # every run does the same work: a first fit
     worker = start_worker(concurrency, log)
     try:
+        cpu_start = worker_cpu_s(worker)
         start = time.perf_counter()
         job = services.refit_protocol(protocol=protocol)
         deadline = time.monotonic() + timeout_s
@@ -124,14 +147,50 @@ def refit(protocol, n: int, concurrency: int, log: Path, timeout_s: float) -> fl
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - start
+        cpu_s = worker_cpu_s(worker) - cpu_start
         if job.state != Job.State.SUCCEEDED:
             raise SystemExit(f"re-fit ended {job.state} after {elapsed:.0f} s: {job.error or 'timeout'}; log {log}")
         fitted = FitResult.objects.filter(protocol=protocol, status="succeeded").count()
         if fitted != n:
             raise SystemExit(f"expected {n} succeeded fits, found {fitted} ({job.result})")
-        return elapsed
+        followups_s, followups_cpu_s = wait_for_followups(worker, since=job.created_at, timeout_s=timeout_s)
+        return elapsed, cpu_s, followups_s, followups_cpu_s - cpu_s - cpu_start
     finally:
         stop_worker(worker)
+
+
+def wait_for_followups(worker: subprocess.Popen, *, since, timeout_s: float) -> tuple[float, float]:
+    """Wait until the re-fit's follow-ups (Arrhenius fit, then the benchmark entries) are done, so that the
+    next run's worker does not inherit them; (seconds waited, worker CPU seconds so far)."""
+    from apps.jobs.models import Job
+    from apps.jobs.services import UNFINISHED
+
+    kinds = [Job.Kind.CHOOSE_SERIES_MODEL, Job.Kind.FIT_ARRHENIUS, Job.Kind.RECOMPUTE_BENCHMARKS]
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # The last chunk queues them just after the parent finishes: wait for the benchmarks to be recomputed.
+        done = Job.objects.filter(kind=Job.Kind.RECOMPUTE_BENCHMARKS, created_at__gte=since,
+                                  state=Job.State.SUCCEEDED).exists()
+        if done and not Job.objects.filter(kind__in=kinds, state__in=UNFINISHED).exists():
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit(f"the re-fit's follow-ups did not finish within {timeout_s:.0f} s")
+    return time.perf_counter() - start, worker_cpu_s(worker)
+
+
+def new_version(protocol):
+    """A new version of ``protocol`` with the same fit settings (a wording change), made by a staff user."""
+    from django.contrib.auth import get_user_model
+
+    from apps.analysis import services
+
+    staff, _ = get_user_model().objects.get_or_create(
+        username="refit-benchmark", defaults={"is_staff": True, "is_superuser": True}
+    )
+    return services.create_protocol_version(base=protocol, user=staff, refit=False,
+                                            description=f"{protocol.description} (re-fit benchmark)")
 
 
 def main() -> None:
@@ -161,11 +220,22 @@ def main() -> None:
     print(f"created {args.spectra} synthetic spectra in {time.perf_counter() - t:.1f} s")
     protocol = services.latest_standard_protocol(protocols.BLOCKING_PELLET_BULK_BEYOND)
     try:
-        for concurrency in [int(w) for w in args.workers.split(",")]:
-            elapsed = refit(protocol, args.spectra, concurrency, scratch / f"worker-{concurrency}.log", args.timeout)
-            noun = "process" if concurrency == 1 else "processes"
-            print(f"{concurrency} worker {noun}: {args.spectra} spectra in {elapsed:.1f} s = "
-                  f"{args.spectra / elapsed:.1f} spectra/s")
+        # First the spectra's first fit under the protocol in force, then the re-fit under a new version of it
+        # (what `refit --all` does after a protocol change: each spectrum has its fit under the previous version).
+        for scenario in ("first fit", "new version"):
+            if scenario == "new version":
+                protocol = new_version(protocol)
+            print(f"{scenario}: {protocol}")
+            for concurrency in [int(w) for w in args.workers.split(",")]:
+                elapsed, cpu_s, followups_s, followups_cpu_s = refit(
+                    protocol, args.spectra, concurrency, scratch / f"worker-{scenario[0]}{concurrency}.log",
+                    args.timeout)
+                noun = "process" if concurrency == 1 else "processes"
+                print(f"  {concurrency} worker {noun}: {args.spectra} spectra in {elapsed:.1f} s = "
+                      f"{args.spectra / elapsed:.1f} spectra/s; worker CPU {1000 * cpu_s / args.spectra:.1f} ms "
+                      f"per spectrum (load average {os.getloadavg()[0]:.1f}); then its follow-ups (Arrhenius, "
+                      f"benchmark entries) {followups_s:.1f} s, worker CPU "
+                      f"{1000 * followups_cpu_s / args.spectra:.1f} ms per spectrum", flush=True)
     finally:
         if "refit.sqlite3" in os.environ["DATABASE_URL"]:
             shutil.rmtree(scratch, ignore_errors=True)

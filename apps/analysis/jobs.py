@@ -28,6 +28,7 @@ from apps.measurements.models import ImpedanceSpectrum
 
 from . import services
 from .models import FitProtocol, FitStatus
+from .selectors import previous_fit_parameters
 from .services.fits import fit_many
 from .services.queueing import followups_for_spectra
 
@@ -207,8 +208,10 @@ def refit_chunk(job: Job) -> JobOutcome:
             counts["not_applicable"] += 1
         else:
             applicable.append(spectrum)
-    # Fitted one by one (the engine), stored all at once: one upsert of fits and one of conductivities.
-    for fit in fit_many(applicable, protocol):
+    # Fitted one by one (the engine, each started from its previous fit under this name and circuit), stored all
+    # at once: one upsert of fits and one of conductivities.
+    seeds = previous_fit_parameters(protocol=protocol, spectrum_ids=[s.pk for s in applicable])
+    for fit in fit_many(applicable, protocol, seeds=seeds):
         counts["succeeded" if fit.status == FitStatus.SUCCEEDED else "failed"] += 1
         touched.append(fit.spectrum_id)
     # Absolute positions, not increments: a chunk run again (retry, redelivery) counts the same.

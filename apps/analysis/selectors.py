@@ -36,6 +36,7 @@ from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum
 
+from .eis.circuits import parse_circuit
 from .models import (
     ArrheniusFit, Conductivity, ConductivitySummary, FitProtocol, FitResult, FitStatus, KramersKronigCheck,
 )
@@ -264,3 +265,24 @@ def series_model_rows(*, spectrum_ids, limit: int | None = None) -> SeriesModelR
         })
     total = fits.count() if len(rows) > limit else len(rows)
     return SeriesModelRows(rows=rows[:limit], total=total)
+
+
+def previous_fit_parameters(*, protocol: FitProtocol, spectrum_ids) -> dict[int, dict[str, float]]:
+    """Parameters of each spectrum's last succeeded fit under this protocol's name with the same circuit (this
+    version's own fit first, then the newest other version), by spectrum id; one query.
+
+    A re-fit under a new version starts from them: when the new version leaves the optimum where it was, the
+    engine's early stop ends the search after that one start; otherwise its other starts still run."""
+    names = set(parse_circuit(protocol.circuit).parameter_names)
+    rows = (FitResult.objects.filter(spectrum_id__in=list(spectrum_ids), protocol__name=protocol.name,
+                                     protocol__circuit=protocol.circuit, status=FitStatus.SUCCEEDED)
+            .values_list("spectrum_id", "protocol_id", "protocol__version", "parameters"))
+    newest: dict[int, tuple[tuple[bool, int], dict]] = {}
+    for spectrum_id, protocol_id, version, parameters in rows:
+        rank = (protocol_id == protocol.pk, version)
+        # Only a complete set of finite numbers can be a start (a row edited by hand may hold less).
+        usable = isinstance(parameters, dict) and set(parameters) == names and all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in parameters.values())
+        if usable and (spectrum_id not in newest or rank > newest[spectrum_id][0]):
+            newest[spectrum_id] = (rank, parameters)
+    return {spectrum_id: parameters for spectrum_id, (_, parameters) in newest.items()}

@@ -9,6 +9,7 @@ from apps.analysis import jobs as analysis_jobs
 from apps.analysis import protocols, services
 from apps.jobs import services as job_services
 from apps.analysis.models import FitProtocol, FitResult, FitStatus
+from apps.analysis.services import fits as fits_service
 from apps.jobs.models import Job
 from tests.analysis.synthetic import BULK_BEYOND, BULK_BEYOND_TRUTH, set_spectrum, spectrum_arrays
 from tests.factories import CellFactory, FitProtocolFactory, SpectrumFactory
@@ -128,6 +129,60 @@ def test_new_protocol_version_refits_what_the_old_one_fitted(run_jobs, member, g
     assert refit.state == Job.State.SUCCEEDED and refit.progress_done == refit.progress_total == 3
     assert FitResult.objects.filter(protocol=new, status=FitStatus.SUCCEEDED).count() == 3
     assert FitResult.objects.filter(protocol=protocol).count() == 3  # the old version's fits stay
+
+
+def _noisy_spectra(n):
+    cell = CellFactory()
+    return [set_spectrum(SpectrumFactory(cell=cell, group=cell.group),
+                         *spectrum_arrays(BULK_BEYOND, BULK_BEYOND_TRUTH, f_max_hz=1e6, n=41, noise=0.002, seed=k))
+            for k in range(1, n + 1)]
+
+
+def _spy_on_engine(monkeypatch) -> list:
+    """(seed_parameters, starts run) of every engine fit from now on."""
+    calls = []
+    real = fits_service.fit_circuit
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append((kwargs.get("seed_parameters"), result.n_starts))
+        return result
+
+    monkeypatch.setattr(fits_service, "fit_circuit", spy)
+    return calls
+
+
+@pytest.mark.django_db
+def test_refit_under_a_new_version_starts_from_the_previous_fit_and_stops_there(run_jobs, member, group, monkeypatch):
+    protocol = FitProtocolFactory(group=group, circuit=BULK_BEYOND, element_roles={"R0": "total"})
+    spectra = _noisy_spectra(3)
+    for s in spectra:
+        services.fit_spectrum(spectrum_id=s.pk, protocol_id=protocol.pk)
+    previous = {f.spectrum_id: f for f in FitResult.objects.filter(protocol=protocol)}
+    calls = _spy_on_engine(monkeypatch)
+    with run_jobs():
+        new = services.create_protocol_version(base=protocol, user=member, description="reworded")
+    refitted = {f.spectrum_id: f for f in FitResult.objects.filter(protocol=new, status=FitStatus.SUCCEEDED)}
+    assert [seed for seed, _ in calls] == [previous[s.pk].parameters for s in spectra]
+    assert [starts for _, starts in calls] == [1, 1, 1]  # the previous optimum satisfies the early stop
+    for s in spectra:
+        assert refitted[s.pk].chi_square <= previous[s.pk].chi_square * (1 + 1e-9)
+        assert refitted[s.pk].parameters == pytest.approx(previous[s.pk].parameters, rel=1e-4)
+
+
+@pytest.mark.django_db
+def test_refit_from_a_poor_previous_fit_still_finds_the_optimum(run_jobs, member, group, monkeypatch):
+    protocol = FitProtocolFactory(group=group, circuit=BULK_BEYOND, element_roles={"R0": "total"})
+    (spectrum,) = _noisy_spectra(1)
+    fresh = services.fit_spectrum(spectrum_id=spectrum.pk, protocol_id=protocol.pk)
+    poor = {**fresh.parameters, "R0": fresh.parameters["R0"] * 30, "CPE1_n": 0.5}  # a wrong basin's parameters
+    FitResult.objects.filter(pk=fresh.pk).update(parameters=poor)
+    calls = _spy_on_engine(monkeypatch)
+    with run_jobs():
+        new = services.create_protocol_version(base=protocol, user=member, description="reworded")
+    refitted = FitResult.objects.get(protocol=new, spectrum=spectrum)
+    assert calls[0][0] == poor and calls[0][1] > 1  # started there, and went on to other starts
+    assert refitted.chi_square <= fresh.chi_square * (1 + 1e-6)
 
 
 @pytest.mark.django_db

@@ -158,3 +158,33 @@ def test_summarised_points_from_the_stored_sums_equal_the_live_aggregate_for_eve
             assert [p[0] for p in stored[kind]] == [p[0] for p in live[kind]]
             assert [p[1:] for p in stored[kind]] == [pytest.approx(p[1:], rel=1e-9) for p in live[kind]]
     assert selectors.summarised_conductivity_points(user=None, separator_id=SeparatorFactory().pk) is None
+
+
+@pytest.mark.django_db
+def test_previous_fit_parameters_are_the_newest_succeeded_fit_of_the_name_with_the_same_circuit():
+    circuit = "R0-p(R1,C1)"
+    v1, v2, v4 = (FitProtocolFactory(name="seeded", version=v, circuit=circuit) for v in (1, 2, 4))
+    v3 = FitProtocolFactory(name="seeded", version=3, circuit="R0-p(R1,CPE1)")
+    other_name = FitProtocolFactory(name="other", version=9, circuit=circuit)
+    older, newer, only_failed, own = SpectrumFactory(), SpectrumFactory(), SpectrumFactory(), SpectrumFactory()
+
+    def fit(spectrum, protocol, r1, status=FitStatus.SUCCEEDED):
+        FitResult.objects.create(spectrum=spectrum, protocol=protocol, status=status, engine_version="t",
+                                 parameters={"R0": 1.0, "R1": r1, "C1": 1e-9})
+
+    fit(older, v1, 10.0)
+    fit(older, v2, 20.0)  # newest version with the circuit
+    fit(older, v3, 30.0)  # another circuit
+    fit(older, other_name, 40.0)  # another protocol
+    fit(newer, v2, 50.0, status=FitStatus.FAILED)
+    fit(newer, v1, 60.0)
+    fit(only_failed, v2, 70.0, status=FitStatus.FAILED)
+    fit(own, v4, 80.0)  # the re-fitted version's own fit comes first
+    fit(own, v2, 90.0)
+    incomplete = SpectrumFactory()
+    fit(incomplete, v2, None)  # not a usable start
+    fit(incomplete, v1, 100.0)
+    seeds = selectors.previous_fit_parameters(
+        protocol=v4, spectrum_ids=[older.pk, newer.pk, only_failed.pk, own.pk, incomplete.pk])
+    assert {pk: p["R1"] for pk, p in seeds.items()} == {
+        older.pk: 20.0, newer.pk: 60.0, own.pk: 80.0, incomplete.pk: 100.0}

@@ -10,6 +10,7 @@ sequence from these guesses. Pure numpy/scipy, no Django.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +33,15 @@ class _Features:
     omega_max: float
     z_scale: float
     has_tail: bool
-    alt_arcs: list = None  # arcs read without removing the tail first
     omega: np.ndarray = None  # ascending
     z_real: np.ndarray = None  # Z' at omega
+    # What reading the arcs again without removing the tail needs; most searches stop before a start uses them.
+    alt_arcs_input: tuple = None
+
+    @functools.cached_property
+    def alt_arcs(self) -> list | None:
+        """Arcs read without removing the tail first (None without a tail), computed when first asked for."""
+        return _arcs_from_rc_distribution(*self.alt_arcs_input)[0] if self.alt_arcs_input is not None else None
 
     def arc_resistance_at(self, tau: float) -> float:
         """A plausible arc resistance for an arc at τ: Z'(ω = 1/τ) − R∞."""
@@ -81,9 +88,10 @@ def _spectrum_features(f, z) -> _Features:
     if has_tail:
         # Take the blocking tail out first so that it cannot hide the arcs.
         z_arcs = z - np.exp(-tail_n * (np.log(w) + 0.5j * np.pi)) / tail_q
-    arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z))
-    # The tail estimate can be off; the arcs of the raw data give other starts.
-    alt_arcs = _arcs_from_rc_distribution(w, z, r_inf, np.abs(z))[0] if has_tail else None
+    design = _rc_design(w, np.abs(z))  # both readings below fit the same basis to different data
+    arcs, r_inf_fit = _arcs_from_rc_distribution(w, z_arcs, r_inf, np.abs(z), design)
+    # The tail estimate can be off; the arcs of the raw data give other starts (read when one is built).
+    alt_arcs_input = (w, z, r_inf, np.abs(z), design) if has_tail else None
     if any(tau < 1.0 / w.max() for _, tau in arcs):
         # An arc above the highest frequency hides R∞ below Re Z(f_max).
         r_inf = min(r_inf, max(r_inf_fit, 0.02 * r_inf))
@@ -93,22 +101,17 @@ def _spectrum_features(f, z) -> _Features:
         r_inf=r_inf, inductance=inductance, arcs=arcs, tail_n=tail_n, tail_q=tail_q,
         tail_sigma=tail_sigma, tail_c=tail_c, low_f_extra_r=low_f_extra_r,
         omega_min=float(w[-1]), omega_max=float(w[0]), z_scale=float(np.median(np.abs(z))),
-        has_tail=has_tail, alt_arcs=alt_arcs, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
+        has_tail=has_tail, alt_arcs_input=alt_arcs_input, omega=w[::-1].copy(), z_real=zr[::-1].copy(),
     )
 
 
 _TAIL_EXPONENTS = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 
-def _arcs_from_rc_distribution(w, z, r_inf, z_abs):
-    """Arcs (R, τ) from a coarse non-negative RC-distribution fit.
-
-    Voigt elements R_k/(1 + jωτ_k) on a log τ grid reaching a decade past the
-    measured range, plus R∞, a series inductance and series constant-phase
-    terms 1/(jω)^n for n = 0.5 … 1 (all ≥ 0, so that a blocking or diffusion
-    tail is absorbed there rather than in slow pseudo-arcs), fitted to |Z|-weighted data with light ridge smoothing; peaks
-    of R_k (each with the resistance of its basin) are the arcs.
-    """
+def _rc_design(w, z_abs):
+    """The basis of :func:`_arcs_from_rc_distribution` for angular frequencies ``w``: (rows, column norms, τ
+    grid, row weights 1/|Z|). Rows: the |Z|-weighted real and imaginary parts of every column, scaled to unit
+    norm, then the ridge-smoothing rows; it depends on the frequencies and |Z| only, not on which data is read."""
     tau = np.logspace(np.log10(0.1 / w.max()), np.log10(10 / w.min()), 5 * int(np.ceil(np.log10(100 * w.max() / w.min()))))
     wt = w[:, None] * tau[None, :]
     denom = 1 + wt**2
@@ -117,17 +120,40 @@ def _arcs_from_rc_distribution(w, z, r_inf, z_abs):
     a_im = np.hstack([-wt / denom, np.zeros((w.size, 1)), w[:, None] * 1e-6, tail.imag])
     scale = 1.0 / z_abs
     a = np.vstack([a_re * scale[:, None], a_im * scale[:, None]])
-    b = np.concatenate([z.real * scale, z.imag * scale])
     # Scale columns so that nnls is well conditioned, then add smoothing rows.
     col = np.linalg.norm(a, axis=0)
     col[col == 0] = 1
     a = a / col
     k = tau.size
+    return np.vstack([a, _smoothing_rows(k, a.shape[1])]), col, tau, scale
+
+
+@functools.lru_cache(maxsize=32)
+def _smoothing_rows(k: int, n_columns: int) -> np.ndarray:
+    """Second-difference rows λ·(1, −2, 1) over the k RC columns (λ = 0.05), zero on the others."""
     lam = 0.05
-    smooth = np.zeros((k - 2, a.shape[1]))
-    for i in range(k - 2):
-        smooth[i, i : i + 3] = lam * np.array([1.0, -2.0, 1.0])
-    x, _ = nnls(np.vstack([a, smooth]), np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
+    smooth = np.zeros((k - 2, n_columns))
+    rows = np.arange(k - 2)
+    for offset, weight in enumerate((1.0, -2.0, 1.0)):
+        smooth[rows, rows + offset] = lam * weight
+    smooth.flags.writeable = False  # shared between calls
+    return smooth
+
+
+def _arcs_from_rc_distribution(w, z, r_inf, z_abs, design=None):
+    """Arcs (R, τ) from a coarse non-negative RC-distribution fit.
+
+    Voigt elements R_k/(1 + jωτ_k) on a log τ grid reaching a decade past the
+    measured range, plus R∞, a series inductance and series constant-phase
+    terms 1/(jω)^n for n = 0.5 … 1 (all ≥ 0, so that a blocking or diffusion
+    tail is absorbed there rather than in slow pseudo-arcs), fitted to |Z|-weighted data with light ridge smoothing; peaks
+    of R_k (each with the resistance of its basin) are the arcs. ``design``: :func:`_rc_design` of ``w`` and
+    ``z_abs`` when the caller has it already.
+    """
+    a, col, tau, scale = design if design is not None else _rc_design(w, z_abs)
+    k = tau.size
+    b = np.concatenate([z.real * scale, z.imag * scale])
+    x, _ = nnls(a, np.concatenate([b, np.zeros(k - 2)]), maxiter=20 * a.shape[1])
     r_k = x[:k] / col[:k]
     r_inf_fit = float(x[k] / col[k])
     total = r_k.sum()

@@ -57,14 +57,18 @@ def fit_loaded(spectrum: ImpedanceSpectrum, protocol: FitProtocol, *, initial_va
 
 
 def fit_many(spectra: list[ImpedanceSpectrum], protocol: FitProtocol, *, initial_values: dict | None = None,
-             fixed: dict | None = None) -> list[FitResult]:
+             fixed: dict | None = None, seeds: dict[int, dict[str, float]] | None = None) -> list[FitResult]:
     """Fit loaded spectra (with cell and separator) under one protocol and store every result at once: one
     read of their Kramers–Kronig verdicts, then in one transaction one upsert of the fit rows on (spectrum,
-    protocol) and one of their conductivities on (fit, kind), whatever the number of spectra."""
+    protocol) and one of their conductivities on (fit, kind), whatever the number of spectra.
+
+    ``seeds``: parameters by spectrum id tried as the engine's first start (``selectors.previous_fit_parameters``)."""
     verdicts = KramersKronigCheck.objects.only(
         "spectrum", "passed", "verdict", "reason", "systematic_residual", "max_abs_residual", "threshold", "noise_level"
     ).in_bulk([s.pk for s in spectra], field_name="spectrum_id")
-    computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk), initial_values, fixed))
+    seeds = seeds or {}
+    computed = [(spectrum, *_fit_fields(spectrum, protocol, verdicts.get(spectrum.pk), initial_values, fixed,
+                                        seeds.get(spectrum.pk)))
                 for spectrum in spectra]
     return store_fits(protocol, computed)
 
@@ -88,10 +92,12 @@ def store_fits(protocol: FitProtocol, computed: list[tuple[ImpedanceSpectrum, di
 
 
 def _fit_fields(spectrum: ImpedanceSpectrum, protocol: FitProtocol, kk: KramersKronigCheck | None,
-                initial_values: dict | None = None, fixed: dict | None = None) -> tuple[dict, dict[str, tuple[float, float]]]:
+                initial_values: dict | None = None, fixed: dict | None = None,
+                seed_parameters: dict | None = None) -> tuple[dict, dict[str, tuple[float, float]]]:
     """The fit row's fields and the resistances per conductivity kind (none for a failed fit)."""
     try:
-        result = run_engine(spectrum, protocol, initial_values=initial_values, fixed=fixed)
+        result = run_engine(spectrum, protocol, initial_values=initial_values, fixed=fixed,
+                            seed_parameters=seed_parameters)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return _failed_fields(f"Fit of {protocol} failed: {exc}"), {}
     return fields_from_engine(spectrum, protocol, kk, result, initial_values=initial_values, fixed=fixed)
