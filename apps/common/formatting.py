@@ -536,17 +536,54 @@ def round_uncertainty_many(uncertainties: list) -> list:
     return out
 
 
+def _scattered(values: list, indices: list[int], computed: list) -> list:
+    out = list(values)
+    for index, value in zip(indices, computed):
+        out[index] = value
+    return out
+
+
+def _round_dicts(dicts: list[dict], uncertainties: list[dict], *, bound: bool) -> list[dict]:
+    """{key: round_to_uncertainty(v, u.get(key))} per (dict of values, dict of uncertainties), in one column pass."""
+    values = [v for d in dicts for v in d.values()]
+    paired = [u.get(key) for d, u in zip(dicts, uncertainties) for key in d]
+    rounded = iter(round_to_uncertainty_many(values, paired, bound=bound))
+    return [{key: next(rounded) for key in d} for d in dicts]
+
+
+def _round_entry(columns: dict[str, list], out: dict[str, list], uncertainty_column: str, roles: dict[str, str]):
+    """One entry of `rounded_row`'s `uncertainties` over whole columns: rows whose uncertainty is a number and rows
+    whose uncertainty is a dict of them (one per key) each take their rule, as `rounded_row` does row by row."""
+    uncertainty = columns[uncertainty_column]
+    held = [i for i, u in enumerate(uncertainty) if isinstance(u, dict)]
+    plain = [i for i, u in enumerate(uncertainty) if not isinstance(u, dict)] if held else None
+    for column, role in roles.items():
+        if column not in columns:
+            continue
+        values, bound = columns[column], role == BOUND
+        if not held:
+            out[column] = round_to_uncertainty_many(values, uncertainty, bound=bound)
+            continue
+        rounded = _scattered(values, plain, round_to_uncertainty_many(
+            [values[i] for i in plain], [uncertainty[i] for i in plain], bound=bound))
+        nested = [i for i in held if isinstance(values[i], dict)]  # a number beside a dict of uncertainties stays
+        out[column] = _scattered(rounded, nested, _round_dicts(
+            [values[i] for i in nested], [uncertainty[i] for i in nested], bound=bound))
+    if not held:
+        out[uncertainty_column] = round_uncertainty_many(uncertainty)
+        return
+    rounded = _scattered(uncertainty, plain, round_uncertainty_many([uncertainty[i] for i in plain]))
+    flat = round_uncertainty_many([u for i in held for u in uncertainty[i].values()])
+    position = iter(flat)
+    out[uncertainty_column] = _scattered(rounded, held, [{key: next(position) for key in uncertainty[i]} for i in held])
+
+
 def rounded_columns(columns: dict[str, list], uncertainties: dict[str, dict[str, str]]) -> dict[str, list]:
     """`rounded_row` over a table held as columns (name → values, all of one length): the same numbers, a column
-    at a time. Nested records, uncertainties held as dicts and columns named twice go row by row through
+    at a time. Nested records (dotted names) and columns named by two entries go row by row through
     `rounded_row` itself."""
     named = [name for uncertainty_column, roles in uncertainties.items() for name in (uncertainty_column, *roles)]
-    by_row = (
-        len(named) != len(set(named))
-        or any("." in name for name in uncertainties)
-        or any(isinstance(x, dict) for name in uncertainties for x in columns.get(name, ()))
-    )
-    if by_row:
+    if len(named) != len(set(named)) or any("." in name for name in uncertainties):
         names = list(columns)
         rows = [rounded_row(dict(zip(names, values)), uncertainties) for values in zip(*columns.values())]
         out_names = list(rows[0]) if rows else names
@@ -554,12 +591,8 @@ def rounded_columns(columns: dict[str, list], uncertainties: dict[str, dict[str,
     out = dict(columns)
     length = len(next(iter(columns.values()), ()))
     for uncertainty_column, roles in uncertainties.items():
-        uncertainty = columns.get(uncertainty_column)
-        if uncertainty is None:  # as `rounded_row`: nothing to round to, and the column is added, empty
+        if uncertainty_column in columns:
+            _round_entry(columns, out, uncertainty_column, roles)
+        else:  # as `rounded_row`: nothing to round to, and the column is added, empty
             out[uncertainty_column] = [None] * length
-            continue
-        for column, role in roles.items():
-            if column in columns:
-                out[column] = round_to_uncertainty_many(columns[column], uncertainty, bound=role == BOUND)
-        out[uncertainty_column] = round_uncertainty_many(uncertainty)
     return out
