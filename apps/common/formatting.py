@@ -483,6 +483,9 @@ def _half_up_many(x: np.ndarray, decimals: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _as_floats(values: list) -> np.ndarray:
+    """The floats of `values`, NaN for anything else (None, ints, …: those are not rounded here)."""
+    if _only_floats_or_none(values):
+        return np.array(values, dtype=float)  # None → NaN
     return np.fromiter((x if type(x) is float else math.nan for x in values), float, len(values))
 
 
