@@ -28,7 +28,8 @@ NAN = math.nan
 
 
 def _number(rng: random.Random, *, nan: bool = True, none: bool = True):
-    """Measured-looking values, with ties at the rounding place (…5), NaN, and a few missing."""
+    """Measured-looking values, with ties at the rounding place (…5), NaN (stored as NULL by SQLite), and a few
+    missing."""
     choice = rng.random()
     if choice < 0.1:
         return None if none else 1.0
@@ -55,8 +56,8 @@ def records():
             stderr=rng.choice([{}, {key: _number(rng, nan=False) for key in keys if rng.random() < 0.8}]),
         )
         ConductivityFactory(
-            fit=fit, resistance_ohm=_number(rng, none=False), resistance_stderr_ohm=_number(rng),
-            conductivity_s_per_cm=_number(rng, none=False), conductivity_stderr_s_per_cm=_number(rng),
+            fit=fit, resistance_ohm=_number(rng, nan=False, none=False), resistance_stderr_ohm=_number(rng),
+            conductivity_s_per_cm=_number(rng, nan=False, none=False), conductivity_stderr_s_per_cm=_number(rng),
             temperature_c=rng.uniform(-20, 100),
         )
         separators.append(SeparatorFactory(**PUBLIC))
