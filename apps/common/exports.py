@@ -340,6 +340,32 @@ def _flattened(name: str, value) -> dict:
     return flatten_row({name: value})
 
 
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _one_level(column: list) -> bool:
+    """Whether every value is a plain value or a dict of plain values (no lists, no deeper objects)."""
+    kinds = set(map(type, column))
+    if not kinds <= {dict, *_PLAIN_TYPES}:
+        return False
+    return all(type(item) in _PLAIN_TYPES for value in column if type(value) is dict for item in value.values())
+
+
+def _plain_cell(value):
+    """A plain value as `flatten_row` writes it: None and non-finite floats empty."""
+    if value is None or (type(value) is float and not math.isfinite(value)):
+        return ""
+    return value
+
+
+def _one_level_cells(column: list, key: str | None) -> list:
+    """The cells of column `name.key` (or of `name` itself when key is None) as `flatten_row` gives them from a
+    column of plain values and one-level dicts: a row without that key, or of the other shape, is empty."""
+    if key is None:
+        return [_plain_cell(value) if type(value) is not dict else "" for value in column]
+    return [_plain_cell(value[key]) if type(value) is dict and key in value else "" for value in column]
+
+
 def _csv_table(chunk: ColumnChunk, header: list[str]) -> list[list]:
     """The cells of `chunk` under `header`, a column each: per row what `flatten_row(row).get(column, "")` gives
     (nested objects as dotted columns, a column the row lacks empty)."""
@@ -348,10 +374,14 @@ def _csv_table(chunk: ColumnChunk, header: list[str]) -> list[list]:
         if not _nested(column):
             cells[name] = _csv_cells(column)
             continue
+        keys = [key for key in header if key == name or key.startswith(f"{name}.")]
+        if _one_level(column):  # dicts of plain values (a fit's parameters): a cell list per key
+            for key in keys:
+                cells[key] = _one_level_cells(column, key[len(name) + 1:] if key != name else None)
+            continue
         flats = [_flattened(name, value) for value in column]
-        for key in header:
-            if key == name or key.startswith(f"{name}."):
-                cells[key] = [flat.get(key, "") for flat in flats]
+        for key in keys:
+            cells[key] = [flat.get(key, "") for flat in flats]
     empty = [""] * chunk.length
     return [cells.get(key, empty) for key in header]
 
