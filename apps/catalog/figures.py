@@ -256,7 +256,7 @@ def overlay_label(spectrum) -> str:
 
 def cell_overlay(ids: list[int]) -> list[tuple[str, object, object]]:
     """The overlay traces of spectra the caller has already picked among the visible ones, in that order."""
-    fields = ("pk", "label", "cycle_index", "elapsed_time_h", "data")
+    fields = ("pk", "label", "cycle_index", "elapsed_time_h", "data", "frequency_grid")
     chosen = ImpedanceSpectrum.objects.only(*fields).in_bulk(ids)
     return [(overlay_label(chosen[pk]), chosen[pk].frequencies_hz, chosen[pk].impedance_ohm) for pk in ids if pk in chosen]
 

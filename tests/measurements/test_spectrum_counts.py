@@ -87,3 +87,12 @@ def test_the_api_orders_cells_by_their_visible_spectra(client, group):
             SpectrumFactory(cell=cell, group=group, visibility=Visibility.GROUP)
     body = client.get("/api/v1/cells/", {"ordering": "-n_spectra"}).json()
     assert [(row["name"], row["n_spectra"]) for row in body["results"]] == [("cell 1", 3), ("cell 2", 2), ("cell 0", 1)]
+
+
+def test_folding_runs_on_the_beat_schedule():
+    from assbdb.celery import app
+
+    app.loader.import_default_modules()  # what a starting worker does: the apps' task modules
+    entries = [e for e in app.conf.beat_schedule.values() if e["task"] == "measurements.compact_spectrum_counts"]
+    assert entries and entries[0]["schedule"] <= 3600
+    assert "measurements.compact_spectrum_counts" in app.tasks
