@@ -63,19 +63,20 @@ def soak(*, jobs: int, kill_every_s: float, timeout_s: float, concurrency: int, 
     worker = Supervisor(worker_command(concurrency=concurrency, var_dir=scratch), cwd=ROOT, env=dict(os.environ),
                         backoff_s=(1,), output=log, stdout=log,
                         on_exit=lambda code, lines: exits.append(str(code)))
+    _RUNNING["worker"] = worker
     worker.start()
-    started = time.time()
-    queue_analysis(spectrum_ids=spectrum_ids)
-    # A subquery, not a list of thousands of ids: the loop below asks twice a second.
-    analyses = Job.objects.filter(kind=Job.Kind.ANALYSE_SPECTRUM, target_type="spectrum",
-                                  target_id__in=ImpedanceSpectrum.objects.filter(cell=cell).values("pk"))
-    unfinished = analyses.exclude(state__in=[Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED])
-    next_progress = started + progress_every_s
-    kills, last_kill, timed_out = 0, started, True
-    orphaned: dict[int, tuple[float, str]] = {}  # job id -> when its worker was killed, and that worker
-    waits_s: list[float] = []
-    resend_waits: dict[int, float] = {}
     try:
+        started = time.time()
+        queue_analysis(spectrum_ids=spectrum_ids)
+        # A subquery, not a list of thousands of ids: the loop below asks twice a second.
+        analyses = Job.objects.filter(kind=Job.Kind.ANALYSE_SPECTRUM, target_type="spectrum",
+                                      target_id__in=ImpedanceSpectrum.objects.filter(cell=cell).values("pk"))
+        unfinished = analyses.exclude(state__in=[Job.State.SUCCEEDED, Job.State.FAILED, Job.State.CANCELLED])
+        next_progress = started + progress_every_s
+        kills, last_kill, timed_out = 0, started, True
+        orphaned: dict[int, tuple[float, str]] = {}  # job id -> when its worker was killed, and that worker
+        waits_s: list[float] = []
+        resend_waits: dict[int, float] = {}
         while time.time() - started < timeout_s:
             now = time.time()
             if not unfinished.exists():
@@ -159,6 +160,24 @@ def _worker_back_after(killed_at: float) -> float | None:
     return None if first is None else first.started_at.timestamp()
 
 
+#: What a signal must clean up: the supervised worker (in a session of its own, so it outlives this process
+#: otherwise) and the scratch folder of a SQLite run.
+_RUNNING: dict = {}
+
+
+def _stop_on_signal(signum, frame):
+    """Stop the worker and remove the scratch folder here, not by raising KeyboardInterrupt (which is lost
+    when it lands in a finalizer or a library that swallows it), then leave."""
+    worker = _RUNNING.get("worker")
+    if worker is not None:
+        worker.stop(timeout=10)
+    scratch = _RUNNING.get("scratch")
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"stopped by signal {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+    os._exit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200)
@@ -170,20 +189,25 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     timeout_s = args.timeout if args.timeout is not None else default_timeout_s(args.jobs)
 
+    # SIGTERM or SIGINT (which a shell ignores in background jobs unless it is set here) stop the worker too.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
     scratch = Path(tempfile.mkdtemp(prefix="assbdb-soak-"))
     configure_environment(scratch)
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, stdout=io.StringIO())
-    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    broker = settings.CELERY_BROKER_URL.split("://")[0]
-    print(f"database: {database}, broker: {broker}, {args.jobs} jobs, worker SIGKILLed every {args.kill_every} s, "
-          f"time limit {timeout_s:.0f} s", flush=True)
+    if "refit.sqlite3" in os.environ["DATABASE_URL"]:
+        _RUNNING["scratch"] = scratch
     try:
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, stdout=io.StringIO())
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        broker = settings.CELERY_BROKER_URL.split("://")[0]
+        print(f"database: {database}, broker: {broker}, {args.jobs} jobs, worker SIGKILLed every {args.kill_every} s, "
+              f"time limit {timeout_s:.0f} s", flush=True)
         report = soak(jobs=args.jobs, kill_every_s=args.kill_every, timeout_s=timeout_s,
                       concurrency=args.concurrency, scratch=scratch, progress_every_s=args.progress_every)
     finally:
