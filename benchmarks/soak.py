@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     signal.signal(signal.SIGINT, _stop_on_signal)
     scratch = Path(tempfile.mkdtemp(prefix="assbdb-soak-"))
     configure_environment(scratch)
-    if "refit.sqlite3" in os.environ["DATABASE_URL"]:
-        _RUNNING["scratch"] = scratch
+    _RUNNING["scratch"] = scratch  # the SQLite file, broker folder, beat schedule and worker log: all scratch
     try:
         import django
 
@@ -211,8 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
         report = soak(jobs=args.jobs, kill_every_s=args.kill_every, timeout_s=timeout_s,
                       concurrency=args.concurrency, scratch=scratch, progress_every_s=args.progress_every)
     finally:
-        if "refit.sqlite3" in os.environ["DATABASE_URL"]:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     for key, value in report.items():
         print(f"{key}: {value}", flush=True)
     return report
