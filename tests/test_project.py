@@ -64,6 +64,14 @@ def test_compose_app_services_wait_for_healthy_backends(compose, service):
     assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
 
 
+def test_compose_web_health_check_is_healthz_and_the_worker_is_pinged(compose):
+    """Issue 17: docker-compose's health checks are /healthz (database, broker, worker heartbeat, queue age)
+    for the web service and a Celery ping for the worker; a failing /healthz (503) raises in urlopen."""
+    web = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    assert "127.0.0.1:8000/healthz" in web and "urlopen" in web
+    assert "inspect ping" in " ".join(compose["services"]["worker"]["healthcheck"]["test"])
+
+
 def test_compose_postgres_keeps_data_in_a_named_volume(compose):
     mounts = compose["services"]["db"]["volumes"]
     assert any(m.split(":")[0] in compose["volumes"] for m in mounts)

@@ -24,6 +24,7 @@ from django.db.models import (
     StdDev,
     Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
@@ -43,6 +44,8 @@ from .models import (
 
 #: Job targets that are owned records: a job shows its target only to those who may see it.
 JOB_TARGET_MODELS = {"spectrum": ImpedanceSpectrum, "separator": Separator, "cell": Cell}
+#: What a job about a hidden target says instead of its error (which describes that record).
+HIDDEN_JOB_ERROR = "The job stopped with an error about a record you cannot see."
 
 
 def _spectrum_visible(user, prefix: str = "spectrum__") -> Q:
@@ -97,21 +100,30 @@ def _job_target_seen(user) -> Q:
     return seen
 
 
+def _shown_as_is(qs: QuerySet[Job]) -> QuerySet[Job]:
+    return qs.annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"), shown_error=F("error"))
+
+
 def visible_jobs(*, user) -> QuerySet[Job]:
     """Jobs the user may see, each annotated with what it may show of its target (visibility follows references:
     a group's job about a member's private spectrum does not name it to the other members):
-    `shown_target_id` (null when the target is hidden) and `shown_target_label` ("private record" then)."""
+    `shown_target_id` (null when the target is hidden), `shown_target_label` ("private record" then) and
+    `shown_error` (a fixed sentence then: an error describes its record). Error texts are written from ids and
+    kinds only (``apps.jobs``); this is the guard for rows written otherwise. ``job_result_shown`` does the
+    same for the result."""
     if user is None or not user.is_authenticated:
-        return Job.objects.none().annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
+        return _shown_as_is(Job.objects.none())
     qs = Job.objects.select_related("group", "created_by")
     if user.is_superuser:
-        return qs.annotate(shown_target_id=F("target_id"), shown_target_label=F("target_label"))
+        return _shown_as_is(qs)
     seen = _job_target_seen(user)
     qs = qs.annotate(
         shown_target_id=Case(When(seen, then=F("target_id")), default=Value(None),
                              output_field=PositiveBigIntegerField()),
         shown_target_label=Case(When(seen, then=F("target_label")), default=Value(PRIVATE_LABEL),
                                 output_field=CharField()),
+        shown_error=Case(When(seen, then=F("error")), When(error="", then=Value("")),
+                         default=Value(HIDDEN_JOB_ERROR), output_field=TextField()),
     )
     # Group-less system jobs (re-fits, sweeps) name records of every group: staff only.
     system = Q(group__isnull=True) if user.is_staff else Q(pk__in=[])
@@ -130,6 +142,13 @@ def job_params_shown(job: Job, *, user) -> dict:
         )
         params["spectrum_ids"] = [i for i in ids if i in seen]
     return params
+
+
+def job_result_shown(job: Job) -> dict:
+    """A job's result, or nothing when its target is hidden from the viewer (``visible_jobs`` annotates
+    ``shown_target_id``): it names that record's fit and protocol and the reasons of its failure."""
+    hidden = hasattr(job, "shown_target_id") and job.shown_target_id is None and job.target_type in JOB_TARGET_MODELS
+    return {} if hidden else dict(job.result or {})
 
 
 def jobs_for_target(*, user, target_type: str, target_id: int) -> QuerySet[Job]:

@@ -11,7 +11,7 @@ from apps.jobs.models import Job
 
 from . import protocol_bounds
 from .models import ArrheniusFit, Conductivity, ElementRole, FitProtocol, FitResult, Weighting
-from .selectors import job_params_shown
+from .selectors import job_params_shown, job_result_shown
 
 
 class BoundNoteSerializer(serializers.Serializer):
@@ -148,6 +148,8 @@ class JobSerializer(serializers.ModelSerializer):
     target_id = serializers.SerializerMethodField(help_text="The target record's id; null when hidden from you.")
     target_label = serializers.SerializerMethodField(help_text='"private record" when the target is hidden from you.')
     params = serializers.SerializerMethodField(help_text="Parameters; `spectrum_ids` lists the spectra you may see.")
+    error = serializers.SerializerMethodField(help_text="Why it failed; a fixed sentence when the target is hidden from you.")
+    result = serializers.SerializerMethodField(help_text="Summary of what it produced; empty when the target is hidden from you.")
     is_finished = serializers.BooleanField(read_only=True)
     duration_s = serializers.SerializerMethodField(help_text="Run time so far (or in all), s; null before it starts.")
     url = serializers.SerializerMethodField(help_text="Poll this URL for the state.")
@@ -165,6 +167,12 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_target_label(self, job) -> str:
         return getattr(job, "shown_target_label", job.target_label)
+
+    def get_error(self, job) -> str:
+        return getattr(job, "shown_error", job.error)
+
+    def get_result(self, job) -> dict:
+        return job_result_shown(job)
 
     def get_params(self, job) -> dict:
         return job_params_shown(job, user=getattr(self.context.get("request"), "user", None))

@@ -36,7 +36,7 @@ def job_as_dict(job: Job) -> dict:
         "progress_total": job.progress_total,
         "progress_percent": round(100 * job.progress_fraction),
         "finished": job.is_finished,
-        "error": job.error,
+        "error": job.shown_error,
         "target_type": job.target_type,
         "target_id": job.shown_target_id,
         "target_label": job.shown_target_label,

@@ -181,7 +181,8 @@ def finish_parent_if_done(parent_id: int) -> None:
             if isinstance(value, int):
                 totals[key] = totals.get(key, 0) + value
         if child.state == Job.State.FAILED:
-            failed_chunks.append(f"{child.target_label}: {child.error}")
+            # By job id, not label: a chunk's label counts spectra of the whole group, private ones included.
+            failed_chunks.append(f"job {child.pk}: {child.error}")
     totals["spectra"] = sum(c.progress_total for c in children)
     error = ""
     state = Job.State.SUCCEEDED

@@ -33,7 +33,12 @@ class JobTask(Task):
         if job_id is None:
             return
         try:
-            services.fail_job(job_id=job_id, error=f"Stopped after {MAX_RETRIES} retries of a transient error: {exc}")
+            # The exception's kind only: a database error's text may quote row values (names of records
+            # the job's viewers may not see); the worker's log has the whole of it.
+            services.fail_job(job_id=job_id, error=(
+                f"Stopped after {MAX_RETRIES} retries of a transient error ({type(exc).__name__}); "
+                f"the worker's log has the details."
+            ))
         except Exception:  # the database itself may be what is failing; the sweep will catch the job later
             logger.exception("could not mark job %s failed", job_id)
 
@@ -63,7 +68,11 @@ def _run(task: Task, job_id: int) -> None:
         raise  # autoretry with backoff
     except Exception as exc:  # a bug, not bad luck: record it, do not retry
         logger.exception("job %s failed", job_id)
-        services.fail_job(job_id=job_id, error=f"Internal error ({type(exc).__name__}): {exc}")
+        # Not the exception's text: it may name records (a separator, a cell) that people who see this
+        # job may not see. The log above has it whole.
+        services.fail_job(job_id=job_id, error=(
+            f"Internal error ({type(exc).__name__}) in job {job_id}; the worker's log has the details."
+        ))
 
 
 @shared_task(name=services.RUN_JOB_TASK, **JOB_TASK_OPTIONS)

@@ -24,6 +24,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import ResearchGroup
+from apps.accounts.references import PRIVATE_LABEL
+from apps.accounts.selectors import visible_q
 from apps.catalog.models import Cell
 
 from .grids import share_frequency_grids
@@ -259,23 +261,47 @@ def _already_stored(existing: RawFile, *, data: bytes, attach: bool, analyse: bo
     if attach and not any(s.cell_id == cell.pk for s in held):
         parsed = preview_upload(data=data, filename=stored["filename"])
         spectra = _save_spectra(parsed, raw_file=existing, analyse=analyse, **stored)
-        where = ", ".join(sorted({f"cell {s.cell_id}" for s in held})) or "no cell"
         return IngestReport(
             created=spectra, duplicate=False, raw_file=existing, attached=True,
-            explanation=f"the group already held this exact file (raw file {existing.pk}, on {where}); as asked "
+            explanation=f"the group already held this exact file{_raw_file_named(existing, user=stored['user'])}, on "
+            f"{_holders(held, user=stored['user'])}; as asked "
             f"(attach), it is now also stored on cell {cell.pk} as {len(spectra)} new spectrum(s) with the conditions given",
         )
     return IngestReport(
         created=held, duplicate=True, raw_file=existing,
-        explanation=duplicate_explanation(existing, held, cell=cell, conditions=stored["conditions"], attach=attach),
+        explanation=duplicate_explanation(existing, held, cell=cell, conditions=stored["conditions"], attach=attach,
+                                          user=stored["user"]),
     )
 
 
+def _holders(held: list[ImpedanceSpectrum], *, user) -> str:
+    """The spectra holding a file, named (id, cell id and name) only when ``user`` sees the spectrum and its cell: a
+    fellow member's private spectra are counted as private records, never named."""
+    if user is None:  # a command run by the operator, not a request: every holder is named
+        seen = {s.pk for s in held}
+    else:
+        seen = set(ImpedanceSpectrum.objects.filter(visible_q(user) & visible_q(user, "cell__"),
+                                                    pk__in=[s.pk for s in held]).values_list("pk", flat=True))
+    named = [f"spectrum {s.pk} on cell {s.cell_id} ({s.cell.name})" for s in held if s.pk in seen]
+    hidden = len(held) - len(named)
+    if hidden:
+        named.append(f"{hidden} {PRIVATE_LABEL}{'s' if hidden > 1 else ''} of another member")
+    return "; ".join(named) or "no spectrum"
+
+
+def _raw_file_named(raw_file: RawFile, *, user) -> str:
+    """The words ' (raw file 18)' when ``user`` may see that raw file, else nothing: its id is not given away."""
+    if user is not None and not RawFile.objects.filter(visible_q(user), pk=raw_file.pk).exists():
+        return ""
+    return f" (raw file {raw_file.pk})"
+
+
 def duplicate_explanation(raw_file: RawFile, held: list[ImpedanceSpectrum], *, cell: Cell, conditions: dict[str, Any],
-                          attach: bool = False) -> str:
-    """Where the stored bytes are, that nothing was written, and which of the caller's choices were NOT applied."""
-    places = "; ".join(f"spectrum {s.pk} on cell {s.cell_id} ({s.cell.name})" for s in held) or "no spectrum"
-    text = f"the group already holds this exact file (raw file {raw_file.pk}): {places}. Nothing was stored"
+                          attach: bool = False, user=None) -> str:
+    """Where the stored bytes are (as far as ``user`` may see), that nothing was written, and which of the caller's
+    choices were NOT applied."""
+    text = (f"the group already holds this exact file{_raw_file_named(raw_file, user=user)}: "
+            f"{_holders(held, user=user)}. Nothing was stored")
     on_cell = any(s.cell_id == cell.pk for s in held)
     differing = {
         key: value for key, value in conditions.items() if any(getattr(s, key, None) != value for s in held)

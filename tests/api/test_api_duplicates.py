@@ -105,3 +105,25 @@ def test_a_zip_reports_each_stored_member_with_its_holder(client_for, cells, ins
     assert new["existing"] is None
     assert body["message"].startswith(f"{FILENAME}: ") and "exampleDataGamry.DTA" not in body["message"]
     assert body["created"] == (2 if attach else 1)
+
+
+def test_a_duplicate_of_a_fellow_members_private_file_names_none_of_its_records(client_for, users, group, uploader,
+                                                                                cells, instrument_files):
+    """Issue 17: the message of a duplicate is built per uploader; another member's private spectrum and cell are
+    counted, never named (nor their ids given); the group's owners, who see them, read their names."""
+    from rest_framework.test import APIClient
+
+    hidden_cell = CellFactory(group=group, created_by=uploader, visibility=Visibility.PRIVATE, name="zqsecret cell")
+    as_uploader = APIClient()
+    as_uploader.force_authenticate(uploader)
+    stored = _post(as_uploader, instrument_files, hidden_cell, visibility="private")
+    assert stored.status_code == 201, stored.content[:300]
+    (hidden,) = ImpedanceSpectrum.objects.filter(cell=hidden_cell)
+    assert hidden.visibility == Visibility.PRIVATE
+    body = _post(client_for("member"), instrument_files, cells[0]).json()
+    row = body["files"][0]
+    assert row["status"] == "duplicate" and row["existing"]["spectra"] == []
+    assert "zqsecret" not in body["message"] and f"spectrum {hidden.pk} " not in body["message"]
+    assert "1 private record of another member" in body["message"]
+    owners_view = _post(client_for("owner"), instrument_files, cells[0]).json()["message"]
+    assert f"spectrum {hidden.pk} on cell {hidden_cell.pk} (zqsecret cell)" in owners_view

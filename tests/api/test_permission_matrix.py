@@ -11,7 +11,7 @@ job. Every hidden record's name carries a unique marker, and the hidden
 separator and the private spectrum carry ids no other number collides with; a
 response body may never contain a marker or such an id of a record the viewer
 may not see (nor the hidden separator's thickness, nor the private spectrum's
-name in a job label). Hidden records answer 404 on
+name in a job's label, error or result). Hidden records answer 404 on
 their API detail routes, and a search for a hidden name finds exactly as much
 as a search for a made-up one (no existence oracle).
 """
@@ -124,10 +124,14 @@ def world(group, uploader, owner, member, outsider):
     group_job = JobFactory(group=group, created_by=uploader, target_label=GROUP_JOB, target_id=spectrum.pk)
     # A group job about a member's private spectrum, labelled (as the queue labels it) with its name.
     private = records["private"]["spectrum"]
+    # Their errors and results name the hidden records too (rows written before errors were built from ids).
     JobFactory(group=group, created_by=uploader, target_type="spectrum", target_id=private.pk,
-               target_label=f"{private.label} ({records['private']['cell'].name})")
+               target_label=f"{private.label} ({records['private']['cell'].name})", state=Job.State.FAILED,
+               error=f"Fit of {private.label} on {records['private']['separator'].name} failed",
+               result={"protocol": records["private"]["cell"].name})
     JobFactory(group=group, created_by=uploader, target_type="separator", target_id=hidden_separator.pk,
-               target_label=hidden_separator.name)
+               target_label=hidden_separator.name, kind=Job.Kind.RECOMPUTE_BENCHMARKS, state=Job.State.FAILED,
+               error=f"Internal error: {hidden_separator.name} ({BEHIND_THICKNESS} um)")
     JobFactory(kind=Job.Kind.REFIT_PROTOCOL, group=group, created_by=uploader, target_type="protocol",
                target_label="a group protocol: spectra 1–2 of 2", params={"spectrum_ids": [spectrum.pk, private.pk]})
     JobFactory(kind=Job.Kind.REFIT_PROTOCOL, group=None, created_by=None, target_type="protocol",

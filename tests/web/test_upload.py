@@ -135,6 +135,26 @@ def test_same_file_for_another_cell_says_what_was_not_applied_and_attaches_on_re
     assert (attached.raw_file_id, attached.temperature_c, RawFile.objects.count()) == (held.raw_file_id, 60.0, 1)
 
 
+@pytest.mark.django_db
+def test_a_file_a_fellow_member_holds_privately_is_not_shown_to_another_member(client, member, cell, group,
+                                                                                 instrument_files):
+    """Issue 17: the page of a duplicate lists (and its explanation names) only the spectra the uploader may see."""
+    from apps.measurements.services import ingest_upload
+    from tests.factories import MembershipFactory
+
+    uploader = MembershipFactory(group=group, role="member").user
+    hidden_cell = CellFactory(group=group, created_by=uploader, visibility=Visibility.PRIVATE, name="zqsecret cell")
+    data = (instrument_files / "exampleDataZPlot.z").read_bytes()
+    (hidden,) = ingest_upload(data=data, filename="exampleDataZPlot.z", cell=hidden_cell, user=uploader,
+                              visibility=Visibility.PRIVATE, analyse=False).created
+    client.force_login(member)
+    token = preview(client, instrument_files / "exampleDataZPlot.z").context["form"].initial["token"]
+    page = client.post("/upload/confirm/", {"token": token, "cell": cell.pk}).content.decode()
+    assert "Nothing was stored" in page and "1 private record of another member" in page
+    assert "zqsecret" not in page and f"/spectra/{hidden.pk}/" not in page and f"spectrum {hidden.pk}" not in page
+    assert f"/cells/{hidden_cell.pk}/" not in page
+
+
 def test_upload_requires_login(client):
     response = client.get("/upload/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")

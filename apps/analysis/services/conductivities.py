@@ -17,10 +17,11 @@ def spectrum_geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float 
     if separator is None:
         return None, None, 0.0, 0.0, "the cell names no separator"
     if not separator.thickness_um:
-        return None, None, 0.0, 0.0, f"separator {separator.name!r} has no thickness"
+        # Reasons name no record: they are stored with the fit, which people may see without the separator.
+        return None, None, 0.0, 0.0, "the separator states no thickness"
     area = cell.active_area_cm2 or separator.area_cm2
     if not area:
-        return None, None, 0.0, 0.0, f"neither cell {cell.name!r} nor separator {separator.name!r} states an area"
+        return None, None, 0.0, 0.0, "neither the cell nor its separator states an area"
     thickness_stderr_cm = (separator.thickness_stderr_um or 0.0) * 1e-4
     return separator.thickness_um * 1e-4, float(area), thickness_stderr_cm, 0.0, ""
 

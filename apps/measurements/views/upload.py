@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from apps.catalog.models import Cell
 
 from ..forms import ConfirmUploadForm, UploadFileForm
+from ..selectors import visible_spectra
 from ..services import IngestError, ingest_upload, ingest_zip
 from .common import writable_cells
 from .upload_previews import forget_preview, is_archive, load_preview, picked_files, preview_context, store_preview
@@ -101,6 +102,9 @@ def _duplicate_result(request, report, name: str, form):
     cell = form.cleaned_data["cell"]
     attach_data = request.POST.copy()
     attach_data["attach"] = "on"
+    # Listed as far as the uploader may see them: a fellow member's private spectra are counted in the explanation.
+    held_ids = [s.pk for s in report.created]
+    seen = visible_spectra(user=request.user).in_bulk(held_ids)
     return render(
         request,
         "measurements/upload_duplicate.html",
@@ -108,7 +112,7 @@ def _duplicate_result(request, report, name: str, form):
             "filename": name,
             "explanation": report.explanation,
             "raw_file": report.raw_file,
-            "held": report.created,
+            "held": [seen[pk] for pk in held_ids if pk in seen],
             "cell": cell,
             "can_attach": not any(s.cell_id == cell.pk for s in report.created),
             "attach_fields": [(k, v) for k in attach_data for v in attach_data.getlist(k) if k != "csrfmiddlewaretoken"],
