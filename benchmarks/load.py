@@ -126,7 +126,10 @@ def clean_up(target: Target) -> None:
     ApiToken.objects.filter(name=f"load test {os.getpid()}").delete()
 
 
-def read_requests(target: Target, kinds: tuple[str, ...] = ("api", "export", "page")):
+READ_KINDS = ("api", "export", "page")
+
+
+def read_requests(target: Target, kinds: tuple[str, ...] = READ_KINDS):
     """(category, path) pairs, cycled by the reading clients: mostly API reads, some pages and exports (only the
     categories in `kinds`)."""
     for category, path in _all_read_requests(target):
@@ -168,7 +171,7 @@ def spectrum_file(number: int) -> bytes:
 
 
 async def run_step(base_url: str, target: Target, clients: int, upload_clients: int, duration_s: float,
-                   max_requests: int, kinds: tuple[str, ...]) -> tuple[dict[str, Tally], float]:
+                   max_requests: int, kinds: tuple[str, ...] = READ_KINDS) -> tuple[dict[str, Tally], float]:
     import httpx
 
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -322,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit("load tests run against 127.0.0.1 only")
 
     kinds = tuple(args.reads.split(","))
-    if not kinds or not set(kinds) <= {"api", "export", "page"}:
+    if not set(kinds) <= set(READ_KINDS):
         raise SystemExit("--reads: a comma-separated subset of api, export, page")
     target = prepare()
     server = None
