@@ -237,7 +237,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.common.api.ApiSchema",
     "EXCEPTION_HANDLER": "apps.common.api.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
+        "apps.common.throttling.AnonRateThrottle",  # both keep their logs in Redis when the cache is Redis
         "apps.common.throttling.MemberRateThrottle",  # UserRateThrottle for signed-in users only
     ],
     "DEFAULT_THROTTLE_RATES": {

@@ -3,16 +3,21 @@
 Bounded in time (``--duration`` per step) and in count (``--max-requests`` per step).
 For each number of concurrent reading clients (``--clients 10,50``), runs the reads
 while ``--upload-clients`` clients upload distinct small spectrum files, and prints
-per category: requests, requests/s, p50/p95/p99 latency and errors (5xx must be 0).
+per category: requests, requests/s, p50/p95/p99 latency and errors (5xx must be 0), and the CPU time one
+request took in the gunicorn workers, in PostgreSQL's backends and in this load client (read from /proc, so
+the figure holds on a busy machine where the wall-clock rates do not): the cores divided by that total bound
+the rate this mix can reach on this machine.
 
 Uses the database DATABASE_URL names (PostgreSQL for the real figures; load the demo
 data first with ``manage.py load_demo``): it reads ids from it and adds an API token,
 a cell and the uploaded spectra (removed afterwards). Starts gunicorn itself on a
 free port unless ``--url`` is given; uploads queue their analysis on the broker that
-CELERY_BROKER_URL names (no worker is needed; queued jobs are removed afterwards).
+CELERY_BROKER_URL names (no worker is needed; queued jobs are removed afterwards). The API throttles count
+in the cache CACHE_URL names; unset, in the broker's Redis as production does (docker-compose), since the
+embedded default's file cache writes a file on every API request.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/scratch .venv/bin/python benchmarks/load.py \\
-        [--clients 10,50] [--duration 30] [--workers 3] [--upload-clients 2]
+        [--clients 10,50] [--duration 30] [--workers 3] [--upload-clients 2] [--reads api,export,page]
 """
 from __future__ import annotations
 
@@ -121,8 +126,18 @@ def clean_up(target: Target) -> None:
     ApiToken.objects.filter(name=f"load test {os.getpid()}").delete()
 
 
-def read_requests(target: Target):
-    """(category, path) pairs, cycled by the reading clients: mostly API reads, some pages and exports."""
+READ_KINDS = ("api", "export", "page")
+
+
+def read_requests(target: Target, kinds: tuple[str, ...] = READ_KINDS):
+    """(category, path) pairs, cycled by the reading clients: mostly API reads, some pages and exports (only the
+    categories in `kinds`)."""
+    for category, path in _all_read_requests(target):
+        if category in kinds:
+            yield category, path
+
+
+def _all_read_requests(target: Target):
     rng = random.Random(0)
     s, c, p = target.spectrum_ids, target.cell_ids or [0], target.separator_ids or [0]
     while True:
@@ -156,13 +171,13 @@ def spectrum_file(number: int) -> bytes:
 
 
 async def run_step(base_url: str, target: Target, clients: int, upload_clients: int, duration_s: float,
-                   max_requests: int) -> tuple[dict[str, Tally], float]:
+                   max_requests: int, kinds: tuple[str, ...] = READ_KINDS) -> tuple[dict[str, Tally], float]:
     import httpx
 
     tallies: dict[str, Tally] = defaultdict(Tally)
     deadline = time.perf_counter() + duration_s
     budget = itertools.count()
-    requests = read_requests(target)
+    requests = read_requests(target, kinds)
     upload_numbers = itertools.count(int(time.time() * 1000) % 10**9)
     limits = httpx.Limits(max_connections=clients + upload_clients)
 
@@ -204,8 +219,62 @@ def server_environment() -> dict[str, str]:
     return {
         "SECRET_KEY": "load-test-only-" + os.urandom(16).hex(), "API_THROTTLE_ANON": "100000000/hour",
         "API_THROTTLE_USER": "100000000/hour", **os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_SSL_REDIRECT": "0", **shared_cache(),
     }
+
+
+def shared_cache() -> dict[str, str]:
+    """CACHE_URL as given, else the broker's Redis when the broker is Redis (production's shared cache)."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if "CACHE_URL" in os.environ or not broker.startswith(("redis://", "rediss://")):
+        return {}
+    return {"CACHE_URL": broker}
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time each process has used so far (processes that have ended are left out)."""
+    used = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: proc(5)
+    return used
+
+
+def cpu_used_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds used between two readings by the processes alive at the second (new ones from 0)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+def server_pids(server: subprocess.Popen | None) -> list[int]:
+    """The gunicorn master and its workers (none when serving from --url)."""
+    if server is None:
+        return []
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == server.pid:
+                children.append(int(entry))
+    return [server.pid, *children]
+
+
+def database_backend_pids() -> list[int]:
+    """PostgreSQL's processes serving this database, other than this script's own connection ([] elsewhere)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -231,6 +300,15 @@ def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
+def warm_up(base_url: str, target: Target, requests: int) -> None:
+    """The mix's first reads, untimed: a worker's first requests import modules and compile templates."""
+    import httpx
+
+    with httpx.Client(base_url=base_url, timeout=120) as http:
+        for _category, path in itertools.islice(read_requests(target), requests):
+            http.get(path)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server (127.0.0.1 only); default: start gunicorn")
@@ -240,10 +318,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-requests", type=int, default=50_000, help="requests per step at most")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--reads", default="api,export,page",
+                        help="categories the reading clients send (e.g. api: API reads and uploads only)")
     args = parser.parse_args(argv)
     if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("load tests run against 127.0.0.1 only")
 
+    kinds = tuple(args.reads.split(","))
+    if not set(kinds) <= set(READ_KINDS):
+        raise SystemExit("--reads: a comma-separated subset of api, export, page")
     target = prepare()
     server = None
     results = {}
@@ -252,17 +335,32 @@ def main(argv: list[str] | None = None) -> dict:
             base_url = args.url
         else:
             server, base_url = start_gunicorn(args.workers, args.threads)
+        warm_up(base_url, target, requests=30 * args.workers * args.threads)
         load = os.getloadavg()[0]
-        print(f"server {base_url} ({args.workers} gunicorn workers x {args.threads} threads), "
+        print(f"server {base_url} ({args.workers} gunicorn workers x {args.threads} threads), reads: {args.reads}, "
               f"{os.cpu_count()} CPUs, load average before: {load:.1f}", flush=True)
         for clients in [int(n) for n in args.clients.split(",")]:
+            # Processes that end during a step are not counted (connections live DB_CONN_MAX_AGE, longer than one).
+            before = (cpu_seconds(server_pids(server)), cpu_seconds(database_backend_pids()), time.process_time())
             tallies, elapsed = asyncio.run(run_step(base_url, target, clients, args.upload_clients, args.duration,
-                                                    args.max_requests))
+                                                    args.max_requests, kinds))
+            used = (cpu_used_since(before[0], cpu_seconds(server_pids(server))),
+                    cpu_used_since(before[1], cpu_seconds(database_backend_pids())),
+                    time.process_time() - before[2])
             print(f"{clients} reading clients + {args.upload_clients} uploading, {elapsed:.1f} s, "
                   f"load average {os.getloadavg()[0]:.1f}:", flush=True)
             for category in ["api", "page", "export", "upload"]:
                 if category in tallies:
                     print(f"  {category:7s}{tallies[category].summary(elapsed)}", flush=True)
+            done = sum(len(t.latencies_s) for t in tallies.values())
+            if done and server is not None:
+                per_request_ms = [1000 * seconds / done for seconds in used]
+                bound = os.cpu_count() * 1000 / sum(per_request_ms)
+                api_share = len(tallies["api"].latencies_s) / done if "api" in tallies else 0
+                print(f"  CPU per request (all kinds): gunicorn {per_request_ms[0]:.1f} ms, PostgreSQL "
+                      f"{per_request_ms[1]:.1f} ms, load client {per_request_ms[2]:.1f} ms: {os.cpu_count()} idle "
+                      f"cores fit {bound:.0f} requests/s of this mix, {bound * api_share:.0f} of them API reads",
+                      flush=True)
             results[clients] = {category: tally for category, tally in tallies.items()}
     finally:
         if server is not None:

@@ -4,14 +4,14 @@ from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from rest_framework import serializers
 from rest_framework.relations import MANY_RELATION_KWARGS, ManyRelatedField
 
-from apps.common.serializers import VisiblePrimaryKeyField
+from apps.common.serializers import ModelSerializer, VisiblePrimaryKeyField
 
 from .models import ApiToken, OwnedRecord, ResearchGroup
 from .references import PRIVATE_LABEL, can_see
 from .selectors import visible_q
 
 
-class ResearchGroupSerializer(serializers.ModelSerializer):
+class ResearchGroupSerializer(ModelSerializer):
     n_members = serializers.IntegerField(read_only=True, help_text="Number of members.")
     my_role = serializers.CharField(
         read_only=True, allow_null=True, help_text="Your role in the group (member or owner); null if none."
@@ -22,7 +22,7 @@ class ResearchGroupSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "institution", "description", "n_members", "my_role", "created_at"]
 
 
-class GroupRefSerializer(serializers.ModelSerializer):
+class GroupRefSerializer(ModelSerializer):
     """A group as other records name it."""
 
     class Meta:
@@ -56,7 +56,7 @@ class TokenRequestSerializer(TokenOptionsSerializer):
     password = serializers.CharField(required=False, write_only=True, style={"input_type": "password"})
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ModelSerializer):
     """A token as lists show it: never the key, only its first characters."""
 
     is_expired = serializers.SerializerMethodField()

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from apps.accounts.models import ResearchGroup
 from apps.accounts.serializers import VisibleReferenceIdField
 from apps.catalog.models import Cell
-from apps.common.serializers import FlagsField
+from apps.common.serializers import FlagsField, ModelSerializer
 from apps.jobs.models import Job
 
 from . import protocol_bounds
@@ -23,7 +23,7 @@ class BoundNoteSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class FitProtocolSerializer(serializers.ModelSerializer):
+class FitProtocolSerializer(ModelSerializer):
     group = serializers.PrimaryKeyRelatedField(
         queryset=ResearchGroup.objects.all(),
         allow_null=True,
@@ -75,7 +75,7 @@ class FitProtocolSerializer(serializers.ModelSerializer):
         validators: list = []  # the service says what to do with a taken name (make a new version)
 
 
-class FitResultSerializer(serializers.ModelSerializer):
+class FitResultSerializer(ModelSerializer):
     spectrum_label = serializers.CharField(source="spectrum.label", read_only=True)
     cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
     temperature_c = serializers.FloatField(source="spectrum.temperature_c", read_only=True, allow_null=True)
@@ -98,7 +98,7 @@ class FitResultDetailSerializer(FitResultSerializer):
         fields = [*FitResultSerializer.Meta.fields, "correlations", "residuals_real", "residuals_imag"]
 
 
-class ConductivitySerializer(serializers.ModelSerializer):
+class ConductivitySerializer(ModelSerializer):
     cell = serializers.IntegerField(source="spectrum.cell_id", read_only=True)
     separator = VisibleReferenceIdField(source="spectrum.cell.separator_id", help_text="Separator id; null when hidden.")
     protocol = serializers.IntegerField(source="fit.protocol_id", read_only=True)
@@ -114,7 +114,7 @@ class ConductivitySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ArrheniusFitSerializer(serializers.ModelSerializer):
+class ArrheniusFitSerializer(ModelSerializer):
     separator_name = serializers.CharField(source="separator.name", read_only=True)
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True)
@@ -140,7 +140,7 @@ class JobProgressSerializer(serializers.Serializer):
     fraction = serializers.FloatField(source="progress_fraction", help_text="done / total, 0–1.")
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     """A job as its viewer may see it: its target named only when the viewer may see the target
     (`visible_jobs` annotates what to show; a job just queued by the viewer is about a record they see)."""
 

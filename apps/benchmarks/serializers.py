@@ -3,13 +3,13 @@ from rest_framework import serializers
 
 from apps.accounts.references import can_see
 from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
-from apps.common.serializers import FlagsField
+from apps.common.serializers import FlagsField, ModelSerializer
 
 from .models import BenchmarkEntry, LiteratureValue
 from .selectors import details_for_viewer
 
 
-class BenchmarkEntrySerializer(serializers.ModelSerializer):
+class BenchmarkEntrySerializer(ModelSerializer):
     metric_label = serializers.CharField(source="get_metric_display", read_only=True)
     separator = VisibleReferenceIdField(source="separator_id", help_text="Separator id; null when hidden from you.")
     cell = VisibleReferenceIdField(source="cell_id", help_text="Cell id; null when hidden from you.")
@@ -68,7 +68,7 @@ class RankedBenchmarkEntrySerializer(BenchmarkEntrySerializer):
         fields = ["rank", *BenchmarkEntrySerializer.Meta.fields]
 
 
-class LiteratureValueSerializer(serializers.ModelSerializer):
+class LiteratureValueSerializer(ModelSerializer):
     class Meta:
         model = LiteratureValue
         fields = [

@@ -6,7 +6,7 @@ shape and types, then handed to `apps.catalog.services` (which owns the rules).
 from rest_framework import serializers
 
 from apps.accounts.serializers import OwnershipFieldsMixin, VisibleRelatedKeyField
-from apps.common.serializers import CompletenessMixin
+from apps.common.serializers import CompletenessMixin, ModelSerializer
 
 from .models import (
     Cell,
@@ -25,14 +25,14 @@ from .selectors import visible_electrodes, visible_interfaces, visible_separator
 OWNED_FIELDS = ["group", "group_name", "visibility", "embargo_until", "created_at", "updated_at"]
 
 
-class MaterialSerializer(serializers.ModelSerializer):
+class MaterialSerializer(ModelSerializer):
     class Meta:
         model = Material
         fields = ["id", "name", "formula", "family", "description"]
         extra_kwargs = {"name": {"validators": []}}  # an existing name is returned, not refused
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(ModelSerializer):
     class Meta:
         model = Source
         fields = ["id", "doi", "citation", "year", "url"]
@@ -44,7 +44,7 @@ class SourceSerializer(serializers.ModelSerializer):
         }
 
 
-class SeparatorComponentSerializer(serializers.ModelSerializer):
+class SeparatorComponentSerializer(ModelSerializer):
     material = serializers.PrimaryKeyRelatedField(queryset=Material.objects.all(), help_text="Material id.")
     material_name = serializers.CharField(source="material.name", read_only=True)
     material_formula = serializers.CharField(source="material.formula", read_only=True)
@@ -57,7 +57,7 @@ class SeparatorComponentSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class SeparatorSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
+class SeparatorSerializer(OwnershipFieldsMixin, ModelSerializer):
     components = SeparatorComponentSerializer(many=True, required=False)
     source_doi = serializers.CharField(source="source.doi", read_only=True, allow_null=True)
     porosity = serializers.FloatField(read_only=True, allow_null=True)
@@ -78,7 +78,7 @@ class SeparatorSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
         return material.family if material is not None else None
 
 
-class ElectrodeSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
+class ElectrodeSerializer(OwnershipFieldsMixin, ModelSerializer):
     active_material_name = serializers.CharField(source="active_material.name", read_only=True, allow_null=True)
 
     class Meta:
@@ -89,7 +89,7 @@ class ElectrodeSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class InterfaceEvidenceSerializer(serializers.ModelSerializer):
+class InterfaceEvidenceSerializer(ModelSerializer):
     cross_validated = serializers.SerializerMethodField(
         help_text="True when this assignment is backed by two or more independent techniques."
     )
@@ -106,7 +106,7 @@ class InterfaceEvidenceSerializer(serializers.ModelSerializer):
         return evidence.cross_validated
 
 
-class InterfaceSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
+class InterfaceSerializer(OwnershipFieldsMixin, ModelSerializer):
     evidence = InterfaceEvidenceSerializer(many=True, required=False)
     material_a_name = serializers.CharField(source="material_a.name", read_only=True)
     material_b_name = serializers.CharField(source="material_b.name", read_only=True)
@@ -126,7 +126,7 @@ class InterfaceSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class CellLayerSerializer(serializers.ModelSerializer):
+class CellLayerSerializer(ModelSerializer):
     separator = VisibleRelatedKeyField(selector=visible_separators, required=False, allow_null=True)
     electrode = VisibleRelatedKeyField(selector=visible_electrodes, required=False, allow_null=True)
 
@@ -136,14 +136,14 @@ class CellLayerSerializer(serializers.ModelSerializer):
         read_only_fields = ["position"]
 
 
-class PressureStepSerializer(serializers.ModelSerializer):
+class PressureStepSerializer(ModelSerializer):
     class Meta:
         model = PressureStep
         fields = ["position", "phase", "pressure_mpa", "duration_min", "temperature_c", "notes"]
         read_only_fields = ["position"]
 
 
-class CellSerializer(OwnershipFieldsMixin, serializers.ModelSerializer):
+class CellSerializer(OwnershipFieldsMixin, ModelSerializer):
     separator = VisibleRelatedKeyField(
         selector=visible_separators, required=False, allow_null=True, help_text="Separator id; null when hidden from you."
     )

@@ -24,3 +24,7 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedRedisCacheClient
+
+    def redis_client(self):
+        """The shared ``redis.Redis`` of the write pool, for commands Django's cache API lacks (the throttles')."""
+        return self._cache.get_client(write=True)

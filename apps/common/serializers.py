@@ -1,6 +1,7 @@
 """Serializer fields shared by the apps' API serializers."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from drf_spectacular.types import OpenApiTypes
@@ -8,6 +9,21 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common import flags as flag_registry
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer, with the fields it builds from the model made once per class and copied for each
+    instance. DRF builds them anew every time a serializer is made (for each nested serializer of each request:
+    model field introspection, uniqueness lookups), a tenth of a small API read's time. The fields depend only on
+    the class (its `Meta` and declared fields), never on the request, and DRF copies declared fields the same way.
+    """
+
+    def get_fields(self):
+        built = type(self).__dict__.get("_fields_built_once")  # the class's own, never a parent's
+        if built is None:
+            built = super().get_fields()
+            type(self)._fields_built_once = built
+        return copy.deepcopy(built)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -16,7 +16,7 @@ from apps.analysis.models import KKVerdict
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.parsers import json_depth
-from apps.common.serializers import CompletenessMixin, VisiblePrimaryKeyField, reject_nul_characters
+from apps.common.serializers import CompletenessMixin, ModelSerializer, VisiblePrimaryKeyField, reject_nul_characters
 
 from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile
 
@@ -28,7 +28,7 @@ CONDITION_FIELDS = [
 ]  # fmt: skip
 
 
-class SpectrumListSerializer(serializers.ModelSerializer):
+class SpectrumListSerializer(ModelSerializer):
     """A spectrum without its arrays (lists stay small and fast)."""
 
     cell_name = VisibleReferenceNameField(source="cell.name", help_text='"private record" when hidden from you.')
@@ -137,7 +137,7 @@ class SpectrumDetailSerializer(CompletenessMixin, SpectrumListSerializer):
         return SpectrumFitSummarySerializer(fits or [], many=True).data
 
 
-class RawFileSerializer(serializers.ModelSerializer):
+class RawFileSerializer(ModelSerializer):
     cell = VisibleReferenceIdField(source="cell_id", help_text="Cell id; null when hidden from you.")
     group_name = serializers.CharField(source="group.name", read_only=True)
     download_url = serializers.SerializerMethodField(help_text="Where the original bytes can be downloaded.")
@@ -367,7 +367,7 @@ class ElectronicConductivitySerializer(serializers.Serializer):
     area_cm2 = serializers.FloatField()
 
 
-class CellMeasurementSerializer(serializers.ModelSerializer):
+class CellMeasurementSerializer(ModelSerializer):
     """Shared fields of a cell's DC polarisation or CCD test; the cell must be one you can see (and write to)."""
 
     cell = VisiblePrimaryKeyField(selector=visible_cells)

@@ -5,6 +5,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from apps.accounts.models import ResearchGroup
+from apps.common.serializers import ModelSerializer
 
 from .models import RecordKind, Release, ReleasedEntry, ReleaseRecord, Retraction
 
@@ -15,7 +16,7 @@ class AuthorSerializer(serializers.Serializer):
                                   help_text="ORCID iD, e.g. 0000-0002-1825-0097 (checksum verified).")
 
 
-class ReleaseRecordSerializer(serializers.ModelSerializer):
+class ReleaseRecordSerializer(ModelSerializer):
     retracted = serializers.SerializerMethodField()
 
     class Meta:
@@ -26,7 +27,7 @@ class ReleaseRecordSerializer(serializers.ModelSerializer):
         return (obj.kind, obj.object_id) in self.context.get("retracted_pairs", set())
 
 
-class ReleasedEntrySerializer(serializers.ModelSerializer):
+class ReleasedEntrySerializer(ModelSerializer):
     class Meta:
         model = ReleasedEntry
         fields = ["id", "entry", "metric", "separator", "cell", "family", "value", "unit", "stderr", "ci_low",
@@ -34,7 +35,7 @@ class ReleasedEntrySerializer(serializers.ModelSerializer):
                   "completeness_score", "missing_items", "flags", "blocking", "computed_at"]
 
 
-class ReleaseSerializer(serializers.ModelSerializer):
+class ReleaseSerializer(ModelSerializer):
     label = serializers.CharField(read_only=True)
     group_name = serializers.CharField(source="group.name", read_only=True)
     archive_url = serializers.SerializerMethodField()
@@ -81,7 +82,7 @@ class ReleaseCreateSerializer(serializers.Serializer):
                                                   help_text="A release of the same dataset: publish its next version.")
 
 
-class RetractionSerializer(serializers.ModelSerializer):
+class RetractionSerializer(ModelSerializer):
     kind = serializers.ChoiceField(choices=RecordKind.choices)
     reason = serializers.CharField(allow_blank=True, help_text="Why the record is retracted (required).")
     retracted_by = serializers.CharField(source="retracted_by.get_username", read_only=True, default="")
