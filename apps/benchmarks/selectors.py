@@ -279,17 +279,33 @@ def round_robin(*, user, metric: str | None = None, family: str | None = None, m
 # ---------------------------------------------------------------------------
 
 
-def _standard_protocol_id_for(spectrum) -> int | None:
-    """The analysis pipeline's own choice of protocol, when it offers one."""
-    try:
-        from apps.analysis.services import standard_protocol_for
-    except ImportError:
-        return None
-    try:
-        protocol = standard_protocol_for(spectrum)
-    except Exception:  # a spectrum no rule covers: fall back to the ranking below
-        return None
-    return getattr(protocol, "pk", None)
+def _standard_protocol_ids_for(spectra: list) -> dict[int, int | None]:
+    """The analysis pipeline's own choice of protocol per spectrum, when it offers one: the rule of
+    `standard_protocol_for`, with the spectra's arrays read in one query, the polymer rule asked once per
+    separator and the newest version once per protocol name (per spectrum, that was two queries each)."""
+    from apps.analysis import protocols as protocol_rules
+    from apps.analysis.services import latest_standard_protocol
+
+    arrays = ImpedanceSpectrum.objects.only("pk", "data", "frequency_grid").in_bulk([s.pk for s in spectra])
+    polymer: dict[int | None, bool] = {}
+    newest: dict[str, int | None] = {}
+    chosen: dict[int, int | None] = {}
+    for spectrum in spectra:
+        cell = spectrum.cell
+        key = cell.separator_id
+        try:
+            if key not in polymer:
+                polymer[key] = protocol_rules.is_polymer_separator(cell.separator)
+            name = protocol_rules.select_standard_protocol_name(
+                configuration=cell.configuration, polymer_separator=polymer[key],
+                frequencies_hz=arrays[spectrum.pk].frequencies_hz, impedance_ohm=arrays[spectrum.pk].impedance_ohm,
+            )
+            if name not in newest:
+                newest[name] = latest_standard_protocol(name).pk
+            chosen[spectrum.pk] = newest[name]
+        except Exception:  # a spectrum no rule covers: fall back to the ranking of `standard_fits`
+            chosen[spectrum.pk] = None
+    return chosen
 
 
 def standard_fits(spectra) -> dict[int, FitResult]:
@@ -323,9 +339,12 @@ def standard_fits(spectra) -> dict[int, FitResult]:
         by_spectrum.setdefault(fit.spectrum_id, []).append(fit)
     chosen: dict[int, FitResult] = {}
     spectra_by_id = {s.pk: s for s in spectra}
+    preferred_by_spectrum = _standard_protocol_ids_for(
+        [spectra_by_id[pk] for pk, candidates in by_spectrum.items() if len(candidates) > 1]
+    )
     for spectrum_id, candidates in by_spectrum.items():
         spectrum = spectra_by_id[spectrum_id]
-        preferred = _standard_protocol_id_for(spectrum) if len(candidates) > 1 else None
+        preferred = preferred_by_spectrum.get(spectrum_id)
         configuration = spectrum.cell.configuration
 
         def rank(fit: FitResult):

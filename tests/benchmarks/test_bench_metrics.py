@@ -294,3 +294,25 @@ def test_interfacial_asr_function_is_the_benchmark_number(configuration, interfa
     assert one.asr_ohm_cm2 == pytest.approx(200.0 * 0.5 / interfaces)
     assert one.interfaces_in_series == interfaces
     assert one.asr_ohm_cm2 == pytest.approx(by_metric(cell_metrics.cell_metrics(cell))[Metric.INTERFACIAL_ASR].value)
+
+
+def test_a_spectrum_fitted_under_two_standard_protocols_counts_the_one_the_pipeline_picks(
+        cell, django_assert_max_num_queries):
+    """The pipeline's rule wins over a newer, higher-version standard protocol; asked for many such spectra at
+    once, the rule costs a fixed number of queries (arrays in one, each separator and protocol name once)."""
+    from apps.analysis.models import FitProtocol
+    from apps.analysis.services import standard_protocol_for
+    from apps.benchmarks.selectors import standard_fits
+
+    spectra = [SpectrumFactory(cell=cell, group=cell.group) for _ in range(6)]
+    rule = standard_protocol_for(spectra[0])
+    other = StandardProtocolFactory(name="Another standard (test)", version=9)
+    expected = {}
+    for spectrum in spectra:
+        expected[spectrum.pk] = FitFactory(spectrum=spectrum, protocol=FitProtocol.objects.get(pk=rule.pk)).pk
+        FitFactory(spectrum=spectrum, protocol=other)  # newer and a higher version: loses to the rule
+    loaded = list(spectra[0].__class__.objects.filter(pk__in=[s.pk for s in spectra]).select_related("cell__separator")
+                  .defer("data"))
+    with django_assert_max_num_queries(6):
+        chosen = standard_fits(loaded)
+    assert {pk: fit.pk for pk, fit in chosen.items()} == expected
