@@ -371,7 +371,8 @@ class CellViewSet(OwnedRecordViewSet):
     @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=["pk"])
     def spectra(self, request, pk=None):
         cell = self.get_object()
-        queryset = visible_spectra(user=request.user).filter(cell=cell).order_by("index_in_file", "pk")
+        queryset = (visible_spectra(user=request.user).select_related("kk_check").defer("metadata")
+                    .filter(cell=cell).order_by("index_in_file", "pk"))
         page = self.paginate_queryset(queryset)
         rows = SpectrumListSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(rows)

@@ -136,6 +136,10 @@ class ImpedanceSpectrum(OwnedRecord):
             models.Index(fields=["cell", "index_in_file", "id"], name="spectrum_cell_position"),
             # The cell page lists its spectra by cycle and time: a page of 50 of a cell's thousands is a range scan.
             models.Index(fields=["cell", "cycle_index", "elapsed_time_h", "id"], name="spectrum_cell_cycle_time"),
+            # A cell's spectra newest first (`?cell=…`, by measurement or upload time): without these PostgreSQL
+            # walks the whole time index past every other cell's spectra (0.8 s for a 20,000-spectrum cell at 1 M).
+            models.Index(fields=["cell", "measured_at", "id"], name="spectrum_cell_measured_at"),
+            models.Index(fields=["cell", "created_at", "id"], name="spectrum_cell_created_at"),  # the API's default order
             models.Index(fields=["created_at", "id"], name="spectrum_created_at"),
             models.Index(fields=["measured_at", "id"], name="spectrum_measured_at"),
             models.Index(fields=["temperature_c", "id"], name="spectrum_temperature"),

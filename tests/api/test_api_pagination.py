@@ -167,3 +167,24 @@ def test_nested_list_of_a_cell_pages_by_cursor(client, spectra):
     pages, _ = walk(client, reverse("api:cell-spectra", args=[cell_id]) + "?page_size=2")
     expected = sorted((s for s in spectra if s.cell_id == cell_id), key=lambda s: (s.index_in_file, s.pk))
     assert [pk for page in pages for pk in page] == [s.pk for s in expected]
+
+
+def test_nested_list_of_a_cell_reads_kk_checks_with_the_spectra(client):
+    """One query for the page's spectra and their checks, however many spectra: no query per row."""
+    from tests.benchmarks.bench_factories import KramersKronigCheckFactory
+
+    cell = CellFactory(visibility=Visibility.PUBLIC)
+    url = reverse("api:cell-spectra", args=[cell.pk])
+
+    def add(n):
+        for _ in range(n):
+            KramersKronigCheckFactory(spectrum=SpectrumFactory(cell=cell, group=cell.group, visibility=Visibility.PUBLIC))
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        assert len(client.get(url).json()["results"]) == 2
+    add(8)
+    with CaptureQueriesContext(connection) as many:
+        body = client.get(url).json()
+    assert len(body["results"]) == 10 and all(row["kk_verdict"] for row in body["results"])
+    assert len(many) == len(few)
