@@ -494,7 +494,7 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
     page(f"/api/v1/spectra/?page_size=100 (page {deep_hops + 1})", deep_cursor_url(client, spectra_url, deep_hops))
     ordered = spectra_url + "&ordering=-temperature_c"
     page(f"/api/v1/spectra/?ordering=-temperature_c (page {deep_hops + 1})", deep_cursor_url(client, ordered, deep_hops))
-    page(f"/api/v1/spectra/?cell=<cell with many spectra>&page_size=100 (newest first)",
+    page("/api/v1/spectra/?cell=<cell with many spectra>&page_size=100 (newest first)",
          f"{spectra_url}&cell={layout.big_cell_id}")
     page("/api/v1/cells/?ordering=-n_spectra&page_size=100", reverse("api:cell-list") + "?ordering=-n_spectra&page_size=100")
     conductivities_url = reverse("api:conductivity-list") + "?page_size=100"
