@@ -501,12 +501,19 @@ _DETAIL_ID_SELECTORS = {
 }
 
 
-def details_for_viewer(entries, user) -> dict[int, dict]:
+def details_for_viewer(entries, user, *, max_ids: int | None = None) -> dict[int, dict]:
     """Each entry's ``details`` with its id lists cut to the records ``user`` may see (one query per kind
     of id for all the entries), so an entry never names a hidden record; ``hidden_records`` counts what
-    was left out."""
+    was left out. With ``max_ids`` (lists of entries) only the first ``max_ids`` ids of each list are looked
+    at and shown, and ``<key>_not_listed`` says how many more the entry has: an entry of a separator with
+    250,000 spectra names them all, which a page of 50 entries cannot carry (the entry itself lists them)."""
     entries = list(entries)
-    wanted = {key: {i for e in entries for i in (e.details or {}).get(key) or []} for key in _DETAIL_ID_SELECTORS}
+
+    def examined(details: dict, key: str) -> list:
+        ids = details.get(key) or []
+        return ids if max_ids is None else ids[:max_ids]
+
+    wanted = {key: {i for e in entries for i in examined(e.details or {}, key)} for key in _DETAIL_ID_SELECTORS}
     seen = {key: set(_DETAIL_ID_SELECTORS[key](user=user).filter(pk__in=ids).values_list("pk", flat=True))
             if ids else set() for key, ids in wanted.items()}
     shown = {}
@@ -515,8 +522,11 @@ def details_for_viewer(entries, user) -> dict[int, dict]:
         hidden = 0
         for key in _DETAIL_ID_SELECTORS:
             if key in details and isinstance(details[key], list):
-                kept = [i for i in details[key] if i in seen[key]]
-                hidden += len(details[key]) - len(kept)
+                looked_at = examined(details, key)
+                kept = [i for i in looked_at if i in seen[key]]
+                hidden += len(looked_at) - len(kept)
+                if len(looked_at) < len(details[key]):
+                    details[f"{key}_not_listed"] = len(details[key]) - len(looked_at)
                 details[key] = kept
         if hidden:
             details["hidden_records"] = hidden

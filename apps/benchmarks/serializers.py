@@ -8,6 +8,9 @@ from apps.common.serializers import FlagsField, ModelSerializer
 from .models import BenchmarkEntry, LiteratureValue
 from .selectors import details_for_viewer
 
+#: Ids per id list of an entry's details in a list response (an entry can name hundreds of thousands).
+LIST_DETAIL_IDS = 100
+
 
 class BenchmarkEntrySerializer(ModelSerializer):
     metric_label = serializers.CharField(source="get_metric_display", read_only=True)
@@ -22,7 +25,9 @@ class BenchmarkEntrySerializer(ModelSerializer):
     protocol_version = serializers.IntegerField(source="protocol.version", read_only=True, allow_null=True)
     flags = FlagsField()
     details = serializers.SerializerMethodField(
-        help_text="How the value was computed; id lists name only records you may see (hidden_records: how many not)."
+        help_text="How the value was computed; id lists name only records you may see (hidden_records: how many "
+        f"not). In lists, each id list holds at most its first {LIST_DETAIL_IDS} ids (<key>_not_listed: how many "
+        "more); the entry's own URL lists them all."
     )
 
     class Meta:
@@ -41,7 +46,7 @@ class BenchmarkEntrySerializer(ModelSerializer):
             return details_for_viewer([entry], user)[entry.pk]
         cache = page.__dict__.setdefault("_details_for_viewer", {})  # one query per kind of id per page
         if entry.pk not in cache:
-            cache.update(details_for_viewer(page.instance, user))
+            cache.update(details_for_viewer(page.instance, user, max_ids=LIST_DETAIL_IDS))
         return cache[entry.pk]
 
     def _subject(self, entry):

@@ -1,0 +1,43 @@
+"""Benchmark entries in lists: an entry names every record it was computed from (a big separator's entry names
+hundreds of thousands), so a list shows the first ids of each list, says how many more there are, and checks
+visibility for those only; the entry's own URL names them all."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.accounts.models import Visibility
+from apps.benchmarks.serializers import LIST_DETAIL_IDS
+from tests.factories import BenchmarkEntryFactory, CellFactory, SeparatorFactory, SpectrumFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_list_shows_the_first_ids_of_each_list_and_the_entry_shows_them_all(client, monkeypatch):
+    monkeypatch.setattr("apps.benchmarks.serializers.LIST_DETAIL_IDS", 4)
+    separator = SeparatorFactory(visibility=Visibility.PUBLIC)
+    cell = CellFactory(group=separator.group, separator=separator, visibility=Visibility.PUBLIC)
+    visibilities = [Visibility.PUBLIC, Visibility.PRIVATE, Visibility.PUBLIC, Visibility.PUBLIC, Visibility.PUBLIC,
+                    Visibility.PRIVATE, Visibility.PUBLIC]
+    spectra = [SpectrumFactory(cell=cell, group=cell.group, visibility=v) for v in visibilities]
+    ids = [s.pk for s in spectra]
+    entry = BenchmarkEntryFactory(separator=separator, details={"spectrum_ids": ids, "n_spectra": len(ids)})
+
+    listed = client.get("/api/v1/benchmark-entries/").json()["results"][0]["details"]
+    assert listed["spectrum_ids"] == [ids[0], ids[2], ids[3]]  # the first 4 looked at, the private one left out
+    assert listed["hidden_records"] == 1 and listed["spectrum_ids_not_listed"] == 3
+
+    whole = client.get(f"/api/v1/benchmark-entries/{entry.pk}/").json()["details"]
+    assert whole["spectrum_ids"] == [i for i, v in zip(ids, visibilities) if v == Visibility.PUBLIC]
+    assert whole["hidden_records"] == 2 and "spectrum_ids_not_listed" not in whole
+
+
+def test_a_list_reads_no_more_ids_than_it_shows(client):
+    separator = SeparatorFactory(visibility=Visibility.PUBLIC)
+    many = list(range(10_000_000, 10_000_000 + 50 * LIST_DETAIL_IDS))  # ids of records that need not exist
+    BenchmarkEntryFactory(separator=separator, details={"conductivity_ids": many})
+    with CaptureQueriesContext(connection) as queries:
+        details = client.get("/api/v1/benchmark-entries/").json()["results"][0]["details"]
+    assert details["conductivity_ids"] == [] and details["hidden_records"] == LIST_DETAIL_IDS
+    assert details["conductivity_ids_not_listed"] == 49 * LIST_DETAIL_IDS
+    looked_up = [q["sql"] for q in queries if "analysis_conductivity" in q["sql"]]
+    assert looked_up and all(q.count("10000") <= LIST_DETAIL_IDS for q in looked_up)
