@@ -121,10 +121,34 @@ def _has_kk(spectrum) -> bool:
     return True
 
 
+#: Notes a flag keeps, joined by "; " (the rest are counted): an entry of a separator with 36,000 spectra at
+#: 25 °C would otherwise carry a note per spectrum (885 kB at 1 M spectra).
+NOTES_PER_FLAG = 5
+_MORE_NOTES = re.compile(r"; and (\d+) more$")
+
+
+def joined_notes(notes) -> str:
+    """The first NOTES_PER_FLAG notes joined by "; ", then how many more there are."""
+    notes = list(notes)
+    shown = "; ".join(notes[:NOTES_PER_FLAG])
+    return shown + (f"; and {len(notes) - NOTES_PER_FLAG} more" if len(notes) > NOTES_PER_FLAG else "")
+
+
 def merge_flags(target: dict[str, str], more: dict[str, str]) -> None:
-    """Add `more` to `target`; a code present in both keeps both notes, joined by "; "."""
+    """Add `more` to `target`; a code present in both keeps both notes, joined by "; ", up to NOTES_PER_FLAG
+    parts, then counts the rest ("; and 12 more")."""
     for code, note in more.items():
-        target[code] = f"{target[code]}; {note}" if code in target else note
+        if code not in target:
+            target[code] = note
+            continue
+        current = target[code]
+        counted = _MORE_NOTES.search(current)
+        if counted:
+            target[code] = f"{current[:counted.start()]}; and {int(counted.group(1)) + 1} more"
+        elif current.count("; ") + 1 >= NOTES_PER_FLAG:
+            target[code] = f"{current}; and 1 more"
+        else:
+            target[code] = f"{current}; {note}"
 
 
 def pressure_history_flag(cells) -> dict[str, str]:

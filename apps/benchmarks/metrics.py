@@ -64,7 +64,7 @@ from apps.analysis.models import Conductivity, ConductivityKind, FitResult
 from apps.catalog.models import Cell, MaterialFamily, Separator, SeparatorComponent
 
 from . import selectors
-from .flags import RESISTOR_NAME, blocking, fit_flags, merge_flags, pressure_history_flag
+from .flags import RESISTOR_NAME, blocking, fit_flags, joined_notes, merge_flags, pressure_history_flag
 from .models import METRIC_UNITS, Metric
 from .selectors import standard_fits
 from .statistics import (
@@ -318,7 +318,7 @@ def _series_flags(arrhenius: _Arrhenius, rows: list[Conductivity], fit_flag_map)
     used_pks = {r.pk for r in used}  # a set: `r not in used` compares every pair of rows
     left_out = [r for r in rows if r.pk not in used_pks and blocking(fit_flag_map.get(r.fit_id, {}))]
     if left_out:
-        flags["points_left_out"] = "; ".join(
+        flags["points_left_out"] = joined_notes(
             f"spectrum {r.spectrum_id} at {r.temperature_c:g} °C ("
             + ", ".join(sorted(c for c in fit_flag_map.get(r.fit_id, {}) if blocking([c]))) + ")"
             for r in left_out if r.temperature_c is not None)

@@ -316,3 +316,16 @@ def test_a_spectrum_fitted_under_two_standard_protocols_counts_the_one_the_pipel
     with django_assert_max_num_queries(6):
         chosen = standard_fits(loaded)
     assert {pk: fit.pk for pk, fit in chosen.items()} == expected
+
+
+def test_a_flag_keeps_its_first_notes_and_counts_the_rest():
+    from apps.benchmarks.flags import NOTES_PER_FLAG, joined_notes, merge_flags
+
+    flags: dict[str, str] = {}
+    for i in range(NOTES_PER_FLAG + 7):
+        merge_flags(flags, {"kk_failed": f"spectrum {i}: residuals"})
+    parts = flags["kk_failed"].split("; ")
+    assert parts[:NOTES_PER_FLAG] == [f"spectrum {i}: residuals" for i in range(NOTES_PER_FLAG)]
+    assert parts[NOTES_PER_FLAG:] == ["and 7 more"]
+    assert joined_notes(["a", "b"]) == "a; b"
+    assert joined_notes(str(i) for i in range(NOTES_PER_FLAG + 2)).endswith(f"{NOTES_PER_FLAG - 1}; and 2 more")
