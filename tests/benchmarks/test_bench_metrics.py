@@ -329,3 +329,11 @@ def test_a_flag_keeps_its_first_notes_and_counts_the_rest():
     assert parts[NOTES_PER_FLAG:] == ["and 7 more"]
     assert joined_notes(["a", "b"]) == "a; b"
     assert joined_notes(str(i) for i in range(NOTES_PER_FLAG + 2)).endswith(f"{NOTES_PER_FLAG - 1}; and 2 more")
+
+
+def test_the_pressure_history_note_names_no_cell():
+    from apps.benchmarks.flags import pressure_history_flag
+
+    cells = [CellFactory(name=f"private cell {i}") for i in range(2)]
+    note = pressure_history_flag(cells)["no_pressure_history"]
+    assert note == "no pressure steps recorded for any of its 2 cells" and "private cell" not in note
