@@ -143,6 +143,8 @@ def planner_row_estimate(queryset) -> int:
 
 
 class RowCount(NamedTuple):
+    """How many rows a selection matches, and whether that is a count or PostgreSQL's estimate."""
+
     n: int
     exact: bool
 
@@ -348,11 +350,11 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self._counted[0]
+        return self._counted.n
 
     @property
     def count_exact(self) -> bool:
-        return self._counted[1]
+        return self._counted.exact
 
     @cached_property
     def all_pages(self) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import math
 
 from django.db import transaction
+from django.db.models import Count, F, Sum
 
 from apps.measurements.models import ImpedanceSpectrum
 
-from ..models import Conductivity, FitResult
+from ..models import Conductivity, ConductivitySummary, FitResult
+from ..selectors import chosen_fit_pk
 
 
 def spectrum_geometry(spectrum: ImpedanceSpectrum) -> tuple[float | None, float | None, float, float, str]:
@@ -84,10 +86,6 @@ def compute_conductivities(*, fit: FitResult, resistances: dict[str, tuple[float
 def refresh_conductivity_summary(*, separator_ids) -> int:
     """Rewrite the separators' `ConductivitySummary` rows from their conductivities (each spectrum's chosen
     fit), summed per kind, temperature and visibility class in one aggregate; returns the rows written."""
-    from django.db.models import Count, F, Sum
-
-    from ..models import ConductivitySummary
-    from ..selectors import chosen_fit_pk
 
     separator_ids = sorted({int(i) for i in separator_ids})
     classes = {

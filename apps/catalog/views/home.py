@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from apps.benchmarks.models import Metric
 from apps.benchmarks.selectors import leaderboard
-from apps.common.pagination import count_rows
+from apps.common.pagination import RowCount, count_rows
 from apps.measurements.selectors import visible_spectra
 
 from ..forms import SearchForm
@@ -27,13 +27,13 @@ def home(request):
     spectra = visible_spectra(user=user)
     context = {
         "search_form": SearchForm(),
-        # Exact up to a limit, then PostgreSQL's estimate: an exact count of a million spectra reads them all.
         "counts": {
-            "separators": count_rows(separators),
-            "cells": count_rows(visible_cells(user=user)),
-            "interfaces": count_rows(visible_interfaces(user=user)),
+            "separators": RowCount(separators.count(), True),
+            "cells": RowCount(visible_cells(user=user).count(), True),
+            "interfaces": RowCount(visible_interfaces(user=user).count(), True),
+            # Exact up to a limit, then PostgreSQL's estimate: an exact count of a million spectra reads them all.
             "spectra": count_rows(spectra),
-            "materials": count_rows(all_materials()),
+            "materials": RowCount(all_materials().count(), True),
         },
         "families": [(families.get(row["components__material__family"], "Other"), row["n"]) for row in family_counts],
         "latest_spectra": spectra.order_by("-created_at", "-pk")[:8],
