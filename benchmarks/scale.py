@@ -497,6 +497,7 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
     page("/api/v1/spectra/?cell=<cell with many spectra>&page_size=100 (newest first)",
          f"{spectra_url}&cell={layout.big_cell_id}")
     page("/api/v1/cells/?ordering=-n_spectra&page_size=100", reverse("api:cell-list") + "?ordering=-n_spectra&page_size=100")
+    page("/api/v1/benchmark-entries/?metric=sigma_25c_total", reverse("api:benchmarkentry-list") + "?metric=sigma_25c_total")
     conductivities_url = reverse("api:conductivity-list") + "?page_size=100"
     page("/api/v1/conductivities/?page_size=100", conductivities_url)
     page("/api/v1/fits/?page_size=100", reverse("api:fit-list") + "?page_size=100")
