@@ -17,7 +17,7 @@ from apps.common.api import (
     export_schema,
     rows_to_csv,
 )
-from apps.common.formatting import BOUND, VALUE, rounded_row
+from apps.common.rounding import BOUND, VALUE, rounded_row
 
 from . import services
 from .filters import ArrheniusFitFilterSet, ConductivityFilterSet, FitProtocolFilterSet, FitResultFilterSet, JobFilterSet

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from apps.catalog.models import MaterialFamily, ProcessingRoute, Separator
 from apps.catalog.selectors import visible_cells, visible_separators
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
-from apps.common.formatting import BOUND, VALUE
+from apps.common.rounding import BOUND, VALUE
 
 from . import comparisons, selectors
 from .filters import BenchmarkEntryFilterSet, LiteratureValueFilterSet

@@ -13,14 +13,15 @@ from django.utils import timezone
 from apps.analysis.eis import ENGINE_VERSION
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult
 from apps.common import flags as flag_registry
-from apps.common.formatting import BOUND, VALUE, format_interval, format_unit_value, rounded_row
+from apps.common.formatting import format_interval, format_unit_value
+from apps.common.rounding import BOUND, VALUE, rounded_row
 
 from . import selectors
 from .models import BenchmarkEntry
 
 logger = logging.getLogger(__name__)
 
-# Numbers in files are rounded to their uncertainty (two significant digits of it; apps.common.formatting):
+# Numbers in files are rounded to their uncertainty (two significant digits of it; apps.common.rounding):
 # uncertainty column → the columns rounded with it. Numbers without one keep full precision.
 ENTRY_UNCERTAINTIES = {"stderr": {"value": VALUE, "ci_low": BOUND, "ci_high": BOUND}}
 FIT_UNCERTAINTIES = {"stderr": {"parameters": VALUE}}

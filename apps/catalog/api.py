@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from apps.accounts.permissions import require_group_member
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
-from apps.common.formatting import VALUE
+from apps.common.rounding import VALUE
 from apps.measurements.selectors import visible_spectra, visible_spectrum_count_of_cell
 from apps.measurements.serializers import SpectrumListSerializer
 

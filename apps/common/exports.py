@@ -4,7 +4,7 @@ end a complete file with its row count.
 
 Rows travel in chunks of `EXPORT_CHUNK_ROWS`, one fetch of the server-side cursor each. On the values-list path a
 chunk stays a table of columns (`ColumnChunk`) from the fetch to the file: converted, rounded to uncertainties
-(`formatting.rounded_columns`) and written by `csv.writer.writerows` a column or a chunk at a time, with no dict
+(`rounding.rounded_columns`) and written by `csv.writer.writerows` a column or a chunk at a time, with no dict
 per row for CSV. The bytes are the same as writing row by row (`iter_csv`, `rounded_row`): chunks holding what
 only the row-by-row rules handle (nested objects, lists) take that way.
 """
@@ -33,7 +33,7 @@ from rest_framework.decorators import action
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 
-from .formatting import rounded_columns, rounded_row
+from .rounding import rounded_columns, rounded_row
 from .pagination import keyset_ordered
 from .renderers import CSVRenderer, FiniteJSONRenderer, finite_or_none, flatten_row
 
@@ -98,7 +98,7 @@ class ExportMixin:
 
     # Serializer fields whose value is a plain column reached another way (e.g. a SerializerMethodField).
     export_value_paths: dict[str, str] = {}
-    # Uncertainty column → {column rounded to it: formatting.VALUE or formatting.BOUND} (see `rounded_row`).
+    # Uncertainty column → {column rounded to it: rounding.VALUE or rounding.BOUND} (see `rounded_row`).
     export_uncertainties: dict[str, dict[str, str]] = {}
 
     def _export_chunks(self, queryset, counter: list[int]) -> Iterator[ColumnChunk | list[dict]]:
@@ -203,7 +203,7 @@ class ColumnChunk:
         return [dict(zip(self.names, values)) for values in zip(*self.columns)]
 
     def rounded(self, uncertainties: dict[str, dict[str, str]]) -> ColumnChunk:
-        """Each row as `rounded_row(row, uncertainties)` makes it (see `formatting.rounded_columns`)."""
+        """Each row as `rounded_row(row, uncertainties)` makes it (see `rounding.rounded_columns`)."""
         table = rounded_columns(dict(zip(self.names, self.columns)), uncertainties)
         return ColumnChunk(list(table), list(table.values()))
 

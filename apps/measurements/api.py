@@ -25,7 +25,7 @@ from apps.common.api import (
 )
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.jobs.models import Job
-from apps.common.formatting import VALUE
+from apps.common.rounding import VALUE
 from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services

@@ -39,7 +39,7 @@ from apps.benchmarks.models import BenchmarkEntry
 from apps.catalog.models import Cell, Separator
 from apps.catalog.services import normalise_doi
 from apps.common.audit import log_event
-from apps.common.formatting import rounded_row
+from apps.common.rounding import rounded_row
 from apps.measurements.exports import spectrum_csv, spectrum_metadata
 from apps.measurements.models import ImpedanceSpectrum, RawFile
 
@@ -208,7 +208,7 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
     fits = benchmark_selectors.standard_fits(records.spectra)
     fit_list = [fits[s.pk] for s in records.spectra if s.pk in fits]
     fits_json = [_fit_json(fit) for fit in fit_list]
-    # Numbers are rounded to their standard errors, as on the pages (apps.common.formatting.rounded_row).
+    # Numbers are rounded to their standard errors, as on the pages (apps.common.rounding.rounded_row).
     fit_rows = [
         rounded_row({"fit_id": fit.pk, "spectrum_id": fit.spectrum_id,
                      "protocol": f"{fit.protocol.name} v{fit.protocol.version}", "status": fit.status,

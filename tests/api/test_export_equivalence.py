@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.utils.encoders import JSONEncoder
 
 from apps.accounts.models import Visibility
-from apps.common.formatting import rounded_row
+from apps.common.rounding import rounded_row
 from apps.common.renderers import rows_to_csv
 from tests.factories import (
     ArrheniusFitFactory,

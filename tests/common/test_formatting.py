@@ -4,18 +4,14 @@ import math
 import pytest
 
 from apps.common.formatting import (
-    BOUND,
     QUANTITIES,
-    VALUE,
     column_title,
     format_interval,
     format_number,
     format_quantity,
     format_unit_value,
-    round_to_uncertainty,
-    round_uncertainty,
-    rounded_row,
 )
+from apps.common.rounding import BOUND, VALUE, round_to_uncertainty, round_uncertainty, rounded_row
 
 NAN, INF = math.nan, math.inf
 

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 import pytest
 
-from apps.common.formatting import (
+from apps.common.rounding import (
     BOUND,
     VALUE,
     round_to_uncertainty,
