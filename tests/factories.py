@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from apps.accounts.models import Membership, ResearchGroup, Visibility
 from apps.analysis.models import ArrheniusFit, Conductivity, FitProtocol, FitResult, FitStatus
 from apps.jobs.models import Job
-from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric
+from apps.benchmarks.models import BenchmarkEntry, LiteratureValue, Metric, split_record_ids
 from apps.catalog.models import (
     Cell,
     CellLayer,
@@ -322,6 +322,13 @@ class BenchmarkEntryFactory(factory.django.DjangoModelFactory):
     temperature_c = 25.0
     thickness_um = 800.0
     completeness_score = 0.8
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """``details`` may name whole id lists, as the computation hands them over; they are stored apart."""
+        if "details" in kwargs and "record_ids" not in kwargs:
+            kwargs["details"], kwargs["record_ids"] = split_record_ids(kwargs["details"])
+        return super()._create(model_class, *args, **kwargs)
 
 
 class LiteratureValueFactory(factory.django.DjangoModelFactory):

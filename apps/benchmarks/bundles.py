@@ -75,7 +75,7 @@ def _spectrum_csv(spectrum, user) -> str:
     return spectrum_csv(spectrum, user=user)
 
 
-def _entry_json(entry: BenchmarkEntry) -> dict:
+def _entry_json(entry: BenchmarkEntry, details: dict) -> dict:
     rounded = rounded_row({"value": entry.value, "stderr": entry.stderr, "ci_low": entry.ci_low,
                            "ci_high": entry.ci_high}, ENTRY_UNCERTAINTIES)
     return {
@@ -85,7 +85,7 @@ def _entry_json(entry: BenchmarkEntry) -> dict:
         "ci95": [rounded["ci_low"], rounded["ci_high"]], "temperature_c": entry.temperature_c,
         "stack_pressure_mpa": entry.stack_pressure_mpa, "thickness_um": entry.thickness_um, "method": entry.method,
         "completeness_score": entry.completeness_score, "missing_items": entry.missing_items, "flags": flag_registry.describe(entry.flags),
-        "blocking": entry.blocking, "details": entry.details, "computed_at": entry.computed_at.isoformat(),
+        "blocking": entry.blocking, "details": details, "computed_at": entry.computed_at.isoformat(),
     }
 
 
@@ -103,7 +103,7 @@ def _readme(entry: BenchmarkEntry, *, spectra, hidden: int, protocols, raw_names
         f"Engine version: {ENGINE_VERSION}; bundle written {timezone.now():%Y-%m-%d %H:%M} UTC",
         "",
         "## Contents",
-        "- `entry.json`: the benchmark entry as stored (value, uncertainty, completeness, flags, details).",
+        "- `entry.json`: the benchmark entry (value, uncertainty, completeness, flags, details naming only the records you may see).",
         "- `protocols/*.json`: the standard fit protocol(s): circuit, weighting, frequency window, bounds, element roles.",
         "- `spectra/<id>.csv` and `.json`: every spectrum used, with its conditions.",
         "- `raw/`: the original instrument files, byte for byte.",
@@ -139,9 +139,10 @@ def reproduce_bundle(entry: BenchmarkEntry, *, user=None) -> bytes:
     original raw files, and the fits (parameters, stderr, χ², residuals, engine version)."""
     from apps.measurements.selectors import visible_raw_files, visible_spectra
 
-    spectrum_ids = list(entry.details.get("spectrum_ids", []))
-    spectra = list(visible_spectra(user=user, with_arrays=True).filter(pk__in=spectrum_ids).order_by("pk"))
-    hidden = len(set(spectrum_ids)) - len(spectra)
+    details = selectors.details_for_viewer([entry], user, whole=True)[entry.pk]  # names no hidden record
+    spectra = list(visible_spectra(user=user, with_arrays=True).filter(pk__in=details.get("spectrum_ids", []))
+                   .order_by("pk"))
+    hidden = len(set(entry.record_ids.get("spectrum_ids", []))) - len(spectra)
     fits = selectors.standard_fits(spectra)
     protocols: dict[int, FitProtocol] = {}
     if entry.protocol_id:
@@ -154,7 +155,7 @@ def reproduce_bundle(entry: BenchmarkEntry, *, user=None) -> bytes:
     buffer = io.BytesIO()
     raw_names = []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr("entry.json", json.dumps(_entry_json(entry), indent=2, default=str))
+        bundle.writestr("entry.json", json.dumps(_entry_json(entry, details), indent=2, default=str))
         names = []
         for protocol in protocols.values():
             name = re.sub(r"[^A-Za-z0-9]+", "-", f"{protocol.name}-v{protocol.version}").strip("-")

@@ -34,7 +34,55 @@ METRIC_UNITS = {
 }
 
 
-class BenchmarkEntry(models.Model):
+#: The id lists in an entry's details: every record its value rests on.
+RECORD_ID_KEYS = ("spectrum_ids", "cell_ids", "conductivity_ids", "dc_polarisation_ids")
+#: Ids of each list that ``details`` keeps (a list of entries shows these); ``record_ids`` keeps them all.
+IDS_IN_DETAILS = 100
+
+
+def split_record_ids(details: dict) -> tuple[dict, dict]:
+    """``details`` with each id list cut to its first ``IDS_IN_DETAILS`` ids (``<key>_not_listed``: how many
+    more), and the whole lists apart. A big separator's entry rests on 250,000 spectra: a page of entries
+    must not decode them to show the first hundred."""
+    shown, record_ids = {}, {}
+    for key, value in details.items():
+        if key in RECORD_ID_KEYS and isinstance(value, list):
+            record_ids[key] = value
+            shown[key] = value[:IDS_IN_DETAILS]
+            if len(value) > IDS_IN_DETAILS:
+                shown[f"{key}_not_listed"] = len(value) - IDS_IN_DETAILS
+        else:
+            shown[key] = value
+    return shown, record_ids
+
+
+def whole_details(details: dict, record_ids: dict) -> dict:
+    """The inverse of ``split_record_ids``: ``details`` with every id list whole."""
+    not_listed = {f"{key}_not_listed" for key in RECORD_ID_KEYS}
+    return {**{k: v for k, v in details.items() if k not in not_listed}, **record_ids}
+
+
+class RestsOnRecords(models.Model):
+    """How a number was computed (``details``) and the records it rests on (``record_ids``, read apart)."""
+
+    details = models.JSONField(
+        default=dict, blank=True,
+        help_text=f"How the value was computed; each id list holds its first {IDS_IN_DETAILS} ids.",
+    )
+    record_ids = models.JSONField(
+        default=dict, blank=True,
+        help_text="Every record the value rests on: {spectrum_ids, cell_ids, conductivity_ids, dc_polarisation_ids}.",
+    )
+
+    class Meta:
+        abstract = True
+
+    def all_details(self) -> dict:
+        """``details`` with every id list whole (reads ``record_ids``, which lists of entries defer)."""
+        return whole_details(self.details, self.record_ids)
+
+
+class BenchmarkEntry(RestsOnRecords):
     """One comparable number of a separator or a cell, with uncertainty, completeness and flags.
 
     Visibility follows the separator or cell it belongs to.
@@ -62,7 +110,6 @@ class BenchmarkEntry(models.Model):
     missing_items = models.JSONField(default=list, blank=True)
     flags = models.JSONField(default=list, blank=True)
     blocking = models.BooleanField(default=False, help_text="A flag that keeps it off leaderboards.")
-    details = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

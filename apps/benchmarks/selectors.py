@@ -66,10 +66,12 @@ def entry_visible_q(user) -> Q:
 
 
 def visible_entries(*, user) -> QuerySet[BenchmarkEntry]:
+    """Entries ``user`` may see, without their whole id lists (``record_ids``: read on access, or ``defer(None)``)."""
     return (
         BenchmarkEntry.objects.filter(entry_visible_q(user))
         .select_related("separator", "separator__group", "separator__source", "cell", "cell__group", "cell__source",
                         "protocol")
+        .defer("record_ids")
     )
 
 
@@ -107,7 +109,7 @@ def _without_retracted(qs: QuerySet[BenchmarkEntry]) -> QuerySet[BenchmarkEntry]
 
 
 def _rests_on_retracted_spectrum(entry, retracted_spectra: set[int]) -> bool:
-    return bool(retracted_spectra & set(entry.details.get("spectrum_ids") or []))
+    return bool(retracted_spectra & set(entry.record_ids.get("spectrum_ids") or []))
 
 
 def board_entries(*, user, released_only: bool, **filters) -> list:
@@ -136,7 +138,7 @@ def leaderboard(*, user, metric: str, family: str | None = None,
     retracted_spectra = retracted_records()["spectrum"]
     ordered = qs.order_by(order, "pk")
     if retracted_spectra:
-        ordered = [e for e in ordered if not _rests_on_retracted_spectrum(e, retracted_spectra)]
+        ordered = [e for e in ordered.defer(None) if not _rests_on_retracted_spectrum(e, retracted_spectra)]
     entries = list(ordered[:limit] if limit else ordered)
     for rank, entry in enumerate(entries, start=1):
         entry.rank = rank
@@ -501,34 +503,32 @@ _DETAIL_ID_SELECTORS = {
 }
 
 
-def details_for_viewer(entries, user, *, max_ids: int | None = None) -> dict[int, dict]:
+#: Ids per visibility query: SQLite takes at most 32,766 parameters, and shorter IN lists plan faster.
+_IDS_PER_QUERY = 10_000
+
+
+def _visible_of(visible: QuerySet, ids) -> set[int]:
+    """Those of ``ids`` that the ``visible`` queryset holds."""
+    ids = sorted(ids)
+    return {pk for start in range(0, len(ids), _IDS_PER_QUERY)
+            for pk in visible.filter(pk__in=ids[start:start + _IDS_PER_QUERY]).values_list("pk", flat=True)}
+
+
+def details_for_viewer(entries, user, *, whole: bool = False) -> dict[int, dict]:
     """Each entry's ``details`` with its id lists cut to the records ``user`` may see (one query per kind
     of id for all the entries), so an entry never names a hidden record; ``hidden_records`` counts what
-    was left out. With ``max_ids`` (lists of entries) only the first ``max_ids`` ids of each list are looked
-    at and shown, and ``<key>_not_listed`` says how many more the entry has: an entry of a separator with
-    250,000 spectra names them all, which a page of 50 entries cannot carry (the entry itself lists them)."""
-    entries = list(entries)
-
-    def examined(details: dict, key: str) -> list:
-        ids = details.get(key) or []
-        return ids if max_ids is None else ids[:max_ids]
-
-    wanted = {key: {i for e in entries for i in examined(e.details or {}, key)} for key in _DETAIL_ID_SELECTORS}
-    seen = {key: set(_DETAIL_ID_SELECTORS[key](user=user).filter(pk__in=ids).values_list("pk", flat=True))
-            if ids else set() for key, ids in wanted.items()}
-    shown = {}
-    for entry in entries:
-        details = dict(entry.details or {})
+    was left out. ``details`` holds the first ids of each list (``<key>_not_listed``: how many more), which is
+    what a list of entries shows; ``whole`` looks at every id (reads ``record_ids``: one entry's page)."""
+    stored = {entry.pk: entry.all_details() if whole else dict(entry.details or {}) for entry in entries}
+    wanted = {key: {i for details in stored.values() for i in details.get(key) or []} for key in _DETAIL_ID_SELECTORS}
+    seen = {key: _visible_of(_DETAIL_ID_SELECTORS[key](user=user), ids) for key, ids in wanted.items()}
+    for details in stored.values():
         hidden = 0
         for key in _DETAIL_ID_SELECTORS:
-            if key in details and isinstance(details[key], list):
-                looked_at = examined(details, key)
-                kept = [i for i in looked_at if i in seen[key]]
-                hidden += len(looked_at) - len(kept)
-                if len(looked_at) < len(details[key]):
-                    details[f"{key}_not_listed"] = len(details[key]) - len(looked_at)
+            if isinstance(details.get(key), list):
+                kept = [i for i in details[key] if i in seen[key]]
+                hidden += len(details[key]) - len(kept)
                 details[key] = kept
         if hidden:
             details["hidden_records"] = hidden
-        shown[entry.pk] = details
-    return shown
+    return stored

@@ -5,11 +5,8 @@ from apps.accounts.references import can_see
 from apps.accounts.serializers import VisibleReferenceIdField, VisibleReferenceNameField
 from apps.common.serializers import FlagsField, ModelSerializer
 
-from .models import BenchmarkEntry, LiteratureValue
+from .models import IDS_IN_DETAILS, BenchmarkEntry, LiteratureValue
 from .selectors import details_for_viewer
-
-#: Ids per id list of an entry's details in a list response (an entry can name hundreds of thousands).
-LIST_DETAIL_IDS = 100
 
 
 class BenchmarkEntrySerializer(ModelSerializer):
@@ -26,7 +23,7 @@ class BenchmarkEntrySerializer(ModelSerializer):
     flags = FlagsField()
     details = serializers.SerializerMethodField(
         help_text="How the value was computed; id lists name only records you may see (hidden_records: how many "
-        f"not). In lists, each id list holds at most its first {LIST_DETAIL_IDS} ids (<key>_not_listed: how many "
+        f"not). In lists, each id list holds at most its first {IDS_IN_DETAILS} ids (<key>_not_listed: how many "
         "more); the entry's own URL lists them all."
     )
 
@@ -43,10 +40,10 @@ class BenchmarkEntrySerializer(ModelSerializer):
         user = getattr(self.context.get("request"), "user", None)
         page = self.parent if isinstance(self.parent, serializers.ListSerializer) else None
         if page is None:
-            return details_for_viewer([entry], user)[entry.pk]
+            return details_for_viewer([entry], user, whole=True)[entry.pk]
         cache = page.__dict__.setdefault("_details_for_viewer", {})  # one query per kind of id per page
         if entry.pk not in cache:
-            cache.update(details_for_viewer(page.instance, user, max_ids=LIST_DETAIL_IDS))
+            cache.update(details_for_viewer(page.instance, user))
         return cache[entry.pk]
 
     def _subject(self, entry):

@@ -24,7 +24,7 @@ from apps.common import summaries
 from . import cell_metrics, metrics, selectors
 from .completeness import Completeness, combined_completeness
 from .completeness import completeness as _record_completeness
-from .models import BenchmarkEntry, LiteratureValue
+from .models import BenchmarkEntry, LiteratureValue, split_record_ids
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def _entry_fields(value: metrics.MetricValue, *, family: str, separator: Separat
     details["spectrum_ids"] = sorted({s.pk for s in value.spectra})
     details["cell_ids"] = sorted({c.pk for c in value.cells})
     details["flag_notes"] = dict(sorted(value.flags.items()))
+    details, record_ids = split_record_ids(details)
     return _plain({
         "family": family,
         "value": float(value.value),
@@ -88,6 +89,7 @@ def _entry_fields(value: metrics.MetricValue, *, family: str, separator: Separat
         "flags": sorted(value.flags),
         "blocking": value.blocking,
         "details": details,
+        "record_ids": record_ids,
     })
 
 

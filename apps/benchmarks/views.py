@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from apps.catalog.models import MaterialFamily, ProcessingRoute
 from apps.catalog.selectors import visible_cells, visible_separators
+from apps.catalog.views import paginate
 from apps.common import flags as flag_registry
 
 from . import bundles, comparisons, plots, selectors
@@ -20,6 +21,9 @@ from .metrics import PLAUSIBLE_SIGMA_25C_S_PER_CM
 from .models import Metric
 from .statistics import PRESSURE_FACTOR, TEMPERATURE_TOLERANCE_C
 
+#: Spectra per page of an entry's raw data, and values of a detail shown before it is only counted.
+ENTRY_SPECTRA_PER_PAGE = 100
+DETAIL_VALUES_SHOWN = 100
 LEADERBOARD_METRICS = [
     Metric.SIGMA_25C_TOTAL, Metric.SEPARATOR_ASR, Metric.INTERFACIAL_ASR, Metric.ACTIVATION_ENERGY,
     Metric.SIGMA_25C_BULK, Metric.IMPEDANCE_GROWTH_PER_CYCLE, Metric.CRITICAL_CURRENT_DENSITY,
@@ -155,27 +159,35 @@ def leaderboard(request, metric: str):
 
 
 def entry_detail(request, pk: int):
-    entry = get_object_or_404(selectors.visible_entries(user=request.user), pk=pk)
+    entry = get_object_or_404(selectors.visible_entries(user=request.user).defer(None), pk=pk)
     distribution = selectors.LiteratureDistribution()
     _annotate([entry], distribution)
     from apps.measurements.selectors import visible_spectra
 
-    spectra = list(visible_spectra(user=request.user).filter(pk__in=entry.details.get("spectrum_ids", []))
-                   .order_by("pk"))
+    details = selectors.details_for_viewer([entry], request.user, whole=True)[entry.pk]
+    # A separator's entry can rest on hundreds of thousands of spectra: they are listed a page at a time.
+    page, query = paginate(request, details.get("spectrum_ids", []), per_page=ENTRY_SPECTRA_PER_PAGE)
+    spectra = list(visible_spectra(user=request.user).filter(pk__in=list(page.object_list)).order_by("pk"))
     for spectrum in spectra:
         try:
             spectrum.url = reverse("measurements:spectrum-detail", args=[spectrum.pk])
         except NoReverseMatch:
             spectrum.url = ""
-    hidden = len(entry.details.get("spectrum_ids", [])) - len(spectra)
-    details = selectors.details_for_viewer([entry], request.user)[entry.pk]
+    hidden = len(entry.record_ids.get("spectrum_ids", [])) - page.paginator.count
     return render(request, "benchmarks/entry_detail.html", {
-        "entry": entry, "spectra": spectra, "hidden_spectra": hidden,
+        "entry": entry, "spectra": spectra, "hidden_spectra": hidden, "page": page, "query": query,
         "n_literature": distribution.count(entry.family) if entry.family else 0,
-        "detail_rows": [(k, v) for k, v in details.items()
+        "detail_rows": [(k, _shown_value(v)) for k, v in details.items()
                         if k not in ("flag_notes", "spectrum_ids", "cell_ids", "x", "asr_ohm_cm2", "hidden_records")],
         "credit": OBELIX_CREDIT,
     })
+
+
+def _shown_value(value):
+    """A detail as the entry page shows it: a long list of ids is counted, not printed whole."""
+    if isinstance(value, list) and len(value) > DETAIL_VALUES_SHOWN:
+        return f"{len(value):,} values (the API lists them all)"
+    return value
 
 
 def reproduce(request, pk: int):

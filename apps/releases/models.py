@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.accounts.models import ResearchGroup
-from apps.benchmarks.models import BenchmarkEntry, Metric
+from apps.benchmarks.models import BenchmarkEntry, Metric, RestsOnRecords
 from apps.catalog.models import Cell, MaterialFamily, Separator
 
 DEFAULT_LICENCE = "CC-BY-4.0"
@@ -80,7 +80,7 @@ class ReleaseRecord(models.Model):
         return f"{self.get_kind_display()} {self.name} in {self.release}"
 
 
-class ReleasedEntry(models.Model):
+class ReleasedEntry(RestsOnRecords):
     """A benchmark number as it was at publication, copied: later uploads and re-fits never change it."""
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="entries")
@@ -106,7 +106,6 @@ class ReleasedEntry(models.Model):
     missing_items = models.JSONField(default=list, blank=True)
     flags = models.JSONField(default=list, blank=True)
     blocking = models.BooleanField(default=False)
-    details = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField()
 
     class Meta:

@@ -50,9 +50,11 @@ def is_retracted_entry(entry: ReleasedEntry, retracted: dict[str, set[int]]) -> 
     """An entry rests on its separator or cell and on the spectra it was computed from."""
     if entry.separator_id in retracted[RecordKind.SEPARATOR] or entry.cell_id in retracted[RecordKind.CELL]:
         return True
-    if retracted[RecordKind.CELL] & set(entry.details.get("cell_ids") or []):
+    if not (retracted[RecordKind.CELL] or retracted[RecordKind.SPECTRUM]):
+        return False
+    if retracted[RecordKind.CELL] & set(entry.record_ids.get("cell_ids") or []):
         return True
-    return bool(retracted[RecordKind.SPECTRUM] & set(entry.details.get("spectrum_ids") or []))
+    return bool(retracted[RecordKind.SPECTRUM] & set(entry.record_ids.get("spectrum_ids") or []))
 
 
 def entries_of_release(release: Release) -> list[ReleasedEntry]:
@@ -89,6 +91,8 @@ def published_entries(*, user=None, metric: str | None = None, family: str | Non
         .defer("release__snapshot", "release__manifest"),
         metric=metric, family=family, route=route, min_completeness=min_completeness, include_flagged=include_flagged)
     retracted = retracted_ids()
+    if not (retracted[RecordKind.CELL] or retracted[RecordKind.SPECTRUM]):
+        qs = qs.defer("record_ids")  # every id an entry rests on: only a retracted cell or spectrum asks for them
     newest: dict[tuple, ReleasedEntry] = {}
     for entry in qs.order_by("-release__published_at", "-release__pk", "pk"):
         key = (entry.separator_id, entry.cell_id, entry.metric)

@@ -221,6 +221,7 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
         for c in Conductivity.objects.filter(fit__in=[f.pk for f in fit_list]).order_by("fit_id", "kind", "pk")
     ]
     protocols = {fit.protocol.pk: fit.protocol for fit in fit_list}
+    viewed = benchmark_selectors.details_for_viewer(entries, user, whole=True)  # an entry's details name no record hidden from `user`
     files = {
         "README.md": readme,
         "records/separators.json": _dumps(_rows_json(records.separators)),
@@ -234,7 +235,7 @@ def frozen_files(records: ReleaseRecords, entries: list[BenchmarkEntry], *, read
         "fits.json": _dumps(fits_json),
         "fits.csv": _csv(FIT_CSV_COLUMNS, fit_rows),
         "conductivities.csv": _csv(CONDUCTIVITY_CSV_COLUMNS, conductivity_rows),
-        "entries.json": _dumps([_entry_json(e) for e in entries]),
+        "entries.json": _dumps([_entry_json(e, viewed[e.pk]) for e in entries]),
         "entries.csv": _csv(ENTRY_CSV_COLUMNS, [_entry_row(e) for e in entries]),
     }
     for spectrum in records.spectra:
@@ -397,7 +398,8 @@ def _released_entry(release: Release, entry: BenchmarkEntry) -> ReleasedEntry:
         thickness_um=entry.thickness_um, method=entry.method,
         protocol_label=f"{entry.protocol.name} v{entry.protocol.version}" if entry.protocol_id else "",
         completeness_score=entry.completeness_score, missing_items=list(entry.missing_items),
-        flags=list(entry.flags), blocking=entry.blocking, details=dict(entry.details), computed_at=entry.computed_at,
+        flags=list(entry.flags), blocking=entry.blocking, details=dict(entry.details),
+        record_ids=dict(entry.record_ids), computed_at=entry.computed_at,
     )
 
 

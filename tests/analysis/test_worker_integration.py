@@ -26,9 +26,10 @@ from tests.factories import CellFactory, MembershipFactory, SpectrumFactory
 N_FITS = 50
 WAIT_S = 120
 
-# serialized_rollback: the flush after a committed test would otherwise take the migrated standard
-# protocols with it, for every test that runs later.
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+# Committed rows (the worker reads them over its own connection). The test re-installs the standard protocols
+# (`standard_protocols`): an earlier committed test's flush may have emptied them. No serialized rollback: it
+# re-inserts content types by their first ids, which clash with those an earlier flush re-created.
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def _skip_reason() -> str | None:
@@ -91,7 +92,8 @@ def _settle(unfinished, log: Path, quiet_s: float = 3.0) -> None:
         time.sleep(0.2)
 
 
-def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tmp_path, celery_conf):
+def test_every_fit_succeeds_exactly_once_after_the_worker_is_killed(settings, tmp_path, celery_conf,
+                                                                    standard_protocols):
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)

@@ -173,7 +173,7 @@ def test_uploaded_spectrum_detail_returns_the_arrays_the_file_holds(client_for, 
     np.testing.assert_array_equal(detail["z_imag_ohm"], parsed.impedance_ohm.imag)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_upload_then_analysis_gives_a_conductivity_the_api_serves(client_for, cell, instrument_files, standard_protocols):
     """The quick-start path, committed as in production: upload, poll the analysis job, read the conductivity."""
     client = client_for("member")

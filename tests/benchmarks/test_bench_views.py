@@ -206,3 +206,30 @@ def test_reproduce_download_follows_visibility(role, status, client, group, requ
     if status == 200:
         assert response["Content-Type"] == "application/zip"
         assert "README.md" in zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+
+
+def _entry_on_spectra(visibilities):
+    from tests.factories import BenchmarkEntryFactory
+
+    cell = complete_cell()
+    spectra = [SpectrumFactory(cell=cell, group=cell.group, visibility=v) for v in visibilities]
+    entry = BenchmarkEntryFactory(separator=cell.separator, metric=Metric.CRITICAL_CURRENT_DENSITY,  # none computed
+                                  details={"spectrum_ids": [s.pk for s in spectra]})
+    return entry, spectra
+
+
+def test_entry_page_lists_its_spectra_a_page_at_a_time(client, monkeypatch):
+    monkeypatch.setattr("apps.benchmarks.views.ENTRY_SPECTRA_PER_PAGE", 2)
+    entry, spectra = _entry_on_spectra(["public", "public", "private", "public", "public", "public"])
+    url = reverse("benchmarks:entry", args=[entry.pk])
+    first, last = client.get(url).content.decode(), client.get(url + "?page=3").content.decode()
+    assert f"#{spectra[0].pk}<" in first and f"#{spectra[1].pk}<" in first and f"#{spectra[3].pk}<" not in first
+    assert "page 1 of 3" in first and "1 spectrum(s) used are not visible to you" in first
+    assert f"#{spectra[5].pk}<" in last and f"#{spectra[2].pk}<" not in last + first
+
+
+def test_reproduce_bundle_entry_json_names_only_visible_spectra(client):
+    entry, spectra = _entry_on_spectra(["public", "private", "public"])
+    response = client.get(reverse("benchmarks:reproduce", args=[entry.pk]))
+    details = json.loads(zipfile.ZipFile(io.BytesIO(response.content)).read("entry.json"))["details"]
+    assert details["spectrum_ids"] == [spectra[0].pk, spectra[2].pk] and details["hidden_records"] == 1
