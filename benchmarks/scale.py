@@ -461,6 +461,7 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
     from django.urls import reverse
 
     from apps.benchmarks import services as benchmark_services
+    from apps.benchmarks.models import BenchmarkEntry
     from apps.common.pagination import BoundedPaginator
 
     client = Client()
@@ -542,6 +543,11 @@ def measure(layout: Layout, *, deep_hops: int, recompute: str, workers: int = 2)
     page("cells list page", reverse("catalog:cell-list"))
     page("benchmarks dashboard", reverse("benchmarks:dashboard"))
     page("leaderboard page (σ 25 °C total)", reverse("benchmarks:leaderboard", args=["sigma_25c_total"]))
+    big_entry = (BenchmarkEntry.objects.filter(separator_id=layout.big_separator_id, cell__isnull=True)
+                 .order_by("metric").values_list("pk", "metric").first())
+    if big_entry is not None:
+        page(f"benchmark entry page ({big_entry[1]} of the separator with many cells)",
+             reverse("benchmarks:entry", args=[big_entry[0]]))
     page("home", reverse("home"))
     return rows
 
