@@ -22,6 +22,7 @@ from apps.analysis.models import FitResult, FitStatus
 from apps.jobs.models import Job
 from tests.analysis.synthetic import PELLET, PELLET_TRUTH, set_spectrum, spectrum_arrays
 from tests.factories import CellFactory, MembershipFactory, SpectrumFactory
+from tests.processes import database_url_for_processes
 
 N_FITS = 50
 WAIT_S = 120
@@ -40,17 +41,11 @@ def _skip_reason() -> str | None:
     return None
 
 
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _start_worker(log: Path) -> subprocess.Popen:
     celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": database_url_for_processes(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
