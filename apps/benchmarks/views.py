@@ -164,18 +164,19 @@ def entry_detail(request, pk: int):
     _annotate([entry], distribution)
     from apps.measurements.selectors import visible_spectra
 
-    details = selectors.details_for_viewer([entry], request.user, whole=True)[entry.pk]
-    # A separator's entry can rest on hundreds of thousands of spectra: they are listed a page at a time.
-    page, query = paginate(request, details.get("spectrum_ids", []), per_page=ENTRY_SPECTRA_PER_PAGE)
+    # A separator's entry can rest on hundreds of thousands of spectra: they are listed a page at a time, and
+    # only a page's are checked for visibility; the details show the first ids of each list and count the rest.
+    details = selectors.details_for_viewer([entry], request.user)[entry.pk]
+    page, query = paginate(request, entry.record_ids.get("spectrum_ids", []), per_page=ENTRY_SPECTRA_PER_PAGE)
     spectra = list(visible_spectra(user=request.user).filter(pk__in=list(page.object_list)).order_by("pk"))
     for spectrum in spectra:
         try:
             spectrum.url = reverse("measurements:spectrum-detail", args=[spectrum.pk])
         except NoReverseMatch:
             spectrum.url = ""
-    hidden = len(entry.record_ids.get("spectrum_ids", [])) - page.paginator.count
     return render(request, "benchmarks/entry_detail.html", {
-        "entry": entry, "spectra": spectra, "hidden_spectra": hidden, "page": page, "query": query,
+        "entry": entry, "spectra": spectra, "hidden_spectra": len(page.object_list) - len(spectra), "page": page,
+        "query": query,
         "n_literature": distribution.count(entry.family) if entry.family else 0,
         "detail_rows": [(k, _shown_value(v)) for k, v in details.items()
                         if k not in ("flag_notes", "spectrum_ids", "cell_ids", "x", "asr_ohm_cm2", "hidden_records")],

@@ -222,10 +222,11 @@ def test_entry_page_lists_its_spectra_a_page_at_a_time(client, monkeypatch):
     monkeypatch.setattr("apps.benchmarks.views.ENTRY_SPECTRA_PER_PAGE", 2)
     entry, spectra = _entry_on_spectra(["public", "public", "private", "public", "public", "public"])
     url = reverse("benchmarks:entry", args=[entry.pk])
-    first, last = client.get(url).content.decode(), client.get(url + "?page=3").content.decode()
+    first, second, last = (client.get(url + f"?page={n}").content.decode() for n in (1, 2, 3))
     assert f"#{spectra[0].pk}<" in first and f"#{spectra[1].pk}<" in first and f"#{spectra[3].pk}<" not in first
-    assert "page 1 of 3" in first and "1 spectrum(s) used are not visible to you" in first
-    assert f"#{spectra[5].pk}<" in last and f"#{spectra[2].pk}<" not in last + first
+    assert "page 1 of 3" in first and "not visible to you" not in first
+    assert f"#{spectra[3].pk}<" in second and "1 spectrum(s) used on this page are not visible to you" in second
+    assert f"#{spectra[5].pk}<" in last and f"#{spectra[2].pk}<" not in first + second + last
 
 
 def test_reproduce_bundle_entry_json_names_only_visible_spectra(client):
