@@ -131,3 +131,14 @@ def test_unknown_storage_backend_is_refused():
     result = _manage("check", env_extra={"STORAGE_BACKEND": "ftp"})
     assert result.returncode != 0
     assert "STORAGE_BACKEND" in result.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit_compilation():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL setting (the CI's PostgreSQL pass runs it)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

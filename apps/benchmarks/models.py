@@ -37,7 +37,7 @@ METRIC_UNITS = {
 #: The id lists in an entry's details: every record its value rests on.
 RECORD_ID_KEYS = ("spectrum_ids", "cell_ids", "conductivity_ids", "dc_polarisation_ids")
 #: Ids of each list that ``details`` keeps (a list of entries shows these); ``record_ids`` keeps them all.
-IDS_IN_DETAILS = 100
+IDS_IN_DETAILS = 20
 
 
 def split_record_ids(details: dict) -> tuple[dict, dict]:

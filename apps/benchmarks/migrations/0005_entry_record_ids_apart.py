@@ -5,11 +5,11 @@ from django.db import migrations, models
 
 
 KEYS = ("spectrum_ids", "cell_ids", "conductivity_ids", "dc_polarisation_ids")
-SHOWN = 100
+SHOWN = 20
 
 
 def move_record_ids(apps, schema_editor, *, model: str):
-    """Whole id lists move from details to record_ids; details keeps the first 100 of each and a count."""
+    """Whole id lists move from details to record_ids; details keeps the first 20 of each and a count."""
     Model = apps.get_model(*model.split("."))
     batch = []
     for row in Model.objects.only("pk", "details").iterator(chunk_size=200):
@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='benchmarkentry',
             name='details',
-            field=models.JSONField(blank=True, default=dict, help_text='How the value was computed; each id list holds its first 100 ids.'),
+            field=models.JSONField(blank=True, default=dict, help_text='How the value was computed; each id list holds its first 20 ids.'),
         ),
         migrations.RunPython(
             functools.partial(move_record_ids, model="benchmarks.BenchmarkEntry"),

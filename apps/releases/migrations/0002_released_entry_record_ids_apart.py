@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='releasedentry',
             name='details',
-            field=models.JSONField(blank=True, default=dict, help_text='How the value was computed; each id list holds its first 100 ids.'),
+            field=models.JSONField(blank=True, default=dict, help_text='How the value was computed; each id list holds its first 20 ids.'),
         ),
         migrations.RunPython(
             functools.partial(move_record_ids, model="releases.ReleasedEntry"),
