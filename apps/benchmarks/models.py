@@ -43,7 +43,7 @@ IDS_IN_DETAILS = 20
 def split_record_ids(details: dict) -> tuple[dict, dict]:
     """``details`` with each id list cut to its first ``IDS_IN_DETAILS`` ids (``<key>_not_listed``: how many
     more), and the whole lists apart. A big separator's entry rests on 250,000 spectra: a page of entries
-    must not decode them to show the first hundred."""
+    must not decode them to show the first few."""
     shown, record_ids = {}, {}
     for key, value in details.items():
         if key in RECORD_ID_KEYS and isinstance(value, list):
