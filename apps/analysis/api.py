@@ -261,8 +261,10 @@ class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
 
 def fits_prefetch(user) -> Prefetch:
-    """The fits of a spectrum that `user` may see, for nesting in a spectrum's detail."""
-    return Prefetch("fits", queryset=visible_fits(user=user).order_by("protocol__name", "pk"), to_attr="visible_fits")
+    """The fits of a spectrum that `user` may see, for nesting in a spectrum's detail, with their protocols. The
+    spectrum and its cell are joined only to apply the visibility rule: a prefetch gives each fit its spectrum."""
+    fits = visible_fits(user=user).select_related(None).select_related("protocol").order_by("protocol__name", "pk")
+    return Prefetch("fits", queryset=fits, to_attr="visible_fits")
 
 
 __all__ = [
