@@ -60,6 +60,15 @@ def visible_fits(*, user) -> QuerySet[FitResult]:
     )
 
 
+def visible_fits_to_list(*, user) -> QuerySet[FitResult]:
+    """`visible_fits` for the API's fit list: every column of the fit, and of its spectrum and protocol only what
+    the list shows (the cell is joined for the visibility rule, not read)."""
+    own = [f.attname for f in FitResult._meta.concrete_fields]
+    shown = ["spectrum__label", "spectrum__cell_id", "spectrum__temperature_c", "protocol__name", "protocol__version",
+             "protocol__circuit"]
+    return visible_fits(user=user).select_related(None).select_related("spectrum", "protocol").only(*own, *shown)
+
+
 def visible_standard_fits(*, user) -> QuerySet[FitResult]:
     """Succeeded fits under standard protocols: the ones benchmarks use."""
     return visible_fits(user=user).filter(protocol__is_standard=True, status=FitStatus.SUCCEEDED)
