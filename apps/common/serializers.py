@@ -29,9 +29,9 @@ class ModelSerializer(serializers.ModelSerializer):
     def get_fields(self):
         built = type(self).__dict__.get("_fields_built_once")  # the class's own, never a parent's
         if built is None:
-            built = super().get_fields()
+            built = {name: (field, _holds_fields(field)) for name, field in super().get_fields().items()}
             type(self)._fields_built_once = built
-        return {name: fresh_field(field) for name, field in built.items()}
+        return {name: copy.deepcopy(field) if deep else _shallow_copy(field) for name, (field, deep) in built.items()}
 
     def to_representation(self, instance):
         plan = self.__dict__.get("_representation_plan")
@@ -66,42 +66,67 @@ _EXACT_CONVERTERS = {
 }
 
 
-def fresh_field(field: serializers.Field) -> serializers.Field:
-    """An unbound copy of a field template for one serializer instance. A plain field is copied shallowly (DRF's
-    deep copy calls its constructor again); fields that hold other fields (nested serializers, lists, many
-    relations) are deep-copied as DRF does, since each copy binds its inner fields to itself."""
-    holds_fields = isinstance(field, (serializers.BaseSerializer, relations.ManyRelatedField)) or any(
+def _holds_fields(field: serializers.Field) -> bool:
+    """Whether a field template must be deep-copied for each serializer: fields that hold other fields (nested
+    serializers, lists, many relations) bind those to themselves, as DRF's deep copy does. A plain field is copied
+    shallowly (DRF's deep copy calls its constructor again)."""
+    return isinstance(field, (serializers.BaseSerializer, relations.ManyRelatedField)) or any(
         hasattr(field, name) for name in ("child", "child_relation")
     )
-    return copy.deepcopy(field) if holds_fields else copy.copy(field)
+
+
+def _shallow_copy(field: serializers.Field) -> serializers.Field:
+    """`copy.copy` of an unbound field, without the pickling protocol's detour."""
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
 
 
 def representation_plan(serializer: serializers.Serializer) -> list[tuple]:
     """(name, kind, target, converter) for each readable field, in order: how `ModelSerializer.to_representation`
     reads it. Kinds: a model attribute (walked with getattr, else DRF's own path), a foreign key read through DRF's
     pk-only optimisation (its column), a `SerializerMethodField` (the bound method), and any other field (DRF's
-    `get_attribute` and `to_representation`)."""
-    model = serializer.Meta.model
+    `get_attribute` and `to_representation`). How a field is read is worked out once per serializer class and
+    field kind (`_reading_of`); only the binding to this serializer's fields is per instance."""
+    readings = type(serializer).__dict__.get("_readings")
+    if readings is None:
+        readings = type(serializer)._readings = {}
     plan = []
     for field in serializer._readable_fields:
-        kind, target, convert = _FIELD, None, field
-        field_type = type(field)
-        drf_walk = field_type.get_attribute is drf_fields.Field.get_attribute
-        if drf_walk and isinstance(field, serializers.SerializerMethodField):
-            if field_type.to_representation is serializers.SerializerMethodField.to_representation:
-                kind, target = _METHOD, getattr(serializer, field.method_name)
-        elif drf_walk and field.source_attrs:
-            converter = _EXACT_CONVERTERS.get(field_type.to_representation, field.to_representation)
-            kind, target, convert = _ATTRIBUTE, tuple(field.source_attrs), converter
-        elif field_type is relations.PrimaryKeyRelatedField and field.pk_field is None and len(field.source_attrs) == 1:
-            try:
-                model_field = model._meta.get_field(field.source_attrs[0])
-            except FieldDoesNotExist:
-                model_field = None
-            if model_field is not None and model_field.many_to_one and model_field.concrete:
-                kind, target = _FOREIGN_KEY, model_field.attname
-        plan.append((field.field_name, kind, target, convert))
+        key = (field.field_name, type(field), field.source, getattr(field, "method_name", None),
+               getattr(field, "pk_field", None) is None)
+        reading = readings.get(key)
+        if reading is None:
+            reading = readings[key] = _reading_of(serializer.Meta.model, field)
+        kind, target, converter = reading
+        if kind is _METHOD:
+            target = getattr(serializer, target)
+        elif kind is _FIELD:
+            converter = field
+        elif kind is _ATTRIBUTE and converter is None:
+            converter = field.to_representation
+        plan.append((field.field_name, kind, target, converter))
     return plan
+
+
+def _reading_of(model, field: serializers.Field) -> tuple:
+    """(kind, target, converter) of one bound field: the method's name, the attribute path or the foreign key's
+    column, and `int`, `str` or `float` where DRF's representation is exactly that (None: the field's own)."""
+    field_type = type(field)
+    drf_walk = field_type.get_attribute is drf_fields.Field.get_attribute
+    if drf_walk and isinstance(field, serializers.SerializerMethodField):
+        if field_type.to_representation is serializers.SerializerMethodField.to_representation:
+            return _METHOD, field.method_name, None
+    elif drf_walk and field.source_attrs:
+        return _ATTRIBUTE, tuple(field.source_attrs), _EXACT_CONVERTERS.get(field_type.to_representation)
+    elif field_type is relations.PrimaryKeyRelatedField and field.pk_field is None and len(field.source_attrs) == 1:
+        try:
+            model_field = model._meta.get_field(field.source_attrs[0])
+        except FieldDoesNotExist:
+            model_field = None
+        if model_field is not None and model_field.many_to_one and model_field.concrete:
+            return _FOREIGN_KEY, model_field.attname, None
+    return _FIELD, None, None
 
 
 def _plain_attribute(instance, attrs: tuple):
