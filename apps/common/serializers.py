@@ -165,7 +165,9 @@ class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         request = self.context.get("request")
-        return self.selector(user=getattr(request, "user", None))
+        # Only the referenced row is read: what the selector prefetches for lists (a cell's layers, steps and
+        # interfaces: three queries) would be fetched for nothing.
+        return self.selector(user=getattr(request, "user", None)).prefetch_related(None)
 
 
 @extend_schema_field({
