@@ -57,6 +57,18 @@ class ModelSerializer(serializers.ModelSerializer):
         return ret
 
 
+class Serializer(serializers.Serializer):
+    """DRF's Serializer with its declared fields copied as `ModelSerializer` copies them (plain fields shallowly),
+    for serializers made once per row or per nested value."""
+
+    def get_fields(self):
+        declared = type(self).__dict__.get("_declared_fields_once")  # the class's own, never a parent's
+        if declared is None:
+            declared = {name: (field, _holds_fields(field)) for name, field in self._declared_fields.items()}
+            type(self)._declared_fields_once = declared
+        return {name: copy.deepcopy(field) if deep else _shallow_copy(field) for name, (field, deep) in declared.items()}
+
+
 _ATTRIBUTE, _FOREIGN_KEY, _METHOD, _FIELD = "attribute", "foreign key", "method", "field"
 _FALLBACK = object()
 _EXACT_CONVERTERS = {

@@ -55,3 +55,11 @@ def test_each_serializer_gets_its_own_fields():
     # Fields holding fields are deep copies: their inner fields are bound to their own copy.
     assert first.fields["components"].child is not second.fields["components"].child
     assert first.fields["components"].child.parent is first.fields["components"]
+
+
+def test_plain_serializers_get_their_own_fields():
+    from apps.measurements.serializers import KramersKronigSerializer
+
+    first, second = KramersKronigSerializer(), KramersKronigSerializer()
+    assert first.fields["mu"] is not second.fields["mu"] and first.fields["mu"].parent is first
+    assert first.fields["residuals_real"].child is not second.fields["residuals_real"].child
