@@ -8,7 +8,7 @@ from rest_framework.test import APIRequestFactory
 from apps.accounts.models import Visibility
 from apps.analysis.models import KramersKronigCheck
 from apps.catalog.serializers import CellSerializer, SeparatorSerializer
-from apps.measurements.serializers import SpectrumListSerializer
+from apps.measurements.serializers import KramersKronigSerializer, SpectrumListSerializer
 from tests.factories import CellFactory, MembershipFactory, RawFileFactory, SpectrumFactory
 
 
@@ -58,8 +58,6 @@ def test_each_serializer_gets_its_own_fields():
 
 
 def test_plain_serializers_get_their_own_fields():
-    from apps.measurements.serializers import KramersKronigSerializer
-
     first, second = KramersKronigSerializer(), KramersKronigSerializer()
     assert first.fields["mu"] is not second.fields["mu"] and first.fields["mu"].parent is first
     assert first.fields["residuals_real"].child is not second.fields["residuals_real"].child
