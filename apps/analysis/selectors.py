@@ -32,7 +32,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from apps.accounts.references import PRIVATE_LABEL
-from apps.accounts.selectors import group_ids_of, visible_q
+from apps.accounts.selectors import group_ids_of, shared_for_anonymous, visible_q
 from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum
@@ -52,6 +52,7 @@ def _spectrum_visible(user, prefix: str = "spectrum__") -> Q:
     return visible_q(user, prefix) & visible_q(user, f"{prefix}cell__")
 
 
+@shared_for_anonymous
 def visible_fits(*, user) -> QuerySet[FitResult]:
     return (
         FitResult.objects.filter(_spectrum_visible(user))
@@ -60,6 +61,7 @@ def visible_fits(*, user) -> QuerySet[FitResult]:
     )
 
 
+@shared_for_anonymous
 def visible_fits_to_list(*, user) -> QuerySet[FitResult]:
     """`visible_fits` for the API's fit list: every column of the fit, and of its spectrum and protocol only what
     the list shows (the cell is joined for the visibility rule, not read)."""

@@ -1,13 +1,14 @@
 """Reads of catalog records, each through the visibility rule."""
 from django.db.models import Prefetch, QuerySet
 
-from apps.accounts.selectors import visible_q
+from apps.accounts.selectors import shared_for_anonymous, visible_q
 
 from .models import (
     Cell, CellLayer, Electrode, Interface, InterfaceEvidence, Material, Separator, SeparatorComponent, Source,
 )
 
 
+@shared_for_anonymous
 def visible_separators(*, user) -> QuerySet[Separator]:
     return (
         Separator.objects.filter(visible_q(user))
@@ -16,6 +17,7 @@ def visible_separators(*, user) -> QuerySet[Separator]:
     )
 
 
+@shared_for_anonymous
 def visible_cells(*, user) -> QuerySet[Cell]:
     return (
         Cell.objects.filter(visible_q(user))

@@ -6,11 +6,12 @@ cell are (visibility follows references, `apps.accounts.references`).
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from apps.accounts.selectors import visible_q
+from apps.accounts.selectors import shared_for_anonymous, visible_q
 
 from .models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile, SpectrumCount
 
 
+@shared_for_anonymous
 def visible_spectra(*, user, with_arrays: bool = False) -> QuerySet[ImpedanceSpectrum]:
     qs = ImpedanceSpectrum.objects.filter(visible_q(user), visible_q(user, "cell__")).select_related(
         "cell", "cell__separator", "group", "raw_file"
@@ -30,6 +31,7 @@ _REFERENCED_COLUMNS = (
 )
 
 
+@shared_for_anonymous
 def visible_spectra_to_show(*, user, detail: bool = False) -> QuerySet[ImpedanceSpectrum]:
     """`visible_spectra` for the API's spectrum representation: every column of the spectrum (its arrays and
     metadata in a detail only) and of its Kramers–Kronig check (only the verdict in a list), and of the records
