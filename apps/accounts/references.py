@@ -229,10 +229,13 @@ class _Viewer:
     owned: frozenset[int]
 
 
+_ANONYMOUS_VIEWER = _Viewer(None, False, frozenset(), frozenset())
+
+
 def _viewer(user) -> _Viewer:
     """The user's groups, loaded once per user object (one query) and cached on it."""
     if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return _Viewer(None, False, frozenset(), frozenset())
+        return _ANONYMOUS_VIEWER
     cached = getattr(user, "_visibility_viewer", None)
     if cached is None:
         rows = list(Membership.objects.filter(user=user).values_list("group_id", "role"))

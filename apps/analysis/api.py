@@ -22,7 +22,9 @@ from apps.common.rounding import BOUND, VALUE, rounded_row
 from . import services
 from .filters import ArrheniusFitFilterSet, ConductivityFilterSet, FitProtocolFilterSet, FitResultFilterSet, JobFilterSet
 from .models import Conductivity, FitResult
-from .selectors import visible_arrhenius_fits, visible_conductivities, visible_fits, visible_jobs, visible_protocols
+from .selectors import (
+    visible_arrhenius_fits, visible_conductivities, visible_fits, visible_fits_to_list, visible_jobs, visible_protocols,
+)
 from .serializers import (
     ArrheniusFitSerializer,
     ConductivitySerializer,
@@ -138,8 +140,10 @@ class FitResultViewSet(ApiViewMixin, ExportMixin, viewsets.ReadOnlyModelViewSet)
     export_uncertainties = FIT_UNCERTAINTIES
 
     def get_queryset(self):
+        if self.action == "list":
+            return visible_fits_to_list(user=self.request.user)
         fits = visible_fits(user=self.request.user)
-        if self.action in {"list", "export"}:  # the list serializer shows no residuals or correlations (recomputed)
+        if self.action == "export":  # the list serializer shows no residuals or correlations (recomputed)
             return fits.defer("spectrum__metadata")
         return fits
 
@@ -261,8 +265,10 @@ class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
 
 def fits_prefetch(user) -> Prefetch:
-    """The fits of a spectrum that `user` may see, for nesting in a spectrum's detail."""
-    return Prefetch("fits", queryset=visible_fits(user=user).order_by("protocol__name", "pk"), to_attr="visible_fits")
+    """The fits of a spectrum that `user` may see, for nesting in a spectrum's detail, with their protocols. The
+    spectrum and its cell are joined only to apply the visibility rule: a prefetch gives each fit its spectrum."""
+    fits = visible_fits(user=user).select_related(None).select_related("protocol").order_by("protocol__name", "pk")
+    return Prefetch("fits", queryset=fits, to_attr="visible_fits")
 
 
 __all__ = [

@@ -32,7 +32,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from apps.accounts.references import PRIVATE_LABEL
-from apps.accounts.selectors import group_ids_of, visible_q
+from apps.accounts.selectors import group_ids_of, shared_for_anonymous, visible_q
 from apps.catalog.models import Cell, Separator
 from apps.jobs.models import Job
 from apps.measurements.models import ImpedanceSpectrum
@@ -52,12 +52,23 @@ def _spectrum_visible(user, prefix: str = "spectrum__") -> Q:
     return visible_q(user, prefix) & visible_q(user, f"{prefix}cell__")
 
 
+@shared_for_anonymous
 def visible_fits(*, user) -> QuerySet[FitResult]:
     return (
         FitResult.objects.filter(_spectrum_visible(user))
         .select_related("spectrum", "spectrum__cell", "protocol")
         .defer("spectrum__data")
     )
+
+
+@shared_for_anonymous
+def visible_fits_to_list(*, user) -> QuerySet[FitResult]:
+    """`visible_fits` for the API's fit list: every column of the fit, and of its spectrum and protocol only what
+    the list shows (the cell is joined for the visibility rule, not read)."""
+    own = [f.attname for f in FitResult._meta.concrete_fields]
+    shown = ["spectrum__label", "spectrum__cell_id", "spectrum__temperature_c", "protocol__name", "protocol__version",
+             "protocol__circuit"]
+    return visible_fits(user=user).select_related(None).select_related("spectrum", "protocol").only(*own, *shown)
 
 
 def visible_standard_fits(*, user) -> QuerySet[FitResult]:

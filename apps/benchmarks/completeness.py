@@ -186,8 +186,12 @@ def _frequency_range_ok(spectrum: ImpedanceSpectrum) -> bool:
 
 
 def _standard_fit(spectrum: ImpedanceSpectrum) -> bool:
-    if "fits" in getattr(spectrum, "_prefetched_objects_cache", {}):
-        return any(f.protocol.is_standard and f.status == "succeeded" for f in spectrum.fits.all())
+    # A spectrum's fits are visible exactly when it is (`fits_prefetch`): its visible fits are all of them.
+    prefetched = getattr(spectrum, "visible_fits", None)
+    if prefetched is None and "fits" in getattr(spectrum, "_prefetched_objects_cache", {}):
+        prefetched = spectrum.fits.all()
+    if prefetched is not None:
+        return any(f.protocol.is_standard and f.status == "succeeded" for f in prefetched)
     # One query, not one for the fits and one per fit for its protocol.
     return spectrum.fits.filter(protocol__is_standard=True, status="succeeded").exists()
 

@@ -8,7 +8,7 @@ from apps.accounts.permissions import require_group_member
 from apps.accounts.record_api import RecordDeleteMixin, RecordHistoryMixin
 from apps.common.api import ApiViewMixin, ExportMixin, export_schema
 from apps.common.rounding import VALUE
-from apps.measurements.selectors import visible_spectra, visible_spectrum_count_of_cell
+from apps.measurements.selectors import visible_spectra_to_show, visible_spectrum_count_of_cell
 from apps.measurements.serializers import SpectrumListSerializer
 
 from . import services
@@ -371,8 +371,7 @@ class CellViewSet(OwnedRecordViewSet):
     @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=["pk"])
     def spectra(self, request, pk=None):
         cell = self.get_object()
-        queryset = (visible_spectra(user=request.user).select_related("kk_check").defer("metadata")
-                    .filter(cell=cell).order_by("index_in_file", "pk"))
+        queryset = visible_spectra_to_show(user=request.user).filter(cell=cell).order_by("index_in_file", "pk")
         page = self.paginate_queryset(queryset)
         rows = SpectrumListSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(rows)

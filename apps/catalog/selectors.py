@@ -1,11 +1,14 @@
 """Reads of catalog records, each through the visibility rule."""
 from django.db.models import Prefetch, QuerySet
 
-from apps.accounts.selectors import visible_q
+from apps.accounts.selectors import shared_for_anonymous, visible_q
 
-from .models import Cell, Electrode, Interface, InterfaceEvidence, Material, Separator, SeparatorComponent, Source
+from .models import (
+    Cell, CellLayer, Electrode, Interface, InterfaceEvidence, Material, Separator, SeparatorComponent, Source,
+)
 
 
+@shared_for_anonymous
 def visible_separators(*, user) -> QuerySet[Separator]:
     return (
         Separator.objects.filter(visible_q(user))
@@ -14,12 +17,16 @@ def visible_separators(*, user) -> QuerySet[Separator]:
     )
 
 
+@shared_for_anonymous
 def visible_cells(*, user) -> QuerySet[Cell]:
     return (
         Cell.objects.filter(visible_q(user))
         .select_related("group", "source", "separator")
-        # A layer's separator or electrode is shown only to those who see it: the records are read, not just ids.
-        .prefetch_related("layers__separator", "layers__electrode", "pressure_steps", "interfaces")
+        # A layer's separator or electrode is shown only to those who see it: the records are read (joined to the
+        # layers: one query), not just ids.
+        .prefetch_related(
+            Prefetch("layers", CellLayer.objects.select_related("separator", "electrode")), "pressure_steps", "interfaces"
+        )
     )
 
 

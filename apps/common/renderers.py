@@ -77,6 +77,12 @@ class FiniteJSONRenderer(JSONRenderer):
     """JSON in which a non-finite number (a failed or degenerate fit's) reads as null instead of breaking the answer."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if self.strict:
+            # Strict JSON (DRF's default) refuses NaN and ±inf: only an answer holding one is walked and rendered again.
+            try:
+                return super().render(data, accepted_media_type, renderer_context)
+            except ValueError:
+                pass
         return super().render(finite_or_none(data), accepted_media_type, renderer_context)
 
 

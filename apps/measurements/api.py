@@ -30,7 +30,9 @@ from apps.common.parsers import BoundedJSONParser
 
 from . import exports, services
 from .filters import RawFileFilterSet, SpectrumFilterSet
-from .selectors import visible_ccd_tests, visible_dc_polarisations, visible_raw_files, visible_spectra
+from .selectors import (
+    visible_ccd_tests, visible_dc_polarisations, visible_raw_files, visible_spectra, visible_spectra_to_show,
+)
 from .serializers import (
     BulkCreateSerializer,
     CCDTestSerializer,
@@ -81,10 +83,13 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
 
     def get_queryset(self):
         user = self.request.user
+        if self.action == "retrieve":
+            return visible_spectra_to_show(user=user, detail=True).prefetch_related(fits_prefetch(user))
         if self.action in DETAIL_ACTIONS:
-            queryset = visible_spectra(user=user, with_arrays=True).select_related("kk_check")
-            return queryset.prefetch_related(fits_prefetch(user)) if self.action == "retrieve" else queryset
-        # Lists and exports show only the KK verdict: the instrument metadata stays unread.
+            return visible_spectra(user=user, with_arrays=True).select_related("kk_check")
+        if self.action == "list":
+            return visible_spectra_to_show(user=user)
+        # Exports show only the KK verdict: the instrument metadata stays unread.
         return visible_spectra(user=user).select_related("kk_check").defer("metadata")
 
     def get_serializer_class(self):
@@ -92,7 +97,7 @@ class SpectrumViewSet(RecordHistoryMixin, RecordDeleteMixin, mixins.DestroyModel
 
     def _spectra_by_id(self, spectra) -> list:
         ids = [spectrum.pk for spectrum in spectra]
-        by_id = {s.pk: s for s in visible_spectra(user=self.request.user).select_related("kk_check").filter(pk__in=ids)}
+        by_id = {s.pk: s for s in visible_spectra_to_show(user=self.request.user).filter(pk__in=ids)}
         return [by_id[pk] for pk in ids if pk in by_id]
 
     def _file_row(self, outcome: services.FileOutcome) -> dict:

@@ -6,16 +6,41 @@ cell are (visibility follows references, `apps.accounts.references`).
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from apps.accounts.selectors import visible_q
+from apps.accounts.selectors import shared_for_anonymous, visible_q
 
 from .models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile, SpectrumCount
 
 
+@shared_for_anonymous
 def visible_spectra(*, user, with_arrays: bool = False) -> QuerySet[ImpedanceSpectrum]:
     qs = ImpedanceSpectrum.objects.filter(visible_q(user), visible_q(user, "cell__")).select_related(
         "cell", "cell__separator", "group", "raw_file"
     )
     return qs if with_arrays else qs.defer("data")
+
+
+#: What `can_see` reads of a record (visibility follows references): whom it belongs to and who may see it when.
+_VISIBILITY_COLUMNS = ("group_id", "visibility", "embargo_until", "created_by_id")
+#: The columns a spectrum's API representation reads of the records it references (names, ids, and what decides
+#: whether the viewer may see each one); the rest of those rows (a separator's thirty columns) is never shown.
+_REFERENCED_COLUMNS = (
+    *(f"cell__{name}" for name in ("name", "configuration", "separator_id", *_VISIBILITY_COLUMNS)),
+    *(f"cell__separator__{name}" for name in _VISIBILITY_COLUMNS),
+    *(f"raw_file__{name}" for name in _VISIBILITY_COLUMNS),
+    "group__name",
+)
+
+
+@shared_for_anonymous
+def visible_spectra_to_show(*, user, detail: bool = False) -> QuerySet[ImpedanceSpectrum]:
+    """`visible_spectra` for the API's spectrum representation: every column of the spectrum (its arrays and
+    metadata in a detail only) and of its Kramers–Kronig check (only the verdict in a list), and of the records
+    it references only what is shown of them or decides whether they are shown."""
+    own = [f.attname for f in ImpedanceSpectrum._meta.concrete_fields if detail or f.name not in ("data", "metadata")]
+    kk_check_model = ImpedanceSpectrum._meta.get_field("kk_check").related_model
+    check = [f"kk_check__{f.attname}" for f in kk_check_model._meta.concrete_fields] if detail else ["kk_check__verdict"]
+    qs = visible_spectra(user=user, with_arrays=detail).select_related("kk_check")
+    return qs.only(*own, *_REFERENCED_COLUMNS, *check)
 
 
 def visible_spectrum_counts(*, user, cell_ids) -> dict[int, int]:

@@ -16,7 +16,9 @@ from apps.analysis.models import KKVerdict
 from apps.analysis.serializers import JobSerializer
 from apps.catalog.selectors import visible_cells
 from apps.common.parsers import json_depth
-from apps.common.serializers import CompletenessMixin, ModelSerializer, VisiblePrimaryKeyField, reject_nul_characters
+from apps.common.serializers import (
+    CompletenessMixin, ModelSerializer, Serializer, VisiblePrimaryKeyField, reject_nul_characters,
+)
 
 from .models import Atmosphere, CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile
 
@@ -71,7 +73,7 @@ def kk_passed_of_verdict(verdict: str | None) -> bool | None:
     return {KKVerdict.PASSED: True, KKVerdict.FAILED: False}.get(verdict)
 
 
-class KramersKronigSerializer(serializers.Serializer):
+class KramersKronigSerializer(Serializer):
     n_elements = serializers.IntegerField()
     mu = serializers.FloatField()
     max_abs_residual = serializers.FloatField(help_text="Largest |residual| relative to |Z| (noise included).")
@@ -88,7 +90,7 @@ class KramersKronigSerializer(serializers.Serializer):
     engine_version = serializers.CharField()
 
 
-class SpectrumFitSummarySerializer(serializers.Serializer):
+class SpectrumFitSummarySerializer(Serializer):
     id = serializers.IntegerField()
     protocol = serializers.IntegerField(source="protocol_id")
     protocol_name = serializers.CharField(source="protocol.name")

@@ -80,3 +80,25 @@ def test_only_group_members_may_edit(group, owner, member, outsider, role, may_e
     separator = SeparatorFactory(group=group, visibility=Visibility.PUBLIC)
     user = {"member": member, "owner": owner, "outsider": outsider, "anonymous": AnonymousUser()}[role]
     assert can_edit(separator, user) is may_edit
+
+
+def test_anonymous_spectra_are_a_fresh_selection_on_each_call(group):
+    first = visible_spectra(user=AnonymousUser())
+    assert list(first) == []
+    spectrum = SpectrumFactory(group=group, visibility=Visibility.PUBLIC, cell__visibility=Visibility.PUBLIC)
+    second = visible_spectra(user=AnonymousUser())
+    assert second is not first and list(second) == [spectrum]
+
+
+def test_signed_in_viewer_never_gets_the_anonymous_selection(group, member):
+    hidden = SpectrumFactory(group=group, visibility=Visibility.GROUP, cell__group=group, cell__visibility=Visibility.GROUP)
+    assert not visible_spectra(user=None).filter(pk=hidden.pk).exists()
+    assert visible_spectra(user=member).filter(pk=hidden.pk).exists()
+    assert not visible_spectra(user=AnonymousUser()).filter(pk=hidden.pk).exists()
+
+
+def test_anonymous_selection_follows_the_date(group, monkeypatch):
+    separator = SeparatorFactory(group=group, visibility=Visibility.GROUP, embargo_until=FUTURE)
+    assert not visible_separators(user=AnonymousUser()).filter(pk=separator.pk).exists()
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: FUTURE)
+    assert visible_separators(user=AnonymousUser()).filter(pk=separator.pk).exists()

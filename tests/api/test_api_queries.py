@@ -113,3 +113,16 @@ def test_export_query_count_does_not_grow_with_rows(client_for, group, basename,
     with django_assert_max_num_queries(len(captured.captured_queries)):
         rows = b"".join(client.get(url, {"format": "csv"}).streaming_content).decode().strip().splitlines()
     assert len(rows) == LARGE + 2  # header, rows, trailer
+
+
+@pytest.mark.parametrize("standard", [True, False])
+def test_spectrum_detail_reads_its_fits_once(client, standard, django_assert_num_queries):
+    """The spectrum (with its cell, KK check and references), then its visible fits with their protocols; the
+    completeness checklist's "fit under a standard protocol" reads those fits."""
+    fit = FitResultFactory(spectrum__visibility=Visibility.PUBLIC, spectrum__cell__visibility=Visibility.PUBLIC,
+                           protocol__is_standard=standard)
+    with django_assert_num_queries(2):
+        response = client.get(reverse("api:spectrum-detail", args=[fit.spectrum_id]))
+    assert [row["id"] for row in response.json()["fits"]] == [fit.pk]
+    missing = response.json()["completeness"]["missing"]
+    assert any("standard protocol" in item for item in missing) is not standard
