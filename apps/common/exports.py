@@ -33,9 +33,10 @@ from rest_framework.decorators import action
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 
-from .rounding import rounded_columns, rounded_row
 from .pagination import keyset_ordered
 from .renderers import CSVRenderer, FiniteJSONRenderer, finite_or_none, flatten_row
+from .rounding import rounded_columns, rounded_row
+from .serializers import EXACT_REPRESENTATIONS
 
 EXPORT_CHUNK_ROWS = 2000
 
@@ -208,14 +209,6 @@ class ColumnChunk:
         return ColumnChunk(list(table), list(table.values()))
 
 
-# A representation that only makes a value of this type (float(x), int(x), str(x)): skipped when it already is one.
-_REPRESENTATION_TYPES = {
-    serializers.FloatField.to_representation: float,
-    serializers.IntegerField.to_representation: int,
-    serializers.CharField.to_representation: str,
-}
-
-
 def _iso_datetimes(column: list, field: serializers.DateTimeField) -> list | None:
     """`field.to_representation` of each value, for DRF's ISO 8601 output with a time zone: the zone is looked up
     once per column instead of once per value. None when the field is set up otherwise."""
@@ -243,7 +236,7 @@ def _iso_datetimes(column: list, field: serializers.DateTimeField) -> list | Non
 
 def _represented(column: list, convert: Callable) -> list:
     method = getattr(convert, "__func__", None)
-    kind = _REPRESENTATION_TYPES.get(method)
+    kind = EXACT_REPRESENTATIONS.get(method)  # skipped when the value already is of that type
     if kind is not None and set(map(type, column)) <= {kind, type(None)}:
         return column
     if method is serializers.DateTimeField.to_representation:

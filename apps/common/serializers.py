@@ -27,11 +27,7 @@ class ModelSerializer(serializers.ModelSerializer):
     """
 
     def get_fields(self):
-        built = type(self).__dict__.get("_fields_built_once")  # the class's own, never a parent's
-        if built is None:
-            built = {name: (field, _holds_fields(field)) for name, field in super().get_fields().items()}
-            type(self)._fields_built_once = built
-        return {name: copy.deepcopy(field) if deep else _shallow_copy(field) for name, (field, deep) in built.items()}
+        return _fields_from_templates(self, super().get_fields)
 
     def to_representation(self, instance):
         plan = self.__dict__.get("_representation_plan")
@@ -62,20 +58,29 @@ class Serializer(serializers.Serializer):
     for serializers made once per row or per nested value."""
 
     def get_fields(self):
-        declared = type(self).__dict__.get("_declared_fields_once")  # the class's own, never a parent's
-        if declared is None:
-            declared = {name: (field, _holds_fields(field)) for name, field in self._declared_fields.items()}
-            type(self)._declared_fields_once = declared
-        return {name: copy.deepcopy(field) if deep else _shallow_copy(field) for name, (field, deep) in declared.items()}
+        return _fields_from_templates(self, lambda: self._declared_fields)
 
 
 _ATTRIBUTE, _FOREIGN_KEY, _METHOD, _FIELD = "attribute", "foreign key", "method", "field"
 _FALLBACK = object()
-_EXACT_CONVERTERS = {
+#: DRF representations that only make a value of one type (float(x), int(x), str(x)): the serializers here and
+#: the exports' column path apply the type itself, or skip it where the value already is one.
+EXACT_REPRESENTATIONS = {
     drf_fields.IntegerField.to_representation: int,
     drf_fields.CharField.to_representation: str,
     drf_fields.FloatField.to_representation: float,
 }
+
+
+def _fields_from_templates(serializer: serializers.Serializer, make_fields: Callable[[], dict]) -> dict:
+    """The serializer's fields, copied from templates made once per class (the class's own, never a parent's):
+    `make_fields()` builds them the first time; plain fields are copied shallowly, fields holding fields deeply."""
+    cls = type(serializer)
+    templates = cls.__dict__.get("_field_templates")
+    if templates is None:
+        templates = {name: (field, _holds_fields(field)) for name, field in make_fields().items()}
+        cls._field_templates = templates
+    return {name: copy.deepcopy(field) if deep else _shallow_copy(field) for name, (field, deep) in templates.items()}
 
 
 def _holds_fields(field: serializers.Field) -> bool:
@@ -130,7 +135,7 @@ def _reading_of(model, field: serializers.Field) -> tuple:
         if field_type.to_representation is serializers.SerializerMethodField.to_representation:
             return _METHOD, field.method_name, None
     elif drf_walk and field.source_attrs:
-        return _ATTRIBUTE, tuple(field.source_attrs), _EXACT_CONVERTERS.get(field_type.to_representation)
+        return _ATTRIBUTE, tuple(field.source_attrs), EXACT_REPRESENTATIONS.get(field_type.to_representation)
     elif field_type is relations.PrimaryKeyRelatedField and field.pk_field is None and len(field.source_attrs) == 1:
         try:
             model_field = model._meta.get_field(field.source_attrs[0])
