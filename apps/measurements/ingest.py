@@ -25,12 +25,12 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts.models import ResearchGroup
 from apps.accounts.references import PRIVATE_LABEL
-from apps.accounts.selectors import visible_q
 from apps.catalog.models import Cell
 
 from .grids import share_frequency_grids
 from .models import ImpedanceSpectrum, RawFile, raw_file_path
 from .parsers import PARSER_VERSION, ParsedSpectrum, ParseError, parse
+from .selectors import visible_raw_files, visible_spectra
 from .validation import (
     IngestError,
     _build_spectrum,
@@ -280,8 +280,7 @@ def _holders(held: list[ImpedanceSpectrum], *, user) -> str:
     if user is None:  # a command run by the operator, not a request: every holder is named
         seen = {s.pk for s in held}
     else:
-        seen = set(ImpedanceSpectrum.objects.filter(visible_q(user) & visible_q(user, "cell__"),
-                                                    pk__in=[s.pk for s in held]).values_list("pk", flat=True))
+        seen = set(visible_spectra(user=user).filter(pk__in=[s.pk for s in held]).values_list("pk", flat=True))
     named = [f"spectrum {s.pk} on cell {s.cell_id} ({s.cell.name})" for s in held if s.pk in seen]
     hidden = len(held) - len(named)
     if hidden:
@@ -291,7 +290,7 @@ def _holders(held: list[ImpedanceSpectrum], *, user) -> str:
 
 def _raw_file_named(raw_file: RawFile, *, user) -> str:
     """The words ' (raw file 18)' when ``user`` may see that raw file, else nothing: its id is not given away."""
-    if user is not None and not RawFile.objects.filter(visible_q(user), pk=raw_file.pk).exists():
+    if user is not None and not visible_raw_files(user=user).filter(pk=raw_file.pk).exists():
         return ""
     return f" (raw file {raw_file.pk})"
 
