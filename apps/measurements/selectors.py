@@ -43,23 +43,25 @@ def visible_spectra_to_show(*, user, detail: bool = False) -> QuerySet[Impedance
     return qs.only(*own, *_REFERENCED_COLUMNS, *check)
 
 
-def visible_spectrum_counts(*, user, cell_ids) -> dict[int, int]:
-    """Spectra visible to the user per cell, for the given (visible) cells: sums of their `SpectrumCount`
-    rows, a few per cell whatever its number of spectra."""
-    rows = (
-        SpectrumCount.objects.filter(visible_q(user), cell_id__in=list(cell_ids)).order_by()
-        .values("cell_id").annotate(total=Sum("n")).values_list("cell_id", "total")
+def _visible_spectrum_totals(*, user, **cells) -> QuerySet:
+    """Per cell (of those `cells` selects), the sum of the `SpectrumCount` rows the user may see: a few rows per
+    cell whatever its number of spectra."""
+    return (
+        SpectrumCount.objects.filter(visible_q(user), **cells).order_by()
+        .values("cell_id").annotate(total=Sum("n"))
     )
+
+
+def visible_spectrum_counts(*, user, cell_ids) -> dict[int, int]:
+    """Spectra visible to the user per cell, for the given (visible) cells."""
+    rows = _visible_spectrum_totals(user=user, cell_id__in=list(cell_ids)).values_list("cell_id", "total")
     return {cell_id: total for cell_id, total in rows if total}
 
 
 def visible_spectrum_count_of_cell(*, user, cell_ref: str = "pk") -> Subquery:
     """The same sum for each row of a query of visible cells (`cell_ref`: the cell id's path there), 0 for none;
     cheap enough to order cells by."""
-    total = (
-        SpectrumCount.objects.filter(visible_q(user), cell_id=OuterRef(cell_ref)).order_by()
-        .values("cell_id").annotate(total=Sum("n")).values("total")
-    )
+    total = _visible_spectrum_totals(user=user, cell_id=OuterRef(cell_ref)).values("total")
     return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
 
 
