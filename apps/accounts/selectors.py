@@ -54,6 +54,14 @@ def visible_q(user, prefix: str = "") -> Q:
     return public_now | member | private_own
 
 
+def absent_or_visible_q(user, relation: str) -> Q:
+    """Q object selecting the records whose optional reference ``relation`` is empty or visible to ``user``.
+    Spelled out because ``visible_q`` is the empty Q for a superuser, which an OR drops: ``absent | Q()`` is
+    ``absent`` alone, and would hide every record whose reference is set."""
+    seen = visible_q(user, f"{relation}__")
+    return Q(**{f"{relation}__isnull": True}) | seen if seen else seen
+
+
 def shared_for_anonymous(selector: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
     """`selector` (keyword arguments: `user` and hashable options) keeping the unevaluated queryset it builds for
     anonymous viewers for the rest of the day: their rule (`visible_q`) depends on the date only, and building

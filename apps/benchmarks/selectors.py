@@ -39,7 +39,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.accounts.references import covers
-from apps.accounts.selectors import visible_q
+from apps.accounts.selectors import absent_or_visible_q, visible_q
 from apps.analysis.models import ArrheniusFit, Conductivity, FitResult, FitStatus
 from apps.analysis.selectors import visible_conductivities
 from apps.catalog.models import Cell, MaterialFamily, Separator
@@ -62,8 +62,7 @@ CONDUCTIVITY_METRICS = {Metric.SIGMA_25C_TOTAL, Metric.SIGMA_25C_BULK, Metric.SI
 
 def entry_visible_q(user) -> Q:
     separator_entry = Q(cell__isnull=True) & visible_q(user, "separator__")
-    cell_entry = Q(cell__isnull=False) & visible_q(user, "cell__") & (
-        Q(separator__isnull=True) | visible_q(user, "separator__"))
+    cell_entry = Q(cell__isnull=False) & visible_q(user, "cell__") & absent_or_visible_q(user, "separator")
     return separator_entry | cell_entry
 
 

@@ -3,10 +3,10 @@
 A spectrum is visible when both it and its cell are visible to the user; a raw file when it and its
 cell are (visibility follows references, `apps.accounts.references`).
 """
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from apps.accounts.selectors import shared_for_anonymous, visible_q
+from apps.accounts.selectors import absent_or_visible_q, shared_for_anonymous, visible_q
 
 from .models import CriticalCurrentDensityTest, DCPolarisation, ImpedanceSpectrum, RawFile, SpectrumCount
 
@@ -67,7 +67,7 @@ def visible_spectrum_count_of_cell(*, user, cell_ref: str = "pk") -> Subquery:
 
 def visible_raw_files(*, user) -> QuerySet[RawFile]:
     """Raw files visible to `user` whose cell (if any) is visible too: a file is never more visible than its cell."""
-    return RawFile.objects.filter(visible_q(user) & (Q(cell__isnull=True) | visible_q(user, "cell__"))).select_related(
+    return RawFile.objects.filter(visible_q(user) & absent_or_visible_q(user, "cell")).select_related(
         "group", "cell"
     )
 

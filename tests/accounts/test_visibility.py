@@ -9,7 +9,9 @@ from apps.accounts.selectors import can_edit, visible
 from apps.catalog.models import Separator
 from apps.catalog.selectors import visible_separators
 from apps.measurements.selectors import visible_spectra
-from tests.factories import MembershipFactory, SeparatorFactory, SpectrumFactory, UserFactory
+from tests.factories import (
+    BenchmarkEntryFactory, CellFactory, MembershipFactory, RawFileFactory, SeparatorFactory, SpectrumFactory, UserFactory,
+)
 
 TODAY = datetime.date(2026, 6, 1)
 FUTURE = TODAY + datetime.timedelta(days=30)
@@ -65,6 +67,20 @@ def test_superuser_sees_private_records(group):
     separator = SeparatorFactory(group=group, visibility=Visibility.PRIVATE)
     admin = UserFactory(is_superuser=True, is_staff=True)
     assert separator in visible_separators(user=admin)
+
+
+def test_superuser_sees_records_whose_optional_reference_is_set(group):
+    """An optional reference that is set (a raw file's cell, a cell entry's separator) hides nothing from a
+    superuser: the rule "absent or visible" must not lose its second half to the superuser's empty condition."""
+    from apps.benchmarks.selectors import visible_entries
+    from apps.measurements.selectors import visible_raw_files
+
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    cell = CellFactory(group=group, visibility=Visibility.PRIVATE)
+    raw_file = RawFileFactory(group=group, cell=cell, visibility=Visibility.PRIVATE)
+    entry = BenchmarkEntryFactory(separator=cell.separator, cell=cell)
+    assert raw_file in visible_raw_files(user=admin)
+    assert entry in visible_entries(user=admin)
 
 
 def test_membership_added_later_takes_effect_for_same_user_object(group):
