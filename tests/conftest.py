@@ -101,18 +101,29 @@ def closed_port() -> int:
 
 @pytest.fixture
 def celery_conf():
-    """Set Celery settings for one test: ``celery_conf(task_always_eager=False)``; restored afterwards."""
+    """Set Celery settings for one test: ``celery_conf(task_always_eager=False)``; restored afterwards.
+
+    Restored as they were: a key the test set on top of the Django settings is taken off again, so the
+    settings speak for it (writing back the value read at the time would pin it: a test that had already set
+    ``settings.CELERY_TASK_ALWAYS_EAGER = False`` left every later test in the process non-eager)."""
     saved = {}
+    changes = current_app.conf.changes
 
     def set_values(**values):
         for key, value in values.items():
-            saved.setdefault(key, current_app.conf.get(key))
+            saved.setdefault(key, changes[key] if key in changes else _NOT_SET)
             current_app.conf[key] = value
 
     yield set_values
     for key, value in saved.items():
-        current_app.conf[key] = value
+        if value is _NOT_SET:
+            changes.pop(key, None)
+        else:
+            current_app.conf[key] = value
     _forget_broker_connections()
+
+
+_NOT_SET = object()
 
 
 def _forget_broker_connections() -> None:
